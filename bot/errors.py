@@ -1,0 +1,49 @@
+"""A small error hierarchy. Each error carries what it is about (a file, a feed URL, a delivery target)
+and chains its cause, so the CLI can print one clear sentence and `-v` can show the rest."""
+
+from __future__ import annotations
+
+
+class BotError(Exception):
+    """Base of every error the bot reports to a person. exit_code is what the CLI exits with."""
+
+    exit_code = 1
+
+
+class ConfigError(BotError):
+    """The configuration or the command line is wrong: fix the input and run again."""
+
+    exit_code = 2
+
+
+class StoreError(BotError):
+    """The database cannot be opened, migrated or written."""
+
+
+class LockHeldError(BotError):
+    """Another process holds the database lock."""
+
+
+class LibraryError(BotError):
+    """A reading document cannot be read."""
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class FeedError(BotError):
+    """A feed could not be fetched or parsed. Stored per feed; never stops the other feeds."""
+
+    def __init__(self, message: str, url: str) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class DeliveryError(BotError):
+    """A digest could not be delivered to one target (slack, log, commit)."""
+
+    def __init__(self, message: str, target: str, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.target = target
+        self.retryable = retryable

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+SHARED_FIXTURES = ROOT.parent / "shared" / "fixtures"
+
+
+@pytest.fixture
+def shared_fixtures() -> Path:
+    """The real recordings beside the checkout; absent in a user's fresh clone."""
+    if not SHARED_FIXTURES.is_dir():
+        pytest.skip(f"real recordings not present at {SHARED_FIXTURES} (they live beside the checkout in CI)")
+    return SHARED_FIXTURES
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty working folder with no bot.toml, no .env and no BOT_CONFIG or secrets around."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("BOT_CONFIG", "SLACK_WEBHOOK_URL", "SLACK_BOT_TOKEN", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def write_config(folder: Path, body: str) -> Path:
+    path = folder / "bot.toml"
+    path.write_text(body, encoding="utf-8")
+    return path

@@ -1,0 +1,72 @@
+"""Configuration: which file, defaults, validation, and secrets from the environment only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import load_config, validate_cron
+from bot.errors import ConfigError
+from tests.conftest import write_config
+
+
+def test_defaults_without_a_file(workdir: Path) -> None:
+    config = load_config(env={})
+    assert config.file is None
+    assert config.db == workdir / "bot.db"
+    assert config.digest_limit == 20 and config.timezone == "UTC" and config.feeds is None
+
+
+def test_bot_toml_then_bot_config(workdir: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    other = tmp_path_factory.mktemp("elsewhere")
+    write_config(other, '[bot]\ndb = "other.db"\n')
+    config = load_config(env={"BOT_CONFIG": str(other / "bot.toml")})
+    assert config.db == other / "other.db"  # relative to the config file's folder
+    write_config(workdir, '[bot]\ndb = "here.db"\n')
+    assert load_config(env={"BOT_CONFIG": str(other / "bot.toml")}).db == workdir / "here.db"
+
+
+def test_secrets_come_from_env_and_dotenv_and_never_show(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (workdir / ".env").write_text("SLACK_WEBHOOK_URL=https://hooks.example/T/B/secretvalue\nOPENAI_API_KEY=sk-dotenv\n")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env")
+    config = load_config()
+    assert config.slack_webhook_url == "https://hooks.example/T/B/secretvalue"
+    assert config.openai_api_key == "sk-from-env"  # the real environment wins over .env
+    assert "secretvalue" not in repr(config) and "sk-from-env" not in repr(config)
+
+
+@pytest.mark.parametrize(
+    "body,message",
+    [
+        ("[bot]\ntimezone = 'Mars/Olympus'\n", "Unknown timezone"),
+        ("[bot]\ndigest_limit = 'many'\n", "digest_limit must be a int"),
+        ("[bot]\ndigest_limit = 0\n", "at least 1"),
+        ("[schedule]\ndigest_cron = '1 09:00'\n", "not a day name"),
+        ("[schedule]\ndigest_cron = 'mon 25:00'\n", "not a time"),
+        ("[[feeds]]\nname = 'x'\nkind = 'gopher'\nurl = 'x'\n", "kind 'gopher'"),
+        ("[[feeds]]\nname = 'x'\nurl = 'a'\n[[feeds]]\nname = 'x'\nurl = 'b'\n", "appears twice"),
+        ("[slak]\nchannel = 'x'\n", "Unknown section [slak]"),
+        ("not = [valid", "not valid TOML"),
+    ],
+)
+def test_bad_config_says_what_is_wrong(workdir: Path, body: str, message: str) -> None:
+    write_config(workdir, body)
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_config(env={})
+
+
+def test_missing_explicit_config(workdir: Path) -> None:
+    with pytest.raises(ConfigError, match="Config file not found"):
+        load_config("nope.toml", env={})
+
+
+def test_feeds_in_config_replace_defaults(workdir: Path) -> None:
+    write_config(workdir, "[[feeds]]\nname = 'hn'\nkind = 'hn'\nurl = 'https://hn.algolia.com/api/v1/search_by_date'\nmin_points = 50\n")
+    (feed,) = load_config(env={}).feeds or ()
+    assert feed.kind == "hn" and feed.options["min_points"] == 50
+
+
+def test_cron_accepts_day_names() -> None:
+    assert validate_cron("Mon,Thu 08:30") == "mon,thu 08:30"
+    assert validate_cron("daily 07:00") == "daily 07:00"
