@@ -4,16 +4,20 @@ work failed, 2 for usage or configuration; the traceback only with -v."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
 import traceback
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from bot import cli_render as render
 from bot import library as lib
 from bot.app import App
 from bot.config import load_config
@@ -46,6 +50,18 @@ pass_state = click.make_pass_decorator(State)
 
 def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+@contextlib.contextmanager
+def progress_bar(state: State, total: int, label: str) -> Iterator[Callable[[str], None]]:
+    """A progress bar on a TTY only; elsewhere a no-op."""
+    if state.quiet or not err.is_terminal or total <= 1:
+        yield lambda _name: None
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[last]}"), console=err, transient=True) as bar:
+        task = bar.add_task(label, total=total, last="")
+        yield lambda name: bar.update(task, advance=1, last=name)
 
 
 def say(state: State, message: str) -> None:
@@ -169,6 +185,41 @@ def library_search(state: State, text: tuple[str, ...], limit: int, as_json: boo
     for r in rows:
         table.add_row(f"{r['file']}:{r['line']}", r["date"] or "", r["title"] or r["text"][:120])
     out.print(table)
+
+
+@cli.command("poll")
+@click.option("--source", "sources", multiple=True, metavar="NAME", help="Only this feed (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the per-source report as JSON.")
+@pass_state
+def poll_command(state: State, sources: tuple[str, ...], as_json: bool) -> None:
+    """Fetch all enabled feeds concurrently, drop what is known, score and store the rest."""
+    from bot.poll import poll, select_feeds
+
+    app = state.app
+    _ensure_library(state, app)
+    feeds = select_feeds(app.config, sources)
+    with progress_bar(state, len(feeds), "polling") as advance:
+        report = poll(app.config, app.store, only=sources, progress=advance)
+    if as_json:
+        emit_json(report.as_dict())
+    else:
+        render.poll_table(out, report)
+    if report.sources and all(s.result == "error" for s in report.sources):
+        raise BotError("Every feed failed; see the table above or `bot status`.")
+
+
+@cli.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@pass_state
+def status_command(state: State, as_json: bool) -> None:
+    """Per source: last poll, result, error; pending items; digests and their deliveries."""
+    from bot.status import collect_status
+
+    data = collect_status(state.app)
+    if as_json:
+        emit_json(data)
+    else:
+        render.status_tables(out, data)
 
 
 def _ensure_library(state: State, app: App) -> None:

@@ -39,6 +39,7 @@ class FeedItem:
     comments: int | None = None
     categories: tuple[str, ...] = ()
     identities: frozenset[Identity] = field(default_factory=frozenset)
+    version: int = 1  # arXiv version; above 1 is a replacement of an earlier paper
 
 
 @dataclass(frozen=True)

@@ -57,9 +57,9 @@ def _m1(db: sqlite_utils.Database) -> None:
 def _m2(db: sqlite_utils.Database) -> None:
     db.table("items").create(
         {"id": int, "title": str, "url": str, "hn_id": int, "hn_url": str, "arxiv_id": str, "doi": str,
-         "published": str, "first_seen": str, "sources": str, "topics": str, "score": float,
-         "status": str, "summary": str, "points": int, "comments": int, "explain": str,
-         "digest_id": int},
+         "published": str, "first_seen": str, "updated": str, "sources": str, "topics": str,
+         "score": float, "relevance": float, "status": str, "summary": str, "categories": str,
+         "points": int, "comments": int, "explain": str, "digest_id": int},
         pk="id",
     )
     db.table("items").create_index(["status", "digest_id"])
@@ -220,17 +220,70 @@ class Store:
 
     def item(self, item_id: int) -> dict[str, Any] | None:
         row = next(self.db.table("items").rows_where("id = ?", [item_id]), None)
-        if row is None:
-            return None
-        for key in ("sources", "topics", "explain"):
-            row[key] = json.loads(row[key]) if row.get(key) else ([] if key != "explain" else None)
-        return row
+        return _decode(row) if row else None
+
+    # -- sources and items ---------------------------------------------------------------------
+    def source_state(self, name: str) -> dict[str, Any]:
+        row = next(self.db.table("sources").rows_where("name = ?", [name]), None)
+        return dict(row) if row else {"name": name}
+
+    def source_states(self) -> list[dict[str, Any]]:
+        rows = []
+        for row in self.db.table("sources").rows_where(order_by="name"):
+            row["stats"] = json.loads(row["stats"]) if row.get("stats") else {}
+            rows.append(row)
+        return rows
+
+    def save_source_state(self, name: str, **fields: Any) -> None:
+        if "stats" in fields and not isinstance(fields["stats"], str):
+            fields["stats"] = json.dumps(fields["stats"])
+        self.db.table("sources").upsert({"name": name, **fields}, pk="name", alter=False)
+
+    def insert_item(self, record: dict[str, Any], identities: Iterable[Identity]) -> int:
+        row = _encode(record)
+        item_id = self.db.table("items").insert(row).last_pk
+        assert isinstance(item_id, int)
+        self.add_identities("item", item_id, identities)
+        return item_id
+
+    def update_item(self, item_id: int, fields: dict[str, Any], identities: Iterable[Identity] = ()) -> None:
+        if fields:
+            self.db.table("items").update(item_id, _encode(fields))
+        have = {(k, v) for k, v, _, _ in self.db.execute(
+            "select kind, value, owner, owner_id from identities where owner = 'item' and owner_id = ?", [item_id])}
+        self.add_identities("item", item_id, [i for i in identities if (i.kind, i.value) not in have])
+
+    def items_where(self, where: str, args: list[Any], order_by: str | None = None,
+                    limit: int | None = None) -> list[dict[str, Any]]:
+        rows = []
+        for row in self.db.table("items").rows_where(where, args, order_by=order_by, limit=limit):
+            rows.append(_decode(row))
+        return rows
+
+    def count_items(self, where: str = "1", args: list[Any] | None = None) -> int:
+        return int(self.db.execute(f"select count(*) from items where {where}", args or []).fetchone()[0])
 
     def add_identities(self, owner: str, owner_id: int, identities: Iterable[Identity]) -> None:
         self.db.table("identities").insert_all(
             ({"kind": i.kind, "value": i.value, "owner": owner, "owner_id": owner_id} for i in identities),
             batch_size=500,
         )
+
+
+_JSON_FIELDS = ("sources", "topics", "categories", "explain")
+
+
+def _encode(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: (json.dumps(v) if k in _JSON_FIELDS and not isinstance(v, str) and v is not None else v)
+            for k, v in record.items()}
+
+
+def _decode(row: dict[str, Any]) -> dict[str, Any]:
+    row = dict(row)
+    for key in _JSON_FIELDS:
+        if key in row:
+            row[key] = json.loads(row[key]) if row[key] else ({} if key == "explain" else [])
+    return row
 
 
 class _Transaction:

@@ -1,0 +1,47 @@
+"""Human output of the CLI: tidy tables. (Machine output is --json, built from the same dicts.)"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from bot.poll import PollReport
+
+
+def poll_table(console: Console, report: PollReport) -> None:
+    table = Table(title="Poll", show_header=True)
+    for col in ("source", "fetched", "new", "known", "off-topic", "not modified", "error"):
+        table.add_column(col, justify="right" if col not in ("source", "error") else "left",
+                         overflow="fold")
+    for s in report.sources:
+        table.add_row(s.name, str(s.fetched), str(s.new), str(s.known), str(s.off_topic),
+                      "yes" if s.not_modified else "", Text(s.error or "", style="red"))
+    totals = report.as_dict()["totals"]
+    table.add_row("total", str(totals.get("fetched", 0)), str(totals.get("new", 0)), str(totals.get("known", 0)),
+                  str(totals.get("off_topic", 0)), str(totals.get("not_modified", 0) or ""),
+                  f"{totals.get('errors', 0)} failed" if totals.get("errors") else "", style="bold")
+    console.print(table)
+
+
+def status_tables(console: Console, data: dict[str, Any]) -> None:
+    table = Table(title="Sources", show_header=True)
+    for col in ("source", "kind", "last poll", "result", "new", "error"):
+        table.add_column(col, overflow="fold")
+    for s in data["sources"]:
+        result = s["result"] or ("disabled" if not s["enabled"] else "never polled")
+        table.add_row(s["name"], s["kind"] or "", s["last_poll"] or "", result,
+                      str(s["stats"].get("new", "")), Text(s["error"] or "", style="red"))
+    console.print(table)
+    p = data["pending"]
+    console.print(f"Pending: {p['relevant']} relevant item(s) waiting for a digest; "
+                  f"{p['off_topic']} off-topic; {p['digested']} already digested.", highlight=False)
+    for d in data["digests"]:
+        deliveries = ", ".join(f"{x['target']}: {x['status']}" for x in d.get("deliveries", []))
+        label = "empty" if not d.get("item_count") else f"{d['item_count']} items"
+        console.print(f"Digest {d['date']} ({label}): {deliveries or 'nothing to deliver'}", highlight=False)
+    if not data["digests"]:
+        console.print("No digest yet.")
+    console.print(f"Next poll: {data['next']['poll']}; next digest: {data['next']['digest']}", highlight=False)

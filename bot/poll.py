@@ -1,0 +1,204 @@
+"""`bot poll`: sources -> normalize -> merge/dedupe -> score -> store, with a report per source.
+
+All feeds are fetched concurrently through one Fetcher; parsing, deciding and scoring happen after,
+and every write of a poll lands in one transaction (a crash mid-poll stores nothing half-way).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from bot.config import Config, FeedConfig
+from bot.dedupe import Candidate, Decision, decide, merge
+from bot.errors import ConfigError
+from bot.feedlist import load_feeds, load_topics
+from bot.fetch import Fetcher, FetchSettings, is_local
+from bot.library import build_index
+from bot.score import LibraryModel, Scorer, TopicMatcher
+from bot.sources import SourceOutcome, fetch_source
+from bot.store import Store
+
+
+@dataclass(frozen=True)
+class SourceReport:
+    name: str
+    kind: str
+    fetched: int = 0
+    new: int = 0
+    known: int = 0
+    off_topic: int = 0
+    not_modified: bool = False
+    result: str = "ok"
+    error: str | None = None
+    requests: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class PollReport:
+    started: str
+    finished: str
+    sources: tuple[SourceReport, ...]
+    new_items: tuple[int, ...] = field(default=())
+
+    def as_dict(self) -> dict[str, Any]:
+        totals = Counter[str]()
+        for s in self.sources:
+            totals.update({"fetched": s.fetched, "new": s.new, "known": s.known, "off_topic": s.off_topic,
+                           "errors": int(s.result == "error"), "not_modified": int(s.not_modified)})
+        return {"started": self.started, "finished": self.finished,
+                "sources": [s.as_dict() for s in self.sources], "totals": dict(totals)}
+
+
+def fetch_settings(config: Config, feeds: Sequence[FeedConfig]) -> FetchSettings:
+    h = config.http
+    intervals: dict[str, float] = {}
+    for feed in feeds:
+        interval = feed.options.get("min_interval", 3.0 if feed.kind == "arxiv" else 0.0)
+        if not is_local(feed.url) and interval:
+            host = (urlsplit(feed.url).hostname or "").lower()
+            intervals[host] = max(intervals.get(host, 0.0), float(interval))
+    return FetchSettings(
+        connect_timeout=h["connect_timeout"], read_timeout=h["read_timeout"], deadline=h["feed_deadline"],
+        max_body=int(h["max_body_mb"] * 1024 * 1024), max_redirects=int(h["max_redirects"]),
+        concurrency=int(h["concurrency"]), per_host=int(h["per_host"]),
+        retry_after_cap=h["retry_after_cap_hours"] * 3600, user_agent=config.user_agent, min_interval=intervals,
+    )
+
+
+def select_feeds(config: Config, only: Sequence[str] = ()) -> list[FeedConfig]:
+    feeds = load_feeds(config)
+    if only:
+        names = {f.name for f in feeds}
+        unknown = [n for n in only if n not in names]
+        if unknown:
+            raise ConfigError(f"No feed named {', '.join(unknown)}; known feeds: {', '.join(sorted(names)) or 'none'}")
+        return [f for f in feeds if f.name in only]
+    return [f for f in feeds if f.enabled]
+
+
+async def fetch_all(feeds: Sequence[FeedConfig], states: dict[str, dict[str, Any]], fetcher: Fetcher,
+                    now: datetime, progress: Callable[[str], None] | None = None) -> list[SourceOutcome]:
+    async def one(feed: FeedConfig) -> SourceOutcome:
+        try:
+            outcome = await fetch_source(feed, states.get(feed.name, {}), fetcher, now)
+        except Exception as exc:  # a bug in one source must not lose the others' items
+            outcome = SourceOutcome(feed, result="error", error=f"{type(exc).__name__}: {exc}")
+        if progress:
+            progress(feed.name)
+        return outcome
+
+    async with fetcher:
+        return list(await asyncio.gather(*(one(f) for f in feeds)))
+
+
+def build_scorer(config: Config, store: Store, now: datetime) -> Scorer:
+    topics = TopicMatcher(load_topics(config.topics))
+    model = LibraryModel.build(
+        (e["id"], e["title"] or "", e["text"] or "", e["urls"]) for e in store.library_entries()
+    )
+    return Scorer(topics, model, now)
+
+
+def poll(config: Config, store: Store, only: Sequence[str] = (), now: datetime | None = None,
+         fetcher: Fetcher | None = None, progress: Callable[[str], None] | None = None) -> PollReport:
+    now = now or datetime.now(UTC)
+    started = now.isoformat(timespec="seconds")
+    feeds = select_feeds(config, only)
+    scorer = build_scorer(config, store, now)  # fails early on a bad topics file, before any request
+    states = {f.name: store.source_state(f.name) for f in feeds}
+    fetcher = fetcher or Fetcher(fetch_settings(config, feeds), now=lambda: now)
+    outcomes = asyncio.run(fetch_all(feeds, states, fetcher, now, progress))
+    return store_outcomes(config, store, outcomes, scorer, now, started)
+
+
+def store_outcomes(config: Config, store: Store, outcomes: Sequence[SourceOutcome], scorer: Scorer,
+                   now: datetime, started: str) -> PollReport:
+    all_items = [item for o in outcomes for item in o.items]
+    candidates = merge(all_items)
+    index = build_index(store, owners=("entry", "item"))
+    decisions = decide(candidates, index)
+    fate: dict[int, str] = {}  # id(FeedItem) -> new | known | off_topic
+    new_ids: list[int] = []
+    stamp = now.isoformat(timespec="seconds")
+    with store.transaction():
+        for decision in decisions:
+            outcome = _apply(config, store, decision, scorer, stamp)
+            if isinstance(outcome, int):
+                new_ids.append(outcome)
+                status = store.item(outcome)
+                label = "off_topic" if status and status["status"] == "off_topic" else "new"
+            else:
+                label = "known"
+            for member in decision.candidate.members:
+                fate[id(member)] = label
+        reports = []
+        for o in outcomes:
+            counts = Counter(fate.get(id(i), "known") for i in o.items)
+            report = SourceReport(
+                name=o.feed.name, kind=o.feed.kind, fetched=len(o.items), new=counts["new"],
+                known=counts["known"], off_topic=counts["off_topic"], not_modified=o.result == "not_modified",
+                result=o.result, error=o.error, requests=o.requests,
+            )
+            reports.append(report)
+            state: dict[str, Any] = {"kind": o.feed.kind, "url": o.feed.url, "last_poll": stamp,
+                                     "result": o.result, "error": o.error,
+                                     "stats": {k: v for k, v in report.as_dict().items() if k not in ("name", "kind")}}
+            if o.result != "error" or "retry_after" in o.state:
+                state.update(o.state)
+            store.save_source_state(o.feed.name, **state)
+    return PollReport(started, datetime.now(UTC).isoformat(timespec="seconds"), tuple(reports), tuple(new_ids))
+
+
+def _apply(config: Config, store: Store, decision: Decision, scorer: Scorer, stamp: str) -> int | None:
+    """Stores a new item (returning its id) or refreshes a known, undigested one (returning None)."""
+    cand = decision.candidate
+    match = decision.match
+    if match is not None:
+        if match.owner == "item":
+            _refresh(store, match.owner_id, cand, stamp)
+        return None
+    item = cand.item
+    scored = scorer.score(item, cand.sources)
+    status = "relevant" if scored.relevance >= config.relevance_threshold else "off_topic"
+    record = {
+        "title": item.title, "url": item.url, "hn_id": item.hn_id, "hn_url": item.hn_url,
+        "arxiv_id": item.arxiv_id, "doi": item.doi, "published": item.published, "first_seen": stamp,
+        "updated": stamp, "sources": list(cand.sources), "topics": list(scored.topics), "score": scored.score,
+        "relevance": scored.relevance, "status": status, "summary": item.summary,
+        "categories": list(item.categories), "points": item.points, "comments": item.comments,
+        "explain": scored.explain, "digest_id": None,
+    }
+    return store.insert_item(record, item.identities)
+
+
+def _refresh(store: Store, item_id: int, cand: Candidate, stamp: str) -> None:
+    """A source reported an item we already hold: climb its points, add the HN thread or the other
+    source, but never touch an item that a digest already carried."""
+    row = store.item(item_id)
+    if row is None or row.get("digest_id"):
+        return
+    item = cand.item
+    fields: dict[str, Any] = {"updated": stamp}
+    sources = list(dict.fromkeys([*row["sources"], *cand.sources]))
+    if sources != row["sources"]:
+        fields["sources"] = sources
+    for key in ("points", "comments"):
+        new = getattr(item, key)
+        if new is not None and (row[key] is None or new > row[key]):
+            fields[key] = new
+    if item.hn_id and not row["hn_id"]:
+        fields.update(hn_id=item.hn_id, hn_url=item.hn_url)
+    if item.arxiv_id and not row["arxiv_id"]:
+        fields["arxiv_id"] = item.arxiv_id
+    if len(item.summary) > len(row["summary"] or ""):
+        fields["summary"] = item.summary
+    store.update_item(item_id, fields, item.identities)

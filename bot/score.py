@@ -1,0 +1,246 @@
+"""Relevance (spec section 7). Pure: only processes data.
+
+An item's relevance combines the tracked topics (phrases, with negative phrases that veto a topic)
+and its similarity to the library (TF-IDF cosine against the person's own entries: their picks are
+the best signal of taste). Its rank score multiplies relevance by source signals (HN points and
+comments, arXiv cross-lists, curated blogs) and recency. Every number is explained in `explain`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from bot.records import FeedItem
+
+_WORD_RE = re.compile(r"[a-z0-9][a-z0-9+#\-.]*[a-z0-9+#]|[a-z0-9]")
+STOPWORDS = frozenset(
+    """a an the and or of to in on for with by from at as is are was were be been being it its this that these
+    those how why what when where who which we you your our their his her my i me us not no yes can could should
+    would will just about into over under than then there here more most very also via vs new using use used
+    show ask hn tell part one two three via up out all any some do does did has have had get got make made
+    via de la le el en""".split()
+)
+# Weights of the parts of relevance and of the rank score. Chosen by rule, not fitted per story:
+# a topic hit in the title is strong evidence, the library is a softer one, and source signals and
+# recency only order what is already relevant.
+TITLE_HIT = 0.7
+EXTRA_HIT = 0.15
+SUMMARY_HIT = 0.1
+LIBRARY_SCALE = 0.6  # a cosine of 0.6 against one library entry counts as fully similar
+MIN_SHARED_WORDS = 2
+LIBRARY_WEIGHT = 0.8
+
+
+def tokens(text: str) -> list[str]:
+    words = _WORD_RE.findall(text.lower())
+    out = []
+    for w in words:
+        w = w.strip(".-")
+        if len(w) < 2 or w in STOPWORDS or w.isdigit():
+            continue
+        if len(w) > 4 and w.endswith("s") and not w.endswith("ss"):
+            w = w[:-1]  # plural folding: "models" ~ "model", "llms" stays distinct from "llm" below
+        out.append(w)
+    return out
+
+
+def site_token(url: str | None) -> str | None:
+    if not url:
+        return None
+    host = (urlsplit(url).hostname or "").lower()
+    host = host[4:] if host.startswith("www.") else host
+    if not host or host in ("news.ycombinator.com", "github.com", "arxiv.org", "youtube.com", "twitter.com",
+                            "x.com", "medium.com", "substack.com"):
+        return None  # hosts of everything say nothing about taste
+    return "site:" + host
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    phrases: tuple[str, ...]
+    negative: tuple[str, ...] = ()
+    weight: float = 1.0
+
+    def patterns(self) -> tuple[list[re.Pattern[str]], list[re.Pattern[str]]]:
+        return [_phrase_re(p) for p in self.phrases], [_phrase_re(p) for p in self.negative]
+
+
+def _phrase_re(phrase: str) -> re.Pattern[str]:
+    words = [re.escape(w) for w in phrase.lower().split()]
+    return re.compile(r"(?<![\w])" + r"[\s\-]+".join(words) + r"(?![\w])")
+
+
+def parse_topics(data: Mapping[str, Any], where: str = "topics file") -> list[Topic]:
+    raw = data.get("topics")
+    if not isinstance(raw, list) or not raw:
+        raise ValueError(f"{where} needs at least one [[topics]] table")
+    topics = []
+    for i, t in enumerate(raw, 1):
+        if not isinstance(t, dict) or not isinstance(t.get("name"), str):
+            raise ValueError(f"topic #{i} in {where} needs a name")
+        phrases = t.get("phrases", [])
+        negative = t.get("negative", [])
+        if not phrases or not all(isinstance(p, str) and p.strip() for p in phrases):
+            raise ValueError(f"topic '{t['name']}' in {where} needs a list of phrases")
+        if not all(isinstance(p, str) for p in negative):
+            raise ValueError(f"topic '{t['name']}' in {where}: negative must be a list of strings")
+        weight = t.get("weight", 1.0)
+        if not isinstance(weight, int | float) or weight <= 0:
+            raise ValueError(f"topic '{t['name']}' in {where}: weight must be a positive number")
+        topics.append(Topic(t["name"], tuple(phrases), tuple(negative), float(weight)))
+    return topics
+
+
+class TopicMatcher:
+    def __init__(self, topics: Sequence[Topic]) -> None:
+        self.topics = list(topics)
+        self._compiled = [(t, *t.patterns()) for t in self.topics]
+
+    def match(self, title: str, summary: str) -> tuple[float, list[str], list[str]]:
+        """(score 0..1, matched topic names best first, matched phrases)."""
+        title_l, summary_l = title.lower(), summary.lower()
+        best: list[tuple[float, str]] = []
+        phrases: list[str] = []
+        for topic, positive, negative in self._compiled:
+            if any(n.search(title_l) or n.search(summary_l) for n in negative):
+                continue
+            in_title = [p for p, rx in zip(topic.phrases, positive, strict=True) if rx.search(title_l)]
+            in_summary = [p for p, rx in zip(topic.phrases, positive, strict=True)
+                          if p not in in_title and rx.search(summary_l)]
+            if not in_title and not in_summary:
+                continue
+            s = (TITLE_HIT + EXTRA_HIT * (len(in_title) - 1)) if in_title else 0.0
+            s += SUMMARY_HIT * min(len(in_summary), 3) + (0.2 if in_summary and not in_title else 0.0)
+            best.append((min(1.0, s) * topic.weight, topic.name))
+            phrases += in_title + in_summary
+        best.sort(reverse=True)
+        score = best[0][0] if best else 0.0
+        return min(1.0, score), [name for _, name in best], phrases
+
+
+@dataclass
+class LibraryModel:
+    """TF-IDF vectors of the library entries, with an inverted index so that scoring an item touches
+    only entries sharing a word with it."""
+
+    titles: dict[int, str] = field(default_factory=dict)
+    idf: dict[str, float] = field(default_factory=dict)
+    postings: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    size: int = 0
+
+    @classmethod
+    def build(cls, entries: Iterable[tuple[int, str, str, Sequence[str]]]) -> LibraryModel:
+        """entries: (id, title, text, urls)."""
+        docs: dict[int, Counter[str]] = {}
+        titles: dict[int, str] = {}
+        for entry_id, title, text, urls in entries:
+            words = tokens(f"{title} {title} {_strip_urls(text)}")
+            for url in urls:
+                site = site_token(url)
+                if site:
+                    words.append(site)
+            if words:
+                docs[entry_id] = Counter(words)
+                titles[entry_id] = title or text[:80]
+        n = len(docs)
+        df: Counter[str] = Counter()
+        for counts in docs.values():
+            df.update(counts.keys())
+        # Words in more than a fifth of the library are its common vocabulary, not a signal.
+        idf = {w: math.log((1 + n) / (1 + d)) + 1.0 for w, d in df.items() if d <= max(3, n // 5)}
+        postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for entry_id, counts in docs.items():
+            vec = {w: (1 + math.log(c)) * idf[w] for w, c in counts.items() if w in idf}
+            norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
+            for w, v in vec.items():
+                postings[w].append((entry_id, v / norm))
+        return cls(titles=titles, idf=idf, postings=dict(postings), size=n)
+
+    def similar(self, words: Sequence[str], top: int = 3) -> list[tuple[float, int]]:
+        counts = Counter(w for w in words if w in self.idf)
+        if not counts:
+            return []
+        vec = {w: (1 + math.log(c)) * self.idf[w] for w, c in counts.items()}
+        norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
+        acc: dict[int, float] = defaultdict(float)
+        shared: Counter[int] = Counter()
+        for w, v in vec.items():
+            q = v / norm
+            for entry_id, weight in self.postings.get(w, ()):
+                acc[entry_id] += q * weight
+                shared[entry_id] += 1
+        # One shared word between two short texts gives a high cosine and means nothing: an entry
+        # resembles the item only when they share at least two informative words.
+        best = sorted(((e, s) for e, s in acc.items() if shared[e] >= MIN_SHARED_WORDS),
+                      key=lambda kv: -kv[1])[:top]
+        return [(score, entry_id) for entry_id, score in best]
+
+
+def _strip_urls(text: str) -> str:
+    return re.sub(r"\(?https?://\S+", " ", text)
+
+
+@dataclass(frozen=True)
+class Scored:
+    relevance: float
+    score: float
+    topics: tuple[str, ...]
+    explain: dict[str, Any]
+
+
+class Scorer:
+    def __init__(self, topics: TopicMatcher, library: LibraryModel, now: datetime,
+                 tracked_categories: Iterable[str] = ("cs.CL", "cs.LG", "cs.AI")) -> None:
+        self.topics = topics
+        self.library = library
+        self.now = now
+        self.tracked = set(tracked_categories)
+
+    def score(self, item: FeedItem, sources: Sequence[str] = ()) -> Scored:
+        topic_score, topic_names, phrases = self.topics.match(item.title, item.summary)
+        words = tokens(f"{item.title} {item.title} {item.summary[:600]}")
+        site = site_token(item.url)
+        if site:
+            words.append(site)
+        similar = self.library.similar(words)
+        lib_sim = min(1.0, similar[0][0] / LIBRARY_SCALE) if similar else 0.0
+        relevance = 1.0 - (1.0 - topic_score) * (1.0 - LIBRARY_WEIGHT * lib_sim)
+        signal = self.signal(item, sources)
+        recency = self.recency(item)
+        score = relevance * (0.55 + 0.30 * signal + 0.15 * recency)
+        explain = {
+            "topic_score": round(topic_score, 3), "topics": topic_names, "phrases": phrases,
+            "library_similarity": round(lib_sim, 3),
+            "similar_to": [{"entry": eid, "title": self.library.titles.get(eid), "cosine": round(s, 3)}
+                           for s, eid in similar],
+            "signal": round(signal, 3), "recency": round(recency, 3),
+        }
+        return Scored(round(relevance, 4), round(score, 4), tuple(topic_names), explain)
+
+    def signal(self, item: FeedItem, sources: Sequence[str] = ()) -> float:
+        if item.points is not None or item.hn_id:
+            points = item.points or 0
+            comments = item.comments or 0
+            return min(1.0, 0.8 * math.log1p(points) / math.log1p(500) + 0.2 * math.log1p(comments) / math.log1p(200))
+        if item.arxiv_id and item.categories:
+            cross = len(self.tracked.intersection(item.categories))
+            return min(1.0, 0.25 + 0.1 * cross)
+        return 0.5  # a curated blog feed the person chose
+
+    def recency(self, item: FeedItem) -> float:
+        if not item.published:
+            return 0.5
+        try:
+            published = datetime.fromisoformat(item.published)
+        except ValueError:
+            return 0.5
+        age_days = max(0.0, (self.now - published).total_seconds() / 86400)
+        return math.exp(-age_days / 7.0)

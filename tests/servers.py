@@ -1,0 +1,208 @@
+"""Real HTTP servers on 127.0.0.1 for tests and benchmarks: feeds with injected latency and faults,
+conditional GET, redirects, endless and compressed bodies. Each request is recorded."""
+
+from __future__ import annotations
+
+import gzip
+import threading
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Route:
+    body: bytes = b""
+    status: int = 200
+    content_type: str = "application/rss+xml; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds before answering
+    etag: str | None = None  # answer 304 to a matching If-None-Match
+    drip: float = 0.0  # seconds between 1-byte writes of the body
+    endless: bool = False  # stream zeros until the client goes away
+    gzip: bool = False
+    redirect_to: str | None = None
+    handler: Callable[[BaseHTTPRequestHandler], None] | None = None
+
+
+class FeedServer:
+    """`with FeedServer() as s: s.route("/a.xml", Route(body=...)); s.url("/a.xml")`."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.requests: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:  # keep test output clean
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                path = self.path
+                with server._lock:
+                    server.requests.append({"path": path, "headers": dict(self.headers)})
+                route = server.routes.get(path) or server.routes.get(path.split("?", 1)[0])
+                if route is None:
+                    self._send(404, b"not found", "text/plain")
+                    return
+                if route.delay:
+                    time.sleep(route.delay)
+                if route.handler:
+                    route.handler(self)
+                    return
+                if route.redirect_to:
+                    self.send_response(302)
+                    self.send_header("Location", route.redirect_to)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if route.etag and self.headers.get("If-None-Match") == route.etag:
+                    self.send_response(304)
+                    self.send_header("ETag", route.etag)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                try:
+                    if route.endless:
+                        self._endless(route)
+                    elif route.drip:
+                        self._drip(route)
+                    else:
+                        body = gzip.compress(route.body) if route.gzip else route.body
+                        self._send(route.status, body, route.content_type, route)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def _send(self, status: int, body: bytes, ctype: str, route: Route | None = None) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                if route is not None:
+                    if route.gzip:
+                        self.send_header("Content-Encoding", "gzip")
+                    if route.etag:
+                        self.send_header("ETag", route.etag)
+                    for k, v in route.headers.items():
+                        self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _endless(self, route: Route) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", route.content_type)
+                self.send_header("Connection", "close")
+                self.end_headers()
+                chunk = b"<rss>" + b"0" * 65536
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    self.wfile.write(chunk)
+
+            def _drip(self, route: Route) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", route.content_type)
+                self.send_header("Content-Length", str(len(route.body)))
+                self.end_headers()
+                for byte in route.body:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(route.drip)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> FeedServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def route(self, path: str, route: Route) -> str:
+        self.routes[path] = route
+        return self.url(path)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def hits(self, path: str) -> int:
+        with self._lock:
+            return sum(1 for r in self.requests if r["path"].split("?", 1)[0] == path)
+
+
+def gzip_bomb(size: int = 200 * 1024 * 1024) -> bytes:
+    """A small gzip body that expands to `size` bytes of zeros."""
+    comp = zlib.compressobj(9, zlib.DEFLATED, 31)
+    zeros = b"\0" * (1024 * 1024)
+    parts = [comp.compress(zeros) for _ in range(size // len(zeros))]
+    parts.append(comp.flush())
+    return b"".join(parts)
+
+
+def rss(items: list[dict[str, str]], title: str = "Test feed") -> bytes:
+    """An RSS 2.0 document; each item dict may have title, link, guid, comments, description, pubDate."""
+    out = [f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{title}</title>'
+           "<link>https://example.org/</link><description>t</description>"]
+    for it in items:
+        out.append("<item>")
+        for key in ("title", "link", "guid", "comments", "description", "pubDate"):
+            if key in it:
+                out.append(f"<{key}><![CDATA[{it[key]}]]></{key}>")
+        out.append("</item>")
+    out.append("</channel></rss>")
+    return "".join(out).encode("utf-8")
+
+
+def atom(entries: list[dict[str, str]], title: str = "Test atom") -> bytes:
+    out = ['<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">',
+           f"<title>{title}</title><id>urn:test</id><updated>2026-11-20T00:00:00Z</updated>"]
+    for e in entries:
+        out.append(f"<entry><title>{e['title']}</title><link href=\"{e['link']}\"/><id>{e.get('id', e['link'])}</id>"
+                   f"<updated>{e.get('updated', '2026-11-20T00:00:00Z')}</updated>"
+                   f"<summary>{e.get('summary', '')}</summary></entry>")
+    out.append("</feed>")
+    return "".join(out).encode("utf-8")
+
+
+def arxiv_atom(papers: list[dict[str, Any]], total: int | None = None, start: int = 0) -> bytes:
+    """An arXiv export API answer: entries with id http://arxiv.org/abs/ID vN, categories, abstract."""
+    out = ['<?xml version="1.0" encoding="UTF-8"?><feed xmlns="http://www.w3.org/2005/Atom" '
+           'xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/" xmlns:arxiv="http://arxiv.org/schemas/atom">',
+           "<title>arXiv Query</title><id>http://arxiv.org/api/x</id><updated>2026-11-20T00:00:00-05:00</updated>",
+           f"<opensearch:totalResults>{total if total is not None else len(papers)}</opensearch:totalResults>",
+           f"<opensearch:startIndex>{start}</opensearch:startIndex>",
+           f"<opensearch:itemsPerPage>{len(papers)}</opensearch:itemsPerPage>"]
+    for p in papers:
+        cats = "".join(f'<category term="{c}" scheme="http://arxiv.org/schemas/atom"/>' for c in p.get("cats", ["cs.CL"]))
+        out.append(
+            f"<entry><id>http://arxiv.org/abs/{p['id']}v{p.get('v', 1)}</id>"
+            f"<updated>{p.get('published', '2026-11-20T10:00:00Z')}</updated>"
+            f"<published>{p.get('published', '2026-11-20T10:00:00Z')}</published>"
+            f"<title>{p['title']}</title><summary>{p.get('summary', 'An abstract.')}</summary>"
+            f"<author><name>A. Author</name></author>"
+            f'<link href="http://arxiv.org/abs/{p["id"]}v{p.get("v", 1)}" rel="alternate" type="text/html"/>'
+            f'<arxiv:primary_category term="{p.get("cats", ["cs.CL"])[0]}"/>{cats}</entry>'
+        )
+    out.append("</feed>")
+    return "".join(out).encode("utf-8")
+
+
+def algolia(hits: list[dict[str, Any]], nb_hits: int | None = None) -> bytes:
+    import json
+
+    full = []
+    for h in hits:
+        full.append({"created_at": h.get("created_at", "2026-11-20T10:00:00.000Z"),
+                     "created_at_i": h.get("created_at_i", 1795000000), "title": h["title"], "url": h.get("url"),
+                     "points": h.get("points", 100), "num_comments": h.get("num_comments", 10),
+                     "objectID": str(h["id"]), "_tags": ["story", f"story_{h['id']}"], "story_text": h.get("text")})
+    return json.dumps({"hits": full, "nbHits": nb_hits if nb_hits is not None else len(full), "page": 0,
+                       "nbPages": 1, "hitsPerPage": 1000}).encode()

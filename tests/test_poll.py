@@ -1,0 +1,223 @@
+"""`bot poll` against feed servers on 127.0.0.1: dedupe, cross-source merge, 304s, and faults."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from bot import library as lib
+from bot.cli import cli
+from bot.config import Config, load_config
+from bot.poll import poll
+from bot.store import Store
+from tests.conftest import ROOT
+from tests.servers import FeedServer, Route, algolia, arxiv_atom, atom, gzip_bomb, rss
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+LIBRARY_DOC = """## 2023 Log
+## 27 May 2023
+* New paper ['QLoRA: Efficient Finetuning of Quantized LLMs'](https://arxiv.org/abs/2305.14314) and [HN thread](https://news.ycombinator.com/item?id=36064568)
+* Simon Willison on [CLI tools for LLMs](https://simonwillison.net/2023/May/18/cli-tools-for-llms/)
+* [Illustrated Transformer](http://jalammar.github.io/illustrated-transformer/)
+"""
+
+
+def make_config(tmp: Path, feeds: list[dict[str, Any]], http: str = "") -> Config:
+    (tmp / "library").mkdir(exist_ok=True)
+    (tmp / "library" / "log.md").write_text(LIBRARY_DOC, encoding="utf-8")
+    lines = [f'[bot]\ndb = "bot.db"\ntopics = "{(ROOT / "feeds" / "topics.toml").as_posix()}"\n',
+             '[library]\npaths = ["library"]\n',
+             "[http]\nconnect_timeout = 1\nread_timeout = 1\nfeed_deadline = 3\nmax_body_mb = 1\n" + http]
+    for f in feeds:
+        body = "\n".join(f"{k} = {json.dumps(v)}" for k, v in f.items())
+        lines.append(f"[[feeds]]\n{body}\n")
+    (tmp / "bot.toml").write_text("\n".join(lines), encoding="utf-8")
+    return load_config(str(tmp / "bot.toml"), env={})
+
+
+def open_store(config: Config) -> Store:
+    store = Store.open(config.db)
+    lib.import_documents(store, config.library_paths)
+    return store
+
+
+def by_name(report: Any) -> dict[str, Any]:
+    return {s.name: s for s in report.sources}
+
+
+def test_known_items_never_come_back_whatever_their_spelling(tmp_path: Path) -> None:
+    with FeedServer() as server:
+        server.route("/blog.xml", Route(body=rss([
+            {"title": "QLoRA explained", "link": "https://arxiv.org/pdf/2305.14314v2.pdf"},
+            {"title": "CLI tools", "link": "http://www.simonwillison.net/2023/May/18/cli-tools-for-llms?utm_source=rss#x"},
+            {"title": "Transformer", "link": "https://jalammar.github.io/illustrated-transformer/index.html"},
+            {"title": "Thread", "link": "https://example.com/x", "comments": "https://news.ycombinator.com/item?id=36064568&p=2"},
+            {"title": "A new method for LLM inference with speculative decoding", "link": "https://example.com/new-post"},
+        ])))
+        config = make_config(tmp_path, [{"name": "blog", "kind": "rss", "url": server.url("/blog.xml")}])
+        store = open_store(config)
+        report = by_name(poll(config, store, now=NOW))
+    assert report["blog"].fetched == 5
+    assert report["blog"].known == 4
+    assert report["blog"].new == 1
+    (item,) = store.items_where("1", [])
+    assert item["url"] == "https://example.com/new-post" and item["status"] == "relevant"
+
+
+def test_cross_source_duplicates_become_one_item(tmp_path: Path) -> None:
+    title = "Sparse Mixture of Experts for Efficient LLM Inference"
+    with FeedServer() as server:
+        server.route("/hn", Route(content_type="application/json", body=algolia([
+            {"id": 46000001, "title": title, "url": "https://arxiv.org/pdf/2611.01234v2", "points": 250, "num_comments": 80},
+        ])))
+        server.route("/arxiv", Route(content_type="application/atom+xml", body=arxiv_atom([
+            {"id": "2611.01234", "title": title, "cats": ["cs.CL", "cs.LG"], "summary": "We route tokens to experts."},
+        ])))
+        config = make_config(tmp_path, [
+            {"name": "hn", "kind": "hn", "url": server.url("/hn"), "min_points": 10},
+            {"name": "arxiv", "kind": "arxiv", "url": server.url("/arxiv"), "min_interval": 0},
+        ])
+        store = open_store(config)
+        poll(config, store, now=NOW)
+        hn_request = next(r for r in server.requests if r["path"].startswith("/hn"))
+        arxiv_request = next(r for r in server.requests if r["path"].startswith("/arxiv"))
+    items = store.items_where("1", [])
+    assert len(items) == 1
+    (item,) = items
+    assert item["arxiv_id"] == "2611.01234" and item["hn_id"] == 46000001
+    assert item["hn_url"] == "https://news.ycombinator.com/item?id=46000001"
+    assert sorted(item["sources"]) == ["arxiv", "hn"]
+    assert item["points"] == 250 and item["summary"] == "We route tokens to experts."
+    assert "tags=story" in hn_request["path"] and "points%3E%3D10" in hn_request["path"]
+    assert "submittedDate" in arxiv_request["path"] and "cat%3Acs.CL" in arxiv_request["path"]
+    assert "research-digest-bot" in arxiv_request["headers"]["User-Agent"]
+
+
+def test_second_poll_of_unchanged_feeds_is_all_304(tmp_path: Path) -> None:
+    with FeedServer() as server:
+        for n in range(3):
+            server.route(f"/f{n}.xml", Route(etag=f'"v{n}"', body=atom([
+                {"title": f"Fine-tuning LLMs with adapters, part {n}", "link": f"https://blog{n}.example/post"}])))
+        config = make_config(tmp_path, [{"name": f"f{n}", "kind": "rss", "url": server.url(f"/f{n}.xml")} for n in range(3)])
+        store = open_store(config)
+        first = poll(config, store, now=NOW)
+        second = poll(config, store, now=NOW)
+        conditional = [r for r in server.requests[3:] if r["headers"].get("If-None-Match")]
+    assert sum(s.new for s in first.sources) == 3
+    assert all(s.not_modified and s.fetched == 0 and s.result == "not_modified" for s in second.sources)
+    assert len(conditional) == 3
+    assert store.count_items() == 3
+
+
+FAULTS = {
+    "timeout": Route(delay=5, body=b""),
+    "http500": Route(status=500, body=b"boom", content_type="text/plain"),
+    "http429": Route(status=429, body=b"", content_type="text/plain", headers={"Retry-After": "3600"}),
+    "html": Route(body=b"<!doctype html><html><head><title>Login</title></head><body>hi</body></html>",
+                  content_type="text/html"),
+    "malformed": Route(body=b"<?xml version='1.0'?><rss><channel><title>x</title><item><title>broken"),
+    "huge": Route(endless=True),
+    "bomb": Route(body=b"", handler=None),
+    "loop": Route(redirect_to="/loop"),
+    "drip": Route(body=rss([{"title": "slow", "link": "https://slow.example/"}]), drip=0.05),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_a_failing_feed_is_recorded_and_the_others_are_stored(tmp_path: Path, fault: str) -> None:
+    with FeedServer() as server:
+        good = server.route("/good.xml", Route(body=rss([
+            {"title": "Quantization of large language models on a laptop", "link": "https://good.example/q"}])))
+        route = FAULTS[fault]
+        if fault == "bomb":
+            bomb = gzip_bomb(64 * 1024 * 1024)
+            route = Route(body=b"", handler=lambda h: _send_raw(h, bomb, {"Content-Encoding": "gzip"}))
+        if fault == "loop":
+            route = Route(redirect_to=server.url("/loop"))
+        bad = server.route(f"/{fault}", route)
+        config = make_config(tmp_path, [{"name": "good", "url": good}, {"name": "bad", "url": bad}])
+        store = open_store(config)
+        started = datetime.now(UTC)
+        report = by_name(poll(config, store, now=NOW))
+        took = (datetime.now(UTC) - started).total_seconds()
+    assert report["good"].new == 1 and report["good"].result == "ok"
+    assert report["bad"].result == "error" and report["bad"].error
+    assert took < 10, f"{fault} took {took:.1f}s"
+    state = store.source_state("bad")
+    assert state["result"] == "error" and state["error"] == report["bad"].error
+
+
+def _send_raw(handler: Any, body: bytes, headers: dict[str, str]) -> None:
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/rss+xml")
+    handler.send_header("Content-Length", str(len(body)))
+    for k, v in headers.items():
+        handler.send_header(k, v)
+    handler.end_headers()
+    try:
+        handler.wfile.write(body)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+
+
+def test_retry_after_is_honoured_without_sleeping(tmp_path: Path) -> None:
+    with FeedServer() as server:
+        url = server.route("/busy", Route(status=429, body=b"", headers={"Retry-After": "7200"}))
+        config = make_config(tmp_path, [{"name": "busy", "url": url}])
+        store = open_store(config)
+        poll(config, store, now=NOW)
+        later = poll(config, store, now=NOW.replace(hour=13))
+        assert server.hits("/busy") == 1  # not asked again before the time it gave
+        much_later = poll(config, store, now=NOW.replace(hour=15))
+        assert server.hits("/busy") == 2
+    assert "wait until 2026-11-20T14:00:00" in (later.sources[0].error or "")
+    assert much_later.sources[0].result == "error"
+
+
+def test_hostile_titles_and_links_are_made_inert(tmp_path: Path) -> None:
+    with FeedServer() as server:
+        url = server.route("/h.xml", Route(body=rss([
+            {"title": "<script>alert(1)</script>LLM \u202eevil\u200b <!channel> " + "x" * 10_000,
+             "link": "javascript:alert(1)"},
+        ])))
+        config = make_config(tmp_path, [{"name": "h", "url": url}])
+        store = open_store(config)
+        poll(config, store, now=NOW)
+    (item,) = store.items_where("1", [])
+    assert item["url"] is None
+    assert "<script>" not in item["title"] and "\u202e" not in item["title"] and "\u200b" not in item["title"]
+    assert len(item["title"]) <= 300
+
+
+def test_poll_cli_json_and_status(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with FeedServer() as server:
+        url = server.route("/a.xml", Route(etag='"1"', body=rss([
+            {"title": "Prompt engineering for retrieval-augmented generation", "link": "https://a.example/rag"}])))
+        make_config(tmp_path, [{"name": "a", "url": url}, {"name": "down", "url": server.url("/missing")}])
+        monkeypatch.chdir(tmp_path)
+        runner = CliRunner()
+        result = runner.invoke(cli, ["poll", "--json"], catch_exceptions=False)
+        assert result.exit_code == 0
+        data = json.loads(result.stdout)
+        assert [s["name"] for s in data["sources"]] == ["a", "down"]
+        assert data["sources"][0]["new"] == 1 and data["sources"][1]["error"] == "HTTP 404 Not Found"
+        result = runner.invoke(cli, ["status", "--json"], catch_exceptions=False)
+    status = json.loads(result.stdout)
+    sources = {s["name"]: s for s in status["sources"]}
+    assert sources["a"]["result"] == "ok" and sources["a"]["etag"] == '"1"' and sources["a"]["error"] is None
+    assert sources["down"]["result"] == "error" and "404" in sources["down"]["error"]
+    assert status["pending"]["relevant"] == 1
+    assert "digests" in status
+
+
+def test_unknown_source_name_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_config(tmp_path, [{"name": "a", "url": "/nowhere.xml"}])
+    monkeypatch.chdir(tmp_path)
+    from bot.cli import main
+
+    assert main(["poll", "--source", "nope"]) == 2
