@@ -222,6 +222,49 @@ def status_command(state: State, as_json: bool) -> None:
         render.status_tables(out, data)
 
 
+@cli.command("digest")
+@click.option("--dry-run", is_flag=True, help="Render exactly what would be delivered; deliver and mark nothing.")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "slack", "json"]), default=None,
+              help="Output format (default: text for --dry-run, a delivery summary otherwise).")
+@click.option("--since", metavar="DATE", help="Window start (date or ISO time), by published time.")
+@click.option("--until", metavar="DATE", help="Window end, exclusive.")
+@click.option("--limit", type=click.IntRange(1, 500), help="At most this many items (default [bot] digest_limit).")
+@click.option("--no-slack", is_flag=True, help="Do not post to Slack.")
+@click.option("--no-log", is_flag=True, help="Do not append to the markdown log.")
+@click.option("--commit", is_flag=True, help="Commit the log with git after appending.")
+@click.option("--resend-uncertain", is_flag=True,
+              help="Post again Slack messages whose earlier send had an unknown outcome (check Slack first).")
+@pass_state
+def digest_command(state: State, dry_run: bool, fmt: str | None, since: str | None, until: str | None,
+                   limit: int | None, no_slack: bool, no_log: bool, commit: bool, resend_uncertain: bool) -> None:
+    """Pick the top undigested relevant items, summarize, render, post to Slack, append to the log."""
+    from datetime import UTC, datetime
+
+    from bot.digest import DigestOptions, run
+
+    app = state.app
+    opts = DigestOptions(dry_run=dry_run, since=since, until=until, limit=limit, slack=not no_slack,
+                         log=not no_log, commit=commit, resend_uncertain=resend_uncertain)
+    poster = None if dry_run or no_slack else app.slack_poster()
+    outcome = run(app.config, app.store, opts, poster, datetime.now(UTC), summarizer=app.summarizer(),
+                  hook=app.stop_hook())
+    if fmt == "json":
+        emit_json(outcome.as_json())
+    elif fmt == "markdown":
+        click.echo(outcome.bodies["markdown"] or "", nl=False)
+    elif fmt == "slack":
+        emit_json(outcome.bodies["slack"])
+    elif dry_run or fmt == "text":
+        click.echo(outcome.bodies["text"], nl=False)
+    else:
+        render.digest_summary(out, outcome)
+    failed = [d for d in outcome.deliveries + [x for e in outcome.finished_earlier for x in e["deliveries"]]
+              if d["status"] in ("failed", "uncertain")]
+    if failed:
+        raise BotError("; ".join(f"{d['target']} delivery {d['status']}: {d['error']}" for d in failed)
+                       + ". Run `bot digest` again to retry what failed.")
+
+
 def _ensure_library(state: State, app: App) -> None:
     """A check against an empty library would say "unknown" to everything: import first."""
     if app.store.library_stats().entries == 0:

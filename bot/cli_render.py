@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from bot.digest import DigestOutcome
 from bot.poll import PollReport
 
 
@@ -45,3 +46,15 @@ def status_tables(console: Console, data: dict[str, Any]) -> None:
     if not data["digests"]:
         console.print("No digest yet.")
     console.print(f"Next poll: {data['next']['poll']}; next digest: {data['next']['digest']}", highlight=False)
+
+
+def digest_summary(console: Console, outcome: DigestOutcome) -> None:
+    for earlier in outcome.finished_earlier:
+        states = ", ".join(f"{d['target']}: {d['status']}" for d in earlier["deliveries"])
+        console.print(f"Finished earlier digest {earlier['digest_id']}: {states}", highlight=False)
+    if not outcome.items:
+        console.print(f"No new items for {outcome.date}: nothing posted, nothing appended.", highlight=False)
+        return
+    states = ", ".join(f"{d['target']}: {d['status']}" for d in outcome.deliveries) or "no delivery targets"
+    console.print(f"Digest {outcome.date}: {len(outcome.items)} items ({states}).", highlight=False)
+    console.print(outcome.bodies["footer"], highlight=False)

@@ -55,6 +55,7 @@ class Config:
     digest_cron: str
     relevance_threshold: float
     slack_channel: str | None
+    slack_api_url: str | None
     slack_webhook_url: Secret | None
     slack_bot_token: Secret | None
     llm_enabled: bool
@@ -74,7 +75,7 @@ _KNOWN = {
     "bot": {"db", "log", "timezone", "digest_limit", "topics", "relevance_threshold", "user_agent"},
     "library": {"paths"},
     "schedule": {"poll_every_minutes", "digest_cron"},
-    "slack": {"channel"},
+    "slack": {"channel", "api_url"},
     "llm": {"enabled", "model", "max_items"},
     "http": {"connect_timeout", "read_timeout", "feed_deadline", "max_body_mb", "max_redirects",
              "concurrency", "per_host", "retry_after_cap_hours"},
@@ -162,7 +163,14 @@ def _path(root: Path, value: str | None) -> Path | None:
     return path if path.is_absolute() else root / path
 
 
-def parse_feeds(raw: Any, where: str) -> tuple[FeedConfig, ...]:
+def resolve_feed_url(url: str, root: Path) -> str:
+    """A relative local path is relative to the folder of the file that names it."""
+    if "://" in url or Path(url).is_absolute():
+        return url
+    return str(root / url)
+
+
+def parse_feeds(raw: Any, where: str, root: Path | None = None) -> tuple[FeedConfig, ...]:
     if not isinstance(raw, list):
         raise ConfigError(f"feeds in {where} must be an array of tables ([[feeds]])")
     feeds = []
@@ -181,6 +189,8 @@ def parse_feeds(raw: Any, where: str) -> tuple[FeedConfig, ...]:
             raise ConfigError(f"feed name '{name}' appears twice in {where}")
         names.add(name)
         options = {k: v for k, v in item.items() if k not in ("name", "kind", "url", "enabled")}
+        if root is not None:
+            url = resolve_feed_url(url, root)
         feeds.append(FeedConfig(name=name, kind=kind, url=url, enabled=bool(item.get("enabled", True)),
                                 options=options))
     return tuple(feeds)
@@ -220,7 +230,7 @@ def _build(data: dict[str, Any], root: Path, file: Path | None, env: Mapping[str
     paths = _get(data, "library", "paths", ["seeds"], list)
     if not all(isinstance(p, str) for p in paths):
         raise ConfigError("[library] paths must be a list of strings")
-    feeds = parse_feeds(data["feeds"], str(file)) if "feeds" in data else None
+    feeds = parse_feeds(data["feeds"], str(file), root) if "feeds" in data else None
     http_defaults = {"connect_timeout": 5.0, "read_timeout": 15.0, "feed_deadline": 45.0, "max_body_mb": 20.0,
                      "max_redirects": 5.0, "concurrency": 32.0, "per_host": 4.0, "retry_after_cap_hours": 24.0}
     http = {k: float(_get(data, "http", k, v, (int, float))) for k, v in http_defaults.items()}
@@ -244,6 +254,7 @@ def _build(data: dict[str, Any], root: Path, file: Path | None, env: Mapping[str
         digest_cron=validate_cron(_get(data, "schedule", "digest_cron", "mon 09:00", str)),
         relevance_threshold=_get(data, "bot", "relevance_threshold", 0.35, float),
         slack_channel=_get(data, "slack", "channel", None, str) or env.get("SLACK_CHANNEL") or None,
+        slack_api_url=_get(data, "slack", "api_url", None, str) or env.get("SLACK_API_URL") or None,
         slack_webhook_url=secret("SLACK_WEBHOOK_URL"),
         slack_bot_token=secret("SLACK_BOT_TOKEN"),
         llm_enabled=_get(data, "llm", "enabled", False, bool),

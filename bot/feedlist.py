@@ -28,7 +28,7 @@ def load_feeds(config: Config) -> list[FeedConfig]:
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
         if "feeds" in data:
-            feeds.extend(parse_feeds(data["feeds"], str(path)))
+            feeds.extend(parse_feeds(data["feeds"], str(path), config.root))
     for path in sorted(folder.glob("*.opml")):
         feeds.extend(parse_opml(path.read_bytes(), str(path)))
     names = [f.name for f in feeds]

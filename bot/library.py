@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,3 +143,16 @@ def check(store: Store, queries: Iterable[str], index: IdentityIndex | None = No
             entry = {**entry, "source": "library" if match.owner == "entry" else "item"}
         results.append(CheckResult(query, True, match.rule, entry, [f"{i.kind}:{i.value}" for i in idents]))
     return results
+
+
+_DATED_HEADING_RE = re.compile(r"^##\s+\d{1,2}\s+[A-Z][a-z]+(?:\s+\d{4})?\s*$", re.MULTILINE)
+
+
+def find_log(paths: Iterable[str | Path]) -> Path | None:
+    """The dated log among the documents: the one with the most `## 27 March 2023` headings (3 or more)."""
+    best: tuple[int, Path] | None = None
+    for path in document_paths(paths):
+        count = len(_DATED_HEADING_RE.findall(read_document(path)))
+        if count >= 3 and (best is None or count > best[0]):
+            best = (count, path)
+    return best[1] if best else None

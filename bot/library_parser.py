@@ -27,7 +27,7 @@ from bot.records import LibraryEntry
 
 # `[text](target)` where the target may hold one level of parentheses (Wikipedia-style links).
 _MD_LINK_RE = re.compile(
-    r"\[(?P<text>(?:[^\[\]]|\[[^\[\]]*\])*)\]\((?P<target>[^()\s]*(?:\([^()\s]*\)[^()\s]*)*)\)"
+    r"(?<!\\)\[(?P<text>(?:\\.|[^\[\]\\]|\[[^\[\]]*\])*)\]\((?P<target>[^()\s]*(?:\([^()\s]*\)[^()\s]*)*)\)"
 )
 _BARE_URL_RE = re.compile(r"(?:https?://|(?<![\w@/.])www\.)[^\s<>\"'`|\\]+", re.IGNORECASE)
 _HEADING_RE = re.compile(r"^\s{0,3}(?P<hashes>#{1,6})\s+(?P<text>.*?)\s*#*\s*$")

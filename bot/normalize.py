@@ -13,7 +13,9 @@ from bot.records import FeedItem
 MAX_TITLE = 300
 MAX_SUMMARY = 4000
 HN_ITEM_URL = "https://news.ycombinator.com/item?id={}"
-_TAG_RE = re.compile(r"<[^>]*>")
+# Real HTML tags and comments only: `<!channel>` or `<https://x|y>` in a title is text, kept and
+# escaped wherever it is shown.
+_TAG_RE = re.compile(r"<!--.*?-->|</?[a-zA-Z][a-zA-Z0-9-]*(?:\s[^<>]*)?/?>", re.DOTALL)
 _SCRIPT_RE = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _INVISIBLE = {"Cc", "Cf", "Co", "Cs"}
 

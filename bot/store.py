@@ -70,6 +70,20 @@ def _m2(db: sqlite_utils.Database) -> None:
     )
 
 
+@migration(3, "digests and deliveries")
+def _m3(db: sqlite_utils.Database) -> None:
+    db.table("digests").create(
+        {"id": int, "date": str, "since": str, "until": str, "created": str, "item_ids": str, "item_count": int,
+         "stats": str, "bodies": str},
+        pk="id",
+    )
+    db.table("deliveries").create(
+        {"digest_id": int, "target": str, "status": str, "attempts": int, "error": str, "detail": str,
+         "updated": str},
+        pk=("digest_id", "target"),
+    )
+
+
 @dataclass(frozen=True)
 class LibraryStats:
     entries: int
@@ -262,6 +276,67 @@ class Store:
 
     def count_items(self, where: str = "1", args: list[Any] | None = None) -> int:
         return int(self.db.execute(f"select count(*) from items where {where}", args or []).fetchone()[0])
+
+    # -- digests ----------------------------------------------------------------------------------
+    def record_digest(self, record: dict[str, Any], targets: Iterable[str], item_ids: Iterable[int]) -> int:
+        """The digest, its rendered bodies, its pending deliveries and its items marked digested: one
+        transaction, so a crash leaves either all of it or none."""
+        ids = list(item_ids)
+        with self.transaction():
+            digest_id = self.db.table("digests").insert(
+                {**record, "item_ids": json.dumps(ids), "item_count": len(ids),
+                 "stats": json.dumps(record.get("stats", {})), "bodies": json.dumps(record.get("bodies", {}))}
+            ).last_pk
+            assert isinstance(digest_id, int)
+            for target in targets:
+                self.db.table("deliveries").insert(
+                    {"digest_id": digest_id, "target": target, "status": "pending", "attempts": 0, "error": None,
+                     "detail": "{}", "updated": _utcnow()})
+            if ids:
+                marks = ",".join("?" * len(ids))
+                self.db.execute(f"update items set digest_id = ? where id in ({marks})", [digest_id, *ids])
+        return digest_id
+
+    def digest(self, digest_id: int) -> dict[str, Any] | None:
+        row = next(self.db.table("digests").rows_where("id = ?", [digest_id]), None)
+        if row is None:
+            return None
+        for key in ("item_ids", "stats", "bodies"):
+            row[key] = json.loads(row[key]) if row.get(key) else {}
+        row["deliveries"] = self.deliveries(digest_id)
+        return row
+
+    def digests(self, limit: int = 5) -> list[dict[str, Any]]:
+        ids = [r[0] for r in self.db.execute("select id from digests order by id desc limit ?", [limit])]
+        found = [self.digest(i) for i in ids]
+        out = []
+        for d in found:
+            if d is not None:
+                d.pop("bodies", None)
+                out.append(d)
+        return out
+
+    def deliveries(self, digest_id: int) -> list[dict[str, Any]]:
+        rows = []
+        for row in self.db.table("deliveries").rows_where("digest_id = ?", [digest_id], order_by="rowid"):
+            row["detail"] = json.loads(row["detail"]) if row.get("detail") else {}
+            rows.append(row)
+        return rows
+
+    def unfinished_deliveries(self) -> list[dict[str, Any]]:
+        rows = []
+        for row in self.db.table("deliveries").rows_where("status in ('pending', 'failed')",
+                                                          order_by="digest_id, rowid"):
+            row["detail"] = json.loads(row["detail"]) if row.get("detail") else {}
+            rows.append(row)
+        return rows
+
+    def update_delivery(self, digest_id: int, target: str, **fields: Any) -> None:
+        if "detail" in fields and not isinstance(fields["detail"], str):
+            fields["detail"] = json.dumps(fields["detail"])
+        fields["updated"] = _utcnow()
+        with self.transaction():
+            self.db.table("deliveries").update((digest_id, target), fields)
 
     def add_identities(self, owner: str, owner_id: int, identities: Iterable[Identity]) -> None:
         self.db.table("identities").insert_all(

@@ -206,3 +206,95 @@ def algolia(hits: list[dict[str, Any]], nb_hits: int | None = None) -> bytes:
                      "objectID": str(h["id"]), "_tags": ["story", f"story_{h['id']}"], "story_text": h.get("text")})
     return json.dumps({"hits": full, "nbHits": nb_hits if nb_hits is not None else len(full), "page": 0,
                        "nbPages": 1, "hitsPerPage": 1000}).encode()
+
+
+class SlackReceiver:
+    """An incoming-webhook and chat.postMessage receiver on 127.0.0.1. `script` is a list of
+    behaviours for the next requests ("ok", "500", "429", "hang"); when it runs out, "ok"."""
+
+    def __init__(self, hang_seconds: float = 3.0) -> None:
+        import json as _json
+
+        self.posts: list[dict[str, Any]] = []  # every request that reached us, in order
+        self.accepted: list[dict[str, Any]] = []  # the ones we answered ok (Slack would show these)
+        self.script: list[str] = []
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                ctype = self.headers.get("Content-Type", "")
+                if "json" in ctype:
+                    payload = _json.loads(raw or b"{}")
+                else:  # the Web API client may send form data
+                    from urllib.parse import parse_qsl
+
+                    payload = dict(parse_qsl(raw.decode()))
+                    for key in ("blocks",):
+                        if isinstance(payload.get(key), str):
+                            payload[key] = _json.loads(payload[key])
+                with receiver._lock:
+                    receiver.posts.append({"path": self.path, "payload": payload,
+                                           "auth": self.headers.get("Authorization")})
+                    action = receiver.script.pop(0) if receiver.script else "ok"
+                if action == "hang":
+                    time.sleep(hang_seconds)
+                    with receiver._lock:
+                        receiver.accepted.append({"path": self.path, "payload": payload})
+                    self._answer(200, b"ok")
+                    return
+                if action == "500":
+                    self._answer(500, b"internal_error")
+                    return
+                if action == "429":
+                    self._answer(429, b"rate_limited", {"Retry-After": "1"})
+                    return
+                with receiver._lock:
+                    receiver.accepted.append({"path": self.path, "payload": payload})
+                    ts = f"1700000000.{len(receiver.accepted):06d}"
+                if self.path.startswith("/api/"):
+                    self._answer(200, _json.dumps({"ok": True, "channel": "C1", "ts": ts}).encode(),
+                                 ctype="application/json")
+                else:
+                    self._answer(200, b"ok")
+
+            def _answer(self, status: int, body: bytes, headers: dict[str, str] | None = None,
+                        ctype: str = "text/plain") -> None:
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", ctype)
+                    self.send_header("Content-Length", str(len(body)))
+                    for k, v in (headers or {}).items():
+                        self.send_header(k, v)
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> SlackReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    @property
+    def webhook_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/services/T000/B000/XXXXSECRETXXXX"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"

@@ -1,0 +1,252 @@
+"""`bot digest`: select, summarize, render, record, deliver (spec sections 3 and 8).
+
+Exactly once: the digest (items and rendered bodies) is recorded, with its items marked digested and
+one pending delivery per target, in a single transaction before anything is delivered. Each delivery
+is marked done only after it succeeds (Slack message by message), always from the recorded bodies. A
+later run first finishes what an earlier one left undone and never repeats what is done. A Slack
+request whose outcome is unknown (a timeout, or a crash while it was in flight) is marked "uncertain"
+and not re-sent by itself: `--resend-uncertain` does that after a person has looked.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from bot import render
+from bot.config import Config
+from bot.errors import ConfigError, DeliveryError
+from bot.library import import_documents
+from bot.logfile import append_section, git_commit
+from bot.normalize import iso_time
+from bot.render import DigestItem
+from bot.slack import SlackPoster
+from bot.store import Store
+from bot.summarize import extractive_summary
+
+log = logging.getLogger(__name__)
+Hook = Callable[[str], None]
+
+
+class Summarizer(Protocol):
+    def summaries(self, items: Sequence[dict[str, Any]]) -> dict[int, str | None]: ...
+
+
+class ExtractiveSummarizer:
+    """The default, and the fallback of every LLM failure: the first sentence of the text we have."""
+
+    def summaries(self, items: Sequence[dict[str, Any]]) -> dict[int, str | None]:
+        return {row["id"]: extractive_summary(row.get("summary")) for row in items}
+
+
+@dataclass(frozen=True)
+class DigestOptions:
+    dry_run: bool = False
+    since: str | None = None
+    until: str | None = None
+    limit: int | None = None
+    slack: bool = True
+    log: bool = True
+    commit: bool = False
+    resend_uncertain: bool = False
+
+
+@dataclass
+class DigestOutcome:
+    date: str
+    since: str | None
+    until: str | None
+    items: list[DigestItem]
+    stats: dict[str, Any]
+    bodies: dict[str, Any]
+    digest_id: int | None = None
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+    finished_earlier: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"date": self.date, "since": self.since, "until": self.until,
+                "items": [i.as_json() for i in self.items], "stats": self.stats, "digest_id": self.digest_id,
+                "deliveries": self.deliveries}
+
+
+def parse_when(value: str | None, tz: str, name: str) -> str | None:
+    """A date (midnight in the configured timezone) or an ISO time, as a UTC ISO string."""
+    if not value:
+        return None
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            dt = datetime.combine(day, time(0, 0), tzinfo=ZoneInfo(tz))
+        else:
+            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if dt.tzinfo is None:
+                dt = dt.replace(tzinfo=ZoneInfo(tz))
+    except ValueError as exc:
+        raise ConfigError(f"--{name} {value!r} is not a date (2026-11-23) or an ISO time") from exc
+    return iso_time(dt)
+
+
+def select(store: Store, since: str | None, until: str | None, limit: int) -> tuple[list[dict[str, Any]], int]:
+    where = ["status = 'relevant'", "digest_id is null"]
+    args: list[Any] = []
+    if since:
+        where.append("coalesce(published, first_seen) >= ?")
+        args.append(since)
+    if until:
+        where.append("coalesce(published, first_seen) < ?")
+        args.append(until)
+    clause = " and ".join(where)
+    total = store.count_items(clause, args)
+    return store.items_where(clause, args, order_by="score desc, id", limit=limit), total
+
+
+def to_item(row: dict[str, Any], summary: str | None) -> DigestItem:
+    return DigestItem(
+        id=row["id"], title=row["title"], url=row["url"], hn_url=row["hn_url"], hn_id=row["hn_id"],
+        arxiv_id=row["arxiv_id"], sources=tuple(row["sources"]), topics=tuple(row["topics"]),
+        score=round(row["score"] or 0.0, 4), published=row["published"] or row["first_seen"], summary=summary,
+        points=row["points"], comments=row["comments"], explain=row.get("explain") or {},
+    )
+
+
+def build(config: Config, store: Store, now: datetime, opts: DigestOptions,
+          summarizer: Summarizer | None = None) -> DigestOutcome:
+    since = parse_when(opts.since, config.timezone, "since")
+    until = parse_when(opts.until, config.timezone, "until")
+    limit = opts.limit or config.digest_limit
+    rows, candidates = select(store, since, until, limit)
+    summaries = (summarizer or ExtractiveSummarizer()).summaries(rows)
+    items = [to_item(r, summaries.get(r["id"])) for r in rows]
+    day = now.astimezone(config.tz).date()
+    failed = [s["name"] for s in store.source_states() if s.get("result") == "error"]
+    stats = {"candidates": candidates, "shown": len(items),
+             "off_topic": store.count_items("status = 'off_topic' and digest_id is null"),
+             "failed_sources": failed}
+    footer = render.footer_text(stats)
+    bodies = {
+        "markdown": render.render_log_section(day, items) if items else "",
+        "slack": render.render_slack(day, items, footer) if items else [],
+        "text": render.render_text(day, items, footer, since, until),
+        "footer": footer,
+    }
+    return DigestOutcome(day.isoformat(), since, until, items, stats, bodies)
+
+
+def targets_for(config: Config, opts: DigestOptions, poster: SlackPoster | None) -> list[str]:
+    targets = []
+    if opts.slack and poster is not None:
+        targets.append("slack")
+    if opts.log and config.log is not None:
+        targets.append("log")
+        if opts.commit:
+            targets.append("commit")
+    elif opts.commit:
+        raise ConfigError("--commit needs the log: set [bot] log in bot.toml (and do not pass --no-log)")
+    return targets
+
+
+def run(config: Config, store: Store, opts: DigestOptions, poster: SlackPoster | None, now: datetime,
+        summarizer: Summarizer | None = None, hook: Hook | None = None) -> DigestOutcome:
+    hook = hook or (lambda _step: None)
+    earlier = [] if opts.dry_run else finish_unfinished(config, store, poster, hook, opts.resend_uncertain)
+    outcome = build(config, store, now, opts, summarizer)
+    outcome.finished_earlier = earlier
+    if opts.dry_run:
+        return outcome
+    targets = targets_for(config, opts, poster) if outcome.items else []
+    record = {"date": outcome.date, "since": outcome.since, "until": outcome.until,
+              "created": now.isoformat(timespec="seconds"), "stats": outcome.stats, "bodies": outcome.bodies}
+    outcome.digest_id = store.record_digest(record, targets, [i.id for i in outcome.items])
+    hook("recorded")
+    if not outcome.items:
+        log.info("digest %s: no new items; nothing posted or appended", outcome.date)
+    deliver(config, store, outcome.digest_id, poster, hook)
+    outcome.deliveries = store.deliveries(outcome.digest_id)
+    return outcome
+
+
+def finish_unfinished(config: Config, store: Store, poster: SlackPoster | None, hook: Hook,
+                      resend_uncertain: bool = False) -> list[dict[str, Any]]:
+    if resend_uncertain:
+        for row in store.db.table("deliveries").rows_where("status = 'uncertain'"):
+            store.update_delivery(row["digest_id"], row["target"], status="failed")
+    # A delivery left "sending" was in flight when its process died: Slack may have it.
+    for row in store.db.table("deliveries").rows_where("status = 'sending'"):
+        store.update_delivery(row["digest_id"], row["target"], status="uncertain",
+                              error="interrupted while sending; check Slack, then use --resend-uncertain if missing")
+    done = []
+    for digest_id in sorted({d["digest_id"] for d in store.unfinished_deliveries()}):
+        deliver(config, store, digest_id, poster, hook)
+        done.append({"digest_id": digest_id, "deliveries": store.deliveries(digest_id)})
+    return done
+
+
+def deliver(config: Config, store: Store, digest_id: int, poster: SlackPoster | None, hook: Hook) -> None:
+    digest = store.digest(digest_id)
+    if digest is None:
+        return
+    for row in digest["deliveries"]:
+        if row["status"] not in ("pending", "failed"):
+            continue
+        target = row["target"]
+        if target == "commit" and any(d["target"] == "log" and d["status"] != "done" for d in digest["deliveries"]):
+            continue  # nothing to commit before the log has its section
+        try:
+            if target == "slack":
+                _deliver_slack(store, digest, row, poster, hook)
+            elif target == "log":
+                _deliver_log(config, store, digest, hook)
+            elif target == "commit":
+                _deliver_commit(config, store, digest, hook)
+        except DeliveryError as exc:
+            status = "failed" if exc.retryable else "uncertain" if target == "slack" else "failed"
+            store.update_delivery(digest_id, target, status=status, error=str(exc),
+                                  attempts=(row.get("attempts") or 0) + 1)
+            log.warning("digest %s: %s delivery %s: %s", digest_id, target, status, exc)
+        digest = store.digest(digest_id) or digest
+
+
+def _deliver_slack(store: Store, digest: dict[str, Any], row: dict[str, Any], poster: SlackPoster | None,
+                   hook: Hook) -> None:
+    if poster is None:
+        raise DeliveryError("Slack is not configured now (set SLACK_WEBHOOK_URL, or SLACK_BOT_TOKEN and "
+                            "[slack] channel)", "slack")
+    messages = digest["bodies"].get("slack", [])
+    detail = dict(row.get("detail") or {})
+    sent = int(detail.get("sent", 0))
+    for n in range(sent, len(messages)):
+        store.update_delivery(digest["id"], "slack", status="sending", detail=detail)
+        ts = poster.post(messages[n], thread_ts=detail.get("ts") if n > 0 else None)
+        detail["sent"] = n + 1
+        if n == 0 and ts:
+            detail["ts"] = ts
+        last = n + 1 == len(messages)
+        store.update_delivery(digest["id"], "slack", status="done" if last else "pending", detail=detail,
+                              error=None, attempts=(row.get("attempts") or 0) + 1)
+        hook(f"slack-{n + 1}")
+    if not messages:
+        store.update_delivery(digest["id"], "slack", status="done", detail=detail)
+
+
+def _deliver_log(config: Config, store: Store, digest: dict[str, Any], hook: Hook) -> None:
+    assert config.log is not None
+    changed = append_section(config.log, digest["bodies"]["markdown"])
+    store.update_delivery(digest["id"], "log", status="done", error=None,
+                          detail={"path": str(config.log), "changed": changed})
+    hook("log")
+    try:
+        import_documents(store, [config.log])  # the appended entries are library entries from now on
+    except Exception as exc:  # the log is delivered; a re-import problem must not undo that
+        log.warning("re-reading the log after the digest failed: %s", exc)
+
+
+def _deliver_commit(config: Config, store: Store, digest: dict[str, Any], hook: Hook) -> None:
+    assert config.log is not None
+    message = f"digest: {digest['date']}, {digest['item_count']} items"
+    commit = git_commit(config.log, message)
+    store.update_delivery(digest["id"], "commit", status="done", error=None, detail={"commit": commit})
+    hook("commit")
