@@ -10,11 +10,13 @@ import os
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 
 from bot.config import Config
 from bot.digest import ExtractiveSummarizer
 from bot.library import find_log
+from bot.lock import hold, work_lock
 from bot.slack import SlackPoster, make_poster
 from bot.store import Store
 
@@ -57,6 +59,35 @@ class App:
                 os.kill(os.getpid(), signal.SIGKILL)
 
         return hook
+
+    # -- the daemon's jobs: each holds the work lock, returns its one-line outcome ----------------
+    def poll_job(self) -> str:
+        from bot.poll import poll
+
+        with hold(work_lock(self.config.db), "the scheduled poll"):
+            report = poll(self.config, self.store).as_dict()
+        t = report["totals"]
+        failed = [s["name"] for s in report["sources"] if s["result"] == "error"]
+        return (f"{len(report['sources'])} sources, {t.get('fetched', 0)} fetched, {t.get('new', 0)} new, "
+                f"{t.get('known', 0)} known, {t.get('off_topic', 0)} off-topic, {t.get('not_modified', 0)} unchanged"
+                + (f", failed: {', '.join(failed)}" if failed else ""))
+
+    def digest_job(self) -> str:
+        from datetime import UTC, datetime
+
+        from bot.digest import DigestOptions, run
+
+        with hold(work_lock(self.config.db), "the scheduled digest"):
+            outcome = run(self.config, self.store, DigestOptions(commit=self.config.commit_log),
+                          self.slack_poster(), datetime.now(UTC), summarizer=self.summarizer())
+        if not outcome.items:
+            return f"{outcome.date}: no new items; nothing posted or appended"
+        states = ", ".join(f"{d['target']} {d['status']}" for d in outcome.deliveries) or "no delivery targets"
+        return f"{outcome.date}: {len(outcome.items)} items; {states}"
+
+    def last_digest_time(self) -> datetime | None:
+        row = self.store.db.execute("select max(created) from digests").fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
 
     def library_paths(self) -> list[Path]:
         """`[library] paths` plus the log (which is usually among them already)."""

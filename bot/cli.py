@@ -22,6 +22,7 @@ from bot import library as lib
 from bot.app import App
 from bot.config import load_config
 from bot.errors import BotError
+from bot.lock import daemon_lock, hold, work_lock
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -198,7 +199,7 @@ def poll_command(state: State, sources: tuple[str, ...], as_json: bool) -> None:
     app = state.app
     _ensure_library(state, app)
     feeds = select_feeds(app.config, sources)
-    with progress_bar(state, len(feeds), "polling") as advance:
+    with hold(work_lock(app.config.db), "this poll"), progress_bar(state, len(feeds), "polling") as advance:
         report = poll(app.config, app.store, only=sources, progress=advance)
     if as_json:
         emit_json(report.as_dict())
@@ -246,8 +247,9 @@ def digest_command(state: State, dry_run: bool, fmt: str | None, since: str | No
     opts = DigestOptions(dry_run=dry_run, since=since, until=until, limit=limit, slack=not no_slack,
                          log=not no_log, commit=commit, resend_uncertain=resend_uncertain)
     poster = None if dry_run or no_slack else app.slack_poster()
-    outcome = run(app.config, app.store, opts, poster, datetime.now(UTC), summarizer=app.summarizer(),
-                  hook=app.stop_hook())
+    with hold(work_lock(app.config.db), "this digest"):
+        outcome = run(app.config, app.store, opts, poster, datetime.now(UTC), summarizer=app.summarizer(),
+                      hook=app.stop_hook())
     if fmt == "json":
         emit_json(outcome.as_json())
     elif fmt == "markdown":
@@ -263,6 +265,37 @@ def digest_command(state: State, dry_run: bool, fmt: str | None, since: str | No
     if failed:
         raise BotError("; ".join(f"{d['target']} delivery {d['status']}: {d['error']}" for d in failed)
                        + ". Run `bot digest` again to retry what failed.")
+
+
+@cli.command("run")
+@pass_state
+def run_command(state: State) -> None:
+    """The scheduler daemon: poll every poll_every_minutes, digest on digest_cron; SIGTERM stops it."""
+    from datetime import UTC, datetime
+
+    from bot.scheduler import Daemon
+
+    if not state.verbose:
+        logging.getLogger().setLevel(logging.INFO)
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+    app = state.app
+    c = app.config
+    with hold(daemon_lock(c.db), "this `bot run`"):
+        _ensure_library(state, app)
+        daemon = Daemon(tz=c.timezone, poll_every_minutes=c.poll_every_minutes, digest_cron=c.digest_cron,
+                        poll_job=app.poll_job, digest_job=app.digest_job, last_digest=app.last_digest_time,
+                        now=lambda: datetime.now(UTC))
+        daemon.start()
+
+
+@cli.command("demo")
+@pass_state
+def demo_command(state: State) -> None:
+    """The whole pipeline offline on the sample feeds shipped with the project, in a temporary database."""
+    from bot.demo import run_demo
+
+    run_demo(out, quiet=state.quiet)
 
 
 def _ensure_library(state: State, app: App) -> None:

@@ -53,6 +53,7 @@ class Config:
     feeds: tuple[FeedConfig, ...] | None  # None: read feeds/*.toml and OPML files
     poll_every_minutes: int
     digest_cron: str
+    commit_log: bool
     relevance_threshold: float
     slack_channel: str | None
     slack_api_url: str | None
@@ -74,7 +75,7 @@ class Config:
 _KNOWN = {
     "bot": {"db", "log", "timezone", "digest_limit", "topics", "relevance_threshold", "user_agent"},
     "library": {"paths"},
-    "schedule": {"poll_every_minutes", "digest_cron"},
+    "schedule": {"poll_every_minutes", "digest_cron", "commit_log"},
     "slack": {"channel", "api_url"},
     "llm": {"enabled", "model", "max_items"},
     "http": {"connect_timeout", "read_timeout", "feed_deadline", "max_body_mb", "max_redirects",
@@ -252,6 +253,7 @@ def _build(data: dict[str, Any], root: Path, file: Path | None, env: Mapping[str
         feeds=feeds,
         poll_every_minutes=poll_every,
         digest_cron=validate_cron(_get(data, "schedule", "digest_cron", "mon 09:00", str)),
+        commit_log=_get(data, "schedule", "commit_log", False, bool),
         relevance_threshold=_get(data, "bot", "relevance_threshold", 0.35, float),
         slack_channel=_get(data, "slack", "channel", None, str) or env.get("SLACK_CHANNEL") or None,
         slack_api_url=_get(data, "slack", "api_url", None, str) or env.get("SLACK_API_URL") or None,

@@ -52,7 +52,9 @@ def combine(members: Sequence[FeedItem]) -> Candidate:
     first = members[0]
     non_hn = [m for m in members if not m.hn_id] or list(members)
     best = non_hn[0]
-    url = next((m.url for m in members if m.url and m.url != m.hn_url), first.url)
+    # The article's own source knows its link best (arXiv's abs page over an HN submission's pdf link).
+    ordered = [m for m in members if not m.hn_id] + [m for m in members if m.hn_id]
+    url = next((m.url for m in ordered if m.url and m.url != m.hn_url), first.url)
     hn = next((m for m in members if m.hn_id), None)
     dates = [m.published for m in members if m.published]
     merged = replace(

@@ -1,0 +1,104 @@
+"""`bot run`: the scheduler daemon (spec section 9). The only module that imports apscheduler.
+
+Polls every poll_every_minutes (the first at start), digests on digest_cron in the configured
+timezone, runs a digest at start-up when one was missed while the daemon was down, and on SIGTERM or
+SIGINT lets the running job finish (it is one transaction either way) and exits 0. Jobs run one at a
+time on one worker, so a poll and a digest never overlap.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from types import FrameType
+from zoneinfo import ZoneInfo
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.config import DAY_NAMES
+
+log = logging.getLogger("bot.run")
+Job = Callable[[], str]
+
+
+def cron_trigger(cron: str, tz: str) -> CronTrigger:
+    days, clock = cron.split()
+    hour, minute = (int(x) for x in clock.split(":"))
+    day_of_week = "*" if days in ("daily", "*") else days  # apscheduler takes the same day names
+    return CronTrigger(day_of_week=day_of_week, hour=hour, minute=minute, timezone=ZoneInfo(tz))
+
+
+def previous_occurrence(cron: str, tz: str, now: datetime) -> datetime:
+    """The latest scheduled digest time at or before now."""
+    days_part, clock = cron.split()
+    hour, minute = (int(x) for x in clock.split(":"))
+    days = set(range(7)) if days_part in ("daily", "*") else {DAY_NAMES.index(d) for d in days_part.split(",")}
+    local = now.astimezone(ZoneInfo(tz))
+    for back in range(8):
+        day = local - timedelta(days=back)
+        candidate = day.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        if candidate.weekday() in days and candidate <= local:
+            return candidate
+    raise ValueError(f"no occurrence of {cron!r}")
+
+
+def digest_missed(cron: str, tz: str, now: datetime, last_digest: datetime | None) -> bool:
+    """True when no digest ran since the last scheduled time (or none ever ran)."""
+    if last_digest is None:
+        return True
+    return last_digest < previous_occurrence(cron, tz, now)
+
+
+class Daemon:
+    def __init__(self, *, tz: str, poll_every_minutes: int, digest_cron: str, poll_job: Job, digest_job: Job,
+                 last_digest: Callable[[], datetime | None], now: Callable[[], datetime]) -> None:
+        self.tz = tz
+        self.poll_every = poll_every_minutes
+        self.cron = digest_cron
+        self.poll_job = poll_job
+        self.digest_job = digest_job
+        self.last_digest = last_digest
+        self.now = now
+        self.scheduler = BlockingScheduler(
+            timezone=ZoneInfo(tz),
+            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 6 * 3600},
+        )
+
+    def _run(self, name: str, job: Job) -> None:
+        try:
+            log.info("%s: %s", name, job())
+        except Exception as exc:  # one failed job never stops the daemon
+            log.error("%s: failed: %s", name, exc)
+
+    def start(self) -> int:
+        now = self.now()
+        self.scheduler.add_job(self._run, IntervalTrigger(minutes=self.poll_every, timezone=ZoneInfo(self.tz)),
+                               args=["poll", self.poll_job], id="poll", next_run_time=now)
+        self.scheduler.add_job(self._run, cron_trigger(self.cron, self.tz), args=["digest", self.digest_job],
+                               id="digest")
+        if digest_missed(self.cron, self.tz, now, self.last_digest()):
+            log.info("digest: one was due while the daemon was down; running it after the first poll")
+            self.scheduler.add_job(self._run, args=["digest (missed)", self.digest_job], id="digest-missed",
+                                   next_run_time=now + timedelta(seconds=1))
+        log.info("started: poll every %d min, digest %s (%s)", self.poll_every, self.cron, self.tz)
+
+        stopping: list[int] = []
+
+        def stop(signum: int, _frame: FrameType | None) -> None:
+            if stopping:
+                return  # a second signal while the running job finishes
+            stopping.append(signum)
+            log.info("stopping on %s: letting the current job finish", signal.Signals(signum).name)
+            self.scheduler.shutdown(wait=True)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        self.scheduler.start()
+        log.info("stopped")
+        return 0
