@@ -14,7 +14,8 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.config import Config
-from bot.digest import ExtractiveSummarizer
+from bot.digest import ExtractiveSummarizer, Summarizer
+from bot.errors import ConfigError
 from bot.library import find_log
 from bot.lock import hold, work_lock
 from bot.slack import SlackPoster, make_poster
@@ -41,8 +42,17 @@ class App:
             if found is not None:
                 self.config = replace(self.config, log=found)
 
-    def summarizer(self) -> ExtractiveSummarizer:
-        return ExtractiveSummarizer()
+    def summarizer(self) -> Summarizer:
+        """LLM summaries when [llm] enabled; the extractive summary otherwise (and on any LLM failure)."""
+        c = self.config
+        if not c.llm_enabled:
+            return ExtractiveSummarizer()
+        if not c.openai_api_key and not c.openai_base_url:
+            raise ConfigError("[llm] enabled needs a key: set OPENAI_API_KEY (or OPENAI_BASE_URL for a local "
+                              "OpenAI-compatible server), or set [llm] enabled = false")
+        from bot.llm import LLMSummarizer
+
+        return LLMSummarizer(self.store, c.llm_model, c.openai_api_key, c.openai_base_url, c.llm_max_items)
 
     def slack_poster(self) -> SlackPoster | None:
         c = self.config

@@ -45,6 +45,11 @@ def status_tables(console: Console, data: dict[str, Any]) -> None:
         console.print(f"Digest {d['date']} ({label}): {deliveries or 'nothing to deliver'}", highlight=False)
     if not data["digests"]:
         console.print("No digest yet.")
+    llm = data.get("llm") or {}
+    if llm.get("enabled") or llm.get("summaries"):
+        console.print(f"LLM ({llm.get('model')}): {llm.get('summaries', 0)} cached summaries "
+                      f"({llm.get('rejected', 0)} rejected), {llm.get('prompt_tokens', 0)} prompt + "
+                      f"{llm.get('completion_tokens', 0)} completion tokens.", highlight=False)
     console.print(f"Next poll: {data['next']['poll']}; next digest: {data['next']['digest']}", highlight=False)
 
 

@@ -47,7 +47,7 @@ def collect_status(app: App, now: datetime | None = None) -> dict[str, Any]:
     last_polls = [str(s["last_poll"]) for s in sources if s["last_poll"]]
     next_poll = (datetime.fromisoformat(max(last_polls)) + timedelta(minutes=config.poll_every_minutes)
                  if last_polls else now)
-    digests = store.digests(limit=5) if hasattr(store, "digests") else []
+    digests = store.digests(limit=5)
     return {
         "database": str(config.db),
         "library": store.library_stats().as_dict(),
@@ -58,6 +58,7 @@ def collect_status(app: App, now: datetime | None = None) -> dict[str, Any]:
             "digested": store.count_items("digest_id is not null"),
         },
         "digests": digests,
+        "llm": {"enabled": config.llm_enabled, "model": config.llm_model, **store.token_usage()},
         "next": {
             "poll": max(next_poll, now).isoformat(timespec="seconds"),
             "digest": next_digest_time(config.digest_cron, config.timezone, now).isoformat(timespec="seconds"),

@@ -84,6 +84,15 @@ def _m3(db: sqlite_utils.Database) -> None:
     )
 
 
+@migration(4, "summary cache")
+def _m4(db: sqlite_utils.Database) -> None:
+    db.table("summaries").create(
+        {"key": str, "model": str, "prompt_version": str, "status": str, "text": str, "prompt_tokens": int,
+         "completion_tokens": int, "reason": str, "created": str},
+        pk=("key", "model", "prompt_version"),
+    )
+
+
 @dataclass(frozen=True)
 class LibraryStats:
     entries: int
@@ -337,6 +346,30 @@ class Store:
         fields["updated"] = _utcnow()
         with self.transaction():
             self.db.table("deliveries").update((digest_id, target), fields)
+
+    # -- summary cache ------------------------------------------------------------------------------
+    def cached_summaries(self, keys: list[str], model: str, prompt_version: str) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.table("summaries").rows_where(
+                    f"model = ? and prompt_version = ? and key in ({marks})", [model, prompt_version, *chunk]):
+                found[row["key"]] = row
+        return found
+
+    def cache_summary(self, key: str, model: str, prompt_version: str, status: str, text: str | None,
+                      prompt_tokens: int, completion_tokens: int, reason: str | None) -> None:
+        with self.transaction():
+            self.db.table("summaries").upsert(
+                {"key": key, "model": model, "prompt_version": prompt_version, "status": status, "text": text,
+                 "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "reason": reason,
+                 "created": _utcnow()}, pk=("key", "model", "prompt_version"))
+
+    def token_usage(self) -> dict[str, int]:
+        row = self.db.execute("select count(*), coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0),"
+                              " coalesce(sum(status = 'rejected'), 0) from summaries").fetchone()
+        return {"summaries": row[0], "prompt_tokens": row[1], "completion_tokens": row[2], "rejected": row[3]}
 
     def add_identities(self, owner: str, owner_id: int, identities: Iterable[Identity]) -> None:
         self.db.table("identities").insert_all(

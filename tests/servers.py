@@ -298,3 +298,85 @@ class SlackReceiver:
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api/"
+
+
+class OpenAIServer:
+    """An OpenAI-compatible /v1/chat/completions endpoint on 127.0.0.1, answering in the shape of
+    the recorded responses. `script` holds behaviours for the next requests: "ok", "500", "hang",
+    "malformed", "length", "refusal", or any other string, returned as the message content."""
+
+    def __init__(self, hang_seconds: float = 3.0) -> None:
+        import json as _json
+
+        self.requests: list[dict[str, Any]] = []
+        self.script: list[str] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = _json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                with server._lock:
+                    server.requests.append({"path": self.path, "body": body,
+                                            "auth": self.headers.get("Authorization")})
+                    action = server.script.pop(0) if server.script else "ok"
+                if self.path.rstrip("/") != "/v1/chat/completions":
+                    self._send(404, b'{"error": {"message": "not found"}}')
+                    return
+                if action == "hang":
+                    time.sleep(hang_seconds)
+                if action == "500":
+                    self._send(500, b'{"error": {"message": "internal error", "type": "server_error"}}')
+                    return
+                if action == "malformed":
+                    self._send(200, b'{"id": "chatcmpl-x", "choices": [{"message": ')
+                    return
+                user = body["messages"][-1]["content"]
+                title = user.split("Title: ", 1)[-1].split("\n", 1)[0]
+                content: str | None = f"A concise look at {title.lower()} and why it matters."
+                finish, refusal = "stop", None
+                if action == "length":
+                    finish = "length"
+                elif action == "refusal":
+                    content, refusal = None, "I can't help with that."
+                elif action not in ("ok", "hang"):
+                    content = action
+                answer = {"id": "chatcmpl-test", "object": "chat.completion", "created": 1727346142,
+                          "model": body.get("model", "gpt-4o-mini"),
+                          "choices": [{"index": 0, "message": {"role": "assistant", "content": content,
+                                                               "refusal": refusal},
+                                       "logprobs": None, "finish_reason": finish}],
+                          "usage": {"prompt_tokens": 50, "completion_tokens": 20, "total_tokens": 70}}
+                self._send(200, _json.dumps(answer).encode())
+
+            def _send(self, status: int, body: bytes) -> None:
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> OpenAIServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
