@@ -21,6 +21,12 @@ from bot.records import FeedItem
 
 _HN_POINTS_RE = re.compile(r"Points:\s*(\d+)")
 _HN_COMMENTS_RE = re.compile(r"#\s*Comments:\s*(\d+)")
+# hnrss wraps each story in these lines; what is left is the story's own text, if any.
+_HNRSS_BOILERPLATE = re.compile(
+    r"<p>\s*(?:Article URL|Comments URL|Points|#\s*Comments):.*?</p>|(?:Article URL|Comments URL|Points|#\s*Comments):"
+    r"\s*\S+|<hr\s*/?>|<a href=\"https://news\.ycombinator\.com/item\?id=\d+\"></a>",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 class ParseError(Exception):
@@ -52,7 +58,10 @@ def parse_rss(body: bytes, source: str, content_type: str = "") -> list[FeedItem
     HN item whatever the feed (hnrss)."""
     if not body.strip():
         raise ParseError("empty response body")
-    parsed = feedparser.parse(body, response_headers={"content-type": content_type} if content_type else None)
+    # We reduce every field to plain text ourselves, so feedparser's HTML sanitizer (most of its
+    # time on big feeds) and relative-URI resolution are switched off.
+    parsed = feedparser.parse(body, response_headers={"content-type": content_type} if content_type else None,
+                              sanitize_html=False, resolve_relative_uris=False)
     entries = parsed.get("entries") or []
     problem = parsed.get("bozo_exception")
     if parsed.get("bozo") and isinstance(problem, xml.sax.SAXException) and not _harmless(problem):
@@ -85,7 +94,7 @@ def parse_rss(body: bytes, source: str, content_type: str = "") -> list[FeedItem
             comments_n = int(m.group(1)) if m else None
             if hn_id_from_url(link) == hn_id:
                 link = ""  # Ask HN and similar: the thread is the item
-            description = ""  # hnrss descriptions are just the links and counts
+            description = _HNRSS_BOILERPLATE.sub(" ", description)  # keep an Ask HN's own text
         if not link and not hn_id and guid.startswith(("http://", "https://")):
             link = guid
         tags = tuple(t.get("term", "") for t in entry.get("tags", []) if isinstance(t, dict) and t.get("term"))
@@ -151,7 +160,7 @@ def parse_arxiv(body: bytes, source: str) -> tuple[list[FeedItem], dict[str, Any
     """arXiv export API Atom -> (items, paging: totalResults, startIndex, itemsPerPage, oldest)."""
     if not body.strip():
         raise ParseError("empty response body")
-    parsed = feedparser.parse(body)
+    parsed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
     if not parsed.get("entries") and parsed.get("bozo"):
         raise ParseError(f"malformed arXiv answer: {parsed.get('bozo_exception')}")
     feed = parsed.get("feed", {})

@@ -55,7 +55,7 @@ def strip_trailing_junk(url: str) -> str:
     # Prose and markdown around a link: `url'](url)`, `url)--and more`. Cut at the first closing
     # bracket that the link itself did not open.
     depth = {")": 0, "]": 0}
-    for i, ch in enumerate(url):
+    for i, ch in enumerate(url if (")" in url or "]" in url) else ""):
         if ch in "([":
             depth[")" if ch == "(" else "]"] += 1
         elif ch in ")]":

@@ -18,6 +18,9 @@ HN_ITEM_URL = "https://news.ycombinator.com/item?id={}"
 _TAG_RE = re.compile(r"<!--.*?-->|</?[a-zA-Z][a-zA-Z0-9-]*(?:\s[^<>]*)?/?>", re.DOTALL)
 _SCRIPT_RE = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _INVISIBLE = {"Cc", "Cf", "Co", "Cs"}
+# ASCII control characters other than whitespace; the rest of the invisible set (zero-width, bidi
+# overrides, private use) is only looked for in non-ASCII text.
+_INVISIBLE_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def plain_text(text: str, limit: int = MAX_SUMMARY) -> str:
@@ -28,8 +31,9 @@ def plain_text(text: str, limit: int = MAX_SUMMARY) -> str:
     text = _SCRIPT_RE.sub(" ", text)
     text = _TAG_RE.sub(" ", text)
     text = html.unescape(text)
-    text = "".join(" " if ch in "\t\n\r" else ch for ch in text
-                    if ch in "\t\n\r" or unicodedata.category(ch) not in _INVISIBLE)
+    text = _INVISIBLE_RE.sub("", text)
+    if not text.isascii():
+        text = "".join(ch for ch in text if ch.isspace() or unicodedata.category(ch) not in _INVISIBLE)
     text = " ".join(text.split())
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"

@@ -19,6 +19,7 @@ from bot.dedupe import Candidate, Decision, decide, merge
 from bot.errors import ConfigError
 from bot.feedlist import load_feeds, load_topics
 from bot.fetch import Fetcher, FetchSettings, is_local
+from bot.identity import Identity
 from bot.library import build_index
 from bot.score import LibraryModel, Scorer, TopicMatcher
 from bot.sources import SourceOutcome, fetch_source
@@ -127,19 +128,19 @@ def store_outcomes(config: Config, store: Store, outcomes: Sequence[SourceOutcom
     index = build_index(store, owners=("entry", "item"))
     decisions = decide(candidates, index)
     fate: dict[int, str] = {}  # id(FeedItem) -> new | known | off_topic
-    new_ids: list[int] = []
     stamp = now.isoformat(timespec="seconds")
     with store.transaction():
+        fresh: list[tuple[dict[str, Any], frozenset[Identity]]] = []
         for decision in decisions:
-            outcome = _apply(config, store, decision, scorer, stamp)
-            if isinstance(outcome, int):
-                new_ids.append(outcome)
-                status = store.item(outcome)
-                label = "off_topic" if status and status["status"] == "off_topic" else "new"
-            else:
+            record = _apply(config, store, decision, scorer, stamp)
+            if record is None:
                 label = "known"
+            else:
+                fresh.append((record, decision.candidate.item.identities))
+                label = "off_topic" if record["status"] == "off_topic" else "new"
             for member in decision.candidate.members:
                 fate[id(member)] = label
+        new_ids = store.insert_items(fresh)
         reports = []
         for o in outcomes:
             counts = Counter(fate.get(id(i), "known") for i in o.items)
@@ -158,8 +159,8 @@ def store_outcomes(config: Config, store: Store, outcomes: Sequence[SourceOutcom
     return PollReport(started, datetime.now(UTC).isoformat(timespec="seconds"), tuple(reports), tuple(new_ids))
 
 
-def _apply(config: Config, store: Store, decision: Decision, scorer: Scorer, stamp: str) -> int | None:
-    """Stores a new item (returning its id) or refreshes a known, undigested one (returning None)."""
+def _apply(config: Config, store: Store, decision: Decision, scorer: Scorer, stamp: str) -> dict[str, Any] | None:
+    """The record of a new item to store, or None after refreshing a known, undigested one."""
     cand = decision.candidate
     match = decision.match
     if match is not None:
@@ -177,7 +178,7 @@ def _apply(config: Config, store: Store, decision: Decision, scorer: Scorer, sta
         "categories": list(item.categories), "points": item.points, "comments": item.comments,
         "explain": scored.explain, "digest_id": None,
     }
-    return store.insert_item(record, item.identities)
+    return record
 
 
 def _refresh(store: Store, item_id: int, cand: Candidate, stamp: str) -> None:

@@ -69,13 +69,23 @@ class Topic:
     negative: tuple[str, ...] = ()
     weight: float = 1.0
 
-    def patterns(self) -> tuple[list[re.Pattern[str]], list[re.Pattern[str]]]:
-        return [_phrase_re(p) for p in self.phrases], [_phrase_re(p) for p in self.negative]
 
 
-def _phrase_re(phrase: str) -> re.Pattern[str]:
-    words = [re.escape(w) for w in phrase.lower().split()]
-    return re.compile(r"(?<![\w])" + r"[\s\-]+".join(words) + r"(?![\w])")
+def _phrase_source(phrase: str) -> str:
+    return r"[\s\-]+".join(re.escape(w) for w in phrase.lower().split())
+
+
+def _alternation(phrases: Sequence[str]) -> re.Pattern[str] | None:
+    """One regex for a list of phrases (whole words, "fine tuning" also matches "fine-tuning");
+    longest first so the most specific phrase is the one reported."""
+    if not phrases:
+        return None
+    ordered = sorted(set(phrases), key=lambda p: (-len(p), p))
+    return re.compile(r"(?<![\w])(?:" + "|".join(_phrase_source(p) for p in ordered) + r")(?![\w])")
+
+
+def _canonical(found: str) -> str:
+    return " ".join(re.split(r"[\s\-]+", found.lower()))
 
 
 def parse_topics(data: Mapping[str, Any], where: str = "topics file") -> list[Topic]:
@@ -100,21 +110,27 @@ def parse_topics(data: Mapping[str, Any], where: str = "topics file") -> list[To
 
 
 class TopicMatcher:
+    """All phrases of a topic are one regex (and its negatives another): a dozen searches per item
+    rather than hundreds."""
+
     def __init__(self, topics: Sequence[Topic]) -> None:
         self.topics = list(topics)
-        self._compiled = [(t, *t.patterns()) for t in self.topics]
+        self._compiled = [(t, _alternation(t.phrases), _alternation(t.negative),
+                           {_canonical(p): p for p in t.phrases}) for t in self.topics]
 
     def match(self, title: str, summary: str) -> tuple[float, list[str], list[str]]:
         """(score 0..1, matched topic names best first, matched phrases)."""
         title_l, summary_l = title.lower(), summary.lower()
         best: list[tuple[float, str]] = []
         phrases: list[str] = []
-        for topic, positive, negative in self._compiled:
-            if any(n.search(title_l) or n.search(summary_l) for n in negative):
+        for topic, positive, negative, names in self._compiled:
+            if positive is None:
                 continue
-            in_title = [p for p, rx in zip(topic.phrases, positive, strict=True) if rx.search(title_l)]
-            in_summary = [p for p, rx in zip(topic.phrases, positive, strict=True)
-                          if p not in in_title and rx.search(summary_l)]
+            if negative is not None and (negative.search(title_l) or negative.search(summary_l)):
+                continue
+            in_title = list(dict.fromkeys(names.get(_canonical(m), m) for m in positive.findall(title_l)))
+            in_summary = [p for p in dict.fromkeys(names.get(_canonical(m), m) for m in positive.findall(summary_l))
+                          if p not in in_title] if summary_l else []
             if not in_title and not in_summary:
                 continue
             s = (TITLE_HIT + EXTRA_HIT * (len(in_title) - 1)) if in_title else 0.0

@@ -32,7 +32,7 @@ def make_config(tmp: Path, feeds: list[dict[str, Any]], http: str = "") -> Confi
     (tmp / "library" / "log.md").write_text(LIBRARY_DOC, encoding="utf-8")
     lines = [f'[bot]\ndb = "bot.db"\ntopics = "{(ROOT / "feeds" / "topics.toml").as_posix()}"\n',
              '[library]\npaths = ["library"]\n',
-             "[http]\nconnect_timeout = 1\nread_timeout = 1\nfeed_deadline = 3\nmax_body_mb = 1\n" + http]
+             "[http]\nconnect_timeout = 1\nread_timeout = 1\nfeed_deadline = 3\n" + (http or "max_body_mb = 1\n")]
     for f in feeds:
         body = "\n".join(f"{k} = {json.dumps(v)}" for k, v in f.items())
         lines.append(f"[[feeds]]\n{body}\n")
