@@ -234,14 +234,19 @@ _NON_WORD_RE = re.compile(r"[^\w]+", re.UNICODE)
 
 def normalize_title(title: str) -> str:
     """Case, punctuation, quotes, dashes, accents and whitespace folded; words kept in order."""
-    text = unicodedata.normalize("NFKC", title)
-    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cf", "Cc"))
+    ascii_only = title.isascii()  # the common case: no accents, zero-width or bidi characters to fold
+    text = title if ascii_only else unicodedata.normalize("NFKC", title)
+    if not ascii_only:
+        text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cf", "Cc"))
     previous = None
     while previous != text:
         previous = text
         text = _TITLE_SUFFIX_RE.sub("", text)
-    text = unicodedata.normalize("NFKD", text.casefold())
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    if ascii_only:
+        text = text.lower()
+    else:
+        text = unicodedata.normalize("NFKD", text.casefold())
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = _NON_WORD_RE.sub(" ", text).replace("_", " ")
     return " ".join(text.split())
 
@@ -259,33 +264,31 @@ FUZZY_WORD_SIMILARITY = 0.75
 
 
 def titles_fuzzy_equal(a: str, b: str) -> bool:
-    """Normalized titles that differ only by typos: same number of words, at most one differing word
-    (two in long titles), each differing pair a near-spelling of the other, no numbers changed. So
-    "... for Code", "... Part 2", "GPT-3" vs "GPT-4" and "Few-Shot" vs "Zero-Shot" stay apart."""
+    """Normalized titles that differ only by a typo: same number of words (at least three), exactly
+    one differing word, that pair a near-spelling of each other, no number changed. So "... for Code",
+    "... Part 2", "GPT-3" vs "GPT-4" and "Few-Shot" vs "Zero-Shot" stay apart."""
     if a == b:
         return True
     wa, wb = a.split(), b.split()
     if len(wa) != len(wb) or len(wa) < MIN_FUZZY_WORDS:
         return False
     diffs = [(x, y) for x, y in zip(wa, wb, strict=True) if x != y]
-    if len(diffs) > (2 if len(wa) >= 8 else 1):
+    if len(diffs) != 1:
         return False
-    for x, y in diffs:
-        if any(ch.isdigit() for ch in x + y) or min(len(x), len(y)) < 4:
-            return False
-        if Levenshtein.normalized_similarity(x, y) < FUZZY_WORD_SIMILARITY:
-            return False
-    return True
+    x, y = diffs[0]
+    if any(ch.isdigit() for ch in x + y) or min(len(x), len(y)) < 4:
+        return False
+    return Levenshtein.normalized_similarity(x, y) >= FUZZY_WORD_SIMILARITY
 
 
-def fuzzy_block_keys(normalized: str) -> list[tuple[int, str]]:
-    """Index keys such that two fuzzy-equal titles share at least one: the word count with each of
-    the four longest words (at most two words differ, by a typo each, so one of them is shared)."""
+def fuzzy_block_keys(normalized: str) -> list[int]:
+    """Index keys such that two fuzzy-equal titles share one: the title with one word left out, for
+    each word. Titles differing in exactly one word share the key that leaves that word out, so a
+    lookup costs a few dictionary hits whatever the size of the library."""
     words = normalized.split()
     if len(words) < MIN_FUZZY_WORDS:
         return []
-    longest = sorted(set(words), key=lambda w: (-len(w), w))[:4]
-    return [(len(words), w) for w in longest]
+    return [hash((len(words), i, *words[:i], *words[i + 1:])) for i in range(len(words))]
 
 
 def url_identities(url: str) -> set[Identity]:

@@ -25,8 +25,14 @@ def _describe(path: Path) -> str:
 
 
 @contextlib.contextmanager
-def hold(path: Path, purpose: str, wait: float = 5.0) -> Iterator[None]:
-    """Takes the lock, waiting up to `wait` seconds; raises LockHeldError naming the holder."""
+def hold(path: Path, purpose: str, wait: float | None = None) -> Iterator[None]:
+    """Takes the lock, waiting up to `wait` seconds (default 5, or $BOT_LOCK_WAIT); raises
+    LockHeldError naming the holder."""
+    if wait is None:
+        try:
+            wait = float(os.environ.get("BOT_LOCK_WAIT", "5"))
+        except ValueError:
+            wait = 5.0
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     deadline = time.monotonic() + wait

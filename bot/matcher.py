@@ -1,8 +1,8 @@
 """In-memory identity index: is this thing already known, and by which rule? Pure.
 
 Lookups are dictionary hits, in a fixed order of trust: arXiv id, HN id, DOI, canonical URL, exact
-title, then a fuzzy title restricted to candidates that share a long word (so 100,000 library titles
-cost a handful of comparisons per query, not 100,000).
+title, then a fuzzy title restricted to candidates that equal the query but for one word (so 100,000
+library titles cost a handful of comparisons per query, not 100,000).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ class IdentityIndex:
     def __init__(self) -> None:
         self._exact: dict[tuple[str, str], Owner] = {}
         self._titles: dict[str, tuple[str, Owner]] = {}  # title_key -> (normalized, owner)
-        self._blocks: dict[tuple[int, str], list[tuple[str, Owner]]] = defaultdict(list)
+        self._blocks: dict[int, list[tuple[str, Owner]]] = defaultdict(list)
 
     def __len__(self) -> int:
         return len(self._exact) + len(self._titles)

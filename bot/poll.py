@@ -101,8 +101,7 @@ async def fetch_all(feeds: Sequence[FeedConfig], states: dict[str, dict[str, Any
         return list(await asyncio.gather(*(one(f) for f in feeds)))
 
 
-def build_scorer(config: Config, store: Store, now: datetime) -> Scorer:
-    topics = TopicMatcher(load_topics(config.topics))
+def build_scorer(topics: TopicMatcher, store: Store, now: datetime) -> Scorer:
     model = LibraryModel.build(
         (e["id"], e["title"] or "", e["text"] or "", e["urls"]) for e in store.library_entries()
     )
@@ -114,24 +113,27 @@ def poll(config: Config, store: Store, only: Sequence[str] = (), now: datetime |
     now = now or datetime.now(UTC)
     started = now.isoformat(timespec="seconds")
     feeds = select_feeds(config, only)
-    scorer = build_scorer(config, store, now)  # fails early on a bad topics file, before any request
+    topics = TopicMatcher(load_topics(config.topics))  # a bad topics file fails before any request
     states = {f.name: store.source_state(f.name) for f in feeds}
     fetcher = fetcher or Fetcher(fetch_settings(config, feeds), now=lambda: now)
     outcomes = asyncio.run(fetch_all(feeds, states, fetcher, now, progress))
-    return store_outcomes(config, store, outcomes, scorer, now, started)
+    return store_outcomes(config, store, outcomes, topics, now, started)
 
 
-def store_outcomes(config: Config, store: Store, outcomes: Sequence[SourceOutcome], scorer: Scorer,
+def store_outcomes(config: Config, store: Store, outcomes: Sequence[SourceOutcome], topics: TopicMatcher,
                    now: datetime, started: str) -> PollReport:
     all_items = [item for o in outcomes for item in o.items]
-    candidates = merge(all_items)
-    index = build_index(store, owners=("entry", "item"))
-    decisions = decide(candidates, index)
+    decisions: list[Decision] = []
+    scorer: Scorer | None = None
+    if all_items:  # an all-304 poll builds neither the identity index nor the library model
+        decisions = decide(merge(all_items), build_index(store, owners=("entry", "item")))
+        scorer = build_scorer(topics, store, now)
     fate: dict[int, str] = {}  # id(FeedItem) -> new | known | off_topic
     stamp = now.isoformat(timespec="seconds")
     with store.transaction():
         fresh: list[tuple[dict[str, Any], frozenset[Identity]]] = []
         for decision in decisions:
+            assert scorer is not None
             record = _apply(config, store, decision, scorer, stamp)
             if record is None:
                 label = "known"

@@ -35,6 +35,7 @@ EXTRA_HIT = 0.15
 SUMMARY_HIT = 0.1
 LIBRARY_SCALE = 0.6  # a cosine of 0.6 against one library entry counts as fully similar
 MIN_SHARED_WORDS = 2
+MAX_POSTINGS_PER_ITEM = 4000
 LIBRARY_WEIGHT = 0.8
 
 
@@ -110,29 +111,48 @@ def parse_topics(data: Mapping[str, Any], where: str = "topics file") -> list[To
 
 
 class TopicMatcher:
-    """All phrases of a topic are one regex (and its negatives another): a dozen searches per item
-    rather than hundreds."""
+    """Every phrase of every topic is one regex (and every negative phrase another), so an item costs
+    four searches whatever the number of topics. A phrase found is credited to each topic that lists
+    it; where phrases overlap in the text, the longest wins."""
 
     def __init__(self, topics: Sequence[Topic]) -> None:
         self.topics = list(topics)
-        self._compiled = [(t, _alternation(t.phrases), _alternation(t.negative),
-                           {_canonical(p): p for p in t.phrases}) for t in self.topics]
+        self._owners: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        self._vetoes: dict[str, set[int]] = defaultdict(set)
+        for n, topic in enumerate(self.topics):
+            for phrase in topic.phrases:
+                self._owners[_canonical(phrase)].append((n, phrase))
+            for phrase in topic.negative:
+                self._vetoes[_canonical(phrase)].add(n)
+        self._positive = _alternation([p for t in self.topics for p in t.phrases])
+        self._negative = _alternation([p for t in self.topics for p in t.negative])
+
+    def _found(self, text: str) -> dict[int, list[str]]:
+        hits: dict[int, list[str]] = defaultdict(list)
+        if text and self._positive is not None:
+            for match in self._positive.findall(text):
+                for n, phrase in self._owners.get(_canonical(match), ()):
+                    if phrase not in hits[n]:
+                        hits[n].append(phrase)
+        return hits
 
     def match(self, title: str, summary: str) -> tuple[float, list[str], list[str]]:
         """(score 0..1, matched topic names best first, matched phrases)."""
         title_l, summary_l = title.lower(), summary.lower()
+        vetoed: set[int] = set()
+        if self._negative is not None:
+            for text in (title_l, summary_l):
+                for match in self._negative.findall(text) if text else ():
+                    vetoed |= self._vetoes.get(_canonical(match), set())
+        in_title_by, in_summary_by = self._found(title_l), self._found(summary_l)
         best: list[tuple[float, str]] = []
         phrases: list[str] = []
-        for topic, positive, negative, names in self._compiled:
-            if positive is None:
+        for n in sorted(set(in_title_by) | set(in_summary_by)):
+            if n in vetoed:
                 continue
-            if negative is not None and (negative.search(title_l) or negative.search(summary_l)):
-                continue
-            in_title = list(dict.fromkeys(names.get(_canonical(m), m) for m in positive.findall(title_l)))
-            in_summary = [p for p in dict.fromkeys(names.get(_canonical(m), m) for m in positive.findall(summary_l))
-                          if p not in in_title] if summary_l else []
-            if not in_title and not in_summary:
-                continue
+            topic = self.topics[n]
+            in_title = in_title_by.get(n, [])
+            in_summary = [p for p in in_summary_by.get(n, []) if p not in in_title]
             s = (TITLE_HIT + EXTRA_HIT * (len(in_title) - 1)) if in_title else 0.0
             s += SUMMARY_HIT * min(len(in_summary), 3) + (0.2 if in_summary and not in_title else 0.0)
             best.append((min(1.0, s) * topic.weight, topic.name))
@@ -188,9 +208,16 @@ class LibraryModel:
         norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
         acc: dict[int, float] = defaultdict(float)
         shared: Counter[int] = Counter()
-        for w, v in vec.items():
-            q = v / norm
-            for entry_id, weight in self.postings.get(w, ()):
+        budget = MAX_POSTINGS_PER_ITEM
+        # Rarest words first: they say the most, and their posting lists are short. Common words whose
+        # lists would exceed the budget are left out, so a big library costs a bounded time per item.
+        for w in sorted(vec, key=lambda word: len(self.postings.get(word, ()))):
+            postings = self.postings.get(w, ())
+            if len(postings) > budget:
+                break
+            budget -= len(postings)
+            q = vec[w] / norm
+            for entry_id, weight in postings:
                 acc[entry_id] += q * weight
                 shared[entry_id] += 1
         # One shared word between two short texts gives a high cosine and means nothing: an entry

@@ -21,6 +21,7 @@ def shared_fixtures() -> Path:
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty working folder with no bot.toml, no .env and no BOT_CONFIG or secrets around."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BOT_LOCK_WAIT", "0.5")
     for name in ("BOT_CONFIG", "SLACK_WEBHOOK_URL", "SLACK_BOT_TOKEN", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
     return tmp_path

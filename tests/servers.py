@@ -31,7 +31,8 @@ class Route:
 class FeedServer:
     """`with FeedServer() as s: s.route("/a.xml", Route(body=...)); s.url("/a.xml")`."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
         self.routes: dict[str, Route] = {}
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -113,8 +114,9 @@ class FeedServer:
                     self.wfile.flush()
                     time.sleep(route.drip)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer((host, 0), Handler)
         self.httpd.daemon_threads = True
+        self.httpd.request_queue_size = 256
         self.port = self.httpd.server_address[1]
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -131,7 +133,7 @@ class FeedServer:
         return self.url(path)
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def hits(self, path: str) -> int:
         with self._lock:
