@@ -289,6 +289,27 @@ def run_command(state: State) -> None:
         daemon.start()
 
 
+@cli.command("eval")
+@click.argument("archive", type=click.Path(exists=True, file_okay=False))
+@click.option("--limit", "-k", type=click.IntRange(1, 500), default=None,
+              help="Digest size to measure recall at (default [bot] digest_limit).")
+@click.option("--include-undated", is_flag=True, help="Count undated library documents as known all along.")
+@click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
+@pass_state
+def eval_command(state: State, archive: str, limit: int | None, include_undated: bool, as_json: bool) -> None:
+    """Replay an archive of daily feed documents week by week: recall of your own picks at the digest size."""
+    from pathlib import Path
+
+    from bot.evaluate import replay
+
+    app = state.app
+    report = replay(app.config, Path(archive), limit or app.config.digest_limit, include_undated)
+    if as_json:
+        emit_json(report)
+    else:
+        render.eval_tables(out, report)
+
+
 @cli.command("demo")
 @pass_state
 def demo_command(state: State) -> None:

@@ -63,3 +63,21 @@ def digest_summary(console: Console, outcome: DigestOutcome) -> None:
     states = ", ".join(f"{d['target']}: {d['status']}" for d in outcome.deliveries) or "no delivery targets"
     console.print(f"Digest {outcome.date}: {len(outcome.items)} items ({states}).", highlight=False)
     console.print(outcome.bodies["footer"], highlight=False)
+
+
+def eval_tables(console: Console, report: dict[str, Any]) -> None:
+    k = report["k"]
+    table = Table(title=f"Replay of {report['archive']}: recall@{k} of your logged picks", show_header=True)
+    for col in ("week", "items", "picks", "bot", "HN points", "keywords + points", "slots to non-picks"):
+        table.add_column(col, justify="right" if col != "week" else "left")
+    for w in report["per_week"]:
+        r = w["recall"]
+        table.add_row(w["week"], str(w["items"]), str(w["picks"]), f"{r['bot']:.2f}", f"{r['points']:.2f}",
+                      f"{r['keyword_points']:.2f}", str(w["wasted_slots"]))
+    o = report["overall"]
+    table.add_row("overall", "", str(report["picks"]), f"{o['bot']['recall_micro'] or 0:.2f}",
+                  f"{o['points']['recall_micro'] or 0:.2f}", f"{o['keyword_points']['recall_micro'] or 0:.2f}",
+                  str(report["wasted_slots"]), style="bold")
+    console.print(table)
+    console.print(f"{report['weeks']} weeks with picks; recall is picks in the top {k} / picks that week "
+                  f"(overall: all weeks' picks together).", highlight=False)

@@ -21,7 +21,8 @@ from bot.feedlist import load_feeds, load_topics
 from bot.fetch import Fetcher, FetchSettings, is_local
 from bot.identity import Identity
 from bot.library import build_index
-from bot.score import LibraryModel, Scorer, TopicMatcher
+from bot.records import FeedItem
+from bot.score import LibraryModel, Scorer, TasteModel, TopicMatcher, strip_urls, tokens
 from bot.sources import SourceOutcome, fetch_source
 from bot.store import Store
 
@@ -101,11 +102,19 @@ async def fetch_all(feeds: Sequence[FeedConfig], states: dict[str, dict[str, Any
         return list(await asyncio.gather(*(one(f) for f in feeds)))
 
 
-def build_scorer(topics: TopicMatcher, store: Store, now: datetime) -> Scorer:
-    model = LibraryModel.build(
-        (e["id"], e["title"] or "", e["text"] or "", e["urls"]) for e in store.library_entries()
-    )
-    return Scorer(topics, model, now)
+BACKGROUND_ITEMS = 3000
+
+
+def build_scorer(topics: TopicMatcher, store: Store, now: datetime, batch: Sequence[FeedItem] = ()) -> Scorer:
+    entries = list(store.library_entries())
+    model = LibraryModel.build((e["id"], e["title"] or "", e["text"] or "", e["urls"]) for e in entries)
+    # The background for taste: this poll's items and the most recent stored ones.
+    recent = store.db.execute("select title, summary from items order by id desc limit ?", [BACKGROUND_ITEMS])
+    background = [tokens(f"{i.title} {i.summary[:300]}") for i in batch]
+    background += [tokens(f"{t} {(s or '')[:300]}") for t, s in recent]
+    taste = TasteModel.build((tokens(f"{e['title'] or ''} {strip_urls(e['text'] or '')}") for e in entries),
+                             background)
+    return Scorer(topics, model, now, taste=taste)
 
 
 def poll(config: Config, store: Store, only: Sequence[str] = (), now: datetime | None = None,
@@ -127,7 +136,7 @@ def store_outcomes(config: Config, store: Store, outcomes: Sequence[SourceOutcom
     scorer: Scorer | None = None
     if all_items:  # an all-304 poll builds neither the identity index nor the library model
         decisions = decide(merge(all_items), build_index(store, owners=("entry", "item")))
-        scorer = build_scorer(topics, store, now)
+        scorer = build_scorer(topics, store, now, all_items)
     fate: dict[int, str] = {}  # id(FeedItem) -> new | known | off_topic
     stamp = now.isoformat(timespec="seconds")
     with store.transaction():

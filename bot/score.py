@@ -35,6 +35,14 @@ EXTRA_HIT = 0.15
 SUMMARY_HIT = 0.1
 LIBRARY_SCALE = 0.6  # a cosine of 0.6 against one library entry counts as fully similar
 MIN_SHARED_WORDS = 2
+SECOND_TOPIC = 0.25
+SIGNAL_WEIGHT = 0.30  # HN points and comments, arXiv cross-lists: they order what is relevant
+RECENCY_WEIGHT = 0.15
+TASTE_MIN_ENTRIES = 2  # a word must recur in the library to say anything about taste
+TASTE_MAX_WEIGHT = 4.0
+TASTE_TOP_WORDS = 4
+TASTE_SCALE = 6.0
+TASTE_WEIGHT = 0.8
 MAX_POSTINGS_PER_ITEM = 4000
 LIBRARY_WEIGHT = 0.8
 
@@ -158,7 +166,8 @@ class TopicMatcher:
             best.append((min(1.0, s) * topic.weight, topic.name))
             phrases += in_title + in_summary
         best.sort(reverse=True)
-        score = best[0][0] if best else 0.0
+        # The best topic counts fully; a second area touched at once (an explainer about LLMs) adds a little.
+        score = (best[0][0] + SECOND_TOPIC * best[1][0]) if len(best) > 1 else best[0][0] if best else 0.0
         return min(1.0, score), [name for _, name in best], phrases
 
 
@@ -178,7 +187,7 @@ class LibraryModel:
         docs: dict[int, Counter[str]] = {}
         titles: dict[int, str] = {}
         for entry_id, title, text, urls in entries:
-            words = tokens(f"{title} {title} {_strip_urls(text)}")
+            words = tokens(f"{title} {title} {strip_urls(text)}")
             for url in urls:
                 site = site_token(url)
                 if site:
@@ -227,8 +236,44 @@ class LibraryModel:
         return [(score, entry_id) for entry_id, score in best]
 
 
-def _strip_urls(text: str) -> str:
+def strip_urls(text: str) -> str:
     return re.sub(r"\(?https?://\S+", " ", text)
+
+
+@dataclass
+class TasteModel:
+    """Which words the person's library uses far more than the stream of stories does: log-odds of a
+    word's document frequency in the library against the background (recent items). Product and
+    model names the person follows ("llama", "gpt") earn weight here without being topics."""
+
+    weights: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, library_docs: Iterable[Sequence[str]], background_docs: Iterable[Sequence[str]]) -> TasteModel:
+        lib_df: Counter[str] = Counter()
+        n_lib = 0
+        for words in library_docs:
+            lib_df.update(set(words))
+            n_lib += 1
+        bg_df: Counter[str] = Counter()
+        n_bg = 0
+        for words in background_docs:
+            bg_df.update(set(words))
+            n_bg += 1
+        weights = {}
+        for word, count in lib_df.items():
+            if count < TASTE_MIN_ENTRIES or word.startswith("site:"):
+                continue
+            odds = math.log((count / n_lib) / ((bg_df.get(word, 0) + 1) / (n_bg + 2)))
+            if odds > 0:
+                weights[word] = min(odds, TASTE_MAX_WEIGHT)
+        return cls(weights)
+
+    def taste(self, words: Iterable[str]) -> tuple[float, list[str]]:
+        """(0..1, the words that carried it): the strongest few distinct words, summed and squashed."""
+        found = sorted(((self.weights[w], w) for w in set(words) if w in self.weights), reverse=True)[:TASTE_TOP_WORDS]
+        total = sum(v for v, _ in found)
+        return 1.0 - math.exp(-total / TASTE_SCALE), [w for _, w in found]
 
 
 @dataclass(frozen=True)
@@ -241,9 +286,11 @@ class Scored:
 
 class Scorer:
     def __init__(self, topics: TopicMatcher, library: LibraryModel, now: datetime,
-                 tracked_categories: Iterable[str] = ("cs.CL", "cs.LG", "cs.AI")) -> None:
+                 tracked_categories: Iterable[str] = ("cs.CL", "cs.LG", "cs.AI"),
+                 taste: TasteModel | None = None) -> None:
         self.topics = topics
         self.library = library
+        self.taste = taste or TasteModel()
         self.now = now
         self.tracked = set(tracked_categories)
 
@@ -255,13 +302,14 @@ class Scorer:
             words.append(site)
         similar = self.library.similar(words)
         lib_sim = min(1.0, similar[0][0] / LIBRARY_SCALE) if similar else 0.0
-        relevance = 1.0 - (1.0 - topic_score) * (1.0 - LIBRARY_WEIGHT * lib_sim)
+        taste, taste_words = self.taste.taste(words)
+        relevance = 1.0 - (1.0 - topic_score) * (1.0 - LIBRARY_WEIGHT * lib_sim) * (1.0 - TASTE_WEIGHT * taste)
         signal = self.signal(item, sources)
         recency = self.recency(item)
-        score = relevance * (0.55 + 0.30 * signal + 0.15 * recency)
+        score = relevance * (1.0 - SIGNAL_WEIGHT - RECENCY_WEIGHT + SIGNAL_WEIGHT * signal + RECENCY_WEIGHT * recency)
         explain = {
             "topic_score": round(topic_score, 3), "topics": topic_names, "phrases": phrases,
-            "library_similarity": round(lib_sim, 3),
+            "library_similarity": round(lib_sim, 3), "taste": round(taste, 3), "taste_words": taste_words,
             "similar_to": [{"entry": eid, "title": self.library.titles.get(eid), "cosine": round(s, 3)}
                            for s, eid in similar],
             "signal": round(signal, 3), "recency": round(recency, 3),
