@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -23,6 +24,22 @@ from bot.app import App
 from bot.config import load_config
 from bot.errors import BotError
 from bot.lock import daemon_lock, hold, work_lock
+
+
+class RedactSecrets(logging.Filter):
+    """Libraries log request URLs and headers at debug level; webhook URLs and tokens are secrets.
+    Every log line passes through here and loses them, whatever logger wrote it."""
+
+    PATTERN = re.compile(r"(hooks\.slack\.com/services/|/services/)[^\s'\"]+|xox[abprs]-[\w-]+|sk-[\w-]{8,}"
+                         r"|(Bearer\s+)[^\s'\"]+", re.IGNORECASE)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = self.PATTERN.sub(lambda m: (m.group(1) or m.group(2) or "") + "***", message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -81,6 +98,8 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int, quiet: bool) 
     """The research digest bot: keeps a generative-AI reading log up to date."""
     level = logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactSecrets())
     state = State(config_path, verbose, quiet)
     ctx.obj = state
     ctx.call_on_close(state.close)
@@ -200,7 +219,7 @@ def poll_command(state: State, sources: tuple[str, ...], as_json: bool) -> None:
     _ensure_library(state, app)
     feeds = select_feeds(app.config, sources)
     with hold(work_lock(app.config.db), "this poll"), progress_bar(state, len(feeds), "polling") as advance:
-        report = poll(app.config, app.store, only=sources, progress=advance)
+        report = poll(app.config, app.store, only=sources, progress=advance, hook=app.stop_hook())
     if as_json:
         emit_json(report.as_dict())
     else:

@@ -118,7 +118,8 @@ def build_scorer(topics: TopicMatcher, store: Store, now: datetime, batch: Seque
 
 
 def poll(config: Config, store: Store, only: Sequence[str] = (), now: datetime | None = None,
-         fetcher: Fetcher | None = None, progress: Callable[[str], None] | None = None) -> PollReport:
+         fetcher: Fetcher | None = None, progress: Callable[[str], None] | None = None,
+         hook: Callable[[str], None] | None = None) -> PollReport:
     now = now or datetime.now(UTC)
     started = now.isoformat(timespec="seconds")
     feeds = select_feeds(config, only)
@@ -126,7 +127,12 @@ def poll(config: Config, store: Store, only: Sequence[str] = (), now: datetime |
     states = {f.name: store.source_state(f.name) for f in feeds}
     fetcher = fetcher or Fetcher(fetch_settings(config, feeds), now=lambda: now)
     outcomes = asyncio.run(fetch_all(feeds, states, fetcher, now, progress))
-    return store_outcomes(config, store, outcomes, topics, now, started)
+    if hook:
+        hook("poll-fetched")  # crash tests stop here: fetched, nothing stored
+    report = store_outcomes(config, store, outcomes, topics, now, started)
+    if hook:
+        hook("poll-stored")
+    return report
 
 
 def store_outcomes(config: Config, store: Store, outcomes: Sequence[SourceOutcome], topics: TopicMatcher,

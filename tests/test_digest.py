@@ -276,3 +276,56 @@ def test_killed_at_any_step_then_rerun_delivers_exactly_once(tmp_path: Path, ste
     check = Store.open(config.db)
     assert check.db.execute("pragma integrity_check").fetchone()[0] == "ok"
     assert check.count_items() == 3 and check.count_items("digest_id is not null") == 3
+
+
+@pytest.mark.slow
+def test_two_digests_at_once_post_once(tmp_path: Path) -> None:
+    config = setup_project(tmp_path)
+    store = polled_store(config)
+    store.close()
+    with SlackReceiver() as slack:
+        env = {**os.environ, "SLACK_WEBHOOK_URL": slack.webhook_url, "PYTHONPATH": str(ROOT), "BOT_LOCK_WAIT": "30"}
+        env.pop("BOT_CONFIG", None)
+        procs = [subprocess.Popen([sys.executable, "-m", "bot", "digest"], cwd=tmp_path, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        codes = [p.wait(timeout=60) for p in procs]
+    assert codes == [0, 0]
+    assert len(slack.accepted) == 1
+    assert len(log_sections(config)) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("step", ["poll-fetched", "poll-stored"])
+def test_poll_killed_then_rerun_loses_nothing(tmp_path: Path, step: str) -> None:
+    config = setup_project(tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("BOT_CONFIG", None)
+    first = subprocess.run([sys.executable, "-m", "bot", "poll"], cwd=tmp_path, env={**env, "BOT_KILL_AT": step},
+                           capture_output=True, text=True, timeout=60)
+    assert first.returncode == -9
+    second = subprocess.run([sys.executable, "-m", "bot", "poll", "--json"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert second.returncode == 0, second.stderr
+    store = Store.open(config.db)
+    assert store.db.execute("pragma integrity_check").fetchone()[0] == "ok"
+    assert store.count_items() == 3  # stored once: either by the first run (it committed) or the second
+
+
+def test_secrets_never_reach_output_logs_errors_or_the_database(tmp_path: Path) -> None:
+    config = setup_project(tmp_path)
+    store = polled_store(config)
+    store.close()
+    secret_hook = "http://127.0.0.1:9/services/T0SECRET/B0SECRET/XXSECRETXX"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SLACK_WEBHOOK_URL": secret_hook,
+           "OPENAI_API_KEY": "sk-SECRETSECRETSECRET"}
+    env.pop("BOT_CONFIG", None)
+    result = subprocess.run([sys.executable, "-m", "bot", "-vv", "digest"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1  # Slack unreachable: the work failed, and says so
+    assert "slack" in result.stderr.lower()
+    status = subprocess.run([sys.executable, "-m", "bot", "-vv", "status", "--json"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=60)
+    everything = result.stdout + result.stderr + status.stdout + status.stderr
+    for db_file in tmp_path.glob("bot.db*"):
+        everything += db_file.read_bytes().decode("utf-8", "replace")
+    assert "SECRET" not in everything

@@ -125,6 +125,13 @@ FAULTS = {
     "bomb": Route(body=b"", handler=None),
     "loop": Route(redirect_to="/loop"),
     "drip": Route(body=rss([{"title": "slow", "link": "https://slow.example/"}]), drip=0.05),
+    "http503": Route(status=503, body=b"", content_type="text/plain"),
+    "http503_retry_date": Route(status=503, body=b"", content_type="text/plain",
+                                headers={"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"}),
+    "truncated": Route(body=rss([{"title": "LLM news", "link": "https://t.example/"}])[:-40]),
+    "refused": Route(),
+    "empty": Route(body=b""),
+    "binary": Route(body=bytes(range(256)) * 64, content_type="application/octet-stream"),
 }
 
 
@@ -140,6 +147,8 @@ def test_a_failing_feed_is_recorded_and_the_others_are_stored(tmp_path: Path, fa
         if fault == "loop":
             route = Route(redirect_to=server.url("/loop"))
         bad = server.route(f"/{fault}", route)
+        if fault == "refused":
+            bad = "http://127.0.0.1:9/refused"  # the discard port: nothing listens there
         config = make_config(tmp_path, [{"name": "good", "url": good}, {"name": "bad", "url": bad}])
         store = open_store(config)
         started = datetime.now(UTC)
@@ -221,3 +230,28 @@ def test_unknown_source_name_is_a_usage_error(tmp_path: Path, monkeypatch: pytes
     from bot.cli import main
 
     assert main(["poll", "--source", "nope"]) == 2
+
+
+@pytest.mark.parametrize(
+    "body,ctype",
+    [
+        ("<?xml version='1.0' encoding='iso-8859-1'?><rss version='2.0'><channel><title>t</title><item>"
+         "<title>Caf\xe9 LLM inference notes</title><link>https://enc.example/a</link></item></channel></rss>"
+         .encode("latin-1"), "application/rss+xml"),  # declared latin-1
+        ("<?xml version='1.0'?><rss version='2.0'><channel><title>t</title><item><title>Caf\xe9 LLM inference "
+         "notes</title><link>https://enc.example/a</link></item></channel></rss>".encode("latin-1"),
+         "application/rss+xml"),  # latin-1 bytes, no declaration at all
+        ("<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>t</title><item><title>Caf\xe9 "
+         "LLM inference notes</title><link>https://enc.example/a</link></item></channel></rss>".encode("cp1252"),
+         "text/xml; charset=utf-8"),  # wrong declaration
+    ],
+)
+def test_wrong_or_missing_encodings_still_give_the_item(tmp_path: Path, body: bytes, ctype: str) -> None:
+    with FeedServer() as server:
+        url = server.route("/enc.xml", Route(body=body, content_type=ctype))
+        config = make_config(tmp_path, [{"name": "enc", "url": url}])
+        store = open_store(config)
+        report = by_name(poll(config, store, now=NOW))
+    assert report["enc"].fetched == 1, report["enc"].error
+    (item,) = store.items_where("1", [])
+    assert item["title"].startswith("Caf") and "LLM inference notes" in item["title"]
