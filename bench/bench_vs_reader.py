@@ -1,0 +1,88 @@
+"""`bot poll` against lemon24/reader's `update_feeds`, side by side in one run, on the same feeds
+served from 127.0.0.x with injected latency: first poll and all-304 re-poll.
+
+    .venv/bin/python -m bench.bench_vs_reader [--feeds 200] [--latency 0.1] [--workers 1,4,8,16,32]
+
+reader is installed in the benchmark's own environment (bench/.reader-venv, created on first run
+with pip), never in the project's. It runs at each worker setting given; its best is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.bench_poll import serve, write_config
+from bot import library as lib
+from bot.config import load_config
+from bot.poll import poll
+from bot.store import Store
+
+HERE = Path(__file__).resolve().parent
+VENV = HERE / ".reader-venv"
+
+
+def reader_python() -> Path:
+    python = VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "reader>=3.12", "sgmllib3k"], check=True)
+    return python
+
+
+def run_bot(urls: list[str]) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        config = load_config(str(write_config(Path(tmp), urls)), env={})
+        store = Store.open(config.db)
+        lib.import_documents(store, config.library_paths)
+        now = datetime(2026, 11, 20, tzinfo=UTC)
+        t0 = time.perf_counter()
+        first = poll(config, store, now=now)
+        t1 = time.perf_counter()
+        second = poll(config, store, now=now)
+        t2 = time.perf_counter()
+        assert all(s.result == "ok" for s in first.sources) and all(s.not_modified for s in second.sources)
+        return {"first_poll_s": round(t1 - t0, 3), "repoll_304_s": round(t2 - t1, 3), "items": store.count_items()}
+
+
+def run_reader(python: Path, urls: list[str], workers: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        args = json.dumps({"urls": urls, "workers": workers, "db": str(Path(tmp) / "reader.sqlite")})
+        out = subprocess.run([str(python), str(HERE / "reader_runner.py"), args], check=True, capture_output=True,
+                             text=True, timeout=1800)
+        return {"workers": workers, **json.loads(out.stdout.strip().splitlines()[-1])}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--feeds", type=int, default=200)
+    parser.add_argument("--latency", type=float, default=0.1)
+    parser.add_argument("--items", type=int, default=20)
+    parser.add_argument("--hosts", type=int, default=50)
+    parser.add_argument("--workers", default="1,4,8,16,32")
+    args = parser.parse_args()
+    python = reader_python()
+    with serve(args.feeds, args.latency, args.items, args.hosts) as (urls, _servers):
+        bot = run_bot(urls)
+        readers = [run_reader(python, urls, int(w)) for w in args.workers.split(",")]
+    best_first = min(readers, key=lambda r: r["first_poll_s"])
+    best_repoll = min(readers, key=lambda r: r["repoll_304_s"])
+    result = {
+        "feeds": args.feeds, "latency_s": args.latency, "items_per_feed": args.items, "hosts": args.hosts,
+        "bot": bot, "reader_runs": readers,
+        "reader_best_first": best_first, "reader_best_repoll": best_repoll,
+        "speedup_first": round(best_first["first_poll_s"] / bot["first_poll_s"], 2),
+        "speedup_repoll": round(best_repoll["repoll_304_s"] / bot["repoll_304_s"], 2),
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
