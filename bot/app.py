@@ -16,6 +16,7 @@ from pathlib import Path
 from bot.config import Config
 from bot.digest import ExtractiveSummarizer, Summarizer
 from bot.errors import ConfigError
+from bot.hn_threads import ThreadFinder
 from bot.library import find_log
 from bot.lock import hold, work_lock
 from bot.slack import SlackPoster, make_poster
@@ -54,6 +55,13 @@ class App:
 
         return LLMSummarizer(self.store, c.llm_model, c.openai_api_key, c.openai_base_url, c.llm_max_items)
 
+    def thread_finder(self) -> ThreadFinder | None:
+        if not self.config.hn_lookup:
+            return None
+        from bot.poll import fetch_settings
+
+        return ThreadFinder(fetch_settings(self.config, []), self.config.hn_search_url, self.config.hn_max_lookups)
+
     def slack_poster(self) -> SlackPoster | None:
         c = self.config
         return make_poster(c.slack_webhook_url, c.slack_bot_token, c.slack_channel, c.slack_api_url)
@@ -89,7 +97,8 @@ class App:
 
         with hold(work_lock(self.config.db), "the scheduled digest"):
             outcome = run(self.config, self.store, DigestOptions(commit=self.config.commit_log),
-                          self.slack_poster(), datetime.now(UTC), summarizer=self.summarizer())
+                          self.slack_poster(), datetime.now(UTC), summarizer=self.summarizer(),
+                          finder=self.thread_finder())
         if not outcome.items:
             return f"{outcome.date}: no new items; nothing posted or appended"
         states = ", ".join(f"{d['target']} {d['status']}" for d in outcome.deliveries) or "no delivery targets"

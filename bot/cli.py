@@ -268,7 +268,7 @@ def digest_command(state: State, dry_run: bool, fmt: str | None, since: str | No
     poster = None if dry_run or no_slack else app.slack_poster()
     with hold(work_lock(app.config.db), "this digest"):
         outcome = run(app.config, app.store, opts, poster, datetime.now(UTC), summarizer=app.summarizer(),
-                      hook=app.stop_hook())
+                      hook=app.stop_hook(), finder=app.thread_finder())
     if fmt == "json":
         emit_json(outcome.as_json())
     elif fmt == "markdown":
@@ -306,6 +306,48 @@ def run_command(state: State) -> None:
                         poll_job=app.poll_job, digest_job=app.digest_job, last_digest=app.last_digest_time,
                         now=lambda: datetime.now(UTC))
         daemon.start()
+
+
+@cli.command("add")
+@click.argument("urls", nargs=-1, required=True)
+@click.option("--note", help="Your note, added as a sub-bullet under the entry.")
+@click.option("--date", "day", metavar="DATE", help="The log date to file it under (default: today).")
+@click.option("--title", help="Use this title instead of fetching the page's.")
+@click.option("--dry-run", is_flag=True, help="Print the entry; change nothing.")
+@click.option("--commit", is_flag=True, help="Commit the log with git afterwards.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per URL.")
+@pass_state
+def add_command(state: State, urls: tuple[str, ...], note: str | None, day: str | None, title: str | None,
+                dry_run: bool, commit: bool, as_json: bool) -> None:
+    """Add your own finds to the log: `bot add URL`, or `bot add -` for one URL per line on stdin."""
+    from datetime import UTC, date, datetime
+
+    from bot.add import Adder
+    from bot.poll import fetch_settings
+
+    queries: list[str] = []
+    for u in urls:
+        queries.extend(line.strip() for line in sys.stdin if line.strip()) if u == "-" else queries.append(u)
+    try:
+        when = date.fromisoformat(day) if day else datetime.now(UTC).astimezone(state.app.config.tz).date()
+    except ValueError as exc:
+        raise click.BadParameter(f"{day!r} is not a date like 2026-11-23", param_hint="--date") from exc
+    app = state.app
+    _ensure_library(state, app)
+    finder = app.thread_finder()
+    adder = Adder(app.config, app.store, fetch_settings(app.config, []), finder, app.config.arxiv_api)
+    with hold(work_lock(app.config.db), "this add"):
+        results = adder.add(queries, note, when, title, dry_run, commit)
+    if as_json:
+        emit_json([r.as_dict() for r in results])
+    else:
+        for r in results:
+            if r.status in ("added", "dry-run") and r.entry:
+                out.print(r.entry, highlight=False, markup=False)
+            (out if r.status in ("added", "dry-run") else err).print(f"{r.query}: {r.message}", highlight=False,
+                                                                     markup=False)
+    if any(r.status in ("known", "failed") for r in results):
+        raise click.exceptions.Exit(1)
 
 
 @cli.command("eval")

@@ -66,6 +66,10 @@ class Config:
     openai_base_url: str | None
     user_agent: str
     http: Mapping[str, float] = field(default_factory=dict)
+    hn_lookup: bool = True
+    hn_search_url: str = "https://hn.algolia.com/api/v1"
+    hn_max_lookups: int = 30
+    arxiv_api: str = "https://export.arxiv.org/api/query"
 
     @property
     def tz(self) -> ZoneInfo:
@@ -73,13 +77,14 @@ class Config:
 
 
 _KNOWN = {
-    "bot": {"db", "log", "timezone", "digest_limit", "topics", "relevance_threshold", "user_agent"},
+    "bot": {"db", "log", "timezone", "digest_limit", "topics", "relevance_threshold", "user_agent", "arxiv_api"},
     "library": {"paths"},
     "schedule": {"poll_every_minutes", "digest_cron", "commit_log"},
     "slack": {"channel", "api_url"},
     "llm": {"enabled", "model", "max_items"},
     "http": {"connect_timeout", "read_timeout", "feed_deadline", "max_body_mb", "max_redirects",
              "concurrency", "per_host", "retry_after_cap_hours"},
+    "hn": {"lookup", "search_url", "max_lookups"},
     "feeds": None,
 }
 DEFAULT_USER_AGENT = "research-digest-bot/0.1 (+https://github.com/; polite weekly poller)"
@@ -266,4 +271,8 @@ def _build(data: dict[str, Any], root: Path, file: Path | None, env: Mapping[str
         openai_base_url=env.get("OPENAI_BASE_URL") or None,
         user_agent=_get(data, "bot", "user_agent", DEFAULT_USER_AGENT, str),
         http=http,
+        hn_lookup=_get(data, "hn", "lookup", True, bool),
+        hn_search_url=_get(data, "hn", "search_url", "https://hn.algolia.com/api/v1", str),
+        hn_max_lookups=_get(data, "hn", "max_lookups", 30, int),
+        arxiv_api=_get(data, "bot", "arxiv_api", "https://export.arxiv.org/api/query", str),
     )

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from bot import render
 from bot.config import Config
 from bot.errors import ConfigError, DeliveryError
+from bot.hn_threads import ThreadFinder
 from bot.library import import_documents
 from bot.logfile import append_section, git_commit
 from bot.normalize import iso_time
@@ -150,9 +151,15 @@ def targets_for(config: Config, opts: DigestOptions, poster: SlackPoster | None)
 
 
 def run(config: Config, store: Store, opts: DigestOptions, poster: SlackPoster | None, now: datetime,
-        summarizer: Summarizer | None = None, hook: Hook | None = None) -> DigestOutcome:
+        summarizer: Summarizer | None = None, hook: Hook | None = None,
+        finder: ThreadFinder | None = None) -> DigestOutcome:
     hook = hook or (lambda _step: None)
     earlier = [] if opts.dry_run else finish_unfinished(config, store, poster, hook, opts.resend_uncertain)
+    if finder is not None:  # give the chosen items their HN discussions before rendering
+        since = parse_when(opts.since, config.timezone, "since")
+        until = parse_when(opts.until, config.timezone, "until")
+        rows, _ = select(store, since, until, opts.limit or config.digest_limit)
+        finder.attach(store, rows, now)
     outcome = build(config, store, now, opts, summarizer)
     outcome.finished_earlier = earlier
     if opts.dry_run:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+from datetime import date
 from pathlib import Path
 
 from bot.errors import DeliveryError
+from bot.library_parser import parse_heading_date
 
 
 def _entries(section: str) -> tuple[str, list[list[str]]]:
@@ -23,9 +25,22 @@ def _entries(section: str) -> tuple[str, list[list[str]]]:
     return heading, [e for e in entries if e and e[0].strip()]
 
 
-def merge_section(existing: str, section: str) -> str:
+def _insert_before(lines: list[str], day: date) -> int | None:
+    """Index of the first dated `## ` heading later than `day` (a log kept in date order), if any."""
+    year: int | None = None
+    for n, line in enumerate(lines):
+        if not line.startswith("## "):
+            continue
+        found, year = parse_heading_date(line[3:], year)
+        if found and date.fromisoformat(found) > day:
+            return n
+    return None
+
+
+def merge_section(existing: str, section: str, day: date | None = None) -> str:
     """The log with the section in it. Entries whose bullet line is already in the log are left out;
-    when the log already has the section's heading, new entries go at the end of that section."""
+    when the log already has the section's heading, new entries go at the end of that section; a new
+    heading goes in date order when `day` is given (else at the end)."""
     heading, entries = _entries(section)
     present = set(existing.splitlines())
     missing = [e for e in entries if e[0] not in present]
@@ -41,8 +56,11 @@ def merge_section(existing: str, section: str) -> str:
             end -= 1  # insert before the blank lines that close the section
         insert = [line for e in missing for line in e]
         return "\n".join(lines[:end] + insert + lines[end:])
-    body = existing.rstrip("\n")
     block = "\n".join([heading, *(line for e in missing for line in e)])
+    at = _insert_before(lines, day) if day is not None else None
+    if at is not None:
+        return "\n".join(lines[:at] + [block, ""] + lines[at:])
+    body = existing.rstrip("\n")
     return (body + "\n\n" if body else "") + block + "\n"
 
 
@@ -63,13 +81,13 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def append_section(path: Path, section: str) -> bool:
+def append_section(path: Path, section: str, day: date | None = None) -> bool:
     """True when the log changed. Idempotent: a second call with the same section changes nothing."""
     try:
         existing = path.read_text(encoding="utf-8") if path.exists() else ""
     except (OSError, UnicodeDecodeError) as exc:
         raise DeliveryError(f"Cannot read the log {path}: {exc}", "log") from exc
-    merged = merge_section(existing, section)
+    merged = merge_section(existing, section, day)
     if merged == existing:
         return False
     try:

@@ -93,6 +93,11 @@ def _m4(db: sqlite_utils.Database) -> None:
     )
 
 
+@migration(5, "HN thread lookups")
+def _m5(db: sqlite_utils.Database) -> None:
+    db.table("hn_lookups").create({"item_id": int, "checked": str, "hn_id": int}, pk="item_id")
+
+
 @dataclass(frozen=True)
 class LibraryStats:
     entries: int
@@ -362,6 +367,15 @@ class Store:
         fields["updated"] = _utcnow()
         with self.transaction():
             self.db.table("deliveries").update((digest_id, target), fields)
+
+    # -- HN thread lookups -------------------------------------------------------------------------
+    def hn_lookup(self, item_id: int) -> dict[str, Any] | None:
+        return next(self.db.table("hn_lookups").rows_where("item_id = ?", [item_id]), None)
+
+    def record_hn_lookup(self, item_id: int, checked: str, hn_id: int | None) -> None:
+        with self.transaction():
+            self.db.table("hn_lookups").upsert({"item_id": item_id, "checked": checked, "hn_id": hn_id},
+                                               pk="item_id")
 
     # -- summary cache ------------------------------------------------------------------------------
     def cached_summaries(self, keys: list[str], model: str, prompt_version: str) -> dict[str, dict[str, Any]]:

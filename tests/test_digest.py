@@ -52,7 +52,8 @@ def setup_project(tmp: Path, items: list[dict[str, str]] | None = None, log: boo
     (tmp / "bot.toml").write_text(
         f'[bot]\ndb = "bot.db"\n{"log = " + json.dumps("library/log.md") if log else ""}\n'
         f'topics = "{(ROOT / "feeds" / "topics.toml").as_posix()}"\n'
-        '[library]\npaths = ["library"]\n[[feeds]]\nname = "feed"\nurl = "feed.xml"\n', encoding="utf-8")
+        '[library]\npaths = ["library"]\n[hn]\nlookup = false\n[[feeds]]\nname = "feed"\nurl = "feed.xml"\n',
+        encoding="utf-8")
     return load_config(str(tmp / "bot.toml"), env={})
 
 

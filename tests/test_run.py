@@ -72,7 +72,7 @@ def test_bot_run_polls_posts_the_due_digest_once_refuses_a_twin_and_stops_on_sig
             {"title": "Retrieval-augmented generation without a vector database", "link": "https://r.example/rag"}])))
         (tmp_path / "bot.toml").write_text(
             f'[bot]\ndb = "bot.db"\ntopics = {json.dumps(str(ROOT / "feeds" / "topics.toml"))}\n'
-            '[library]\npaths = ["library"]\n[schedule]\npoll_every_minutes = 1\ndigest_cron = "mon 09:00"\n'
+            '[library]\npaths = ["library"]\n[hn]\nlookup = false\n[schedule]\npoll_every_minutes = 1\ndigest_cron = "mon 09:00"\n'
             f'[[feeds]]\nname = "f"\nurl = "{url}"\n')
         env = {**os.environ, "SLACK_WEBHOOK_URL": slack.webhook_url, "PYTHONPATH": str(ROOT), "BOT_LOCK_WAIT": "1"}
         env.pop("BOT_CONFIG", None)

@@ -1,0 +1,210 @@
+"""`bot add URL`: the person's own finds, added to the log in their own style.
+
+Resolves the title (arXiv and HN ids through their APIs, other pages by `og:title` or `<title>`),
+finds the HN thread, refuses what the library already has (naming the entry), and appends
+`* [title](url) and [HN thread](...)` with the note under the right dated heading, atomically.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from html.parser import HTMLParser
+from typing import Any
+
+from bot.config import Config
+from bot.errors import BotError, ConfigError
+from bot.feed_parsers import ParseError, parse_arxiv
+from bot.fetch import Fetcher, FetchSettings
+from bot.hn_threads import ThreadFinder
+from bot.identity import Identity, arxiv_id_from_url, clean_url, hn_id_from_url, url_identities, with_scheme
+from bot.library import build_index, import_documents
+from bot.logfile import append_section, git_commit
+from bot.normalize import plain_text
+from bot.records import Match
+from bot.render import DigestItem, render_log_section
+from bot.store import Store
+
+
+class AddError(BotError):
+    """This URL cannot be added; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class AddResult:
+    query: str
+    status: str  # added | dry-run | known | failed
+    message: str
+    entry: str | None = None
+    match: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"query": self.query, "status": self.status, "message": self.message, "entry": self.entry,
+                "match": self.match}
+
+
+class _TitleParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.og: str | None = None
+        self.title_parts: list[str] = []
+        self._in_title = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "meta" and (a.get("property") or a.get("name") or "").lower() in ("og:title", "twitter:title"):
+            self.og = self.og or a.get("content")
+        elif tag == "title":
+            self._in_title = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title_parts.append(data)
+
+
+def page_title(body: bytes, charset: str | None = None) -> str | None:
+    text = body[:512 * 1024].decode(charset or "utf-8", errors="replace")
+    parser = _TitleParser()
+    try:
+        parser.feed(text)
+    except Exception:  # html.parser is lenient; anything it still chokes on means no title
+        return None
+    title = plain_text(parser.og or "".join(parser.title_parts), 300)
+    return title or None
+
+
+class Adder:
+    def __init__(self, config: Config, store: Store, settings: FetchSettings, finder: ThreadFinder | None,
+                 arxiv_api: str = "https://export.arxiv.org/api/query") -> None:
+        self.config = config
+        self.store = store
+        self.settings = settings
+        self.finder = finder
+        self.arxiv_api = arxiv_api
+
+    async def _title(self, fetcher: Fetcher, url: str) -> tuple[str, str, int | None]:
+        """(title, link to keep, HN id when the link is an HN item)."""
+        arxiv = arxiv_id_from_url(url)
+        if arxiv:
+            res = await fetcher.get(f"{self.arxiv_api}?id_list={arxiv}", accept="application/atom+xml")
+            if res.status != "ok":
+                raise AddError(f"arXiv did not answer for {arxiv}: {res.error}; pass --title to add it anyway")
+            try:
+                items, _ = parse_arxiv(res.body, "arxiv")
+            except ParseError as exc:
+                raise AddError(f"arXiv's answer for {arxiv} is unreadable ({exc}); pass --title") from exc
+            if not items:
+                raise AddError(f"arXiv has no paper {arxiv}")
+            return items[0].title, f"https://arxiv.org/abs/{arxiv}", None
+        hn = hn_id_from_url(url)
+        if hn and self.finder is not None:
+            res = await fetcher.get(f"{self.finder.search_url}/items/{hn}", accept="application/json")
+            if res.status != "ok":
+                raise AddError(f"HN did not answer for item {hn}: {res.error}; pass --title to add it anyway")
+            try:
+                data = json.loads(res.body)
+            except ValueError as exc:
+                raise AddError(f"HN's answer for item {hn} is not JSON; pass --title") from exc
+            title = plain_text(str(data.get("title") or ""), 300)
+            if not title:
+                raise AddError(f"HN item {hn} has no title (a comment?); pass --title")
+            link = data.get("url") or f"https://news.ycombinator.com/item?id={hn}"
+            return title, clean_url(link), hn
+        res = await fetcher.get(url, accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5")
+        if res.status != "ok":
+            raise AddError(f"Cannot fetch {url}: {res.error}; pass --title to add it anyway")
+        ctype = res.content_type.split(";")[0].strip().lower()
+        if ctype and "html" not in ctype:
+            raise AddError(f"{url} is not an HTML page ({ctype}), so it has no title to read; pass --title")
+        charset = None
+        if "charset=" in res.content_type:
+            charset = res.content_type.split("charset=")[-1].split(";")[0].strip() or None
+        found = page_title(res.body, charset)
+        if not found:
+            raise AddError(f"{url} has no <title> or og:title; pass --title")
+        return found, clean_url(url), None
+
+    async def _thread(self, fetcher: Fetcher, link: str, arxiv: str | None) -> tuple[str | None, int | None]:
+        if self.finder is None:
+            return None, None
+        thread, _error = await self.finder.find(fetcher, link, arxiv)  # HN down: no thread, not an error
+        return (thread.url, thread.hn_id) if thread else (None, None)
+
+    def _known(self, query: str, match: Match) -> AddResult:
+        owner = self.store.library_entry if match.owner == "entry" else self.store.item
+        entry = owner(match.owner_id) or {}
+        where = f"{entry.get('file', 'stored item')}:{entry.get('line', entry.get('id'))}"
+        label = entry.get("title") or str(entry.get("text") or "")[:80]
+        return AddResult(query, "known", f"Already in the library: {where} ({label}), matched by {match.rule}",
+                         match={"file": entry.get("file"), "line": entry.get("line"), "title": entry.get("title"),
+                                "rule": match.rule})
+
+    def add(self, queries: list[str], note: str | None, day: date, title: str | None, dry_run: bool,
+            commit: bool) -> list[AddResult]:
+        if self.config.log is None:
+            raise ConfigError("No log to add to: set [bot] log in bot.toml")
+        index = build_index(self.store, owners=("entry", "item"))
+        results: list[AddResult] = []
+
+        async def resolve_all() -> list[Any]:
+            async with Fetcher(self.settings) as fetcher:
+                return list(await asyncio.gather(*(self._resolve(fetcher, q, title, index) for q in queries),
+                                                 return_exceptions=True))
+
+        resolved = asyncio.run(resolve_all())
+        added_lines = []
+        for query, outcome in zip(queries, resolved, strict=True):
+            if isinstance(outcome, AddResult):
+                results.append(outcome)
+                continue
+            if isinstance(outcome, BaseException):
+                results.append(AddResult(query, "failed", str(outcome)))
+                continue
+            item = outcome
+            item = DigestItem(**{**item.__dict__, "summary": note})
+            section = render_log_section(day, [item])
+            entry = "\n".join(section.splitlines()[1:])
+            if entry.splitlines()[0] in added_lines:
+                results.append(AddResult(query, "known", "Given twice in this run; added once", entry))
+                continue
+            added_lines.append(entry.splitlines()[0])
+            if dry_run:
+                results.append(AddResult(query, "dry-run", f"Would add under ## {section.splitlines()[0][3:]}",
+                                         section))
+                continue
+            append_section(self.config.log, section, day)
+            results.append(AddResult(query, "added", f"Added under {section.splitlines()[0]}", entry))
+        if any(r.status == "added" for r in results):
+            import_documents(self.store, [self.config.log])
+            if commit:
+                names = [r.entry.split("](")[0].lstrip("* [") for r in results if r.status == "added" and r.entry]
+                git_commit(self.config.log, f"add: {'; '.join(names)[:200]}")
+        return results
+
+    async def _resolve(self, fetcher: Fetcher, query: str, title: str | None, index: Any) -> AddResult | DigestItem:
+        url = with_scheme(query.strip())
+        if url is None:
+            return AddResult(query, "failed", f"{query!r} is not a link (http://, https:// or www.)")
+        match = index.match(url_identities(url))
+        if match is not None:
+            return self._known(query, match)
+        if title:
+            found_title, link, hn_item = title, clean_url(url), hn_id_from_url(url)
+        else:
+            found_title, link, hn_item = await self._title(fetcher, url)
+        # The resolved link (an HN story's article, an arXiv abs page) may be known even if the query was not.
+        match = index.match(url_identities(link) | ({Identity("hn", str(hn_item))} if hn_item else set()))
+        if match is not None:
+            return self._known(query, match)
+        hn_url = f"https://news.ycombinator.com/item?id={hn_item}" if hn_item else None
+        if not hn_url:
+            hn_url, hn_item = await self._thread(fetcher, link, arxiv_id_from_url(link))
+        return DigestItem(id=0, title=found_title, url=link, hn_url=hn_url, hn_id=hn_item,
+                          arxiv_id=arxiv_id_from_url(link), sources=("add",), topics=(), score=0.0,
+                          published=datetime.now().isoformat(), summary=None)
