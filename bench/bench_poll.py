@@ -50,13 +50,15 @@ def serve(feeds: int, latency: float, items: int, hosts: int) -> Any:
 def write_config(folder: Path, urls: list[str]) -> Path:
     lines = [f'[bot]\ndb = "bench.db"\ntopics = {json.dumps(str(ROOT / "feeds" / "topics.toml"))}\n',
              f"[library]\npaths = [{json.dumps(str(ROOT / 'seeds'))}]\n",
-             "[http]\nconcurrency = 64\nper_host = 6\n"]
+             "[http]\nconcurrency = 200\nper_host = 6\n"]
     lines += [f'[[feeds]]\nname = "f{n}"\nurl = "{url}"\n' for n, url in enumerate(urls)]
     (folder / "bot.toml").write_text("\n".join(lines), encoding="utf-8")
     return folder / "bot.toml"
 
 
 def run(feeds: int = 200, latency: float = 0.1, items: int = 20, hosts: int = 50) -> dict[str, Any]:
+    """In one process with its servers: quick to run, but the servers' threads share the interpreter
+    with the poll. bench_vs_reader serves from a separate process for the comparison."""
     with serve(feeds, latency, items, hosts) as (urls, servers), tempfile.TemporaryDirectory() as tmp:
         config = load_config(str(write_config(Path(tmp), urls)), env={})
         store = Store.open(config.db)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.bench_poll import serve, write_config
+from bench.bench_poll import write_config
 from bot import library as lib
 from bot.config import load_config
 from bot.poll import poll
@@ -69,9 +69,18 @@ def main() -> None:
     parser.add_argument("--workers", default="1,4,8,16,32")
     args = parser.parse_args()
     python = reader_python()
-    with serve(args.feeds, args.latency, args.items, args.hosts) as (urls, _servers):
+    server = subprocess.Popen([sys.executable, "-m", "bench.serve_feeds", "--feeds", str(args.feeds), "--latency",
+                               str(args.latency), "--items", str(args.items), "--hosts", str(args.hosts)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=HERE.parent)
+    try:
+        assert server.stdout is not None
+        urls = json.loads(server.stdout.readline())
         bot = run_bot(urls)
         readers = [run_reader(python, urls, int(w)) for w in args.workers.split(",")]
+    finally:
+        if server.stdin:
+            server.stdin.close()
+        server.wait(timeout=30)
     best_first = min(readers, key=lambda r: r["first_poll_s"])
     best_repoll = min(readers, key=lambda r: r["repoll_304_s"])
     result = {

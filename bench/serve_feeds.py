@@ -1,0 +1,30 @@
+"""Serves the benchmark feeds from a process of their own (so the server's threads do not compete
+with the client under test for the interpreter lock). Prints the feed URLs as one JSON line, then
+serves until its standard input closes.
+
+    python -m bench.serve_feeds --feeds 200 --latency 0.1 --items 20 --hosts 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from bench.bench_poll import serve
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--feeds", type=int, default=200)
+    parser.add_argument("--latency", type=float, default=0.1)
+    parser.add_argument("--items", type=int, default=20)
+    parser.add_argument("--hosts", type=int, default=50)
+    args = parser.parse_args()
+    with serve(args.feeds, args.latency, args.items, args.hosts) as (urls, _servers):
+        print(json.dumps(urls), flush=True)
+        sys.stdin.read()  # until the benchmark closes our stdin
+
+
+if __name__ == "__main__":
+    main()
