@@ -14,16 +14,10 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.bench_poll import write_config
-from bot import library as lib
-from bot.config import load_config
-from bot.poll import poll
-from bot.store import Store
+from bench.bench_poll import poll_twice
 
 HERE = Path(__file__).resolve().parent
 VENV = HERE / ".reader-venv"
@@ -35,21 +29,6 @@ def reader_python() -> Path:
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
         subprocess.run([str(python), "-m", "pip", "install", "-q", "reader>=3.12", "sgmllib3k"], check=True)
     return python
-
-
-def run_bot(urls: list[str]) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        config = load_config(str(write_config(Path(tmp), urls)), env={})
-        store = Store.open(config.db)
-        lib.import_documents(store, config.library_paths)
-        now = datetime(2026, 11, 20, tzinfo=UTC)
-        t0 = time.perf_counter()
-        first = poll(config, store, now=now)
-        t1 = time.perf_counter()
-        second = poll(config, store, now=now)
-        t2 = time.perf_counter()
-        assert all(s.result == "ok" for s in first.sources) and all(s.not_modified for s in second.sources)
-        return {"first_poll_s": round(t1 - t0, 3), "repoll_304_s": round(t2 - t1, 3), "items": store.count_items()}
 
 
 def run_reader(python: Path, urls: list[str], workers: int) -> dict[str, Any]:
@@ -75,7 +54,7 @@ def main() -> None:
     try:
         assert server.stdout is not None
         urls = json.loads(server.stdout.readline())
-        bot = run_bot(urls)
+        bot = poll_twice(urls)
         readers = [run_reader(python, urls, int(w)) for w in args.workers.split(",")]
     finally:
         if server.stdin:

@@ -202,6 +202,14 @@ def parse_feeds(raw: Any, where: str, root: Path | None = None) -> tuple[FeedCon
     return tuple(feeds)
 
 
+def parse_cron(expr: str) -> tuple[set[int], int, int]:
+    """(weekdays as 0=Monday.., hour, minute) of a validated `mon,thu 08:30` / `daily 07:00`."""
+    days_part, clock = expr.split()
+    hour, minute = (int(x) for x in clock.split(":"))
+    days = set(range(7)) if days_part in ("daily", "*") else {DAY_NAMES.index(d) for d in days_part.split(",")}
+    return days, hour, minute
+
+
 def validate_cron(expr: str) -> str:
     """`mon 09:00`, `mon,thu 08:30`, `daily 07:00`: day names, never numbers (they are ambiguous)."""
     parts = expr.strip().lower().split()

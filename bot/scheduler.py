@@ -20,7 +20,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.config import DAY_NAMES
+from bot.config import parse_cron
 
 log = logging.getLogger("bot.run")
 Job = Callable[[], str]
@@ -35,9 +35,7 @@ def cron_trigger(cron: str, tz: str) -> CronTrigger:
 
 def previous_occurrence(cron: str, tz: str, now: datetime) -> datetime:
     """The latest scheduled digest time at or before now."""
-    days_part, clock = cron.split()
-    hour, minute = (int(x) for x in clock.split(":"))
-    days = set(range(7)) if days_part in ("daily", "*") else {DAY_NAMES.index(d) for d in days_part.split(",")}
+    days, hour, minute = parse_cron(cron)
     local = now.astimezone(ZoneInfo(tz))
     for back in range(8):
         day = local - timedelta(days=back)

@@ -6,6 +6,7 @@ is a value: its items, whether it was unchanged (304), its error, and the state 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -92,6 +93,22 @@ async def _fetch_rss(feed: FeedConfig, state: dict[str, Any], getter: Getter, ou
     outcome.state.update(etag=res.etag, last_modified=res.last_modified, retry_after=None)
 
 
+async def _fetch_saved_answer(feed: FeedConfig, state: dict[str, Any], getter: Getter, outcome: SourceOutcome,
+                              parse: Callable[[bytes], list[FeedItem]]) -> None:
+    """An API answer saved to a file: read it (unless unchanged since last time) and parse it."""
+    res = await getter.get(feed.url, last_modified=state.get("last_modified"))
+    outcome.requests += 1
+    if res.status == "not_modified":
+        outcome.result = "not_modified"
+        outcome.state.update(last_modified=state.get("last_modified"))
+        return
+    if res.status == "error":
+        _failed(outcome, res)
+        return
+    outcome.items = parse(res.body)
+    outcome.state.update(last_modified=res.last_modified)
+
+
 def hn_window_start(feed: FeedConfig, state: dict[str, Any], now: datetime) -> datetime:
     """Since the last successful poll minus an overlap (points climb after posting); the first
     poll looks back lookback_days."""
@@ -104,17 +121,7 @@ def hn_window_start(feed: FeedConfig, state: dict[str, Any], now: datetime) -> d
 async def _fetch_hn(feed: FeedConfig, state: dict[str, Any], getter: Getter, now: datetime,
                     outcome: SourceOutcome) -> None:
     if is_local(feed.url):  # a saved Algolia answer: one document, no paging
-        res = await getter.get(feed.url, last_modified=state.get("last_modified"))
-        outcome.requests += 1
-        if res.status == "not_modified":
-            outcome.result = "not_modified"
-            outcome.state.update(last_modified=state.get("last_modified"))
-            return
-        if res.status == "error":
-            _failed(outcome, res)
-            return
-        outcome.items, _ = parse_algolia(res.body, feed.name)
-        outcome.state.update(last_modified=res.last_modified)
+        await _fetch_saved_answer(feed, state, getter, outcome, lambda body: parse_algolia(body, feed.name)[0])
         return
     since = int(hn_window_start(feed, state, now).timestamp())
     min_points = int(_opt(feed, "min_points", 30))
@@ -149,18 +156,8 @@ def _arxiv_stamp(dt: datetime) -> str:
 
 async def _fetch_arxiv(feed: FeedConfig, state: dict[str, Any], getter: Getter, now: datetime,
                        outcome: SourceOutcome) -> None:
-    if is_local(feed.url):
-        res = await getter.get(feed.url, last_modified=state.get("last_modified"))
-        outcome.requests += 1
-        if res.status == "not_modified":
-            outcome.result = "not_modified"
-            outcome.state.update(last_modified=state.get("last_modified"))
-            return
-        if res.status == "error":
-            _failed(outcome, res)
-            return
-        outcome.items, _ = parse_arxiv(res.body, feed.name)
-        outcome.state.update(last_modified=res.last_modified)
+    if is_local(feed.url):  # a saved arXiv answer: one document, no paging
+        await _fetch_saved_answer(feed, state, getter, outcome, lambda body: parse_arxiv(body, feed.name)[0])
         return
     cursor = _ts(state.get("cursor"))
     start_dt = (cursor - timedelta(hours=6)) if cursor else now - timedelta(days=float(_opt(feed, "lookback_days", 3)))

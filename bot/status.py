@@ -7,15 +7,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.app import App
-from bot.config import DAY_NAMES
+from bot.config import parse_cron
 from bot.feedlist import load_feeds
 
 
 def next_digest_time(cron: str, tz: str, now: datetime) -> datetime:
     """Next occurrence of `mon 09:00` / `mon,thu 08:30` / `daily 07:00` in the given timezone."""
-    days_part, clock = cron.split()
-    hour, minute = (int(x) for x in clock.split(":"))
-    days = set(range(7)) if days_part in ("daily", "*") else {DAY_NAMES.index(d) for d in days_part.split(",")}
+    days, hour, minute = parse_cron(cron)
     local = now.astimezone(ZoneInfo(tz))
     for offset in range(8):
         day = local + timedelta(days=offset)

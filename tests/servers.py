@@ -13,6 +13,39 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
+class _Loopback:
+    """Runs a ThreadingHTTPServer with the given handler on a loopback address, as a context manager."""
+
+    def _serve(self, handler: type[BaseHTTPRequestHandler], host: str = "127.0.0.1") -> None:
+        self.httpd = ThreadingHTTPServer((host, 0), handler)
+        self.httpd.daemon_threads = True
+        self.httpd.request_queue_size = 256
+        self.port = self.httpd.server_address[1]
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> Any:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _answer(handler: BaseHTTPRequestHandler, status: int, body: bytes, ctype: str,
+            headers: dict[str, str] | None = None) -> None:
+    try:
+        handler.send_response(status)
+        handler.send_header("Content-Type", ctype)
+        handler.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            handler.send_header(k, v)
+        handler.end_headers()
+        handler.wfile.write(body)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+
+
 @dataclass
 class Route:
     body: bytes = b""
@@ -28,7 +61,7 @@ class Route:
     handler: Callable[[BaseHTTPRequestHandler], None] | None = None
 
 
-class FeedServer:
+class FeedServer(_Loopback):
     """`with FeedServer() as s: s.route("/a.xml", Route(body=...)); s.url("/a.xml")`."""
 
     def __init__(self, host: str = "127.0.0.1") -> None:
@@ -114,19 +147,7 @@ class FeedServer:
                     self.wfile.flush()
                     time.sleep(route.drip)
 
-        self.httpd = ThreadingHTTPServer((host, 0), Handler)
-        self.httpd.daemon_threads = True
-        self.httpd.request_queue_size = 256
-        self.port = self.httpd.server_address[1]
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> FeedServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._serve(Handler, host)
 
     def route(self, path: str, route: Route) -> str:
         self.routes[path] = route
@@ -210,7 +231,7 @@ def algolia(hits: list[dict[str, Any]], nb_hits: int | None = None) -> bytes:
                        "nbPages": 1, "hitsPerPage": 1000}).encode()
 
 
-class SlackReceiver:
+class SlackReceiver(_Loopback):
     """An incoming-webhook and chat.postMessage receiver on 127.0.0.1. `script` is a list of
     behaviours for the next requests ("ok", "500", "429", "hang"); when it runs out, "ok"."""
 
@@ -269,29 +290,9 @@ class SlackReceiver:
 
             def _answer(self, status: int, body: bytes, headers: dict[str, str] | None = None,
                         ctype: str = "text/plain") -> None:
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", ctype)
-                    self.send_header("Content-Length", str(len(body)))
-                    for k, v in (headers or {}).items():
-                        self.send_header(k, v)
-                    self.end_headers()
-                    self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
+                _answer(self, status, body, ctype, headers)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.port = self.httpd.server_address[1]
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> SlackReceiver:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._serve(Handler)
 
     @property
     def webhook_url(self) -> str:
@@ -302,7 +303,7 @@ class SlackReceiver:
         return f"http://127.0.0.1:{self.port}/api/"
 
 
-class OpenAIServer:
+class OpenAIServer(_Loopback):
     """An OpenAI-compatible /v1/chat/completions endpoint on 127.0.0.1, answering in the shape of
     the recorded responses. `script` holds behaviours for the next requests: "ok", "500", "hang",
     "malformed", "length", "refusal", or any other string, returned as the message content."""
@@ -357,27 +358,9 @@ class OpenAIServer:
                 self._send(200, _json.dumps(answer).encode())
 
             def _send(self, status: int, body: bytes) -> None:
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
+                _answer(self, status, body, "application/json")
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.port = self.httpd.server_address[1]
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> OpenAIServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._serve(Handler)
 
     @property
     def base_url(self) -> str:
