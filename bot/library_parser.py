@@ -32,13 +32,20 @@ _MD_LINK_RE = re.compile(
 _BARE_URL_RE = re.compile(r"(?:https?://|(?<![\w@/.])www\.)[^\s<>\"'`|\\]+", re.IGNORECASE)
 _HEADING_RE = re.compile(r"^\s{0,3}(?P<hashes>#{1,6})\s+(?P<text>.*?)\s*#*\s*$")
 _BULLET_RE = re.compile(r"^(?P<indent>\s*)(?:[*+\-•]|\d+[.)])\s+(?P<rest>.*)$")
-_BULLET_DATE_RE = re.compile(r"^(?P<m>\d{1,2})/(?P<d>\d{1,2})(?:/(?P<y>\d{2}|\d{4}))?\b")
+_BULLET_DATE_RE = re.compile(
+    r"^(?:(?P<m>\d{1,2})/(?P<d>\d{1,2})(?:/(?P<y>\d{2}|\d{4}))?|(?P<iy>\d{4})-(?P<im>\d{2})-(?P<id>\d{2}))\b"
+)
 _ADMONITION_RE = re.compile(r"^\s*(?:\?\?\?\+?|!!!)\s*(?:[\w-]+\s*)?\"(?P<body>.*)\"?\s*$")
 # “Title” by Author (2017) -- the whole line is the reference; straight or curly quotes.
 _TITLE_ONLY_RE = re.compile(
     r"^[“\"‘'](?P<title>[^”\"’]{3,}?)[”\"’]\s*(?:,\s*)?(?:by\s+(?P<author>[^()]+?))?\s*(?:\((?P<year>\d{4})\))?\s*\.?$"
 )
 _HTML_TAG_RE = re.compile(r"<[^>]*>")
+# *Deep Learning*, by Ian Goodfellow (2016) -- a title set in italics or bold instead of quotes.
+_EMPHASIS_TITLE_RE = re.compile(
+    r"^(?P<mark>\*{1,2}|_{1,2})(?P<title>[^*_]{3,}?)(?P=mark)\s*,?\s*(?:by\s+(?P<author>[^()]+?))?\s*"
+    r"(?:\((?P<year>\d{4})\))?\s*\.?$"
+)
 _QUOTED_RE = re.compile(r"[“\"](?P<q>[^”\"]{8,}?)[”\"]")
 _YEAR_RE = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
 _MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
@@ -82,9 +89,13 @@ def parse_document(text: str, file: str) -> list[LibraryEntry]:
             bullet = _BULLET_RE.match(line)
             if bullet and not bullet.group("indent").strip("\t "):
                 m = _BULLET_DATE_RE.match(bullet.group("rest"))
-                if m and ctx.year and not bullet.group("indent"):
-                    ctx.date = _iso(ctx.year if not m.group("y") else _full_year(m.group("y")),
-                                    int(m.group("m")), int(m.group("d"))) or ctx.date
+                if m and m.group("iy") and not bullet.group("indent"):  # `* 2023-03-11 ...`
+                    ctx.date = _iso(int(m.group("iy")), int(m.group("im")), int(m.group("id"))) or ctx.date
+                    ctx.year = int(m.group("iy"))
+                elif m and m.group("m") and (ctx.year or m.group("y")) and not bullet.group("indent"):
+                    year = _full_year(m.group("y")) if m.group("y") else ctx.year
+                    assert year is not None
+                    ctx.date = _iso(year, int(m.group("m")), int(m.group("d"))) or ctx.date
         entry = parse_line(line, file, lineno, ctx.date)
         if entry is not None:
             entries.append(entry)
@@ -194,7 +205,8 @@ def parse_line(line: str, file: str, lineno: int, date: str | None) -> LibraryEn
 
     prose_text = _HTML_TAG_RE.sub(" ", rest)  # attribute values (alt="Screenshot ...") are not titles
     quoted = [q.group("q") for q in _QUOTED_RE.finditer(prose_text) if len(q.group("q").split()) >= 3]
-    title_only = _TITLE_ONLY_RE.match(body.strip()) if not urls and not internal else None
+    title_only = (_TITLE_ONLY_RE.match(body.strip()) or _EMPHASIS_TITLE_RE.match(body.strip())) \
+        if not urls and not internal else None
     if title_only and not (title_only.group("author") or title_only.group("year")):
         title_only = None  # a quotation on its own line, not a reference
     if title_only and len(title_only.group("title").split()) > 30:

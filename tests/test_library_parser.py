@@ -101,3 +101,23 @@ def test_odd_input_never_raises() -> None:
     doc = "## \n* [](\n[unclosed](http://\n\x00\ufeff* 13/45 - nonsense date\n## 31 February 2023\n* [x](https://a.b/c)\n"
     entries = parse_document(doc, "odd.md")
     assert any(e.urls == ("https://a.b/c",) for e in entries)
+
+
+def test_more_spellings_of_dates_and_titles() -> None:
+    doc = (
+        "* 2024-02-03 read [Mamba explained](https://mamba.example/)\n"
+        "* 3/4/24 - [Another](https://another.example/)\n"
+        "- *Deep Learning*, by Ian Goodfellow (2016)\n"
+        "1. **Pattern Recognition and Machine Learning** by Christopher Bishop (2006)\n"
+        "* [reference][1] with a definition below\n"
+        "[1]: https://ref.example/page\n"
+        "<https://autolink.example/x>\n"
+    )
+    entries = parse_document(doc, "misc.md")
+    by_title = {e.title: e for e in entries}
+    assert by_title["Mamba explained"].date == "2024-02-03"
+    assert by_title["Another"].date == "2024-03-04"
+    assert by_title["Deep Learning"].kind == "title-only"
+    assert by_title["Pattern Recognition and Machine Learning"].kind == "title-only"
+    urls = {u for e in entries for u in e.urls}
+    assert {"https://ref.example/page", "https://autolink.example/x"} <= urls
