@@ -7,8 +7,11 @@ and every write of a poll lands in one transaction (a crash mid-poll stores noth
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import os
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +26,7 @@ from bot.identity import Identity
 from bot.library import build_index
 from bot.records import FeedItem
 from bot.score import LibraryModel, Scorer, TasteModel, TopicMatcher, strip_urls, tokens
-from bot.sources import SourceOutcome, fetch_source
+from bot.sources import Offload, SourceOutcome, fetch_source, inline
 from bot.store import Store
 
 
@@ -87,19 +90,42 @@ def select_feeds(config: Config, only: Sequence[str] = ()) -> list[FeedConfig]:
     return [f for f in feeds if f.enabled]
 
 
+PARALLEL_PARSE_FROM = 16  # feeds; below this a process pool costs more than it saves
+
+
 async def fetch_all(feeds: Sequence[FeedConfig], states: dict[str, dict[str, Any]], fetcher: Fetcher,
                     now: datetime, progress: Callable[[str], None] | None = None) -> list[SourceOutcome]:
+    pool = None
+    offload: Offload = inline
+    if len(feeds) >= PARALLEL_PARSE_FROM and (os.cpu_count() or 1) > 1:
+        # forkserver, not fork: the poll has threads, and a forked child could inherit a held lock.
+        try:
+            pool = ProcessPoolExecutor(max_workers=os.cpu_count(),
+                                       mp_context=multiprocessing.get_context("forkserver"))
+        except (OSError, ValueError):  # no process pool here: parse inline, just slower
+            pool = None
+        loop = asyncio.get_running_loop()
+
+        async def offload(fn: Callable[..., Any], *args: Any) -> Any:  # noqa: F811
+            if pool is None:
+                return fn(*args)
+            return await loop.run_in_executor(pool, fn, *args)
+
     async def one(feed: FeedConfig) -> SourceOutcome:
         try:
-            outcome = await fetch_source(feed, states.get(feed.name, {}), fetcher, now)
+            outcome = await fetch_source(feed, states.get(feed.name, {}), fetcher, now, offload)
         except Exception as exc:  # a bug in one source must not lose the others' items
             outcome = SourceOutcome(feed, result="error", error=f"{type(exc).__name__}: {exc}")
         if progress:
             progress(feed.name)
         return outcome
 
-    async with fetcher:
-        return list(await asyncio.gather(*(one(f) for f in feeds)))
+    try:
+        async with fetcher:
+            return list(await asyncio.gather(*(one(f) for f in feeds)))
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 BACKGROUND_ITEMS = 3000

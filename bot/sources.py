@@ -6,7 +6,7 @@ is a value: its items, whether it was unchanged (304), its error, and the state 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -50,7 +50,15 @@ def _ts(value: str | None) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-async def fetch_source(feed: FeedConfig, state: dict[str, Any], getter: Getter, now: datetime) -> SourceOutcome:
+Offload = Callable[..., Awaitable[Any]]
+
+
+async def inline(fn: Callable[..., Any], *args: Any) -> Any:
+    return fn(*args)
+
+
+async def fetch_source(feed: FeedConfig, state: dict[str, Any], getter: Getter, now: datetime,
+                       offload: Offload = inline) -> SourceOutcome:
     """Never raises for anything a feed can do: every failure is the outcome's error."""
     outcome = SourceOutcome(feed)
     retry_after = _ts(state.get("retry_after"))
@@ -65,7 +73,7 @@ async def fetch_source(feed: FeedConfig, state: dict[str, Any], getter: Getter, 
         elif feed.kind == "arxiv":
             await _fetch_arxiv(feed, state, getter, now, outcome)
         else:
-            await _fetch_rss(feed, state, getter, outcome)
+            await _fetch_rss(feed, state, getter, outcome, offload)
     except ParseError as exc:
         outcome.result, outcome.error, outcome.items = "error", str(exc), []
     return outcome
@@ -77,7 +85,8 @@ def _failed(outcome: SourceOutcome, res: FetchResult) -> None:
         outcome.state["retry_after"] = res.retry_after.isoformat(timespec="seconds")
 
 
-async def _fetch_rss(feed: FeedConfig, state: dict[str, Any], getter: Getter, outcome: SourceOutcome) -> None:
+async def _fetch_rss(feed: FeedConfig, state: dict[str, Any], getter: Getter, outcome: SourceOutcome,
+                     offload: Offload = inline) -> None:
     res = await getter.get(feed.url, etag=state.get("etag"), last_modified=state.get("last_modified"),
                            accept="application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.8")
     outcome.requests += 1
@@ -89,7 +98,8 @@ async def _fetch_rss(feed: FeedConfig, state: dict[str, Any], getter: Getter, ou
     if res.status == "error":
         _failed(outcome, res)
         return
-    outcome.items = parse_rss(res.body, feed.name, res.content_type)
+    # Parsing is most of a big poll's CPU time; `offload` may run it in another process meanwhile.
+    outcome.items = await offload(parse_rss, res.body, feed.name, res.content_type)
     outcome.state.update(etag=res.etag, last_modified=res.last_modified, retry_after=None)
 
 
