@@ -25,7 +25,6 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 SLACK_MAX_BLOCKS = 50
 SLACK_MAX_SECTION = 3000
 SLACK_MAX_HEADER = 150
-SLACK_ITEMS_PER_MESSAGE = 45  # 50 blocks less the header, divider, footer and a margin
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#!~])")
 # Markdown renderers and Slack turn bare `https://...` and `www.` text into links: in feed text the
 # scheme and `www.` are dropped, so the words stay and the link does not.
@@ -130,23 +129,47 @@ def slack_section_text(item: DigestItem) -> str:
     return text[:SLACK_MAX_SECTION]
 
 
+def group_by_topic(items: Sequence[DigestItem]) -> list[tuple[str, list[DigestItem]]]:
+    """Items under their main topic; groups in the order of their best item, items by score within."""
+    groups: dict[str, list[DigestItem]] = {}
+    for item in items:
+        groups.setdefault(item.topics[0] if item.topics else "Other", []).append(item)
+    return list(groups.items())
+
+
 def render_slack(day: date, items: Sequence[DigestItem], footer: str) -> list[dict[str, Any]]:
-    """Slack messages (each `{"text", "blocks"}`), at most 50 blocks each; the first has the header,
-    the last the footer. Longer digests continue in further messages (or the thread)."""
-    chunks = [list(items[i:i + SLACK_ITEMS_PER_MESSAGE]) for i in range(0, len(items), SLACK_ITEMS_PER_MESSAGE)]
-    chunks = chunks or [[]]
-    messages = []
+    """Slack messages (each `{"text", "blocks"}`), grouped by topic, at most 50 blocks each; the first
+    has the header, the last the footer. Longer digests continue in further messages (or the thread)."""
     title = f"AI reading digest, {heading_date(day)}"[:SLACK_MAX_HEADER]
-    for n, chunk in enumerate(chunks):
+    # Lay every block out first, then cut into messages; a topic label is repeated when its group
+    # continues in the next message.
+    pages: list[list[dict[str, Any]]] = [[]]
+    page_items: list[list[DigestItem]] = [[]]
+    budget = SLACK_MAX_BLOCKS - 3  # room for the header or continuation line, and the footer pair
+    for topic, members in group_by_topic(items):
+        label = {"type": "context", "elements": [{"type": "mrkdwn", "text": f"*{slack_text(topic, 140)}*"}]}
+        labelled = False
+        for item in members:
+            need = 1 if labelled else 2
+            if len(pages[-1]) + need > budget:
+                pages.append([])
+                page_items.append([])
+                labelled = False
+            if not labelled:
+                pages[-1].append(label)
+                labelled = True
+            pages[-1].append({"type": "section", "text": {"type": "mrkdwn", "text": slack_section_text(item)}})
+            page_items[-1].append(item)
+    messages = []
+    for n, (body, chunk) in enumerate(zip(pages, page_items, strict=True)):
         blocks: list[dict[str, Any]] = []
         if n == 0:
             blocks.append({"type": "header", "text": {"type": "plain_text", "text": title, "emoji": False}})
         else:
             blocks.append({"type": "context", "elements": [
-                {"type": "mrkdwn", "text": f"(continued, part {n + 1} of {len(chunks)})"}]})
-        for item in chunk:
-            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": slack_section_text(item)}})
-        if n == len(chunks) - 1:
+                {"type": "mrkdwn", "text": f"(continued, part {n + 1} of {len(pages)})"}]})
+        blocks.extend(body)
+        if n == len(pages) - 1:
             blocks.append({"type": "divider"})
             blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": slack_text(footer, 2900)}]})
         fallback_lines = [title if n == 0 else f"{title} (part {n + 1})"]
