@@ -25,7 +25,8 @@ STOPWORDS = frozenset(
     those how why what when where who which we you your our their his her my i me us not no yes can could should
     would will just about into over under than then there here more most very also via vs new using use used
     show ask hn tell part one two three via up out all any some do does did has have had get got make made
-    via de la le el en""".split()
+    via de la le el en but etc good great really like well much many first last next year years today way
+    thing things article post page link links thread comment comments here see also read found""".split()
 )
 # Weights of the parts of relevance and of the rank score. Chosen by rule, not fitted per story:
 # a topic hit in the title is strong evidence, the library is a softer one, and source signals and
@@ -77,6 +78,7 @@ class Topic:
     phrases: tuple[str, ...]
     negative: tuple[str, ...] = ()
     weight: float = 1.0
+    modifier: bool = False  # a kind of item (explainers), not an area: it only adds to a real topic
 
 
 
@@ -114,7 +116,7 @@ def parse_topics(data: Mapping[str, Any], where: str = "topics file") -> list[To
         weight = t.get("weight", 1.0)
         if not isinstance(weight, int | float) or weight <= 0:
             raise ValueError(f"topic '{t['name']}' in {where}: weight must be a positive number")
-        topics.append(Topic(t["name"], tuple(phrases), tuple(negative), float(weight)))
+        topics.append(Topic(t["name"], tuple(phrases), tuple(negative), float(weight), bool(t.get("modifier", False))))
     return topics
 
 
@@ -132,6 +134,7 @@ class TopicMatcher:
                 self._owners[_canonical(phrase)].append((n, phrase))
             for phrase in topic.negative:
                 self._vetoes[_canonical(phrase)].add(n)
+        self._modifier = {t.name: t.modifier for t in self.topics}
         self._positive = _alternation([p for t in self.topics for p in t.phrases])
         self._negative = _alternation([p for t in self.topics for p in t.negative])
 
@@ -166,8 +169,12 @@ class TopicMatcher:
             best.append((min(1.0, s) * topic.weight, topic.name))
             phrases += in_title + in_summary
         best.sort(reverse=True)
-        # The best topic counts fully; a second area touched at once (an explainer about LLMs) adds a little.
-        score = (best[0][0] + SECOND_TOPIC * best[1][0]) if len(best) > 1 else best[0][0] if best else 0.0
+        areas = [b for b in best if not self._modifier[b[1]]]
+        if not areas:
+            return 0.0, [], []  # an explainer of something else entirely is not relevant
+        # The best area counts fully; a second topic touched at once (an explainer about LLMs) adds a little.
+        second = [b for b in best if b is not areas[0]]
+        score = areas[0][0] + (SECOND_TOPIC * second[0][0] if second else 0.0)
         return min(1.0, score), [name for _, name in best], phrases
 
 
