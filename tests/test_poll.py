@@ -255,3 +255,32 @@ def test_wrong_or_missing_encodings_still_give_the_item(tmp_path: Path, body: by
     assert report["enc"].fetched == 1, report["enc"].error
     (item,) = store.items_where("1", [])
     assert item["title"].startswith("Caf") and "LLM inference notes" in item["title"]
+
+
+@pytest.mark.slow
+def test_memory_stays_bounded_on_endless_and_bomb_bodies(tmp_path: Path) -> None:
+    """A real `bot poll` process against an endless body and a 200 MB gzip bomb (cap 5 MB): it
+    finishes, records both errors, and its peak memory stays far below what it was sent."""
+    import os
+    import resource
+    import subprocess
+    import sys
+
+    bomb = gzip_bomb(200 * 1024 * 1024)
+    with FeedServer() as server:
+        good = server.route("/good.xml", Route(body=rss([{"title": "LLM inference notes", "link": "https://g.example/"}])))
+        endless = server.route("/endless", Route(endless=True))
+        bombed = server.route("/bomb", Route(handler=lambda h: _send_raw(h, bomb, {"Content-Encoding": "gzip"})))
+        make_config(tmp_path, [{"name": "good", "url": good}, {"name": "endless", "url": endless},
+                               {"name": "bomb", "url": bombed}], http="max_body_mb = 5\n")
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env.pop("BOT_CONFIG", None)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        result = subprocess.run([sys.executable, "-m", "bot", "poll", "--json"], cwd=tmp_path, env=env,
+                                capture_output=True, text=True, timeout=120)
+        peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    assert result.returncode == 0, result.stderr
+    report = {s["name"]: s for s in json.loads(result.stdout)["sources"]}
+    assert report["good"]["new"] == 1
+    assert "cap" in report["endless"]["error"] and "after decompression" in report["bomb"]["error"]
+    assert max(peak_kb, before) < 250 * 1024, f"peak RSS {peak_kb / 1024:.0f} MB"
