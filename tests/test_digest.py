@@ -326,7 +326,12 @@ def test_secrets_never_reach_output_logs_errors_or_the_database(tmp_path: Path) 
     assert "slack" in result.stderr.lower()
     status = subprocess.run([sys.executable, "-m", "bot", "-vv", "status", "--json"], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=60)
-    everything = result.stdout + result.stderr + status.stdout + status.stderr
+    token_env = {**env, "SLACK_WEBHOOK_URL": "", "SLACK_BOT_TOKEN": "xoxb-SECRET-token-value",
+                 "SLACK_CHANNEL": "#ai", "SLACK_API_URL": "http://127.0.0.1:9/api/"}
+    token_run = subprocess.run([sys.executable, "-m", "bot", "-vv", "digest", "--resend-uncertain"], cwd=tmp_path,
+                               env=token_env, capture_output=True, text=True, timeout=60)
+    assert token_run.returncode == 1 and "slack" in token_run.stderr.lower()
+    everything = result.stdout + result.stderr + status.stdout + status.stderr + token_run.stdout + token_run.stderr
     for db_file in tmp_path.glob("bot.db*"):
         everything += db_file.read_bytes().decode("utf-8", "replace")
     assert "SECRET" not in everything
