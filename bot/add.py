@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from html.parser import HTMLParser
 from typing import Any
@@ -19,7 +19,15 @@ from bot.errors import BotError, ConfigError
 from bot.feed_parsers import ParseError, parse_arxiv
 from bot.fetch import Fetcher, FetchSettings
 from bot.hn_threads import ThreadFinder
-from bot.identity import Identity, arxiv_id_from_url, clean_url, hn_id_from_url, url_identities, with_scheme
+from bot.identity import (
+    Identity,
+    arxiv_id_from_url,
+    clean_url,
+    hn_id_from_url,
+    title_identity,
+    url_identities,
+    with_scheme,
+)
 from bot.library import build_index, import_documents
 from bot.logfile import append_section, git_commit
 from bot.normalize import plain_text
@@ -158,7 +166,8 @@ class Adder:
                                                  return_exceptions=True))
 
         resolved = asyncio.run(resolve_all())
-        added_lines = []
+        added_lines: list[str] = []
+        added_titles: list[str] = []
         for query, outcome in zip(queries, resolved, strict=True):
             if isinstance(outcome, AddResult):
                 results.append(outcome)
@@ -166,8 +175,7 @@ class Adder:
             if isinstance(outcome, BaseException):
                 results.append(AddResult(query, "failed", str(outcome)))
                 continue
-            item = outcome
-            item = DigestItem(**{**item.__dict__, "summary": note})
+            item = replace(outcome, summary=note)
             section = render_log_section(day, [item])
             entry = "\n".join(section.splitlines()[1:])
             if entry.splitlines()[0] in added_lines:
@@ -179,12 +187,12 @@ class Adder:
                                          section))
                 continue
             append_section(self.config.log, section, day)
+            added_titles.append(item.title)
             results.append(AddResult(query, "added", f"Added under {section.splitlines()[0]}", entry))
-        if any(r.status == "added" for r in results):
-            import_documents(self.store, [self.config.log])
+        if added_titles:
+            import_documents(self.store, [self.config.log])  # known from now on
             if commit:
-                names = [r.entry.split("](")[0].lstrip("* [") for r in results if r.status == "added" and r.entry]
-                git_commit(self.config.log, f"add: {'; '.join(names)[:200]}")
+                git_commit(self.config.log, f"add: {'; '.join(added_titles)[:200]}")
         return results
 
     async def _resolve(self, fetcher: Fetcher, query: str, title: str | None, index: Any) -> AddResult | DigestItem:
@@ -198,8 +206,11 @@ class Adder:
             found_title, link, hn_item = title, clean_url(url), hn_id_from_url(url)
         else:
             found_title, link, hn_item = await self._title(fetcher, url)
-        # The resolved link (an HN story's article, an arXiv abs page) may be known even if the query was not.
-        match = index.match(url_identities(link) | ({Identity("hn", str(hn_item))} if hn_item else set()))
+        # The resolved link (an HN story's article, an arXiv abs page) or the title may be known even if
+        # the query was not.
+        resolved = url_identities(link) | ({Identity("hn", str(hn_item))} if hn_item else set())
+        title_ident = title_identity(found_title, min_words=3)
+        match = index.match(resolved | ({title_ident} if title_ident else set()))
         if match is not None:
             return self._known(query, match)
         hn_url = f"https://news.ycombinator.com/item?id={hn_item}" if hn_item else None

@@ -208,3 +208,13 @@ def test_add_many_from_stdin_with_dry_run(workdir: Path) -> None:
     assert [r["status"] for r in results] == ["dry-run", "dry-run", "known"]
     assert code == 1  # one of them was refused
     assert (workdir / "library" / "log.md").read_text() == before
+
+
+def test_add_refuses_a_known_title_under_another_link(workdir: Path) -> None:
+    with FeedServer() as server:
+        pages(server)
+        project(workdir, server)
+        server.route("/qlora-mirror", Route(body=b"<html><head><title>QLoRA: Efficient Finetuning of Quantized LLMs"
+                                                 b"</title></head></html>", content_type="text/html"))
+        code, _, err = add(workdir, server, server.url("/qlora-mirror"))
+    assert code == 1 and "Already in the library" in err and "title" in err
