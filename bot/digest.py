@@ -21,15 +21,18 @@ from bot import render
 from bot.config import Config
 from bot.errors import ConfigError, DeliveryError
 from bot.hn_threads import ThreadFinder
+from bot.identity import normalize_title
 from bot.library import import_documents
 from bot.logfile import append_section, git_commit
 from bot.normalize import iso_time
 from bot.render import DigestItem
+from bot.score import STOPWORDS
 from bot.slack import SlackPoster
 from bot.store import Store
 from bot.summarize import extractive_summary
 
 log = logging.getLogger(__name__)
+REPEAT_OVERLAP = 0.6  # share of title words (Jaccard) above which two items say the same thing
 Hook = Callable[[str], None]
 
 
@@ -67,6 +70,7 @@ class DigestOutcome:
     digest_id: int | None = None
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     finished_earlier: list[dict[str, Any]] = field(default_factory=list)
+    repeat_ids: list[int] = field(default_factory=list)  # covered by an item shown; never shown themselves
 
     def as_json(self) -> dict[str, Any]:
         return {"date": self.date, "since": self.since, "until": self.until,
@@ -91,7 +95,10 @@ def parse_when(value: str | None, tz: str, name: str) -> str | None:
     return iso_time(dt)
 
 
-def select(store: Store, since: str | None, until: str | None, limit: int) -> tuple[list[dict[str, Any]], int]:
+def select(store: Store, since: str | None, until: str | None, limit: int,
+           repeats: list[int] | None = None) -> tuple[list[dict[str, Any]], int]:
+    """(the top `limit` items, how many were candidates); ids of items left out as repeats of a chosen
+    one go into `repeats` when given."""
     where = ["status = 'relevant'", "digest_id is null"]
     args: list[Any] = []
     if since:
@@ -102,7 +109,36 @@ def select(store: Store, since: str | None, until: str | None, limit: int) -> tu
         args.append(until)
     clause = " and ".join(where)
     total = store.count_items(clause, args)
-    return store.items_where(clause, args, order_by="score desc, id", limit=limit), total
+    ranked = store.items_where(clause, args, order_by="score desc, id", limit=limit * 2)
+    chosen, skipped = without_repeats(ranked, limit)
+    if repeats is not None:
+        repeats.extend(skipped)
+    return chosen, total
+
+
+def without_repeats(ranked: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], list[int]]:
+    """The top items, leaving out one whose title is nearly another's already chosen (the same news
+    from two sites, with different links). Returns the chosen rows and the ids left out."""
+    chosen: list[dict[str, Any]] = []
+    skipped: list[int] = []
+    seen: list[set[str]] = []
+    for row in ranked:
+        words = set(normalize_title(row["title"] or "").split()) - STOPWORDS
+        if len(words) >= 3 and any(_same_news(words, other) for other in seen):
+            skipped.append(row["id"])
+            continue
+        chosen.append(row)
+        seen.append(words)
+        if len(chosen) == limit:
+            break
+    return chosen, skipped
+
+
+def _same_news(a: set[str], b: set[str]) -> bool:
+    """Mostly the same words, and no number that differs ("Part 2", "GPT-4" vs "GPT-3" are other things)."""
+    if any(ch.isdigit() for word in a ^ b for ch in word):
+        return False
+    return len(a & b) >= REPEAT_OVERLAP * len(a | b)
 
 
 def to_item(row: dict[str, Any], summary: str | None) -> DigestItem:
@@ -119,7 +155,8 @@ def build(config: Config, store: Store, now: datetime, opts: DigestOptions,
     since = parse_when(opts.since, config.timezone, "since")
     until = parse_when(opts.until, config.timezone, "until")
     limit = opts.limit or config.digest_limit
-    rows, candidates = select(store, since, until, limit)
+    repeats: list[int] = []
+    rows, candidates = select(store, since, until, limit, repeats)
     summaries = (summarizer or ExtractiveSummarizer()).summaries(rows)
     items = [to_item(r, summaries.get(r["id"])) for r in rows]
     day = now.astimezone(config.tz).date()
@@ -134,7 +171,7 @@ def build(config: Config, store: Store, now: datetime, opts: DigestOptions,
         "text": render.render_text(day, items, footer, since, until),
         "footer": footer,
     }
-    return DigestOutcome(day.isoformat(), since, until, items, stats, bodies)
+    return DigestOutcome(day.isoformat(), since, until, items, stats, bodies, repeat_ids=repeats)
 
 
 def targets_for(config: Config, opts: DigestOptions, poster: SlackPoster | None) -> list[str]:
@@ -167,7 +204,8 @@ def run(config: Config, store: Store, opts: DigestOptions, poster: SlackPoster |
     targets = targets_for(config, opts, poster) if outcome.items else []
     record = {"date": outcome.date, "since": outcome.since, "until": outcome.until,
               "created": now.isoformat(timespec="seconds"), "stats": outcome.stats, "bodies": outcome.bodies}
-    outcome.digest_id = store.record_digest(record, targets, [i.id for i in outcome.items])
+    outcome.digest_id = store.record_digest(record, targets, [i.id for i in outcome.items],
+                                            repeats=outcome.repeat_ids)
     hook("recorded")
     if not outcome.items:
         log.info("digest %s: no new items; nothing posted or appended", outcome.date)

@@ -20,7 +20,8 @@ class DeliveryRecords:
         raise NotImplementedError
 
     # -- digests ----------------------------------------------------------------------------------
-    def record_digest(self, record: dict[str, Any], targets: Iterable[str], item_ids: Iterable[int]) -> int:
+    def record_digest(self, record: dict[str, Any], targets: Iterable[str], item_ids: Iterable[int],
+                      repeats: Iterable[int] = ()) -> int:
         """The digest, its rendered bodies, its pending deliveries and its items marked digested: one
         transaction, so a crash leaves either all of it or none."""
         ids = list(item_ids)
@@ -37,6 +38,11 @@ class DeliveryRecords:
             if ids:
                 marks = ",".join("?" * len(ids))
                 self.db.execute(f"update items set digest_id = ? where id in ({marks})", [digest_id, *ids])
+            covered = list(repeats)
+            if covered:  # the same news as a shown item: never shown later on its own
+                marks = ",".join("?" * len(covered))
+                self.db.execute(f"update items set digest_id = ?, status = 'repeat' where id in ({marks})",
+                                [digest_id, *covered])
         return digest_id
 
     def digest(self, digest_id: int) -> dict[str, Any] | None:

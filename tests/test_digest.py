@@ -335,3 +335,16 @@ def test_secrets_never_reach_output_logs_errors_or_the_database(tmp_path: Path) 
     for db_file in tmp_path.glob("bot.db*"):
         everything += db_file.read_bytes().decode("utf-8", "replace")
     assert "SECRET" not in everything
+
+
+def test_the_same_news_from_two_sites_takes_one_slot(tmp_path: Path) -> None:
+    items = [{"title": "Meta releases Llama 3 open weights language model", "link": "https://a.example/llama3"},
+             {"title": "Meta releases Llama 3, an open weights language model", "link": "https://b.example/l3"},
+             {"title": "Quantization tricks for LLM inference", "link": "https://c.example/q"}]
+    config = setup_project(tmp_path, items)
+    store = polled_store(config)
+    outcome = run(config, store, DigestOptions(slack=False), None, NOW)
+    titles = [i.title for i in outcome.items]
+    assert len(titles) == 2 and sum("Llama 3" in t for t in titles) == 1
+    assert store.count_items("status = 'repeat' and digest_id is not null") == 1  # never shown on its own later
+    assert run(config, store, DigestOptions(slack=False, dry_run=True), None, NOW).items == []
