@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -119,8 +119,11 @@ def render_text(day: date, items: Sequence[DigestItem], footer: str, since: str 
                                                       since=since, until=until)
 
 
-def slack_section_text(item: DigestItem) -> str:
-    """One item's section text, within Slack's 3,000 characters whatever the title and summary."""
+def slack_section_text(item: DigestItem, group: str | None = None) -> str:
+    """One item's section text, within Slack's 3,000 characters whatever the title and summary. The
+    topics line leaves out the group the item is shown under."""
+    if group is not None:
+        item = replace(item, topics=tuple(t for t in item.topics if t != group))
     template = env().get_template("slack_item.mrkdwn.j2")
     for title_limit, summary_limit in ((300, 1500), (200, 600), (120, 200)):
         text = template.render(item=item, title_limit=title_limit, summary_limit=summary_limit).strip()
@@ -147,7 +150,8 @@ def render_slack(day: date, items: Sequence[DigestItem], footer: str) -> list[di
     page_items: list[list[DigestItem]] = [[]]
     budget = SLACK_MAX_BLOCKS - 3  # room for the header or continuation line, and the footer pair
     for topic, members in group_by_topic(items):
-        label = {"type": "context", "elements": [{"type": "mrkdwn", "text": f"*{slack_text(topic, 140)}*"}]}
+        name = topic[:1].upper() + topic[1:]
+        label = {"type": "context", "elements": [{"type": "mrkdwn", "text": f"*{slack_text(name, 140)}*"}]}
         labelled = False
         for item in members:
             need = 1 if labelled else 2
@@ -158,7 +162,8 @@ def render_slack(day: date, items: Sequence[DigestItem], footer: str) -> list[di
             if not labelled:
                 pages[-1].append(label)
                 labelled = True
-            pages[-1].append({"type": "section", "text": {"type": "mrkdwn", "text": slack_section_text(item)}})
+            pages[-1].append({"type": "section", "text": {"type": "mrkdwn",
+                                                          "text": slack_section_text(item, topic)}})
             page_items[-1].append(item)
     messages = []
     for n, (body, chunk) in enumerate(zip(pages, page_items, strict=True)):
