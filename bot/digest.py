@@ -10,6 +10,7 @@ and not re-sent by itself: `--resend-uncertain` does that after a person has loo
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -219,15 +220,34 @@ def finish_unfinished(config: Config, store: Store, poster: SlackPoster | None, 
     if resend_uncertain:
         for row in store.db.table("deliveries").rows_where("status = 'uncertain'"):
             store.update_delivery(row["digest_id"], row["target"], status="failed")
-    # A delivery left "sending" was in flight when its process died: Slack may have it.
-    for row in store.db.table("deliveries").rows_where("status = 'sending'"):
-        store.update_delivery(row["digest_id"], row["target"], status="uncertain",
-                              error="interrupted while sending; check Slack, then use --resend-uncertain if missing")
+    # A delivery left "sending" was in flight when its process died, and an "uncertain" one timed out:
+    # Slack may have the message. Where the channel can be read, look for it; else leave it to a person.
+    for row in store.db.table("deliveries").rows_where("status in ('sending', 'uncertain')"):
+        _settle_unknown(store, row, poster)
     done = []
     for digest_id in sorted({d["digest_id"] for d in store.unfinished_deliveries()}):
         deliver(config, store, digest_id, poster, hook)
         done.append({"digest_id": digest_id, "deliveries": store.deliveries(digest_id)})
     return done
+
+
+def _settle_unknown(store: Store, row: dict[str, Any], poster: SlackPoster | None) -> None:
+    detail = json.loads(row["detail"]) if isinstance(row.get("detail"), str) else dict(row.get("detail") or {})
+    part = int(detail.get("sent", 0))
+    found = poster.find(_mark(row["digest_id"], part), detail.get("ts") if part > 0 else None) if poster else None
+    if found is True:  # it did arrive: count it as sent and go on with the rest
+        detail["sent"] = part + 1
+        store.update_delivery(row["digest_id"], row["target"], status="pending", detail=detail, error=None)
+    elif found is False:  # it did not: sending it again cannot double-post
+        store.update_delivery(row["digest_id"], row["target"], status="failed", detail=detail,
+                              error="not in the channel after an interrupted send; sending again")
+    elif row["status"] == "sending":
+        store.update_delivery(row["digest_id"], row["target"], status="uncertain",
+                              error="interrupted while sending; check Slack, then use --resend-uncertain if missing")
+
+
+def _mark(digest_id: int, part: int) -> str:
+    return f"digest-{digest_id}-part-{part + 1}"
 
 
 def deliver(config: Config, store: Store, digest_id: int, poster: SlackPoster | None, hook: Hook) -> None:
@@ -265,7 +285,7 @@ def _deliver_slack(store: Store, digest: dict[str, Any], row: dict[str, Any], po
     sent = int(detail.get("sent", 0))
     for n in range(sent, len(messages)):
         store.update_delivery(digest["id"], "slack", status="sending", detail=detail)
-        ts = poster.post(messages[n], thread_ts=detail.get("ts") if n > 0 else None)
+        ts = poster.post(messages[n], thread_ts=detail.get("ts") if n > 0 else None, mark=_mark(digest["id"], n))
         detail["sent"] = n + 1
         if n == 0 and ts:
             detail["ts"] = ts
@@ -273,8 +293,8 @@ def _deliver_slack(store: Store, digest: dict[str, Any], row: dict[str, Any], po
         store.update_delivery(digest["id"], "slack", status="done" if last else "pending", detail=detail,
                               error=None, attempts=(row.get("attempts") or 0) + 1)
         hook(f"slack-{n + 1}")
-    if not messages:
-        store.update_delivery(digest["id"], "slack", status="done", detail=detail)
+    if int(detail.get("sent", 0)) >= len(messages):  # nothing (left) to send
+        store.update_delivery(digest["id"], "slack", status="done", detail=detail, error=None)
 
 
 def _deliver_log(config: Config, store: Store, digest: dict[str, Any], hook: Hook) -> None:

@@ -55,11 +55,18 @@ def _retry_after(response: HttpResponse) -> float:
     return 1.0
 
 
+MARK_EVENT = "research_digest_message"
+
+
 class SlackPoster(Protocol):
     target: str
 
-    def post(self, message: dict[str, Any], thread_ts: str | None = None) -> str | None:
-        """Posts one message; returns its ts when Slack tells it (bot token), else None."""
+    def post(self, message: dict[str, Any], thread_ts: str | None = None, mark: str | None = None) -> str | None:
+        """Posts one message; returns its ts when Slack tells it (bot token), else None. `mark` names
+        the message (digest and part) so a later run can look for it."""
+
+    def find(self, mark: str, thread_ts: str | None = None) -> bool | None:
+        """Whether a message with this mark is in the channel: True, False, or None when we cannot tell."""
 
 
 class WebhookPoster:
@@ -68,7 +75,7 @@ class WebhookPoster:
     def __init__(self, url: str, timeout: int = 15) -> None:
         self._client = WebhookClient(url, timeout=timeout, retry_handlers=[CappedRateLimitRetry()])
 
-    def post(self, message: dict[str, Any], thread_ts: str | None = None) -> str | None:
+    def post(self, message: dict[str, Any], thread_ts: str | None = None, mark: str | None = None) -> str | None:
         try:
             response = self._client.send(text=message["text"], blocks=message["blocks"], unfurl_links=False,
                                          unfurl_media=False)
@@ -87,6 +94,9 @@ class WebhookPoster:
                                 self.target, retryable=response.status_code >= 500 or response.status_code == 429)
         return None
 
+    def find(self, mark: str, thread_ts: str | None = None) -> bool | None:
+        return None  # a webhook can post but not read the channel
+
 
 class BotTokenPoster:
     target = "slack chat.postMessage"
@@ -96,11 +106,12 @@ class BotTokenPoster:
                                  retry_handlers=[CappedRateLimitRetry()])
         self.channel = channel
 
-    def post(self, message: dict[str, Any], thread_ts: str | None = None) -> str | None:
+    def post(self, message: dict[str, Any], thread_ts: str | None = None, mark: str | None = None) -> str | None:
+        metadata = {"event_type": MARK_EVENT, "event_payload": {"mark": mark}} if mark else None
         try:
             response = self._client.chat_postMessage(channel=self.channel, text=message["text"],
                                                      blocks=message["blocks"], thread_ts=thread_ts,
-                                                     unfurl_links=False, unfurl_media=False)
+                                                     unfurl_links=False, unfurl_media=False, metadata=metadata)
         except SlackApiError as exc:
             code = exc.response.get("error") if exc.response is not None else "unknown"
             status = getattr(exc.response, "status_code", 0) if exc.response is not None else 0
@@ -114,7 +125,27 @@ class BotTokenPoster:
         except OSError as exc:
             raise DeliveryError(f"Slack failed: {exc}", self.target) from exc
         ts = response.get("ts")
+        if response.get("channel"):
+            self.channel_id = str(response["channel"])
         return str(ts) if ts else None
+
+    def find(self, mark: str, thread_ts: str | None = None) -> bool | None:
+        """Reads the channel's recent history (or the thread) for a message carrying this mark in its
+        metadata. Needs the channels:history scope; without it, or on any error, we cannot tell."""
+        channel = getattr(self, "channel_id", None) or self.channel
+        try:
+            if thread_ts:
+                response = self._client.conversations_replies(channel=channel, ts=thread_ts, limit=200,
+                                                              include_all_metadata=True)
+            else:
+                response = self._client.conversations_history(channel=channel, limit=200, include_all_metadata=True)
+        except (SlackApiError, OSError, URLError):
+            return None
+        for message in response.get("messages") or []:
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            if payload.get("mark") == mark:
+                return True
+        return False
 
 
 def make_poster(webhook_url: str | None, bot_token: str | None, channel: str | None,

@@ -241,6 +241,8 @@ class SlackReceiver(_Loopback):
         self.posts: list[dict[str, Any]] = []  # every request that reached us, in order
         self.accepted: list[dict[str, Any]] = []  # the ones we answered ok (Slack would show these)
         self.script: list[str] = []
+        self.reads = 0  # conversations.history / replies calls
+        self.history_scope = True  # False: answer history reads with missing_scope
         self._lock = threading.Lock()
         receiver = self
 
@@ -263,6 +265,20 @@ class SlackReceiver(_Loopback):
                     for key in ("blocks",):
                         if isinstance(payload.get(key), str):
                             payload[key] = _json.loads(payload[key])
+                if self.path.startswith(("/api/conversations.history", "/api/conversations.replies")):
+                    with receiver._lock:
+                        receiver.reads += 1
+                        messages = [{"ts": m["ts"], "text": m["payload"].get("text"),
+                                     "metadata": m["payload"].get("metadata")}
+                                    for m in receiver.accepted if m["path"] == "/api/chat.postMessage"]
+                    if receiver.history_scope:
+                        self._answer(200, _json.dumps({"ok": True, "messages": messages}).encode(),
+                                     ctype="application/json")
+                    else:
+                        self._answer(200, b'{"ok": false, "error": "missing_scope"}', ctype="application/json")
+                    return
+                if isinstance(payload.get("metadata"), str):
+                    payload["metadata"] = _json.loads(payload["metadata"])
                 with receiver._lock:
                     receiver.posts.append({"path": self.path, "payload": payload,
                                            "auth": self.headers.get("Authorization")})
@@ -270,7 +286,8 @@ class SlackReceiver(_Loopback):
                 if action == "hang":
                     time.sleep(hang_seconds)
                     with receiver._lock:
-                        receiver.accepted.append({"path": self.path, "payload": payload})
+                        ts = f"1700000000.{len(receiver.accepted) + 1:06d}"
+                        receiver.accepted.append({"path": self.path, "payload": payload, "ts": ts})
                     self._answer(200, b"ok")
                     return
                 if action == "500":
@@ -280,8 +297,8 @@ class SlackReceiver(_Loopback):
                     self._answer(429, b"rate_limited", {"Retry-After": "1"})
                     return
                 with receiver._lock:
-                    receiver.accepted.append({"path": self.path, "payload": payload})
-                    ts = f"1700000000.{len(receiver.accepted):06d}"
+                    ts = f"1700000000.{len(receiver.accepted) + 1:06d}"
+                    receiver.accepted.append({"path": self.path, "payload": payload, "ts": ts})
                 if self.path.startswith("/api/"):
                     self._answer(200, _json.dumps({"ok": True, "channel": "C1", "ts": ts}).encode(),
                                  ctype="application/json")

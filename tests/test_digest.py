@@ -348,3 +348,42 @@ def test_the_same_news_from_two_sites_takes_one_slot(tmp_path: Path) -> None:
     assert len(titles) == 2 and sum("Llama 3" in t for t in titles) == 1
     assert store.count_items("status = 'repeat' and digest_id is not null") == 1  # never shown on its own later
     assert run(config, store, DigestOptions(slack=False, dry_run=True), None, NOW).items == []
+
+
+def test_bot_token_resolves_an_uncertain_send_by_reading_the_channel(tmp_path: Path) -> None:
+    config = setup_project(tmp_path)
+    store = polled_store(config)
+    with SlackReceiver(hang_seconds=2) as slack:
+        slack.script = ["hang"]
+        poster = BotTokenPoster("xoxb-test", "#ai-digest", base_url=slack.api_url, timeout=1)
+        first = run(config, store, DigestOptions(), poster, NOW)
+        assert {d["target"]: d["status"] for d in first.deliveries}["slack"] == "uncertain"
+        import time
+
+        time.sleep(1.5)  # the slow answer lands: Slack has the message
+        second = run(config, store, DigestOptions(), poster, NOW)
+    assert slack.reads >= 1
+    assert len([p for p in slack.posts if p["path"] == "/api/chat.postMessage"]) == 1  # found, not re-sent
+    assert second.finished_earlier[0]["deliveries"][0]["status"] == "done"
+    assert slack.accepted[0]["payload"]["metadata"]["event_payload"]["mark"] == "digest-1-part-1"
+
+
+@pytest.mark.parametrize("scope", [True, False])
+def test_an_interrupted_send_is_resent_only_when_the_channel_shows_it_missing(tmp_path: Path, scope: bool) -> None:
+    config = setup_project(tmp_path)
+    store = polled_store(config)
+    # A digest recorded, then a crash while its Slack message was in flight (it never arrived).
+    outcome = run(config, store, DigestOptions(slack=True), None, NOW)  # no poster: recorded, nothing sent
+    assert outcome.digest_id is not None
+    store.db.execute("insert into deliveries (digest_id, target, status, attempts, detail, updated) "
+                     "values (?, 'slack', 'sending', 1, '{}', '')", [outcome.digest_id])
+    with SlackReceiver() as slack:
+        slack.history_scope = scope
+        poster = BotTokenPoster("xoxb-test", "#ai-digest", base_url=slack.api_url, timeout=2)
+        again = run(config, store, DigestOptions(), poster, NOW)
+    status = {d["target"]: d["status"] for d in again.finished_earlier[0]["deliveries"]} if again.finished_earlier \
+        else {d["target"]: d["status"] for d in store.deliveries(outcome.digest_id)}
+    if scope:  # the channel could be read and the message was not there: sent once now
+        assert len(slack.accepted) == 1 and status["slack"] == "done"
+    else:  # we cannot tell: nothing is sent twice, and the person is told
+        assert slack.accepted == [] and status["slack"] == "uncertain"
