@@ -83,13 +83,17 @@ def run(feeds: int = 200, latency: float = 0.1, items: int = 20, hosts: int = 50
             "requests": requests}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def feed_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The options every poll benchmark shares: how many feeds, their latency, size and hosts."""
     parser.add_argument("--feeds", type=int, default=200)
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--items", type=int, default=20)
     parser.add_argument("--hosts", type=int, default=50)
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = feed_arguments(argparse.ArgumentParser(description=__doc__.split("\n\n")[0])).parse_args()
     print(json.dumps(run(args.feeds, args.latency, args.items, args.hosts), indent=2))
 
 

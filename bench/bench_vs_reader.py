@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.bench_poll import poll_twice
+from bench.bench_poll import feed_arguments, poll_twice
 
 HERE = Path(__file__).resolve().parent
 VENV = HERE / ".reader-venv"
@@ -40,11 +40,7 @@ def run_reader(python: Path, urls: list[str], workers: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--feeds", type=int, default=200)
-    parser.add_argument("--latency", type=float, default=0.1)
-    parser.add_argument("--items", type=int, default=20)
-    parser.add_argument("--hosts", type=int, default=50)
+    parser = feed_arguments(argparse.ArgumentParser(description=__doc__.split("\n\n")[0]))
     parser.add_argument("--workers", default="1,4,8,16,32")
     args = parser.parse_args()
     python = reader_python()

@@ -11,15 +11,11 @@ import argparse
 import json
 import sys
 
-from bench.bench_poll import serve
+from bench.bench_poll import feed_arguments, serve
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--feeds", type=int, default=200)
-    parser.add_argument("--latency", type=float, default=0.1)
-    parser.add_argument("--items", type=int, default=20)
-    parser.add_argument("--hosts", type=int, default=50)
+    parser = feed_arguments(argparse.ArgumentParser())
     args = parser.parse_args()
     with serve(args.feeds, args.latency, args.items, args.hosts) as (urls, _servers):
         print(json.dumps(urls), flush=True)

@@ -146,7 +146,7 @@ def library_check(state: State, queries: tuple[str, ...], as_json: bool) -> None
         else:
             expanded.append(q)
     app = state.app
-    _ensure_library(state, app)
+    ensure_library(state, app)
     results = lib.check(app.store, expanded)
     if as_json:
         emit_json([r.as_dict() for r in results])
@@ -205,7 +205,7 @@ def library_search(state: State, text: tuple[str, ...], limit: int, as_json: boo
     out.print(table)
 
 
-def _ensure_library(state: State, app: App) -> None:
+def ensure_library(state: State, app: App) -> None:
     """A check against an empty library would say "unknown" to everything: import first."""
     if app.store.library_stats().entries == 0:
         report = lib.import_documents(app.store, app.library_paths())

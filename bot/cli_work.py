@@ -9,7 +9,7 @@ import sys
 import click
 
 from bot import cli_render as render
-from bot.cli import State, _ensure_library, cli, emit_json, err, out, pass_state, progress_bar
+from bot.cli import State, cli, emit_json, ensure_library, err, out, pass_state, progress_bar
 from bot.errors import BotError
 from bot.lock import daemon_lock, hold, work_lock
 
@@ -23,7 +23,7 @@ def poll_command(state: State, sources: tuple[str, ...], as_json: bool) -> None:
     from bot.poll import poll, select_feeds
 
     app = state.app
-    _ensure_library(state, app)
+    ensure_library(state, app)
     feeds = select_feeds(app.config, sources)
     with hold(work_lock(app.config.db), "this poll"), progress_bar(state, len(feeds), "polling") as advance:
         report = poll(app.config, app.store, only=sources, progress=advance, hook=app.stop_hook())
@@ -108,7 +108,7 @@ def run_command(state: State) -> None:
     app = state.app
     c = app.config
     with hold(daemon_lock(c.db), "this `bot run`"):
-        _ensure_library(state, app)
+        ensure_library(state, app)
         daemon = Daemon(tz=c.timezone, poll_every_minutes=c.poll_every_minutes, digest_cron=c.digest_cron,
                         poll_job=app.poll_job, digest_job=app.digest_job, last_digest=app.last_digest_time,
                         now=lambda: datetime.now(UTC))
@@ -140,7 +140,7 @@ def add_command(state: State, urls: tuple[str, ...], note: str | None, day: str 
     except ValueError as exc:
         raise click.BadParameter(f"{day!r} is not a date like 2026-11-23", param_hint="--date") from exc
     app = state.app
-    _ensure_library(state, app)
+    ensure_library(state, app)
     finder = app.thread_finder()
     adder = Adder(app.config, app.store, fetch_settings(app.config, []), finder, app.config.arxiv_api)
     with hold(work_lock(app.config.db), "this add"):
