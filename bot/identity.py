@@ -273,22 +273,25 @@ def titles_fuzzy_equal(a: str, b: str) -> bool:
     if len(wa) != len(wb) or len(wa) < MIN_FUZZY_WORDS:
         return False
     diffs = [(x, y) for x, y in zip(wa, wb, strict=True) if x != y]
-    if len(diffs) != 1:
-        return False
-    x, y = diffs[0]
+    return len(diffs) == 1 and words_typo_equal(*diffs[0])
+
+
+def words_typo_equal(x: str, y: str) -> bool:
+    """The one word in which two titles differ is a typo of the other: no digits, long enough, close."""
     if any(ch.isdigit() for ch in x + y) or min(len(x), len(y)) < 4:
         return False
     return Levenshtein.normalized_similarity(x, y) >= FUZZY_WORD_SIMILARITY
 
 
-def fuzzy_block_keys(normalized: str) -> list[int]:
+def fuzzy_block_keys(normalized: str) -> list[tuple[int, str]]:
     """Index keys such that two fuzzy-equal titles share one: the title with one word left out, for
-    each word. Titles differing in exactly one word share the key that leaves that word out, so a
-    lookup costs a few dictionary hits whatever the size of the library."""
+    each word, paired with the word left out. Titles differing in exactly one word share the key that
+    leaves that word out, so a lookup costs a few dictionary hits whatever the size of the library,
+    and comparing two titles under a shared key is comparing the two words left out."""
     words = normalized.split()
     if len(words) < MIN_FUZZY_WORDS:
         return []
-    return [hash((len(words), i, *words[:i], *words[i + 1:])) for i in range(len(words))]
+    return [(hash((len(words), i, *words[:i], *words[i + 1:])), words[i]) for i in range(len(words))]
 
 
 def url_identities(url: str) -> set[Identity]:

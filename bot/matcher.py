@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from bot.identity import Identity, fuzzy_block_keys, title_key, titles_fuzzy_equal
+from bot.identity import Identity, fuzzy_block_keys, title_key, titles_fuzzy_equal, words_typo_equal
 from bot.records import Match
 
 RULE_ORDER = ("arxiv", "hn", "doi", "url", "title")
@@ -21,7 +21,8 @@ class IdentityIndex:
     def __init__(self) -> None:
         self._exact: dict[tuple[str, str], Owner] = {}
         self._titles: dict[str, tuple[str, Owner]] = {}  # title_key -> (normalized, owner)
-        self._blocks: dict[int, list[tuple[str, Owner]]] = defaultdict(list)
+        # block key -> (word left out, normalized title, owner): see identity.fuzzy_block_keys
+        self._blocks: dict[int, list[tuple[str, str, Owner]]] = defaultdict(list)
 
     def __len__(self) -> int:
         return len(self._exact) + len(self._titles)
@@ -34,8 +35,8 @@ class IdentityIndex:
                 if key in self._titles:
                     continue  # the first owner of a title keeps it (library before items)
                 self._titles[key] = (ident.value, ref)
-                for block in fuzzy_block_keys(ident.value):
-                    self._blocks[block].append((ident.value, ref))
+                for block, word in fuzzy_block_keys(ident.value):
+                    self._blocks[block].append((word, ident.value, ref))
             else:
                 self._exact.setdefault((ident.kind, ident.value), ref)
 
@@ -62,12 +63,11 @@ class IdentityIndex:
         return None
 
     def _fuzzy(self, normalized: str) -> Match | None:
-        seen: set[str] = set()
-        for block in fuzzy_block_keys(normalized):
-            for candidate, ref in self._blocks.get(block, ()):
-                if candidate in seen:
-                    continue
-                seen.add(candidate)
-                if titles_fuzzy_equal(normalized, candidate):
+        # Under a shared key the titles are equal but for the words left out (an exact match would
+        # have been found by title_key already), so only those two words need comparing.
+        for block, word in fuzzy_block_keys(normalized):
+            for other, candidate, ref in self._blocks.get(block, ()):
+                # the full check only confirms a hit (block keys are hashes, which may collide)
+                if word != other and words_typo_equal(word, other) and titles_fuzzy_equal(normalized, candidate):
                     return Match("fuzzy_title", ref[0], ref[1], candidate)
         return None

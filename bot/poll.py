@@ -93,23 +93,36 @@ def select_feeds(config: Config, only: Sequence[str] = ()) -> list[FeedConfig]:
 PARALLEL_PARSE_FROM = 16  # feeds; below this a process pool costs more than it saves
 
 
+def start_parse_pool(workers: int) -> ProcessPoolExecutor | None:
+    """A pool of parser processes, started and ready; None where processes cannot be made."""
+    try:
+        # forkserver, not fork: the poll has threads, and a forked child could inherit a held lock.
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["bot.feed_parsers"])  # imported once, not once per worker
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        for started in [pool.submit(int) for _ in range(workers)]:
+            started.result()
+    except (OSError, ValueError):  # no process pool here: parse inline, just slower
+        return None
+    return pool
+
+
 async def fetch_all(feeds: Sequence[FeedConfig], states: dict[str, dict[str, Any]], fetcher: Fetcher,
                     now: datetime, progress: Callable[[str], None] | None = None) -> list[SourceOutcome]:
-    pool = None
+    pool: asyncio.Future[ProcessPoolExecutor | None] | None = None
     offload: Offload = inline
-    if len(feeds) >= PARALLEL_PARSE_FROM and (os.cpu_count() or 1) > 1:
-        # forkserver, not fork: the poll has threads, and a forked child could inherit a held lock.
-        try:
-            pool = ProcessPoolExecutor(max_workers=os.cpu_count(),
-                                       mp_context=multiprocessing.get_context("forkserver"))
-        except (OSError, ValueError):  # no process pool here: parse inline, just slower
-            pool = None
+    workers = os.cpu_count() or 1
+    if len(feeds) >= PARALLEL_PARSE_FROM and workers > 1:
         loop = asyncio.get_running_loop()
+        # Started in a thread, so the first requests go out while the workers start.
+        pool = loop.run_in_executor(None, start_parse_pool, workers)
 
         async def offload(fn: Callable[..., Any], *args: Any) -> Any:  # noqa: F811
-            if pool is None:
+            assert pool is not None
+            executor = await pool
+            if executor is None:
                 return fn(*args)
-            return await loop.run_in_executor(pool, fn, *args)
+            return await loop.run_in_executor(executor, fn, *args)
 
     async def one(feed: FeedConfig) -> SourceOutcome:
         try:
@@ -124,8 +137,8 @@ async def fetch_all(feeds: Sequence[FeedConfig], states: dict[str, dict[str, Any
         async with fetcher:
             return list(await asyncio.gather(*(one(f) for f in feeds)))
     finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        if pool is not None and (executor := await pool) is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
 
 
 BACKGROUND_ITEMS = 3000

@@ -19,9 +19,11 @@ from bot.identity import (
     normalize_title,
     strip_trailing_junk,
     text_identities,
+    title_key,
     titles_fuzzy_equal,
     url_identities,
 )
+from bot.matcher import IdentityIndex
 
 
 @pytest.mark.parametrize(
@@ -223,3 +225,17 @@ def test_a_changed_number_is_never_a_fuzzy_match(words: list[str], n: int, m: in
     a = normalize_title(" ".join([*words, "part", str(n)]))
     b = normalize_title(" ".join([*words, "part", str(m)]))
     assert not titles_fuzzy_equal(a, b)
+
+
+@given(_words, st.integers(0, 7), st.text("abcdefgh", min_size=1, max_size=10), st.booleans())
+def test_the_index_finds_exactly_the_fuzzy_equal_titles(words: list[str], at: int, word: str, swap: bool) -> None:
+    """The index compares only the words that its block keys leave out; it must agree with the rule."""
+    a = normalize_title(" ".join(words))
+    changed = list(words)
+    changed[at % len(changed)] = word
+    b = normalize_title(" ".join(changed))
+    assume(title_key(a) != title_key(b))
+    index = IdentityIndex()
+    index.add("entry", 1, [Identity("title", a)])
+    match = index.match([Identity("title", b)])
+    assert (match is not None and match.rule == "fuzzy_title") == titles_fuzzy_equal(b, a)
