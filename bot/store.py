@@ -253,8 +253,9 @@ class Store(DeliveryRecords):
 
     # -- sources and items ---------------------------------------------------------------------
     def source_state(self, name: str) -> dict[str, Any]:
-        row = next(self.db.table("sources").rows_where("name = ?", [name]), None)
-        return dict(row) if row else {"name": name}
+        cursor = self.db.execute("select * from sources where name = ?", [name])
+        row = cursor.fetchone()
+        return dict(zip([d[0] for d in cursor.description], row, strict=True)) if row else {"name": name}
 
     def source_states(self) -> list[dict[str, Any]]:
         rows = []
@@ -266,7 +267,12 @@ class Store(DeliveryRecords):
     def save_source_state(self, name: str, **fields: Any) -> None:
         if "stats" in fields and not isinstance(fields["stats"], str):
             fields["stats"] = json.dumps(fields["stats"])
-        self.db.table("sources").upsert({"name": name, **fields}, pk="name", alter=False)
+        # Plain SQL: a poll saves one row per feed, and sqlite-utils' upsert costs far more than the write.
+        columns = ["name", *fields]
+        names = ", ".join(f"[{c}]" for c in columns)
+        updates = ", ".join(f"[{c}] = excluded.[{c}]" for c in fields) or "name = excluded.name"
+        self.db.execute(f"insert into sources ({names}) values ({', '.join('?' * len(columns))}) "
+                        f"on conflict(name) do update set {updates}", [name, *fields.values()])
 
     def insert_item(self, record: dict[str, Any], identities: Iterable[Identity]) -> int:
         row = _encode(record)
