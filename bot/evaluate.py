@@ -15,7 +15,7 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -96,11 +96,15 @@ def replay(config: Config, archive: Path, limit: int = 20, include_undated: bool
     picks = [e for e in entries if e.file == log_name and e.date]
 
     first_seen: dict[Identity, date] = {}
+    story_of: dict[Identity, int] = {}  # which archive story first carried an identity
+    story = 0
     for day in sorted(days):
         for item in days[day]:
+            story += 1
             for ident in item.identities:
                 if ident.kind in PICK_KINDS:
                     first_seen.setdefault(ident, day)
+                    story_of.setdefault(ident, story)
     weeks: dict[date, list[date]] = defaultdict(list)
     for day in days:
         weeks[_week_start(day)].append(day)
@@ -115,11 +119,24 @@ def replay(config: Config, archive: Path, limit: int = 20, include_undated: bool
             appeared = [first_seen[i] for i in entry.identities if i.kind in PICK_KINDS and i in first_seen]
             if appeared and start <= min(appeared) < end:
                 week_picks.append(entry)
+        week_picks = _one_per_story(week_picks, story_of)
         if not week_picks:
             continue
         results.append(_replay_week(config, topics, start, end, weeks[start], days, entries, week_picks,
                                     limit, include_undated))
     return _report(results, limit, archive, include_undated)
+
+
+def _one_per_story(entries: Sequence[LibraryEntry], story_of: dict[Identity, int]) -> list[LibraryEntry]:
+    """A story logged in two lines (the article, then its HN thread) is one pick, not two: the entries
+    that lead to the same archive story become one, carrying all their identities."""
+    by_story: dict[int, LibraryEntry] = {}
+    for entry in entries:
+        story = min(story_of[i] for i in entry.identities if i in story_of)
+        first = by_story.get(story)
+        by_story[story] = entry if first is None else replace(
+            first, identities=first.identities | entry.identities)
+    return list(by_story.values())
 
 
 def _replay_week(config: Config, topics: TopicMatcher, start: date, end: date, week_days: Sequence[date],

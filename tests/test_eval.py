@@ -61,6 +61,20 @@ def test_replay_measures_recall_against_baselines(workdir: Path) -> None:
     assert report["overall"]["bot"]["recall_micro"] == 1.0
 
 
+def test_a_story_logged_in_two_lines_is_one_pick(workdir: Path) -> None:
+    write_project(workdir)
+    log = workdir / "library" / "log.md"
+    # the article on one line, its HN thread on the next: the same story, so one pick
+    log.write_text(LOG.replace(
+        "and [HN thread](https://news.ycombinator.com/item?id=2001)\n",
+        "\n* Discussed in this [HN thread](https://news.ycombinator.com/item?id=2001)\n"))
+    result = CliRunner().invoke(cli, ["eval", "archive", "--json", "--limit", "5"], catch_exceptions=False)
+    report = json.loads(result.stdout)
+    assert report["picks"] == 1, report["per_week"]
+    (detail,) = report["per_week"][0]["detail"]
+    assert detail["rank_bot"] == 1
+
+
 def test_human_table(workdir: Path) -> None:
     write_project(workdir)
     result = CliRunner().invoke(cli, ["eval", "archive"], catch_exceptions=False)
