@@ -1,0 +1,28 @@
+"""The benchmarks' own code, run small: a benchmark that breaks unnoticed reports nothing."""
+
+from __future__ import annotations
+
+from bench import bench_poll, httpx_floor
+from bench.bench_vs_reader import best_of
+
+
+def test_poll_benchmark_runs_small() -> None:
+    result = bench_poll.run(feeds=3, latency=0.0, items=2, hosts=2)
+    assert result["items"] == 6
+    # a first poll and a re-poll: each feed asked twice, the second time answered 304
+    assert result["requests"] == 6
+    assert result["first_poll_s"] > 0 and result["repoll_304_s"] > 0
+
+
+def test_httpx_floor_makes_the_same_requests() -> None:
+    with bench_poll.serve(3, 0.0, 2, 1) as (urls, servers):
+        result = httpx_floor.measure(urls, repeat=1)  # it checks itself that all answered 200, then 304
+    assert set(result) == {"full_s", "conditional_304_s"}
+    conditional = [r for s in servers for r in s.requests
+                   if {k.lower(): v for k, v in r["headers"].items()}.get("if-none-match")]
+    assert sum(len(s.requests) for s in servers) == 6 and len(conditional) == 3
+
+
+def test_best_of_takes_each_timing_at_its_best() -> None:
+    runs = [{"first_poll_s": 2.0, "repoll_304_s": 0.3}, {"first_poll_s": 1.5, "repoll_304_s": 0.4}]
+    assert best_of(runs) == {"first_poll_s": 1.5, "repoll_304_s": 0.3, "runs": 2}
