@@ -91,18 +91,23 @@ def select_feeds(config: Config, only: Sequence[str] = ()) -> list[FeedConfig]:
 
 
 PARALLEL_PARSE_FROM = 16  # feeds; below this a process pool costs more than it saves
+POOL_START_TIMEOUT = 30.0  # seconds for the parser processes to come up before parsing inline instead
 
 
 def start_parse_pool(workers: int) -> ProcessPoolExecutor | None:
     """A pool of parser processes, started and ready; None where processes cannot be made."""
+    pool = None
     try:
         # forkserver, not fork: the poll has threads, and a forked child could inherit a held lock.
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["bot.feed_parsers"])  # imported once, not once per worker
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
         for started in [pool.submit(int) for _ in range(workers)]:
-            started.result()
-    except (OSError, ValueError):  # no process pool here: parse inline, just slower
+            started.result(timeout=POOL_START_TIMEOUT)
+    except (OSError, ValueError, RuntimeError, TimeoutError):
+        # No processes here (a sandbox, a broken pool, a start that hangs): parse inline, just slower.
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
         return None
     return pool
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,9 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from bot import library as lib
+from bot import poll as poll_module
 from bot.cli import cli
 from bot.config import Config, load_config
-from bot.poll import poll
+from bot.poll import PARALLEL_PARSE_FROM, poll
 from bot.store import Store
 from tests.conftest import ROOT
 from tests.servers import FeedServer, Route, algolia, arxiv_atom, atom, gzip_bomb, rss
@@ -112,6 +114,37 @@ def test_second_poll_of_unchanged_feeds_is_all_304(tmp_path: Path) -> None:
     assert all(s.not_modified and s.fetched == 0 and s.result == "not_modified" for s in second.sources)
     assert len(conditional) == 3
     assert store.count_items() == 3
+
+
+def _many_feeds(server: FeedServer, tmp_path: Path) -> Config:
+    """Enough feeds that the poll parses them in a pool of processes."""
+    for n in range(PARALLEL_PARSE_FROM + 2):
+        server.route(f"/m{n}.xml", Route(body=rss([{"title": f"Fine-tuning LLMs with adapters, note {n}-{k}",
+                                                    "link": f"https://many{n}.example/{k}"} for k in range(3)])))
+    return make_config(tmp_path, [{"name": f"m{n}", "kind": "rss", "url": server.url(f"/m{n}.xml")}
+                                  for n in range(PARALLEL_PARSE_FROM + 2)])
+
+
+def test_many_feeds_are_parsed_in_processes(tmp_path: Path) -> None:
+    with FeedServer() as server:
+        config = _many_feeds(server, tmp_path)
+        report = poll(config, open_store(config), now=NOW)
+    assert [s.result for s in report.sources] == ["ok"] * (PARALLEL_PARSE_FROM + 2)
+    assert sum(s.new + s.off_topic for s in report.sources) == 3 * (PARALLEL_PARSE_FROM + 2)
+
+
+@pytest.mark.parametrize("failure", [OSError("no processes here"), BrokenProcessPool("a worker died")])
+def test_without_processes_the_poll_parses_inline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  failure: Exception) -> None:
+    def cannot(*args: Any, **kwargs: Any) -> None:
+        raise failure
+
+    monkeypatch.setattr(poll_module, "ProcessPoolExecutor", cannot)
+    with FeedServer() as server:
+        config = _many_feeds(server, tmp_path)
+        report = poll(config, open_store(config), now=NOW)
+    assert [s.result for s in report.sources] == ["ok"] * (PARALLEL_PARSE_FROM + 2)
+    assert sum(s.new + s.off_topic for s in report.sources) == 3 * (PARALLEL_PARSE_FROM + 2)
 
 
 FAULTS = {
