@@ -1,6 +1,6 @@
 """`bot poll` against lemon24/reader's `update_feeds`, side by side in one run, on the same feeds
 served from 127.0.0.x with injected latency: first poll and all-304 re-poll; and, on the same
-feeds, what the requests alone cost a bare httpx client (the floor for any poll built on httpx).
+feeds, what the requests alone cost one bare httpx client (the floor for a poll through one client).
 
     .venv/bin/python -m bench.bench_vs_reader [--feeds 200] [--latency 0.1] [--workers 1,4,8,16,32,64] [--repeat 3]
 
@@ -77,7 +77,7 @@ def main() -> None:
         "reader_best_first": best_first, "reader_best_repoll": best_repoll,
         "speedup_first": round(best_first["first_poll_s"] / bot["first_poll_s"], 2),
         "speedup_repoll": round(best_repoll["repoll_304_s"] / bot["repoll_304_s"], 2),
-        # What the same requests cost a bare httpx client: no poll built on httpx can go below this.
+        # What the same requests cost one bare httpx client: no poll through one client goes below it.
         "httpx_alone": floor,
         "repoll_needed_for_2x_s": round(best_repoll["repoll_304_s"] / 2, 3),
     }

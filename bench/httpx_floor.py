@@ -1,7 +1,6 @@
-"""The floor under any httpx-based poll: the same requests made by a bare httpx.AsyncClient, all at
-once, reading nothing but the status. No parsing, no storage, no limits of ours.
-
-    .venv/bin/python -m bench.httpx_floor   (used by bench_vs_reader, on the same served feeds)
+"""The floor under a poll that uses one httpx client: the same requests made by a bare
+httpx.AsyncClient, all at once, reading nothing but the status. No parsing, no storage, no limits of
+ours. A library module: bench_vs_reader calls `measure` on the feeds it serves.
 """
 
 from __future__ import annotations
