@@ -108,6 +108,9 @@ def replay(config: Config, archive: Path, limit: int = 20, include_undated: bool
     weeks: dict[date, list[date]] = defaultdict(list)
     for day in days:
         weeks[_week_start(day)].append(day)
+    # A story still on the front page from an earlier week went out in that week's digest: each week
+    # polls only the stories it saw first, as a running bot would have found the rest known.
+    days = {day: [i for i in items if _first_week(i, first_seen) >= _week_start(day)] for day, items in days.items()}
 
     results: list[WeekResult] = []
     for start in sorted(weeks):
@@ -125,6 +128,11 @@ def replay(config: Config, archive: Path, limit: int = 20, include_undated: bool
         results.append(_replay_week(config, topics, start, end, weeks[start], days, entries, week_picks,
                                     limit, include_undated))
     return _report(results, limit, archive, include_undated)
+
+
+def _first_week(item: FeedItem, first_seen: dict[Identity, date]) -> date:
+    seen = [first_seen[i] for i in item.identities if i in first_seen]
+    return _week_start(min(seen)) if seen else date.max
 
 
 def _one_per_story(entries: Sequence[LibraryEntry], story_of: dict[Identity, int]) -> list[LibraryEntry]:

@@ -75,6 +75,24 @@ def test_a_story_logged_in_two_lines_is_one_pick(workdir: Path) -> None:
     assert detail["rank_bot"] == 1
 
 
+def test_a_story_still_on_the_front_page_next_week_is_polled_in_its_first_week_only(workdir: Path) -> None:
+    write_project(workdir)
+    archive = workdir / "archive"
+    carried = (5000, "LLM inference on a laptop, measured", "https://carried.example/", 40)
+    (archive / "2023-01-15.xml").write_bytes(day([carried]))  # a Sunday: week of 9 January
+    (archive / "2023-01-16.xml").write_bytes(day([
+        carried, (6000, "Prompt engineering patterns, illustrated", "https://prompts.example/", 9)]))
+    log = workdir / "library" / "log.md"
+    log.write_text(LOG + "## 17 January 2023\n* [Prompt engineering patterns](https://prompts.example/)\n")
+    result = CliRunner().invoke(cli, ["eval", "archive", "--json", "--limit", "5"], catch_exceptions=False)
+    report = json.loads(result.stdout)
+    weeks = {w["week"]: w for w in report["per_week"]}
+    # A running bot found the carried story known on Monday: it went out in the first week's digest.
+    assert weeks["2023-01-16"]["items"] == 2  # the new story and the 20 January one
+    assert weeks["2023-01-16"]["recall"]["bot"] == 1.0
+    assert weeks["2023-01-09"]["items"] == 32  # 33 stories, one of them already in the library
+
+
 def test_human_table(workdir: Path) -> None:
     write_project(workdir)
     result = CliRunner().invoke(cli, ["eval", "archive"], catch_exceptions=False)
