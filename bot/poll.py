@@ -25,7 +25,7 @@ from bot.fetch import Fetcher, FetchSettings, is_local
 from bot.identity import Identity
 from bot.library import build_index
 from bot.records import FeedItem
-from bot.score import LibraryModel, Scorer, TasteModel, TopicMatcher, strip_urls, tokens
+from bot.score import LibraryModel, Scorer, TasteModel, TopicMatcher, tokens, url_words
 from bot.sources import Offload, SourceOutcome, fetch_source, inline
 from bot.store import Store
 
@@ -156,8 +156,11 @@ def build_scorer(topics: TopicMatcher, store: Store, now: datetime, batch: Seque
     recent = store.db.execute("select title, summary from items order by id desc limit ?", [BACKGROUND_ITEMS])
     background = [tokens(f"{i.title} {i.summary[:300]}") for i in batch]
     background += [tokens(f"{t} {(s or '')[:300]}") for t, s in recent]
-    taste = TasteModel.build((tokens(f"{e['title'] or ''} {strip_urls(e['text'] or '')}") for e in entries),
-                             background)
+    # Taste is read from what the entries name (link texts, quoted titles, the words of their links),
+    # not from the person's notes around them: "useful", "associated" or "found" say nothing of taste.
+    titles = store.entry_titles()
+    taste = TasteModel.build((tokens(" ".join([*titles.get(e["id"], ()), *map(url_words, e["urls"])]))
+                              for e in entries), background)
     return Scorer(topics, model, now, taste=taste)
 
 

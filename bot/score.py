@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from bot.records import FeedItem
 
@@ -37,15 +37,21 @@ SUMMARY_HIT = 0.1
 LIBRARY_SCALE = 0.6  # a cosine of 0.6 against one library entry counts as fully similar
 MIN_SHARED_WORDS = 2
 SECOND_TOPIC = 0.25
-SIGNAL_WEIGHT = 0.15  # HN points and comments, arXiv cross-lists: they order what is relevant
+SIGNAL_WEIGHT = 0.15  # HN points, arXiv cross-lists: they order what is relevant
 RECENCY_WEIGHT = 0.15
+FRESH_DAYS = 7.0  # a weekly digest's period: items this young are all equally recent
+# A thread with as many comments as points is a debate (news, policy, drama), not something to read
+# and keep: Hacker News itself ranks such threads down. Comments per point, with points smoothed so
+# that a young thread's first comments do not count as heat.
+HEAT_WEIGHT = 0.15
+HEAT_SMOOTHING = 10
 TASTE_MIN_ENTRIES = 2  # a word must recur in the library to say anything about taste
 TASTE_MAX_WEIGHT = 4.0
 TASTE_TOP_WORDS = 4
 TASTE_SCALE = 6.0
 TASTE_WEIGHT = 0.8
 MAX_POSTINGS_PER_ITEM = 4000
-LIBRARY_WEIGHT = 0.8
+LIBRARY_WEIGHT = 0.4
 
 
 def tokens(text: str) -> list[str]:
@@ -243,6 +249,22 @@ class LibraryModel:
         return [(score, entry_id) for entry_id, score in best]
 
 
+_ID_HOSTS = ("news.ycombinator.com", "youtu.be", "youtube.com", "twitter.com", "x.com")
+_PATH_SPLIT_RE = re.compile(r"[/\-_.+~=&?#%]+")
+_NOT_WORD_RE = re.compile(r"\d+|[0-9a-f]{8,}|html?|php|aspx?|pdf|abs|index|posts?|blog|p|www|en|wiki|item")
+
+
+def url_words(url: str) -> str:
+    """The words of a link's path ("/2023/02/what-is-chatgpt-doing/" -> "what is chatgpt doing"). A log
+    line's link text is often a name or "HN thread"; the address usually carries the work's title."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if host.endswith(_ID_HOSTS):
+        return ""  # paths there are ids
+    words = (w for w in _PATH_SPLIT_RE.split(unquote(parts.path)) if w)
+    return " ".join(w for w in words if not _NOT_WORD_RE.fullmatch(w.lower()))
+
+
 def strip_urls(text: str) -> str:
     return re.sub(r"\(?https?://\S+", " ", text)
 
@@ -313,25 +335,32 @@ class Scorer:
         relevance = 1.0 - (1.0 - topic_score) * (1.0 - LIBRARY_WEIGHT * lib_sim) * (1.0 - TASTE_WEIGHT * taste)
         signal = self.signal(item, sources)
         recency = self.recency(item)
-        score = relevance * (1.0 - SIGNAL_WEIGHT - RECENCY_WEIGHT + SIGNAL_WEIGHT * signal + RECENCY_WEIGHT * recency)
+        heat = self.heat(item)
+        score = relevance * (1.0 - SIGNAL_WEIGHT - RECENCY_WEIGHT + SIGNAL_WEIGHT * signal + RECENCY_WEIGHT * recency
+                             - HEAT_WEIGHT * heat)
         explain = {
             "topic_score": round(topic_score, 3), "topics": topic_names, "phrases": phrases,
             "library_similarity": round(lib_sim, 3), "taste": round(taste, 3), "taste_words": taste_words,
             "similar_to": [{"entry": eid, "title": self.library.titles.get(eid), "cosine": round(s, 3)}
                            for s, eid in similar],
-            "signal": round(signal, 3), "recency": round(recency, 3),
+            "signal": round(signal, 3), "heat": round(heat, 3), "recency": round(recency, 3),
         }
         return Scored(round(relevance, 4), round(score, 4), tuple(topic_names), explain)
 
     def signal(self, item: FeedItem, sources: Sequence[str] = ()) -> float:
         if item.points is not None or item.hn_id:
-            points = item.points or 0
-            comments = item.comments or 0
-            return min(1.0, 0.8 * math.log1p(points) / math.log1p(500) + 0.2 * math.log1p(comments) / math.log1p(200))
+            return min(1.0, math.log1p(item.points or 0) / math.log1p(500))
         if item.arxiv_id and item.categories:
             cross = len(self.tracked.intersection(item.categories))
             return min(1.0, 0.25 + 0.1 * cross)
         return 0.5  # a curated blog feed the person chose
+
+    @staticmethod
+    def heat(item: FeedItem) -> float:
+        """0..1: comments per point of a discussion thread (0 when the source has no comments)."""
+        if not item.comments:
+            return 0.0
+        return min(1.0, item.comments / ((item.points or 0) + HEAT_SMOOTHING))
 
     def recency(self, item: FeedItem) -> float:
         if not item.published:
@@ -340,5 +369,7 @@ class Scorer:
             published = datetime.fromisoformat(item.published)
         except ValueError:
             return 0.5
+        # Within the digest's week age says nothing about what is worth reading; an item older than that
+        # (an old paper re-posted, a blog's back catalogue) fades.
         age_days = max(0.0, (self.now - published).total_seconds() / 86400)
-        return math.exp(-age_days / 7.0)
+        return math.exp(-max(0.0, age_days - FRESH_DAYS) / 7.0)

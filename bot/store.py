@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -216,6 +217,14 @@ class Store(DeliveryRecords):
             row["urls"] = json.loads(row["urls"] or "[]")
             row["internal_links"] = json.loads(row["internal_links"] or "[]")
             yield row
+
+    def entry_titles(self) -> dict[int, list[str]]:
+        """The titles each library entry names (normalized), by entry id."""
+        titles: dict[int, list[str]] = defaultdict(list)
+        for owner_id, value in self.db.execute(
+                "select owner_id, value from identities where owner = 'entry' and kind = 'title'"):
+            titles[owner_id].append(value)
+        return dict(titles)
 
     def library_stats(self) -> LibraryStats:
         q = self.db.execute
