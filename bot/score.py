@@ -1,9 +1,11 @@
 """Relevance (spec section 7). Pure: only processes data.
 
-An item's relevance combines the tracked topics (phrases, with negative phrases that veto a topic)
-and its similarity to the library (TF-IDF cosine against the person's own entries: their picks are
-the best signal of taste). Its rank score multiplies relevance by source signals (HN points and
-comments, arXiv cross-lists, curated blogs) and recency. Every number is explained in `explain`.
+An item's relevance combines the tracked topics (phrases, with negative phrases that veto a topic),
+the person's taste (words the things their library names use far more than the stream does) and its
+similarity to single library entries (TF-IDF cosine): their picks are the best signal of taste. Its
+rank score weighs relevance by source signals (HN points, arXiv cross-lists, curated blogs), less the
+heat of a thread that is mostly argument, and staleness beyond the digest's week. Every number is
+explained in `explain`.
 """
 
 from __future__ import annotations
@@ -259,7 +261,7 @@ def url_words(url: str) -> str:
     line's link text is often a name or "HN thread"; the address usually carries the work's title."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
-    if host.endswith(_ID_HOSTS):
+    if any(host == h or host.endswith("." + h) for h in _ID_HOSTS):
         return ""  # paths there are ids
     words = (w for w in _PATH_SPLIT_RE.split(unquote(parts.path)) if w)
     return " ".join(w for w in words if not _NOT_WORD_RE.fullmatch(w.lower()))

@@ -38,6 +38,8 @@ def plain_scorer() -> Scorer:
     ("https://blog.example/p/5f3a9c0d2e1b4a7f", ""),  # an id, not words
     ("https://news.ycombinator.com/item?id=35100086", ""),  # HN, YouTube and Twitter paths are ids
     ("https://youtu.be/wi0M2J4uE5I", ""),
+    ("https://m.youtube.com/watch", ""),
+    ("https://netflixtechblog.netflix.com/scaling-inference", "scaling inference"),  # not x.com
     ("not a url at all", "not a url at all"),
 ])
 def test_url_words_are_the_words_of_a_links_path(url: str, words: str) -> None:
