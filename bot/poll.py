@@ -12,7 +12,7 @@ import os
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -229,7 +229,7 @@ def _apply(config: Config, store: Store, decision: Decision, scorer: Scorer, sta
     match = decision.match
     if match is not None:
         if match.owner == "item":
-            _refresh(store, match.owner_id, cand, stamp)
+            _refresh(store, match.owner_id, cand, scorer, stamp)
         return None
     item = cand.item
     scored = scorer.score(item, cand.sources)
@@ -245,9 +245,10 @@ def _apply(config: Config, store: Store, decision: Decision, scorer: Scorer, sta
     return record
 
 
-def _refresh(store: Store, item_id: int, cand: Candidate, stamp: str) -> None:
+def _refresh(store: Store, item_id: int, cand: Candidate, scorer: Scorer, stamp: str) -> None:
     """A source reported an item we already hold: climb its points, add the HN thread or the other
-    source, but never touch an item that a digest already carried."""
+    source, and re-rank it on those signals (its relevance stands), but never touch an item that a
+    digest already carried."""
     row = store.item(item_id)
     if row is None or row.get("digest_id"):
         return
@@ -266,4 +267,11 @@ def _refresh(store: Store, item_id: int, cand: Candidate, stamp: str) -> None:
         fields["arxiv_id"] = item.arxiv_id
     if len(item.summary) > len(row["summary"] or ""):
         fields["summary"] = item.summary
+    signals = ("sources", "points", "comments", "hn_id", "arxiv_id")
+    if row["relevance"] is not None and any(key in fields for key in signals):
+        held = replace(item, published=row["published"] or item.published,
+                       categories=tuple(row["categories"]) or item.categories,
+                       **{key: fields.get(key, row[key]) for key in signals[1:]})
+        score, parts = scorer.rank(row["relevance"], held, fields.get("sources", row["sources"]))
+        fields.update(score=score, explain={**(row["explain"] or {}), **parts})
     store.update_item(item_id, fields, item.identities)

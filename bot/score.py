@@ -335,19 +335,26 @@ class Scorer:
         lib_sim = min(1.0, similar[0][0] / LIBRARY_SCALE) if similar else 0.0
         taste, taste_words = self.taste.taste(words)
         relevance = 1.0 - (1.0 - topic_score) * (1.0 - LIBRARY_WEIGHT * lib_sim) * (1.0 - TASTE_WEIGHT * taste)
-        signal = self.signal(item, sources)
-        recency = self.recency(item)
-        heat = self.heat(item)
-        score = relevance * (1.0 - SIGNAL_WEIGHT - RECENCY_WEIGHT + SIGNAL_WEIGHT * signal + RECENCY_WEIGHT * recency
-                             - HEAT_WEIGHT * heat)
+        score, parts = self.rank(relevance, item, sources)
         explain = {
             "topic_score": round(topic_score, 3), "topics": topic_names, "phrases": phrases,
             "library_similarity": round(lib_sim, 3), "taste": round(taste, 3), "taste_words": taste_words,
             "similar_to": [{"entry": eid, "title": self.library.titles.get(eid), "cosine": round(s, 3)}
                            for s, eid in similar],
-            "signal": round(signal, 3), "heat": round(heat, 3), "recency": round(recency, 3),
+            **parts,
         }
-        return Scored(round(relevance, 4), round(score, 4), tuple(topic_names), explain)
+        return Scored(round(relevance, 4), score, tuple(topic_names), explain)
+
+    def rank(self, relevance: float, item: FeedItem, sources: Sequence[str] = ()) -> tuple[float, dict[str, float]]:
+        """The rank score of an item of this relevance, and its parts for `explain`. Separate from
+        relevance because a known item's points and comments climb between polls while what it is
+        about does not: a refresh re-ranks it without re-reading it."""
+        signal = self.signal(item, sources)
+        recency = self.recency(item)
+        heat = self.heat(item)
+        score = relevance * (1.0 - SIGNAL_WEIGHT - RECENCY_WEIGHT + SIGNAL_WEIGHT * signal + RECENCY_WEIGHT * recency
+                             - HEAT_WEIGHT * heat)
+        return round(score, 4), {"signal": round(signal, 3), "heat": round(heat, 3), "recency": round(recency, 3)}
 
     def signal(self, item: FeedItem, sources: Sequence[str] = ()) -> float:
         if item.points is not None or item.hn_id:

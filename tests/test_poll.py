@@ -116,6 +116,49 @@ def test_second_poll_of_unchanged_feeds_is_all_304(tmp_path: Path) -> None:
     assert store.count_items() == 3
 
 
+def test_a_known_item_is_re_ranked_as_its_points_climb(tmp_path: Path) -> None:
+    """The digest ranks by the signals at digest time: a story first seen with a few points that the
+    front page then carried rises; what it is about (its relevance) stays as first read."""
+    early = {"id": 46000010, "title": "Speculative decoding for LLM inference", "url": "https://a.example/spec",
+             "points": 3, "num_comments": 0}
+    steady = {"id": 46000011, "title": "Quantization of LLM weights for inference", "url": "https://b.example/q",
+              "points": 60, "num_comments": 5}
+    later = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
+    with FeedServer() as server:
+        server.route("/hn", Route(content_type="application/json", body=algolia([early, steady])))
+        config = make_config(tmp_path, [{"name": "hn", "kind": "hn", "url": server.url("/hn"), "min_points": 1}])
+        store = open_store(config)
+        poll(config, store, now=NOW)
+        first = {r["hn_id"]: r for r in store.items_where("1", [])}
+        server.route("/hn", Route(content_type="application/json", body=algolia([
+            {**early, "points": 450, "num_comments": 40}, steady])))
+        poll(config, store, now=later)
+    after = {r["hn_id"]: r for r in store.items_where("1", [])}
+    assert first[46000010]["score"] < first[46000011]["score"]
+    climbed = after[46000010]
+    assert climbed["points"] == 450 and climbed["comments"] == 40
+    assert climbed["score"] > after[46000011]["score"]
+    assert climbed["relevance"] == first[46000010]["relevance"]
+    assert climbed["explain"]["signal"] > first[46000010]["explain"]["signal"]
+    assert climbed["explain"]["heat"] > 0 and climbed["explain"]["topics"] == first[46000010]["explain"]["topics"]
+    assert after[46000011]["score"] == first[46000011]["score"]  # nothing changed, nothing re-ranked
+
+
+def test_an_item_a_digest_carried_is_not_re_ranked(tmp_path: Path) -> None:
+    story = {"id": 46000012, "title": "LLM inference on a phone", "url": "https://c.example/p", "points": 5}
+    with FeedServer() as server:
+        server.route("/hn", Route(content_type="application/json", body=algolia([story])))
+        config = make_config(tmp_path, [{"name": "hn", "kind": "hn", "url": server.url("/hn"), "min_points": 1}])
+        store = open_store(config)
+        poll(config, store, now=NOW)
+        (row,) = store.items_where("1", [])
+        store.update_item(row["id"], {"digest_id": 1})
+        server.route("/hn", Route(content_type="application/json", body=algolia([{**story, "points": 500}])))
+        poll(config, store, now=NOW)
+    (after,) = store.items_where("1", [])
+    assert after["points"] == 5 and after["score"] == row["score"]
+
+
 def _many_feeds(server: FeedServer, tmp_path: Path) -> Config:
     """Enough feeds that the poll parses them in a pool of processes."""
     for n in range(PARALLEL_PARSE_FROM + 2):
