@@ -267,6 +267,26 @@ def url_words(url: str) -> str:
     return " ".join(w for w in words if not _NOT_WORD_RE.fullmatch(w.lower()))
 
 
+# Hacker News conventions in titles. A year in brackets at the end marks an old work posted again
+# ("A Note on Distributed Computing (1994) [pdf]"): it is as old as that year, however new the post.
+# A company with its YC batch and a role is a job ad ("Acme (YC S18) Is Hiring Engineers"), which the
+# front page carries between stories: nothing to read.
+_YEAR_TAG_RE = re.compile(r"\((19\d\d|20\d\d)\)(?=(?:\s*\[[^\]]*\]?)*\s*$)")
+_YC_BATCH_RE = re.compile(r"\(YC (?:[A-Z]\d\d|nonprofit)\)", re.IGNORECASE)
+_JOB_WORDS_RE = re.compile(r"\b(?:hiring|looking for|engineers?|developers?|dev|founding|join)\b", re.IGNORECASE)
+_HN_POST_RE = re.compile(r"^(?:launch|show|ask|tell) hn\b", re.IGNORECASE)
+
+
+def work_year(title: str) -> int | None:
+    """The year an HN title says the work is from, if it says."""
+    m = _YEAR_TAG_RE.search(title)
+    return int(m.group(1)) if m else None
+
+
+def is_job_ad(title: str) -> bool:
+    return bool(_YC_BATCH_RE.search(title) and _JOB_WORDS_RE.search(title) and not _HN_POST_RE.match(title))
+
+
 def strip_urls(text: str) -> str:
     return re.sub(r"\(?https?://\S+", " ", text)
 
@@ -335,6 +355,9 @@ class Scorer:
         lib_sim = min(1.0, similar[0][0] / LIBRARY_SCALE) if similar else 0.0
         taste, taste_words = self.taste.taste(words)
         relevance = 1.0 - (1.0 - topic_score) * (1.0 - LIBRARY_WEIGHT * lib_sim) * (1.0 - TASTE_WEIGHT * taste)
+        job_ad = is_job_ad(item.title)
+        if job_ad:
+            relevance = 0.0
         score, parts = self.rank(relevance, item, sources)
         explain = {
             "topic_score": round(topic_score, 3), "topics": topic_names, "phrases": phrases,
@@ -343,6 +366,8 @@ class Scorer:
                            for s, eid in similar],
             **parts,
         }
+        if job_ad:
+            explain["job_ad"] = True
         return Scored(round(relevance, 4), score, tuple(topic_names), explain)
 
     def rank(self, relevance: float, item: FeedItem, sources: Sequence[str] = ()) -> tuple[float, dict[str, float]]:
@@ -378,6 +403,9 @@ class Scorer:
             published = datetime.fromisoformat(item.published)
         except ValueError:
             return 0.5
+        year = work_year(item.title)
+        if year is not None and year < published.year:
+            published = published.replace(year=year, month=12, day=31)  # at the youngest the tag allows
         # Within the digest's week age says nothing about what is worth reading; an item older than that
         # (an old paper re-posted, a blog's back catalogue) fades.
         age_days = max(0.0, (self.now - published).total_seconds() / 86400)

@@ -11,7 +11,7 @@ from bot.feedlist import load_topics
 from bot.library_parser import parse_document
 from bot.poll import build_scorer
 from bot.records import FeedItem
-from bot.score import LibraryModel, Scorer, TopicMatcher, parse_topics, url_words
+from bot.score import LibraryModel, Scorer, TopicMatcher, is_job_ad, parse_topics, url_words, work_year
 from bot.store import Store
 from tests.conftest import ROOT
 
@@ -87,6 +87,45 @@ def test_recency_is_flat_within_the_digest_week_and_fades_after() -> None:
     assert scorer.recency(item("x", age_days=14)) == pytest.approx(0.368, abs=0.01)
     assert scorer.recency(FeedItem("blog", "x", None, None)) == 0.5
     assert scorer.recency(FeedItem("blog", "x", None, "not a date")) == 0.5
+
+
+@pytest.mark.parametrize(("title", "year"), [
+    ("A Note on Distributed Computing (1994) [pdf]", 1994),
+    ("Reinforcement Learning Lecture Series (2021)", 2021),
+    ("Windows 95 launch (1995) [video] [pdf]", 1995),
+    ("Neural networks in 2021 and after", None),  # a year in the text is not the tag
+    ("GPT-4 (2023) is here", None),  # the tag ends the title
+])
+def test_work_year_is_the_hn_year_tag(title: str, year: int | None) -> None:
+    assert work_year(title) == year
+
+
+def test_an_old_work_posted_again_is_as_old_as_its_year_tag() -> None:
+    scorer = plain_scorer()
+    fresh = scorer.score(item("Deep reinforcement learning lecture series", age_days=1))
+    old = scorer.score(item("Deep reinforcement learning lecture series (2018)", age_days=1))
+    this_year = scorer.score(item("Deep reinforcement learning lecture series (2023)", age_days=1))
+    assert old.relevance == fresh.relevance  # as relevant, less new
+    assert old.explain["recency"] < 0.01 < fresh.explain["recency"] == this_year.explain["recency"]
+    assert old.score < fresh.score
+
+
+@pytest.mark.parametrize(("title", "job"), [
+    ("Activeloop (YC S18): Hiring Engineers for a Multi-Modal Vector Database for AI", True),
+    ("Sieve (YC W22) is hiring hackers to build AI infrastructure for video", True),
+    ("Senior LLM Engineer at Example.io (YC W23)", True),
+    ("Sirum (YC Nonprofit) Is Hiring Chief of Staff", True),
+    ("Launch HN: Baseplate (YC W23) – Back end-as-a-service for LLM apps", False),
+    ("Big tech slows hiring of AI engineers", False),  # news about hiring, no YC batch
+])
+def test_hn_job_ads_are_recognised(title: str, job: bool) -> None:
+    assert is_job_ad(title) is job
+
+
+def test_a_job_ad_is_not_relevant_however_on_topic() -> None:
+    scored = plain_scorer().score(item("Acme (YC S18) Is Hiring Engineers to Build LLM Inference on GPUs"))
+    assert scored.relevance == 0 and scored.score == 0
+    assert scored.explain["job_ad"] is True and scored.explain["topics"]  # it says what it matched and why not
 
 
 def test_more_points_rank_higher_among_equals() -> None:
