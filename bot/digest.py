@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -34,6 +35,11 @@ from bot.summarize import extractive_summary
 
 log = logging.getLogger(__name__)
 REPEAT_OVERLAP = 0.6  # share of title words (Jaccard) above which two items say the same thing
+# Two headlines of one launch often share little but its name ("Stability AI Launches StableLM: A New
+# Open-Source Language Model" / "Stability AI Launches the First of Its StableLM Suite of Language
+# Models"): a lower overlap is enough when they share a word of 5+ letters that at most 3 candidates use.
+NAMED_REPEAT_OVERLAP = 0.4
+NAME_MAX_TITLES = 3
 Hook = Callable[[str], None]
 
 
@@ -123,9 +129,11 @@ def without_repeats(ranked: list[dict[str, Any]], limit: int) -> tuple[list[dict
     chosen: list[dict[str, Any]] = []
     skipped: list[int] = []
     seen: list[set[str]] = []
-    for row in ranked:
-        words = set(normalize_title(row["title"] or "").split()) - STOPWORDS
-        if len(words) >= 3 and any(_same_news(words, other) for other in seen):
+    title_words = [set(normalize_title(row["title"] or "").split()) - STOPWORDS for row in ranked]
+    used_by = Counter(w for words in title_words for w in words)
+    rare = {w for w, n in used_by.items() if n <= NAME_MAX_TITLES and len(w) >= 5}
+    for row, words in zip(ranked, title_words, strict=True):
+        if len(words) >= 3 and any(_same_news(words, other, rare) for other in seen):
             skipped.append(row["id"])
             continue
         chosen.append(row)
@@ -135,11 +143,13 @@ def without_repeats(ranked: list[dict[str, Any]], limit: int) -> tuple[list[dict
     return chosen, skipped
 
 
-def _same_news(a: set[str], b: set[str]) -> bool:
-    """Mostly the same words, and no number that differs ("Part 2", "GPT-4" vs "GPT-3" are other things)."""
+def _same_news(a: set[str], b: set[str], rare: set[str]) -> bool:
+    """Mostly the same words, or many of them and a rare one (a name), and no number that differs
+    ("Part 2", "GPT-4" vs "GPT-3" are other things)."""
     if any(ch.isdigit() for word in a ^ b for ch in word):
         return False
-    return len(a & b) >= REPEAT_OVERLAP * len(a | b)
+    shared, either = len(a & b), len(a | b)
+    return shared >= REPEAT_OVERLAP * either or (shared >= NAMED_REPEAT_OVERLAP * either and bool(a & b & rare))
 
 
 def to_item(row: dict[str, Any], summary: str | None) -> DigestItem:

@@ -15,7 +15,7 @@ import pytest
 
 from bot import library as lib
 from bot.config import Config, load_config
-from bot.digest import DigestOptions, run
+from bot.digest import DigestOptions, run, without_repeats
 from bot.library_parser import parse_document
 from bot.poll import poll
 from bot.slack import BotTokenPoster, WebhookPoster
@@ -348,6 +348,32 @@ def test_the_same_news_from_two_sites_takes_one_slot(tmp_path: Path) -> None:
     assert len(titles) == 2 and sum("Llama 3" in t for t in titles) == 1
     assert store.count_items("status = 'repeat' and digest_id is not null") == 1  # never shown on its own later
     assert run(config, store, DigestOptions(slack=False, dry_run=True), None, NOW).items == []
+
+
+def _rows(*titles: str) -> list[dict[str, Any]]:
+    return [{"id": n, "title": t} for n, t in enumerate(titles, 1)]
+
+
+def test_two_headlines_of_one_launch_take_one_slot_by_its_name() -> None:
+    rows = _rows("Stability AI Launches the First of Its StableLM Suite of Language Models",
+                 "Quantization tricks for LLM inference",
+                 "Stability AI Launches StableLM: A New Open-Source Language Model",
+                 "StableLM falls short on reasoning benchmarks",  # the name, but another story
+                 "Fine-tuning language models on one GPU")
+    chosen, skipped = without_repeats(rows, 10)
+    assert skipped == [3]
+    assert [r["id"] for r in chosen] == [1, 2, 4, 5]
+
+
+def test_a_word_that_many_candidates_use_is_not_a_name() -> None:
+    # Overlap 0.4-0.6, but the shared long words are in four titles: a theme of the week, not one story.
+    rows = _rows("Language models learn arithmetic slowly", "Language models forget arithmetic rules",
+                 "Teaching arithmetic to small language models with curricula",
+                 "Why language models fail at arithmetic over large numbers")
+    chosen, skipped = without_repeats(rows, 10)
+    assert skipped == [] and len(chosen) == 4
+    # The same pair with the word theirs alone is one story told twice.
+    assert without_repeats(rows[:2], 10)[1] == [2]
 
 
 def test_bot_token_resolves_an_uncertain_send_by_reading_the_channel(tmp_path: Path) -> None:
