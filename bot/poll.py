@@ -267,11 +267,11 @@ def _refresh(store: Store, item_id: int, cand: Candidate, scorer: Scorer, stamp:
         fields["arxiv_id"] = item.arxiv_id
     if len(item.summary) > len(row["summary"] or ""):
         fields["summary"] = item.summary
-    signals = ("sources", "points", "comments", "hn_id", "arxiv_id")
-    if row["relevance"] is not None and any(key in fields for key in signals):
-        held = replace(item, published=row["published"] or item.published,
-                       categories=tuple(row["categories"]) or item.categories,
-                       **{key: fields.get(key, row[key]) for key in signals[1:]})
-        score, parts = scorer.rank(row["relevance"], held, fields.get("sources", row["sources"]))
+    if row["relevance"] is not None and fields.keys() & {"sources", "points", "comments", "hn_id", "arxiv_id"}:
+        now = {**row, **fields}  # the item as stored after this refresh
+        held = replace(item, published=now["published"] or item.published,
+                       categories=tuple(now["categories"]) or item.categories, points=now["points"],
+                       comments=now["comments"], hn_id=now["hn_id"], arxiv_id=now["arxiv_id"])
+        score, parts = scorer.rank(now["relevance"], held, now["sources"])
         fields.update(score=score, explain={**(row["explain"] or {}), **parts})
     store.update_item(item_id, fields, item.identities)
