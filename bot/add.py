@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date
 from html.parser import HTMLParser
 from typing import Any
 
@@ -161,7 +161,7 @@ class Adder:
         results: list[AddResult] = []
 
         async def resolve_all() -> list[Any]:
-            async with Fetcher(self.settings) as fetcher:
+            async with Fetcher(self.settings, now=self.store.clock) as fetcher:
                 return list(await asyncio.gather(*(self._resolve(fetcher, q, title, index) for q in queries),
                                                  return_exceptions=True))
 
@@ -218,4 +218,4 @@ class Adder:
             hn_url, hn_item = await self._thread(fetcher, link, arxiv_id_from_url(link))
         return DigestItem(id=0, title=found_title, url=link, hn_url=hn_url, hn_id=hn_item,
                           arxiv_id=arxiv_id_from_url(link), sources=("add",), topics=(), score=0.0,
-                          published=datetime.now().isoformat(), summary=None)
+                          published=self.store.now(), summary=None)

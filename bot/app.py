@@ -6,6 +6,7 @@ component talks to the network, their own client pointed at 127.0.0.1).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from collections.abc import Callable
@@ -13,12 +14,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
+from bot.clock import Clock, clock_from_environment
 from bot.config import Config
 from bot.digest import ExtractiveSummarizer, Summarizer
 from bot.errors import ConfigError
 from bot.hn_threads import ThreadFinder
 from bot.library import find_log
-from bot.lock import hold, work_lock
+from bot.lock import daemon_lock, hold, work_lock
 from bot.slack import SlackPoster, make_poster
 from bot.store import Store
 
@@ -27,12 +29,22 @@ from bot.store import Store
 class App:
     config: Config
     _store: Store | None = field(default=None, repr=False)
+    clock: Clock = field(default_factory=clock_from_environment)
+
+    def now(self) -> datetime:
+        """The application's one source of time (the injected clock)."""
+        return self.clock()
 
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = Store.open(self.config.db)
+            self._store = Store.open(self.config.db, self.clock)
         return self._store
+
+    def lock(self, purpose: str, daemon: bool = False) -> contextlib.AbstractContextManager[None]:
+        """The work lock (or, for `bot run`, the daemon lock) of this database."""
+        path = daemon_lock(self.config.db) if daemon else work_lock(self.config.db)
+        return hold(path, purpose, clock=self.clock)
 
     def __post_init__(self) -> None:
         if self.config.log is None:  # no [bot] log: the dated log among the library documents
@@ -82,8 +94,8 @@ class App:
     def poll_job(self) -> str:
         from bot.poll import poll
 
-        with hold(work_lock(self.config.db), "the scheduled poll"):
-            report = poll(self.config, self.store).as_dict()
+        with self.lock("the scheduled poll"):
+            report = poll(self.config, self.store, now=self.now()).as_dict()
         t = report["totals"]
         failed = [s["name"] for s in report["sources"] if s["result"] == "error"]
         return (f"{len(report['sources'])} sources, {t.get('fetched', 0)} fetched, {t.get('new', 0)} new, "
@@ -91,13 +103,11 @@ class App:
                 + (f", failed: {', '.join(failed)}" if failed else ""))
 
     def digest_job(self) -> str:
-        from datetime import UTC, datetime
-
         from bot.digest import DigestOptions, run
 
-        with hold(work_lock(self.config.db), "the scheduled digest"):
+        with self.lock("the scheduled digest"):
             outcome = run(self.config, self.store, DigestOptions(commit=self.config.commit_log),
-                          self.slack_poster(), datetime.now(UTC), summarizer=self.summarizer(),
+                          self.slack_poster(), self.now(), summarizer=self.summarizer(),
                           finder=self.thread_finder())
         if not outcome.items:
             return f"{outcome.date}: no new items; nothing posted or appended"

@@ -11,7 +11,6 @@ import click
 from bot import cli_render as render
 from bot.cli import State, cli, emit_json, ensure_library, err, out, pass_state, progress_bar
 from bot.errors import BotError
-from bot.lock import daemon_lock, hold, work_lock
 
 
 @cli.command("poll")
@@ -25,8 +24,8 @@ def poll_command(state: State, sources: tuple[str, ...], as_json: bool) -> None:
     app = state.app
     ensure_library(state, app)
     feeds = select_feeds(app.config, sources)
-    with hold(work_lock(app.config.db), "this poll"), progress_bar(state, len(feeds), "polling") as advance:
-        report = poll(app.config, app.store, only=sources, progress=advance, hook=app.stop_hook())
+    with app.lock("this poll"), progress_bar(state, len(feeds), "polling") as advance:
+        report = poll(app.config, app.store, only=sources, now=app.now(), progress=advance, hook=app.stop_hook())
     if as_json:
         emit_json(report.as_dict())
     else:
@@ -65,16 +64,14 @@ def status_command(state: State, as_json: bool) -> None:
 def digest_command(state: State, dry_run: bool, fmt: str | None, since: str | None, until: str | None,
                    limit: int | None, no_slack: bool, no_log: bool, commit: bool, resend_uncertain: bool) -> None:
     """Pick the top undigested relevant items, summarize, render, post to Slack, append to the log."""
-    from datetime import UTC, datetime
-
     from bot.digest import DigestOptions, run
 
     app = state.app
     opts = DigestOptions(dry_run=dry_run, since=since, until=until, limit=limit, slack=not no_slack,
                          log=not no_log, commit=commit, resend_uncertain=resend_uncertain)
     poster = None if dry_run or no_slack else app.slack_poster()
-    with hold(work_lock(app.config.db), "this digest"):
-        outcome = run(app.config, app.store, opts, poster, datetime.now(UTC), summarizer=app.summarizer(),
+    with app.lock("this digest"):
+        outcome = run(app.config, app.store, opts, poster, app.now(), summarizer=app.summarizer(),
                       hook=app.stop_hook(), finder=app.thread_finder())
     if fmt == "json":
         emit_json(outcome.as_json())
@@ -97,8 +94,6 @@ def digest_command(state: State, dry_run: bool, fmt: str | None, since: str | No
 @pass_state
 def run_command(state: State) -> None:
     """The scheduler daemon: poll every poll_every_minutes, digest on digest_cron; SIGTERM stops it."""
-    from datetime import UTC, datetime
-
     from bot.scheduler import Daemon
 
     if not state.verbose:
@@ -107,11 +102,11 @@ def run_command(state: State) -> None:
         logging.getLogger("httpx").setLevel(logging.WARNING)
     app = state.app
     c = app.config
-    with hold(daemon_lock(c.db), "this `bot run`"):
+    with app.lock("this `bot run`", daemon=True):
         ensure_library(state, app)
         daemon = Daemon(tz=c.timezone, poll_every_minutes=c.poll_every_minutes, digest_cron=c.digest_cron,
                         poll_job=app.poll_job, digest_job=app.digest_job, last_digest=app.last_digest_time,
-                        now=lambda: datetime.now(UTC))
+                        now=app.clock)
         daemon.start()
 
 
@@ -127,7 +122,7 @@ def run_command(state: State) -> None:
 def add_command(state: State, urls: tuple[str, ...], note: str | None, day: str | None, title: str | None,
                 dry_run: bool, commit: bool, as_json: bool) -> None:
     """Add your own finds to the log: `bot add URL`, or `bot add -` for one URL per line on stdin."""
-    from datetime import UTC, date, datetime
+    from datetime import date
 
     from bot.add import Adder
     from bot.poll import fetch_settings
@@ -136,14 +131,14 @@ def add_command(state: State, urls: tuple[str, ...], note: str | None, day: str 
     for u in urls:
         queries.extend(line.strip() for line in sys.stdin if line.strip()) if u == "-" else queries.append(u)
     try:
-        when = date.fromisoformat(day) if day else datetime.now(UTC).astimezone(state.app.config.tz).date()
+        when = date.fromisoformat(day) if day else state.app.now().astimezone(state.app.config.tz).date()
     except ValueError as exc:
         raise click.BadParameter(f"{day!r} is not a date like 2026-11-23", param_hint="--date") from exc
     app = state.app
     ensure_library(state, app)
     finder = app.thread_finder()
     adder = Adder(app.config, app.store, fetch_settings(app.config, []), finder, app.config.arxiv_api)
-    with hold(work_lock(app.config.db), "this add"):
+    with app.lock("this add"):
         results = adder.add(queries, note, when, title, dry_run, commit)
     if as_json:
         emit_json([r.as_dict() for r in results])

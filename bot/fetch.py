@@ -21,6 +21,8 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
+from bot.clock import system_clock
+
 
 @dataclass(frozen=True)
 class FetchResult:
@@ -72,7 +74,7 @@ class Fetcher:
                  now: Callable[[], datetime] | None = None) -> None:
         self.settings = settings
         self._transport = transport
-        self._now = now or (lambda: datetime.now(UTC))
+        self._now = now or system_clock
         self._client: httpx.AsyncClient | None = None
         self._all = asyncio.Semaphore(settings.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(settings.per_host))

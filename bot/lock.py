@@ -10,9 +10,9 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.clock import Clock, stamp, system_clock
 from bot.errors import LockHeldError
 
 
@@ -25,7 +25,7 @@ def _describe(path: Path) -> str:
 
 
 @contextlib.contextmanager
-def hold(path: Path, purpose: str, wait: float | None = None) -> Iterator[None]:
+def hold(path: Path, purpose: str, wait: float | None = None, clock: Clock = system_clock) -> Iterator[None]:
     """Takes the lock, waiting up to `wait` seconds (default 5, or $BOT_LOCK_WAIT); raises
     LockHeldError naming the holder."""
     if wait is None:
@@ -49,7 +49,7 @@ def hold(path: Path, purpose: str, wait: float | None = None) -> Iterator[None]:
                     ) from None
                 time.sleep(0.1)
         info = {"pid": os.getpid(), "command": " ".join(["bot", *sys.argv[1:]])[:200],
-                "since": datetime.now(UTC).isoformat(timespec="seconds")}
+                "since": stamp(clock())}
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode(), 0)
         yield

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -167,7 +167,7 @@ def build_scorer(topics: TopicMatcher, store: Store, now: datetime, batch: Seque
 def poll(config: Config, store: Store, only: Sequence[str] = (), now: datetime | None = None,
          fetcher: Fetcher | None = None, progress: Callable[[str], None] | None = None,
          hook: Callable[[str], None] | None = None) -> PollReport:
-    now = now or datetime.now(UTC)
+    now = now or store.clock()
     started = now.isoformat(timespec="seconds")
     feeds = select_feeds(config, only)
     topics = TopicMatcher(load_topics(config.topics))  # a bad topics file fails before any request
@@ -220,7 +220,7 @@ def store_outcomes(config: Config, store: Store, outcomes: Sequence[SourceOutcom
             if o.result != "error" or "retry_after" in o.state:
                 state.update(o.state)
             store.save_source_state(o.feed.name, **state)
-    return PollReport(started, datetime.now(UTC).isoformat(timespec="seconds"), tuple(reports), tuple(new_ids))
+    return PollReport(started, store.now(), tuple(reports), tuple(new_ids))
 
 
 def _apply(config: Config, store: Store, decision: Decision, scorer: Scorer, stamp: str) -> dict[str, Any] | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,8 +23,8 @@ def next_digest_time(cron: str, tz: str, now: datetime) -> datetime:
     raise ValueError(f"no occurrence of {cron!r}")  # unreachable for valid expressions
 
 
-def collect_status(app: App, now: datetime | None = None) -> dict[str, Any]:
-    now = now or datetime.now(UTC)
+def collect_status(app: App) -> dict[str, Any]:
+    now = app.now()
     store = app.store
     config = app.config
     states = {s["name"]: s for s in store.source_states()}

@@ -11,22 +11,18 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
+from bot.clock import Clock, stamp, system_clock
 from bot.errors import StoreError
 from bot.identity import Identity
 from bot.records import LibraryEntry
 from bot.store_records import DeliveryRecords
 
 BUSY_TIMEOUT_MS = 10_000
-
-
-def _utcnow() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 Migration = Callable[[sqlite_utils.Database], None]
@@ -118,12 +114,17 @@ class LibraryStats:
 class Store(DeliveryRecords):
     """Owns one SQLite database. Construct with `Store.open(path)`; ":memory:" works for tests."""
 
-    def __init__(self, db: sqlite_utils.Database, path: str) -> None:
+    def __init__(self, db: sqlite_utils.Database, path: str, clock: Clock = system_clock) -> None:
         self.db = db
         self.path = path
+        self.clock = clock
+
+    def now(self) -> str:
+        """The store's timestamp for a row written now (from the injected clock)."""
+        return stamp(self.clock())
 
     @classmethod
-    def open(cls, path: str | Path) -> Store:
+    def open(cls, path: str | Path, clock: Clock = system_clock) -> Store:
         path = str(path)
         try:
             if path != ":memory:":
@@ -135,7 +136,7 @@ class Store(DeliveryRecords):
                 conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             db = sqlite_utils.Database(conn)
-            store = cls(db, path)
+            store = cls(db, path, clock)
             store.migrate()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"Cannot open the database {path}: {exc}") from exc
@@ -155,7 +156,7 @@ class Store(DeliveryRecords):
                 continue
             with self.transaction():
                 fn(self.db)
-                self.db.table("_migrations").insert({"version": version, "name": name, "applied": _utcnow()})
+                self.db.table("_migrations").insert({"version": version, "name": name, "applied": self.now()})
             applied.append(version)
         return applied
 

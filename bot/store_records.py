@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any
-
-
-def _utcnow() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class DeliveryRecords:
     db: Any
+
+    def now(self) -> str:
+        raise NotImplementedError
 
     def transaction(self) -> Any:
         raise NotImplementedError
@@ -34,7 +32,7 @@ class DeliveryRecords:
             for target in targets:
                 self.db.table("deliveries").insert(
                     {"digest_id": digest_id, "target": target, "status": "pending", "attempts": 0, "error": None,
-                     "detail": "{}", "updated": _utcnow()})
+                     "detail": "{}", "updated": self.now()})
             if ids:
                 marks = ",".join("?" * len(ids))
                 self.db.execute(f"update items set digest_id = ? where id in ({marks})", [digest_id, *ids])
@@ -82,7 +80,7 @@ class DeliveryRecords:
     def update_delivery(self, digest_id: int, target: str, **fields: Any) -> None:
         if "detail" in fields and not isinstance(fields["detail"], str):
             fields["detail"] = json.dumps(fields["detail"])
-        fields["updated"] = _utcnow()
+        fields["updated"] = self.now()
         with self.transaction():
             self.db.table("deliveries").update((digest_id, target), fields)
 
@@ -112,7 +110,7 @@ class DeliveryRecords:
             self.db.table("summaries").upsert(
                 {"key": key, "model": model, "prompt_version": prompt_version, "status": status, "text": text,
                  "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "reason": reason,
-                 "created": _utcnow()}, pk=("key", "model", "prompt_version"))
+                 "created": self.now()}, pk=("key", "model", "prompt_version"))
 
     def token_usage(self) -> dict[str, int]:
         row = self.db.execute("select count(*), coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0),"

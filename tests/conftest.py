@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,14 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("BOT_CONFIG", "SLACK_WEBHOOK_URL", "SLACK_BOT_TOKEN", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
     return tmp_path
+
+
+def cli_env(now: datetime, **extra: str) -> dict[str, str]:
+    """The environment for a test that starts the CLI as a process: this checkout on the path, no stray
+    config, and the process's clock fixed at `now` through the test-only BOT_NOW hook."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "BOT_NOW": now.isoformat(), **extra}
+    env.pop("BOT_CONFIG", None)
+    return env
 
 
 def write_config(folder: Path, body: str) -> Path:

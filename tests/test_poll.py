@@ -17,7 +17,7 @@ from bot.cli import cli
 from bot.config import Config, load_config
 from bot.poll import PARALLEL_PARSE_FROM, poll
 from bot.store import Store
-from tests.conftest import ROOT
+from tests.conftest import ROOT, cli_env
 from tests.servers import FeedServer, Route, algolia, arxiv_atom, atom, gzip_bomb, rss
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -337,7 +337,6 @@ def test_wrong_or_missing_encodings_still_give_the_item(tmp_path: Path, body: by
 def test_memory_stays_bounded_on_endless_and_bomb_bodies(tmp_path: Path) -> None:
     """A real `bot poll` process against an endless body and a 200 MB gzip bomb (cap 5 MB): it
     finishes, records both errors, and its peak memory stays far below what it was sent."""
-    import os
     import resource
     import subprocess
     import sys
@@ -349,8 +348,7 @@ def test_memory_stays_bounded_on_endless_and_bomb_bodies(tmp_path: Path) -> None
         bombed = server.route("/bomb", Route(handler=lambda h: _send_raw(h, bomb, {"Content-Encoding": "gzip"})))
         make_config(tmp_path, [{"name": "good", "url": good}, {"name": "endless", "url": endless},
                                {"name": "bomb", "url": bombed}], http="max_body_mb = 5\n")
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        env.pop("BOT_CONFIG", None)
+        env = cli_env(NOW)
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         result = subprocess.run([sys.executable, "-m", "bot", "poll", "--json"], cwd=tmp_path, env=env,
                                 capture_output=True, text=True, timeout=120)
