@@ -119,10 +119,12 @@ class App:
         return datetime.fromisoformat(row[0]) if row and row[0] else None
 
     def library_paths(self) -> list[Path]:
-        """`[library] paths` plus the log (which is usually among them already)."""
-        paths = list(self.config.library_paths)
-        if self.config.log is not None and self.config.log.exists():
-            paths.append(self.config.log)
+        """`[library] paths` plus the log (which is usually among them already). A log that does not exist
+        yet is the one the first digest or `bot add` creates: nothing to read until then."""
+        log = self.config.log
+        paths = [p for p in self.config.library_paths if log is None or p != log or log.exists()]
+        if log is not None and log.exists():
+            paths.append(log)
         return paths
 
     def close(self) -> None:

@@ -28,6 +28,8 @@ def poll_table(console: Console, report: PollReport) -> None:
 
 
 def status_tables(console: Console, data: dict[str, Any]) -> None:
+    console.print(f"Config: {data['config'] or 'none (built-in defaults)'}; database: {data['database']}",
+                  highlight=False, markup=False)
     table = Table(title="Sources", show_header=True)
     for col in ("source", "kind", "last poll", "result", "new", "error"):
         table.add_column(col, overflow="fold")
@@ -44,7 +46,8 @@ def status_tables(console: Console, data: dict[str, Any]) -> None:
         label = "empty" if not d.get("item_count") else f"{d['item_count']} items"
         console.print(f"Digest {d['date']} ({label}): {deliveries or 'nothing to deliver'}", highlight=False)
     if not data["digests"]:
-        console.print("No digest yet.")
+        console.print(f"No digest yet: the first one is due {data['next']['digest']} (on the schedule, "
+                      "by `bot run`; `bot digest` makes one now).", highlight=False, markup=False)
     llm = data.get("llm") or {}
     if llm.get("enabled") or llm.get("summaries"):
         console.print(f"LLM ({llm.get('model')}): {llm.get('summaries', 0)} cached summaries "

@@ -180,3 +180,37 @@ def demo_command(state: State) -> None:
     from bot.demo import run_demo
 
     run_demo(out, quiet=state.quiet)
+
+
+@cli.command("init")
+@click.argument("folder", required=False, default=".", type=click.Path(file_okay=False))
+@pass_state
+def init_command(state: State, folder: str) -> None:
+    """Write a commented bot.toml and editable copies of the default feed files into FOLDER (default: here)."""
+    import shlex
+    from pathlib import Path
+
+    from bot.init import LIBRARY_FOLDER, LOG_NAME, init_folder
+
+    report = init_folder(Path(folder))
+    where = report.folder
+    here = where.resolve() == Path.cwd().resolve()
+    bot = "bot" if here else f"bot --config {shlex.quote(str(where / 'bot.toml'))}"
+    if state.quiet:
+        return
+    for path in report.written:
+        click.echo(f"wrote {path}")
+    click.echo(f"\nNext steps:\n"
+               f"  1. Put your reading documents (markdown or text reading lists, your reading log) in "
+               f"{where / LIBRARY_FOLDER}, then read them in:\n"
+               f"       {bot} library import\n"
+               f"     Digests are appended to {where / LIBRARY_FOLDER / LOG_NAME} "
+               f"(set [bot] log to use your own log).\n"
+               f"  2. Poll, and see what the digest would be:\n"
+               f"       {bot} poll\n"
+               f"       {bot} digest --dry-run\n"
+               f"  3. Set up Slack: put SLACK_WEBHOOK_URL=https://hooks.slack.com/services/... in "
+               f"{where / '.env'}\n"
+               f"     (or SLACK_BOT_TOKEN plus [slack] channel), then `{bot} digest` posts it; `{bot} run` "
+               f"keeps it going weekly.\n"
+               f"  Edit {where / 'feeds' / 'topics.toml'} for your topics and {where / 'feeds'} for your sources.")

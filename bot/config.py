@@ -1,8 +1,9 @@
 """Configuration: a TOML file plus the environment (spec section 4).
 
 Which file: `--config PATH`, else `./bot.toml` if present, else `$BOT_CONFIG`, else built-in defaults.
-Relative paths in a file are relative to that file's folder. Secrets come only from the environment
-or a `.env` file beside the working folder, and are never printed (their repr is masked).
+Relative paths in a file are relative to that file's folder; a config that names no topics file or
+feeds folder gets the ones shipped with the tool. Secrets come only from the environment or a `.env`
+file (beside the config file, or in the working folder) and are never printed (their repr is masked).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dotenv import dotenv_values
 
 from bot.errors import ConfigError
+from bot.resources import shipped_feeds, shipped_topics
 
 FEED_KINDS = ("hn", "arxiv", "rss")
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -77,7 +79,8 @@ class Config:
 
 
 _KNOWN = {
-    "bot": {"db", "log", "timezone", "digest_limit", "topics", "relevance_threshold", "user_agent", "arxiv_api"},
+    "bot": {"db", "log", "timezone", "digest_limit", "topics", "feeds_dir", "relevance_threshold", "user_agent",
+            "arxiv_api"},
     "library": {"paths"},
     "schedule": {"poll_every_minutes", "digest_cron", "commit_log"},
     "slack": {"channel", "api_url"},
@@ -106,12 +109,17 @@ def choose_config_file(explicit: str | None, env: Mapping[str, str], cwd: Path) 
     return None
 
 
-def environment(cwd: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The process environment over the values of `./.env` (the real environment wins)."""
+def environment(cwd: Path, base: Mapping[str, str] | None = None, config_folder: Path | None = None) -> dict[str, str]:
+    """The process environment over the values of the `.env` beside the config file, over those of
+    `./.env`: the real environment wins, then the file that belongs to the config."""
     env: dict[str, str] = {}
-    dotenv = cwd / ".env"
-    if dotenv.is_file():
-        env.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
+    folders = [cwd] + ([config_folder] if config_folder is not None else [])
+    seen: set[Path] = set()
+    for folder in folders:
+        dotenv = folder / ".env"
+        if dotenv.is_file() and dotenv.resolve() not in seen:
+            seen.add(dotenv.resolve())
+            env.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
     env.update(os.environ if base is None else base)
     return env
 
@@ -119,8 +127,11 @@ def environment(cwd: Path, base: Mapping[str, str] | None = None) -> dict[str, s
 def load_config(explicit: str | None = None, env: Mapping[str, str] | None = None,
                 cwd: Path | None = None) -> Config:
     cwd = cwd or Path.cwd()
-    env = environment(cwd) if env is None else dict(env)
+    given = env
+    env = environment(cwd) if given is None else dict(given)
     file = choose_config_file(explicit, env, cwd)
+    if file is not None and given is None:
+        env = environment(cwd, config_folder=file.resolve().parent)
     data: dict[str, Any] = {}
     if file is not None:
         try:
@@ -150,6 +161,9 @@ def _check_keys(data: dict[str, Any], file: Path) -> None:
                                   f"{', '.join(sorted(allowed))}")
 
 
+_KIND_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false", list: "a list"}
+
+
 def _get(data: dict[str, Any], section: str, key: str, default: Any, kind: type | tuple[type, ...]) -> Any:
     value = data.get(section, {}).get(key, default)
     if value is default:
@@ -157,8 +171,9 @@ def _get(data: dict[str, Any], section: str, key: str, default: Any, kind: type 
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-        raise ConfigError(f"[{section}] {key} must be a {names}, not {value!r}")
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        names = " or ".join(_KIND_NAMES.get(k, k.__name__) for k in kinds)
+        raise ConfigError(f"[{section}] {key} must be {names}, not {value!r}")
     return value
 
 
@@ -248,6 +263,10 @@ def _build(data: dict[str, Any], root: Path, file: Path | None, env: Mapping[str
     http_defaults = {"connect_timeout": 5.0, "read_timeout": 15.0, "feed_deadline": 45.0, "max_body_mb": 20.0,
                      "max_redirects": 5.0, "concurrency": 32.0, "per_host": 4.0, "retry_after_cap_hours": 24.0}
     http = {k: float(_get(data, "http", k, v, (int, float))) for k, v in http_defaults.items()}
+    for key, value in http.items():
+        if value <= 0:
+            raise ConfigError(f"[http] {key} must be greater than 0, not {value:g}; remove it to use the default "
+                              f"({http_defaults[key]:g})")
 
     def secret(name: str) -> Secret | None:
         value = env.get(name, "").strip()
@@ -260,9 +279,9 @@ def _build(data: dict[str, Any], root: Path, file: Path | None, env: Mapping[str
         log=_path(root, _get(data, "bot", "log", None, str)),
         timezone=timezone,
         digest_limit=digest_limit,
-        topics=_path(root, _get(data, "bot", "topics", "feeds/topics.toml", str)) or root,
+        topics=_path(root, _get(data, "bot", "topics", None, str)) or shipped_topics(),
         library_paths=tuple(_path(root, p) or root for p in paths),
-        feeds_dir=root / "feeds",
+        feeds_dir=_path(root, _get(data, "bot", "feeds_dir", None, str)) or shipped_feeds(),
         feeds=feeds,
         poll_every_minutes=poll_every,
         digest_cron=validate_cron(_get(data, "schedule", "digest_cron", "mon 09:00", str)),

@@ -14,33 +14,34 @@ from rich.console import Console
 
 from bot import library as lib
 from bot.cli_render import poll_table
+from bot.clock import fixed_clock
 from bot.config import load_config
 from bot.digest import DigestOptions, run
 from bot.poll import poll
+from bot.resources import demo_data, shipped_seeds, shipped_topics
 from bot.store import Store
 
-PROJECT = Path(__file__).resolve().parent.parent
-DATA = Path(__file__).resolve().parent / "demo_data"
 DEMO_NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)  # the sample feeds are from the week before
 
 
 def run_demo(console: Console, quiet: bool = False) -> str:
+    data = demo_data()
     with tempfile.TemporaryDirectory(prefix="bot-demo-") as tmp:
         folder = Path(tmp)
         feeds = [
-            {"name": "hn", "kind": "hn", "url": str(DATA / "hn-algolia.json")},
-            {"name": "arxiv", "kind": "arxiv", "url": str(DATA / "arxiv.xml")},
-            {"name": "blogs", "kind": "rss", "url": str(DATA / "blogs.xml")},
+            {"name": "hn", "kind": "hn", "url": str(data / "hn-algolia.json")},
+            {"name": "arxiv", "kind": "arxiv", "url": str(data / "arxiv.xml")},
+            {"name": "blogs", "kind": "rss", "url": str(data / "blogs.xml")},
         ]
         lines = [
             f'[bot]\ndb = "demo.db"\ndigest_limit = 10\n'
-            f'topics = {json.dumps(str(PROJECT / "feeds" / "topics.toml"))}\n',
-            f"[library]\npaths = [{json.dumps(str(PROJECT / 'seeds'))}]\n",
+            f'topics = {json.dumps(str(shipped_topics()))}\n',
+            f"[library]\npaths = [{json.dumps(str(shipped_seeds()))}]\n",
         ]
         lines += ["[[feeds]]\n" + "\n".join(f"{k} = {json.dumps(v)}" for k, v in f.items()) + "\n" for f in feeds]
         (folder / "bot.toml").write_text("\n".join(lines), encoding="utf-8")
         config = load_config(str(folder / "bot.toml"), env={})
-        store = Store.open(config.db)
+        store = Store.open(config.db, fixed_clock(DEMO_NOW))
         try:
             report = lib.import_documents(store, config.library_paths)
             if not quiet:

@@ -32,6 +32,12 @@ class LibraryError(BotError):
         self.path = path
 
 
+class MissingDocumentError(LibraryError):
+    """A reading document or folder named in the configuration or on the command line is not there."""
+
+    exit_code = 2
+
+
 class FeedError(BotError):
     """A feed could not be fetched or parsed. Stored per feed; never stops the other feeds."""
 

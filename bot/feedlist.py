@@ -14,12 +14,24 @@ from bot.score import Topic, parse_topics
 
 
 def load_feeds(config: Config) -> list[FeedConfig]:
-    if config.feeds is not None:
-        return list(config.feeds)
+    """The configured feeds; a configuration that leaves none enabled is refused, since a poll of
+    nothing would look like a quiet week."""
+    feeds = list(config.feeds) if config.feeds is not None else _feeds_folder(config)
+    if not any(f.enabled for f in feeds):
+        where = (f"the [[feeds]] of {config.file}" if config.feeds is not None
+                 else f"the feeds folder {config.feeds_dir}")
+        what = "lists no feed" if not feeds else "enables no feed"
+        raise ConfigError(f"Nothing to poll: {where} {what}; add an enabled [[feeds]] table to the config, or set "
+                          "[bot] feeds_dir to a folder of feed files (`bot init` writes one)")
+    return feeds
+
+
+def _feeds_folder(config: Config) -> list[FeedConfig]:
+    """`*.toml` feed lists and `*.opml` blog lists in the feeds folder (the topics file is skipped)."""
     folder = config.feeds_dir
     feeds: list[FeedConfig] = []
     if not folder.is_dir():
-        return feeds
+        raise ConfigError(f"The feeds folder {folder} does not exist; fix [bot] feeds_dir in {config.file}")
     for path in sorted(folder.glob("*.toml")):
         if path.resolve() == config.topics.resolve():
             continue

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.errors import LibraryError
+from bot.errors import LibraryError, MissingDocumentError
 from bot.identity import (
     Identity,
     arxiv_id_from_query,
@@ -60,7 +60,8 @@ def document_paths(paths: Iterable[str | Path]) -> list[Path]:
         elif path.is_file():
             found.append(path)
         else:
-            raise LibraryError(f"No such reading document or folder: {path}", str(path))
+            raise MissingDocumentError(f"No such reading document or folder: {path}; fix [library] paths in the "
+                                       "config, or create it", str(path))
     return list(dict.fromkeys(found))
 
 

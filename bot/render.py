@@ -13,15 +13,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from bot.normalize import plain_text
+from bot.resources import shipped_templates
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 SLACK_MAX_BLOCKS = 50
 SLACK_MAX_SECTION = 3000
 SLACK_MAX_HEADER = 150
@@ -92,7 +91,7 @@ def heading_date(day: date) -> str:
 
 
 def _environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined, autoescape=False,
+    env = Environment(loader=FileSystemLoader(str(shipped_templates())), undefined=StrictUndefined, autoescape=False,
                       keep_trailing_newline=True)
     env.filters.update(md_text=md_text, md_url=md_url, slack_text=slack_text, slack_url=slack_url,
                        plain=lambda t: plain_text(t or "", 2000))

@@ -46,9 +46,11 @@ def previous_occurrence(cron: str, tz: str, now: datetime) -> datetime:
 
 
 def digest_missed(cron: str, tz: str, now: datetime, last_digest: datetime | None) -> bool:
-    """True when no digest ran since the last scheduled time (or none ever ran)."""
+    """True when a digest fell due after the last one the database records. A database with none is
+    new: its first digest waits for the schedule, rather than posting at the first start-up what a
+    person who just installed the bot has not asked for yet."""
     if last_digest is None:
-        return True
+        return False
     return last_digest < previous_occurrence(cron, tz, now)
 
 

@@ -47,6 +47,7 @@ def collect_status(app: App) -> dict[str, Any]:
                  if last_polls else now)
     digests = store.digests(limit=5)
     return {
+        "config": str(config.file) if config.file else None,  # None: the built-in defaults
         "database": str(config.db),
         "library": store.library_stats().as_dict(),
         "sources": sources,

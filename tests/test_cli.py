@@ -79,7 +79,7 @@ def test_stats_and_search(workdir: Path) -> None:
 def test_missing_document_is_one_clear_error(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["library", "import", "no-such-folder"])
     captured = capsys.readouterr()
-    assert code == 1
+    assert code == 2  # a path that is not there is a usage error, not failed work
     assert "No such reading document or folder: no-such-folder" in captured.err
     assert "Traceback" not in captured.err
 

@@ -40,7 +40,7 @@ def test_secrets_come_from_env_and_dotenv_and_never_show(workdir: Path, monkeypa
     "body,message",
     [
         ("[bot]\ntimezone = 'Mars/Olympus'\n", "Unknown timezone"),
-        ("[bot]\ndigest_limit = 'many'\n", "digest_limit must be a int"),
+        ("[bot]\ndigest_limit = 'many'\n", "digest_limit must be an integer"),
         ("[bot]\ndigest_limit = 0\n", "at least 1"),
         ("[schedule]\ndigest_cron = '1 09:00'\n", "not a day name"),
         ("[schedule]\ndigest_cron = 'mon 25:00'\n", "not a time"),

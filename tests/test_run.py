@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from click.testing import CliRunner
 from bot.cli import cli, main
 from bot.lock import hold, work_lock
 from bot.scheduler import digest_missed, previous_occurrence
-from tests.conftest import ROOT
+from tests.conftest import ROOT, cli_env
 from tests.servers import FeedServer, Route, SlackReceiver, rss
 
 
@@ -37,7 +36,7 @@ def test_previous_occurrence_and_missed_digest() -> None:
     now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # a Wednesday
     assert previous_occurrence("mon 09:00", "UTC", now) == datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
     assert previous_occurrence("mon 09:00", "Europe/Paris", now).isoformat() == "2026-11-23T09:00:00+01:00"
-    assert digest_missed("mon 09:00", "UTC", now, None)
+    assert not digest_missed("mon 09:00", "UTC", now, None)  # a new database waits for the schedule
     assert digest_missed("mon 09:00", "UTC", now, datetime(2026, 11, 20, tzinfo=UTC))
     assert not digest_missed("mon 09:00", "UTC", now, datetime(2026, 11, 23, 9, 5, tzinfo=UTC))
 
@@ -61,6 +60,38 @@ def _wait(predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def]
     return False
 
 
+def _daemon_project(tmp_path: Path, url: str) -> None:
+    (tmp_path / "bot.toml").write_text(
+        f'[bot]\ndb = "bot.db"\ntopics = {json.dumps(str(ROOT / "feeds" / "topics.toml"))}\n'
+        '[library]\npaths = ["library"]\n[hn]\nlookup = false\n[schedule]\npoll_every_minutes = 1\ndigest_cron = "mon 09:00"\n'
+        f'[[feeds]]\nname = "f"\nurl = "{url}"\n')
+
+
+@pytest.mark.slow
+def test_bot_run_on_a_new_database_polls_but_waits_for_the_schedule_to_digest(tmp_path: Path) -> None:
+    (tmp_path / "library").mkdir()
+    (tmp_path / "library" / "log.md").write_text("## 27 May 2023\n* [a](https://a.example/)\n")
+    with FeedServer() as feeds, SlackReceiver() as slack:
+        url = feeds.route("/f.xml", Route(body=rss([
+            {"title": "Quantized LLM inference on phones", "link": "https://q.example/phones"}])))
+        _daemon_project(tmp_path, url)
+        env = {**cli_env(datetime.now(UTC)), "SLACK_WEBHOOK_URL": slack.webhook_url}
+        env.pop("BOT_NOW")  # the daemon runs on the real clock, as APScheduler does
+        daemon = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert _wait(lambda: feeds.hits("/f.xml") >= 1, 30), "no poll"
+            time.sleep(3.0)  # a start-up digest would run one second after the first poll
+        finally:
+            daemon.send_signal(signal.SIGTERM)
+            _, stderr = daemon.communicate(timeout=30)
+        status = subprocess.run([sys.executable, "-m", "bot", "status"], cwd=tmp_path, env=env, capture_output=True,
+                                text=True, timeout=60)
+    assert daemon.returncode == 0, stderr
+    assert slack.accepted == [] and "digest (missed)" not in stderr
+    assert "No digest yet: the first one is due" in status.stdout and "09:00:00" in status.stdout
+
+
 @pytest.mark.slow
 def test_bot_run_polls_posts_the_due_digest_once_refuses_a_twin_and_stops_on_sigterm(tmp_path: Path) -> None:
     (tmp_path / "library").mkdir()
@@ -70,12 +101,15 @@ def test_bot_run_polls_posts_the_due_digest_once_refuses_a_twin_and_stops_on_sig
         url = feeds.route("/f.xml", Route(body=rss([
             {"title": "Quantized LLM inference on phones", "link": "https://q.example/phones"},
             {"title": "Retrieval-augmented generation without a vector database", "link": "https://r.example/rag"}])))
-        (tmp_path / "bot.toml").write_text(
-            f'[bot]\ndb = "bot.db"\ntopics = {json.dumps(str(ROOT / "feeds" / "topics.toml"))}\n'
-            '[library]\npaths = ["library"]\n[hn]\nlookup = false\n[schedule]\npoll_every_minutes = 1\ndigest_cron = "mon 09:00"\n'
-            f'[[feeds]]\nname = "f"\nurl = "{url}"\n')
-        env = {**os.environ, "SLACK_WEBHOOK_URL": slack.webhook_url, "PYTHONPATH": str(ROOT), "BOT_LOCK_WAIT": "1"}
-        env.pop("BOT_CONFIG", None)
+        _daemon_project(tmp_path, url)
+        env = {**cli_env(datetime.now(UTC)), "SLACK_WEBHOOK_URL": slack.webhook_url, "BOT_LOCK_WAIT": "1"}
+        env.pop("BOT_NOW")  # the daemon runs on the real clock, as APScheduler does
+        # The database's last digest (an empty one, nothing polled yet) is from two weeks ago, so a
+        # scheduled digest fell due while the daemon was down.
+        earlier = subprocess.run([sys.executable, "-m", "bot", "digest", "--no-slack", "--no-log"], cwd=tmp_path,
+                                 env={**env, "BOT_NOW": (datetime.now(UTC) - timedelta(days=14)).isoformat()},
+                                 capture_output=True, text=True, timeout=60)
+        assert earlier.returncode == 0, earlier.stderr
         daemon = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
