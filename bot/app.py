@@ -112,7 +112,7 @@ class App:
         if not outcome.items:
             return f"{outcome.date}: no new items; nothing posted or appended"
         states = ", ".join(f"{d['target']} {d['status']}" for d in outcome.deliveries) or "no delivery targets"
-        return f"{outcome.date}: {len(outcome.items)} items; {states}"
+        return f"{outcome.date}: {len(outcome.items)} items; {states}" + "".join(f" ({n})" for n in outcome.notes)
 
     def last_digest_time(self) -> datetime | None:
         row = self.store.db.execute("select max(created) from digests").fetchone()

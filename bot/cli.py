@@ -22,6 +22,7 @@ from bot import library as lib
 from bot.app import App
 from bot.config import load_config
 from bot.errors import BotError
+from bot.shorten import middle
 
 
 class RedactSecrets(logging.Filter):
@@ -156,12 +157,13 @@ def library_check(state: State, queries: tuple[str, ...], as_json: bool) -> None
     table.add_column("known")
     table.add_column("rule")
     table.add_column("matched", overflow="fold")
+    room = max(16, (out.width - 20) // 2)
     for r in results:
         where = ""
         if r.entry:
-            place = f"{r.entry.get('file', 'item')}:{r.entry.get('line', r.entry.get('id'))}"
+            place = middle(f"{r.entry.get('file', 'item')}:{r.entry.get('line', r.entry.get('id'))}", room)
             where = f"{place} {r.entry.get('title') or ''}"
-        table.add_row(r.query, "yes" if r.known else "no", r.rule or "", where.strip())
+        table.add_row(middle(r.query, room), "yes" if r.known else "no", r.rule or "", where.strip())
     out.print(table)
 
 
@@ -201,7 +203,7 @@ def library_search(state: State, text: tuple[str, ...], limit: int, as_json: boo
     table.add_column("date")
     table.add_column("title / line", overflow="fold")
     for r in rows:
-        table.add_row(f"{r['file']}:{r['line']}", r["date"] or "", r["title"] or r["text"][:120])
+        table.add_row(middle(f"{r['file']}:{r['line']}", 32), r["date"] or "", r["title"] or r["text"][:120])
     out.print(table)
 
 
@@ -216,16 +218,30 @@ def ensure_library(state: State, app: App) -> None:
 # The work commands register themselves on `cli` when their module is imported.
 from bot import cli_work  # noqa: E402,F401
 
+GLOBAL_FLAGS = ("-v", "-vv", "-vvv", "--verbose", "-q", "--quiet")
+
+
+def hoist_global_flags(argv: list[str]) -> list[str]:
+    """`bot poll -v` means `bot -v poll`: people put -v and -q after the command as often as before it.
+    Arguments after `--` are left alone."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    flags = [a for a in argv[:end] if a in GLOBAL_FLAGS]
+    return flags + [a for a in argv[:end] if a not in GLOBAL_FLAGS] + argv[end:]
+
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: runs the click group and turns errors into one sentence and an exit code."""
-    verbose = any(a in ("-v", "-vv", "--verbose") for a in (argv if argv is not None else sys.argv[1:]))
+    argv = hoist_global_flags(list(argv if argv is not None else sys.argv[1:]))
+    verbose = any(a in ("-v", "-vv", "-vvv", "--verbose") for a in argv)
     try:
         result = cli.main(args=argv, prog_name="bot", standalone_mode=False)
         return result if isinstance(result, int) else 0
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+            err.print("Interrupted.")
+            return 130
         err.print("Aborted.")
         return 1
     except click.ClickException as exc:
@@ -237,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"Error: {exc}", highlight=False, markup=False)
         return exc.exit_code
     except KeyboardInterrupt:
+        err.print("Interrupted.")
         return 130
     except Exception as exc:  # a bug: say so plainly, traceback with -v
         if verbose:

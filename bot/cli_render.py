@@ -10,34 +10,46 @@ from rich.text import Text
 
 from bot.digest import DigestOutcome
 from bot.poll import PollReport
+from bot.shorten import middle
+
+
+def print_errors(console: Console, errors: list[tuple[str, str]]) -> None:
+    """Each failed source's error on a line of its own under the table, cut in the middle to the
+    terminal's width: squeezed into a table column at 80 columns it was a tower of fragments."""
+    for name, error in errors:
+        console.print(Text(f"{name}: ", style="bold") + Text(middle(error, max(24, console.width - len(name) - 2)),
+                                                             style="red"), soft_wrap=False)
 
 
 def poll_table(console: Console, report: PollReport) -> None:
     table = Table(title="Poll", show_header=True)
-    for col in ("source", "fetched", "new", "known", "off-topic", "not modified", "error"):
-        table.add_column(col, justify="right" if col not in ("source", "error") else "left",
+    for col in ("source", "fetched", "new", "known", "off-topic", "not modified", "result"):
+        table.add_column(col, justify="right" if col not in ("source", "result") else "left",
                          overflow="fold")
     for s in report.sources:
         table.add_row(s.name, str(s.fetched), str(s.new), str(s.known), str(s.off_topic),
-                      "yes" if s.not_modified else "", Text(s.error or "", style="red"))
+                      "yes" if s.not_modified else "", Text("error", style="red") if s.error else "ok")
     totals = report.as_dict()["totals"]
     table.add_row("total", str(totals.get("fetched", 0)), str(totals.get("new", 0)), str(totals.get("known", 0)),
                   str(totals.get("off_topic", 0)), str(totals.get("not_modified", 0) or ""),
                   f"{totals.get('errors', 0)} failed" if totals.get("errors") else "", style="bold")
     console.print(table)
+    print_errors(console, [(s.name, s.error) for s in report.sources if s.error])
 
 
 def status_tables(console: Console, data: dict[str, Any]) -> None:
     console.print(f"Config: {data['config'] or 'none (built-in defaults)'}; database: {data['database']}",
                   highlight=False, markup=False)
     table = Table(title="Sources", show_header=True)
-    for col in ("source", "kind", "last poll", "result", "new", "error"):
+    for col in ("source", "kind", "last poll (UTC)", "result", "new"):
         table.add_column(col, overflow="fold")
     for s in data["sources"]:
         result = s["result"] or ("disabled" if not s["enabled"] else "never polled")
-        table.add_row(s["name"], s["kind"] or "", s["last_poll"] or "", result,
-                      str(s["stats"].get("new", "")), Text(s["error"] or "", style="red"))
+        when = (s["last_poll"] or "")[:16].replace("T", " ")
+        table.add_row(s["name"], s["kind"] or "", when, Text(result, style="red" if s["error"] else ""),
+                      str(s["stats"].get("new", "")))
     console.print(table)
+    print_errors(console, [(s["name"], s["error"]) for s in data["sources"] if s["error"]])
     p = data["pending"]
     console.print(f"Pending: {p['relevant']} relevant item(s) waiting for a digest; "
                   f"{p['off_topic']} off-topic; {p['digested']} already digested.", highlight=False)

@@ -60,10 +60,16 @@ def status_command(state: State, as_json: bool) -> None:
 @click.option("--commit", is_flag=True, help="Commit the log with git after appending.")
 @click.option("--resend-uncertain", is_flag=True,
               help="Post again Slack messages whose earlier send had an unknown outcome (check Slack first).")
+@click.option("--json", "as_json", is_flag=True, help="Print the digest as JSON (the same as --format json).")
 @pass_state
 def digest_command(state: State, dry_run: bool, fmt: str | None, since: str | None, until: str | None,
-                   limit: int | None, no_slack: bool, no_log: bool, commit: bool, resend_uncertain: bool) -> None:
+                   limit: int | None, no_slack: bool, no_log: bool, commit: bool, resend_uncertain: bool,
+                   as_json: bool) -> None:
     """Pick the top undigested relevant items, summarize, render, post to Slack, append to the log."""
+    if as_json:
+        if fmt not in (None, "json"):
+            raise click.UsageError(f"--json and --format {fmt} ask for two outputs; pass one of them")
+        fmt = "json"
     from bot.digest import DigestOptions, run
 
     app = state.app
@@ -73,6 +79,9 @@ def digest_command(state: State, dry_run: bool, fmt: str | None, since: str | No
     with app.lock("this digest"):
         outcome = run(app.config, app.store, opts, poster, app.now(), summarizer=app.summarizer(),
                       hook=app.stop_hook(), finder=app.thread_finder())
+    if not state.quiet:
+        for note in outcome.notes:
+            err.print(f"Note: {note}.", highlight=False, markup=False)
     if fmt == "json":
         emit_json(outcome.as_json())
     elif fmt == "markdown":

@@ -181,7 +181,9 @@ def _path(root: Path, value: str | None) -> Path | None:
     if value is None:
         return None
     path = Path(os.path.expanduser(value))
-    return path if path.is_absolute() else root / path
+    # Lexically normalized ("deploy/../bot.db" is "bot.db"); links are left alone, so a log that is a
+    # symlink is written through.
+    return Path(os.path.normpath(path if path.is_absolute() else root / path))
 
 
 def resolve_feed_url(url: str, root: Path) -> str:

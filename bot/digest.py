@@ -66,6 +66,9 @@ class DigestOptions:
     resend_uncertain: bool = False
 
 
+SLACK_MISSING = "Slack is not configured (set SLACK_WEBHOOK_URL, or SLACK_BOT_TOKEN and [slack] channel)"
+
+
 @dataclass
 class DigestOutcome:
     date: str
@@ -78,6 +81,7 @@ class DigestOutcome:
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     finished_earlier: list[dict[str, Any]] = field(default_factory=list)
     repeat_ids: list[int] = field(default_factory=list)  # covered by an item shown; never shown themselves
+    notes: list[str] = field(default_factory=list)  # what a person should know, such as a target left out
 
     def as_json(self) -> dict[str, Any]:
         return {"date": self.date, "since": self.since, "until": self.until,
@@ -100,6 +104,16 @@ def parse_when(value: str | None, tz: str, name: str) -> str | None:
     except ValueError as exc:
         raise ConfigError(f"--{name} {value!r} is not a date (2026-11-23) or an ISO time") from exc
     return iso_time(dt)
+
+
+def window(opts: DigestOptions, tz: str) -> tuple[str | None, str | None]:
+    """The [since, until) window of the options, as UTC ISO strings; an empty window is refused."""
+    since = parse_when(opts.since, tz, "since")
+    until = parse_when(opts.until, tz, "until")
+    if since and until and since >= until:
+        raise ConfigError(f"--since {opts.since} is not before --until {opts.until}, so no item could be in the "
+                          "window; swap them, or leave one out")
+    return since, until
 
 
 def select(store: Store, since: str | None, until: str | None, limit: int,
@@ -163,8 +177,7 @@ def to_item(row: dict[str, Any], summary: str | None) -> DigestItem:
 
 def build(config: Config, store: Store, now: datetime, opts: DigestOptions,
           summarizer: Summarizer | None = None) -> DigestOutcome:
-    since = parse_when(opts.since, config.timezone, "since")
-    until = parse_when(opts.until, config.timezone, "until")
+    since, until = window(opts, config.timezone)
     limit = opts.limit or config.digest_limit
     repeats: list[int] = []
     rows, candidates = select(store, since, until, limit, repeats)
@@ -204,8 +217,7 @@ def run(config: Config, store: Store, opts: DigestOptions, poster: SlackPoster |
     hook = hook or (lambda _step: None)
     earlier = [] if opts.dry_run else finish_unfinished(config, store, poster, hook, opts.resend_uncertain)
     if finder is not None:  # give the chosen items their HN discussions before rendering
-        since = parse_when(opts.since, config.timezone, "since")
-        until = parse_when(opts.until, config.timezone, "until")
+        since, until = window(opts, config.timezone)
         rows, _ = select(store, since, until, opts.limit or config.digest_limit)
         finder.attach(store, rows, now)
     outcome = build(config, store, now, opts, summarizer)
@@ -213,6 +225,11 @@ def run(config: Config, store: Store, opts: DigestOptions, poster: SlackPoster |
     if opts.dry_run:
         return outcome
     targets = targets_for(config, opts, poster) if outcome.items else []
+    if outcome.items and opts.slack and poster is None:
+        if not targets:  # marking the items digested would lose them: they would reach no one
+            raise ConfigError(f"{SLACK_MISSING}, and there is no log to append to, so this digest would reach no "
+                              "one; nothing was marked digested. Set up Slack, set [bot] log, or pass --no-slack")
+        outcome.notes.append(f"{SLACK_MISSING}: the digest went to the log only")
     record = {"date": outcome.date, "since": outcome.since, "until": outcome.until,
               "created": now.isoformat(timespec="seconds"), "stats": outcome.stats, "bodies": outcome.bodies}
     outcome.digest_id = store.record_digest(record, targets, [i.id for i in outcome.items],
@@ -288,8 +305,7 @@ def deliver(config: Config, store: Store, digest_id: int, poster: SlackPoster | 
 def _deliver_slack(store: Store, digest: dict[str, Any], row: dict[str, Any], poster: SlackPoster | None,
                    hook: Hook) -> None:
     if poster is None:
-        raise DeliveryError("Slack is not configured now (set SLACK_WEBHOOK_URL, or SLACK_BOT_TOKEN and "
-                            "[slack] channel)", "slack")
+        raise DeliveryError(f"{SLACK_MISSING} now", "slack")
     messages = digest["bodies"].get("slack", [])
     detail = dict(row.get("detail") or {})
     sent = int(detail.get("sent", 0))

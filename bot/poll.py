@@ -113,7 +113,10 @@ def start_parse_pool(workers: int) -> ProcessPoolExecutor | None:
 
 
 async def fetch_all(feeds: Sequence[FeedConfig], states: dict[str, dict[str, Any]], fetcher: Fetcher,
-                    now: datetime, progress: Callable[[str], None] | None = None) -> list[SourceOutcome]:
+                    now: datetime, progress: Callable[[str], None] | None = None,
+                    finished: list[SourceOutcome] | None = None) -> list[SourceOutcome]:
+    """Every feed's outcome, in the order of `feeds`; each one also goes into `finished` as it completes,
+    so an interrupted poll can still store what it got."""
     pool: asyncio.Future[ProcessPoolExecutor | None] | None = None
     offload: Offload = inline
     workers = os.cpu_count() or 1
@@ -134,6 +137,8 @@ async def fetch_all(feeds: Sequence[FeedConfig], states: dict[str, dict[str, Any
             outcome = await fetch_source(feed, states.get(feed.name, {}), fetcher, now, offload)
         except Exception as exc:  # a bug in one source must not lose the others' items
             outcome = SourceOutcome(feed, result="error", error=f"{type(exc).__name__}: {exc}")
+        if finished is not None:
+            finished.append(outcome)
         if progress:
             progress(feed.name)
         return outcome
@@ -173,7 +178,13 @@ def poll(config: Config, store: Store, only: Sequence[str] = (), now: datetime |
     topics = TopicMatcher(load_topics(config.topics))  # a bad topics file fails before any request
     states = {f.name: store.source_state(f.name) for f in feeds}
     fetcher = fetcher or Fetcher(fetch_settings(config, feeds), now=lambda: now)
-    outcomes = asyncio.run(fetch_all(feeds, states, fetcher, now, progress))
+    finished: list[SourceOutcome] = []
+    try:
+        outcomes = asyncio.run(fetch_all(feeds, states, fetcher, now, progress, finished))
+    except KeyboardInterrupt:  # Ctrl-C: keep what the feeds that had finished brought, then stop
+        if finished:
+            store_outcomes(config, store, finished, topics, now, started)
+        raise
     if hook:
         hook("poll-fetched")  # crash tests stop here: fetched, nothing stored
     report = store_outcomes(config, store, outcomes, topics, now, started)

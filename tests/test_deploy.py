@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from bot.cli import cli
+from bot.config import load_config
 from tests.conftest import ROOT
 
 DEPLOY = ROOT / "deploy"
@@ -42,6 +43,9 @@ def test_workflow_parses_and_runs_real_commands() -> None:
     secrets = {v for s in steps for v in (s.get("env") or {}).values()}
     assert "${{ secrets.SLACK_WEBHOOK_URL }}" in secrets
     assert any("git push" in r for r in runs)
+    config = ROOT / workflow["jobs"]["digest"]["env"]["BOT_CONFIG"]  # committed, since bot.toml is git-ignored
+    loaded = load_config(str(config), env={})
+    assert loaded.log is not None and loaded.log.is_file() and loaded.db.parent == ROOT
 
 
 def test_compose_file_parses() -> None:
@@ -68,8 +72,11 @@ def test_systemd_units_parse_and_run_real_commands(unit: str) -> None:
 
 def test_dockerfile_copies_what_exists_and_runs_non_root() -> None:
     text = (DEPLOY / "Dockerfile").read_text()
-    for src in re.findall(r"^COPY (\S+)", text, re.MULTILINE):
+    for src in re.findall(r"^COPY (?!--from)(\S+)", text, re.MULTILINE):
         assert (ROOT / src).exists(), src
+    assert "pip install -e" not in text and re.search(r"pip install .*\.whl", text)  # the wheel, as users get it
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert ".venv" in ignored and "*.db" in ignored and ".env" in ignored
     assert re.search(r"^USER bot$", text, re.MULTILINE)
     assert 'VOLUME ["/data"]' in text
     entry = (DEPLOY / "entrypoint.sh").read_text()
