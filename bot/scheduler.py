@@ -78,14 +78,21 @@ class Daemon:
 
     def start(self) -> int:
         now = self.now()
+        missed = digest_missed(self.cron, self.tz, now, self.last_digest())
+
+        def first_poll() -> None:  # one job, so the missed digest follows the poll without a timed gap
+            self._run("poll", self.poll_job)
+            if missed:
+                self._run("digest (missed)", self.digest_job)
+
+        self.scheduler.add_job(first_poll, id="start-up", next_run_time=now)
         self.scheduler.add_job(self._run, IntervalTrigger(minutes=self.poll_every, timezone=ZoneInfo(self.tz)),
-                               args=["poll", self.poll_job], id="poll", next_run_time=now)
+                               args=["poll", self.poll_job], id="poll",
+                               next_run_time=now + timedelta(minutes=self.poll_every))
         self.scheduler.add_job(self._run, cron_trigger(self.cron, self.tz), args=["digest", self.digest_job],
                                id="digest")
-        if digest_missed(self.cron, self.tz, now, self.last_digest()):
+        if missed:
             log.info("digest: one was due while the daemon was down; running it after the first poll")
-            self.scheduler.add_job(self._run, args=["digest (missed)", self.digest_job], id="digest-missed",
-                                   next_run_time=now + timedelta(seconds=1))
         log.info("started: poll every %d min, digest %s (%s)", self.poll_every, self.cron, self.tz)
 
         stopping: list[int] = []
