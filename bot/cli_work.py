@@ -111,7 +111,7 @@ def run_command(state: State) -> None:
         ensure_library(state, app)
         daemon = Daemon(tz=c.timezone, poll_every_minutes=c.poll_every_minutes, digest_cron=c.digest_cron,
                         poll_job=app.poll_job, digest_job=app.digest_job, last_digest=app.last_digest_time,
-                        now=lambda: datetime.now(UTC))
+                        now=lambda: datetime.now(UTC), retry_job=app.retry_job)
         daemon.start()
 
 

@@ -46,6 +46,8 @@ def collect_status(app: App, now: datetime | None = None) -> dict[str, Any]:
     next_poll = (datetime.fromisoformat(max(last_polls)) + timedelta(minutes=config.poll_every_minutes)
                  if last_polls else now)
     digests = store.digests(limit=5)
+    # Failed deliveries: `bot run` tries them again at its first poll tick after next_retry.
+    retries = [d["next_retry"] for d in store.unfinished_deliveries() if d.get("next_retry")]
     return {
         "database": str(config.db),
         "library": store.library_stats().as_dict(),
@@ -60,5 +62,6 @@ def collect_status(app: App, now: datetime | None = None) -> dict[str, Any]:
         "next": {
             "poll": max(next_poll, now).isoformat(timespec="seconds"),
             "digest": next_digest_time(config.digest_cron, config.timezone, now).isoformat(timespec="seconds"),
+            "delivery_retry": min(retries) if retries else None,
         },
     }
