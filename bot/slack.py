@@ -162,9 +162,7 @@ class BotTokenPoster:
             raise DeliveryError("Slack chat.postMessage timed out; not retried, since Slack may have posted it",
                                 self.target, retryable=False, maybe_sent=True) from exc
         except URLError as exc:
-            timed_out = isinstance(exc.reason, TimeoutError | socket.timeout)
-            raise DeliveryError(f"Slack unreachable: {exc.reason}", self.target, retryable=not timed_out,
-                                maybe_sent=timed_out) from exc
+            raise DeliveryError(f"Slack unreachable: {exc.reason}", self.target) from exc
         except (SlackRequestError, ValueError) as exc:  # the URL was refused before anything went out
             raise DeliveryError("Slack API URL was refused before sending; nothing was sent", self.target,
                                 retryable=False) from exc
