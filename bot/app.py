@@ -76,7 +76,8 @@ class App:
 
     def slack_poster(self) -> SlackPoster | None:
         c = self.config
-        return make_poster(c.slack_webhook_url, c.slack_bot_token, c.slack_channel, c.slack_api_url)
+        return make_poster(c.slack_webhook_url, c.slack_bot_token, c.slack_channel, c.slack_api_url,
+                           timeout=c.slack_timeout)
 
     @staticmethod
     def stop_hook() -> Callable[[str], None]:
@@ -113,6 +114,21 @@ class App:
             return f"{outcome.date}: no new items; nothing posted or appended"
         states = ", ".join(f"{d['target']} {d['status']}" for d in outcome.deliveries) or "no delivery targets"
         return f"{outcome.date}: {len(outcome.items)} items; {states}" + "".join(f" ({n})" for n in outcome.notes)
+
+    def retry_job(self, now: datetime | None = None) -> str:
+        """On each poll tick: the deliveries that earlier runs left failed or unsettled and whose
+        next_retry has come (backoff, and never before Slack's Retry-After). "" when there were none."""
+        from bot.digest import finish_unfinished
+
+        waiting = self.store.db.execute("select count(*) from deliveries where status in "
+                                        "('pending', 'failed', 'sending', 'uncertain')").fetchone()[0]
+        if not waiting:
+            return ""
+        with self.lock("the delivery retry"):
+            done = finish_unfinished(self.config, self.store, self.slack_poster(), self.stop_hook(),
+                                     now=now or self.now(), due_only=True)
+        return "; ".join(f"digest {d['digest_id']}: "
+                         + ", ".join(f"{x['target']} {x['status']}" for x in d["deliveries"]) for d in done)
 
     def last_digest_time(self) -> datetime | None:
         row = self.store.db.execute("select max(created) from digests").fetchone()

@@ -57,6 +57,11 @@ def status_tables(console: Console, data: dict[str, Any]) -> None:
         deliveries = ", ".join(f"{x['target']}: {x['status']}" for x in d.get("deliveries", []))
         label = "empty" if not d.get("item_count") else f"{d['item_count']} items"
         console.print(f"Digest {d['date']} ({label}): {deliveries or 'nothing to deliver'}", highlight=False)
+        for x in d.get("deliveries", []):
+            if x["status"] != "done" and x.get("error"):  # why, and when it is tried again
+                retry = f" (`bot run` retries at {x['next_retry']})" if x.get("next_retry") and \
+                    x["status"] == "failed" else ""
+                console.print(f"  {x['target']} {x['status']}: {x['error']}{retry}", highlight=False, markup=False)
     if not data["digests"]:
         console.print(f"No digest yet: the first one is due {data['next']['digest']} (on the schedule, "
                       "by `bot run`; `bot digest` makes one now).", highlight=False, markup=False)

@@ -115,7 +115,7 @@ def run_command(state: State) -> None:
         ensure_library(state, app)
         daemon = Daemon(tz=c.timezone, poll_every_minutes=c.poll_every_minutes, digest_cron=c.digest_cron,
                         poll_job=app.poll_job, digest_job=app.digest_job, last_digest=app.last_digest_time,
-                        now=app.clock)
+                        now=app.clock, retry_job=app.retry_job)
         daemon.start()
 
 

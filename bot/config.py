@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
@@ -72,6 +73,7 @@ class Config:
     hn_search_url: str = "https://hn.algolia.com/api/v1"
     hn_max_lookups: int = 30
     arxiv_api: str = "https://export.arxiv.org/api/query"
+    slack_timeout: int = 15  # seconds for one Slack request
 
     @property
     def tz(self) -> ZoneInfo:
@@ -83,7 +85,7 @@ _KNOWN = {
             "arxiv_api"},
     "library": {"paths"},
     "schedule": {"poll_every_minutes", "digest_cron", "commit_log"},
-    "slack": {"channel", "api_url"},
+    "slack": {"channel", "api_url", "timeout"},
     "llm": {"enabled", "model", "max_items"},
     "http": {"connect_timeout", "read_timeout", "feed_deadline", "max_body_mb", "max_redirects",
              "concurrency", "per_host", "retry_after_cap_hours"},
@@ -246,6 +248,35 @@ def validate_cron(expr: str) -> str:
     return expr.strip().lower()
 
 
+def masked_url(url: str) -> str:
+    """Enough of a secret URL to recognise it (its scheme and host), never its path or a token."""
+    scheme, _, rest = url.strip().rpartition("://")
+    host = rest.split("/", 1)[0]
+    if not (("." in host or host.startswith("localhost")) and all(c.isalnum() or c in ".-:[]" for c in host)):
+        return rest[:4] + "***"  # not a host name: as little of it as can be recognised
+    return (f"{scheme}://" if scheme else "") + host + "/***"
+
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def check_slack_url(url: str, name: str) -> None:
+    """An https:// URL with a host and a path (plain http only on this machine, for local receivers),
+    or a ConfigError that shows the URL masked: a URL Slack cannot be sent to must fail at start,
+    not mid-delivery."""
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 -- raises on a port that is not a number
+    except ValueError:
+        parts, host = None, ""
+    if parts is None or parts.scheme not in ("https", "http") or not host or parts.path in ("", "/"):
+        raise ConfigError(f"{name} ({masked_url(url)}) is not a Slack URL: it must look like "
+                          "https://hooks.slack.com/services/...")
+    if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
+        raise ConfigError(f"{name} ({masked_url(url)}) must use https://, not http://")
+
+
 def _build(data: dict[str, Any], root: Path, file: Path | None, env: Mapping[str, str]) -> Config:
     timezone = _get(data, "bot", "timezone", "UTC", str)
     try:
@@ -273,6 +304,9 @@ def _build(data: dict[str, Any], root: Path, file: Path | None, env: Mapping[str
     def secret(name: str) -> Secret | None:
         value = env.get(name, "").strip()
         return Secret(value) if value else None
+
+    if secret("SLACK_WEBHOOK_URL"):
+        check_slack_url(env["SLACK_WEBHOOK_URL"], "SLACK_WEBHOOK_URL")
 
     return Config(
         root=root,
@@ -304,4 +338,5 @@ def _build(data: dict[str, Any], root: Path, file: Path | None, env: Mapping[str
         hn_search_url=_get(data, "hn", "search_url", "https://hn.algolia.com/api/v1", str),
         hn_max_lookups=_get(data, "hn", "max_lookups", 30, int),
         arxiv_api=_get(data, "bot", "arxiv_api", "https://export.arxiv.org/api/query", str),
+        slack_timeout=max(1, _get(data, "slack", "timeout", 15, int)),
     )

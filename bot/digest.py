@@ -5,7 +5,10 @@ one pending delivery per target, in a single transaction before anything is deli
 is marked done only after it succeeds (Slack message by message), always from the recorded bodies. A
 later run first finishes what an earlier one left undone and never repeats what is done. A Slack
 request whose outcome is unknown (a timeout, or a crash while it was in flight) is marked "uncertain"
-and not re-sent by itself: `--resend-uncertain` does that after a person has looked.
+and not re-sent by itself: `--resend-uncertain` does that after a person has looked. A delivery is
+"sending" only from the moment its request goes out; anything that fails before that leaves it
+"failed" with the reason. Slack's 429 sets a time before which nothing is sent (`not_before`, kept
+across runs); every failure sets when `bot run` tries again (`next_retry`, with backoff).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -41,6 +44,8 @@ REPEAT_OVERLAP = 0.6  # share of title words (Jaccard) above which two items say
 NAMED_REPEAT_OVERLAP = 0.4
 NAME_MAX_TITLES = 3
 Hook = Callable[[str], None]
+FIRST_RETRY = timedelta(seconds=30)  # `bot run` retries a failed delivery at the first poll tick after this,
+MAX_RETRY = timedelta(hours=6)  # doubling after each failure up to this
 
 
 class Summarizer(Protocol):
@@ -215,7 +220,7 @@ def run(config: Config, store: Store, opts: DigestOptions, poster: SlackPoster |
         summarizer: Summarizer | None = None, hook: Hook | None = None,
         finder: ThreadFinder | None = None) -> DigestOutcome:
     hook = hook or (lambda _step: None)
-    earlier = [] if opts.dry_run else finish_unfinished(config, store, poster, hook, opts.resend_uncertain)
+    earlier = [] if opts.dry_run else finish_unfinished(config, store, poster, hook, opts.resend_uncertain, now=now)
     if finder is not None:  # give the chosen items their HN discussions before rendering
         since, until = window(opts, config.timezone)
         rows, _ = select(store, since, until, opts.limit or config.digest_limit)
@@ -237,13 +242,17 @@ def run(config: Config, store: Store, opts: DigestOptions, poster: SlackPoster |
     hook("recorded")
     if not outcome.items:
         log.info("digest %s: no new items; nothing posted or appended", outcome.date)
-    deliver(config, store, outcome.digest_id, poster, hook)
+    deliver(config, store, outcome.digest_id, poster, hook, now=now)
     outcome.deliveries = store.deliveries(outcome.digest_id)
     return outcome
 
 
 def finish_unfinished(config: Config, store: Store, poster: SlackPoster | None, hook: Hook,
-                      resend_uncertain: bool = False) -> list[dict[str, Any]]:
+                      resend_uncertain: bool = False, now: datetime | None = None,
+                      due_only: bool = False) -> list[dict[str, Any]]:
+    """Settles and retries what earlier runs left undone. `due_only` (the daemon's poll tick): only the
+    deliveries whose next_retry has come."""
+    now = now or store.clock()
     if resend_uncertain:
         for row in store.db.table("deliveries").rows_where("status = 'uncertain'"):
             store.update_delivery(row["digest_id"], row["target"], status="failed")
@@ -252,18 +261,27 @@ def finish_unfinished(config: Config, store: Store, poster: SlackPoster | None, 
     for row in store.db.table("deliveries").rows_where("status in ('sending', 'uncertain')"):
         _settle_unknown(store, row, poster)
     done = []
-    for digest_id in sorted({d["digest_id"] for d in store.unfinished_deliveries()}):
-        deliver(config, store, digest_id, poster, hook)
+    unfinished = [d for d in store.unfinished_deliveries() if not due_only or _due(d, now)]
+    for digest_id in sorted({d["digest_id"] for d in unfinished}):
+        deliver(config, store, digest_id, poster, hook, now=now, due_only=due_only)
         done.append({"digest_id": digest_id, "deliveries": store.deliveries(digest_id)})
     return done
+
+
+def _due(row: dict[str, Any], now: datetime) -> bool:
+    return not row.get("next_retry") or datetime.fromisoformat(row["next_retry"]) <= now
 
 
 def _settle_unknown(store: Store, row: dict[str, Any], poster: SlackPoster | None) -> None:
     detail = json.loads(row["detail"]) if isinstance(row.get("detail"), str) else dict(row.get("detail") or {})
     part = int(detail.get("sent", 0))
-    found = poster.find(_mark(row["digest_id"], part), detail.get("ts") if part > 0 else None) if poster else None
+    # Only the exact mark this database put on that message proves it arrived. A send recorded without
+    # one (by a version whose marks were the same in every database) cannot be settled by reading.
+    mark = detail.get("mark")
+    found = poster.find(mark, detail.get("ts") if part > 0 else None) if poster and mark else None
     if found is True:  # it did arrive: count it as sent and go on with the rest
         detail["sent"] = part + 1
+        detail.pop("mark", None)
         store.update_delivery(row["digest_id"], row["target"], status="pending", detail=detail, error=None)
     elif found is False:  # it did not: sending it again cannot double-post
         store.update_delivery(row["digest_id"], row["target"], status="failed", detail=detail,
@@ -273,20 +291,45 @@ def _settle_unknown(store: Store, row: dict[str, Any], poster: SlackPoster | Non
                               error="interrupted while sending; check Slack, then use --resend-uncertain if missing")
 
 
-def _mark(digest_id: int, part: int) -> str:
-    return f"digest-{digest_id}-part-{part + 1}"
+def _mark(install_id: str, digest_id: int, part: int) -> str:
+    """Names one Slack message: unique to this database, so no other install's message matches it."""
+    return f"digest-{install_id}-{digest_id}-part-{part + 1}"
 
 
-def deliver(config: Config, store: Store, digest_id: int, poster: SlackPoster | None, hook: Hook) -> None:
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def retry_delay(failures: int) -> timedelta:
+    """How long `bot run` waits after the n-th failure in a row before trying a delivery again."""
+    return min(FIRST_RETRY * 2 ** max(0, min(failures, 20) - 1), MAX_RETRY)
+
+
+def slack_wait_until(store: Store, now: datetime) -> datetime | None:
+    """The time Slack's last 429 asked us to wait until, while it is still ahead."""
+    row = store.db.execute("select max(not_before) from deliveries where target = 'slack'").fetchone()
+    until = datetime.fromisoformat(row[0]) if row and row[0] else None
+    return until if until is not None and until > now else None
+
+
+def deliver(config: Config, store: Store, digest_id: int, poster: SlackPoster | None, hook: Hook,
+            now: datetime | None = None, due_only: bool = False) -> None:
+    now = now or store.clock()
     digest = store.digest(digest_id)
     if digest is None:
         return
     for row in digest["deliveries"]:
-        if row["status"] not in ("pending", "failed"):
+        if row["status"] not in ("pending", "failed") or (due_only and not _due(row, now)):
             continue
         target = row["target"]
         if target == "commit" and any(d["target"] == "log" and d["status"] != "done" for d in digest["deliveries"]):
             continue  # nothing to commit before the log has its section
+        wait = slack_wait_until(store, now) if target == "slack" else None
+        if wait is not None:  # Slack said when: not one request before then, whatever run this is
+            store.update_delivery(digest_id, target, status="failed", not_before=_iso(wait), next_retry=_iso(wait),
+                                  error=f"Slack asked us to wait (HTTP 429): not sent; next try at {_iso(wait)}")
+            digest = store.digest(digest_id) or digest
+            continue
         try:
             if target == "slack":
                 _deliver_slack(store, digest, row, poster, hook)
@@ -295,10 +338,16 @@ def deliver(config: Config, store: Store, digest_id: int, poster: SlackPoster | 
             elif target == "commit":
                 _deliver_commit(config, store, digest, hook)
         except DeliveryError as exc:
-            status = "failed" if exc.retryable else "uncertain" if target == "slack" else "failed"
-            store.update_delivery(digest_id, target, status=status, error=str(exc),
-                                  attempts=(row.get("attempts") or 0) + 1)
-            log.warning("digest %s: %s delivery %s: %s", digest_id, target, status, exc)
+            status = "uncertain" if exc.maybe_sent and target == "slack" else "failed"
+            failures = (row.get("attempts") or 0) + 1
+            fields: dict[str, Any] = {"status": status, "error": str(exc), "attempts": failures,
+                                      "next_retry": _iso(now + retry_delay(failures)) if status == "failed" else None}
+            if exc.retry_after is not None:
+                until = now + timedelta(seconds=exc.retry_after)
+                fields.update(not_before=_iso(until), next_retry=_iso(max(until, now + retry_delay(failures))),
+                              error=f"{exc}; next try at {_iso(until)}")
+            store.update_delivery(digest_id, target, **fields)
+            log.warning("digest %s: %s delivery %s: %s", digest_id, target, status, fields["error"])
         digest = store.digest(digest_id) or digest
 
 
@@ -308,25 +357,31 @@ def _deliver_slack(store: Store, digest: dict[str, Any], row: dict[str, Any], po
         raise DeliveryError(f"{SLACK_MISSING} now", "slack")
     messages = digest["bodies"].get("slack", [])
     detail = dict(row.get("detail") or {})
+    detail.pop("mark", None)
     sent = int(detail.get("sent", 0))
+    install_id = store.install_id()
     for n in range(sent, len(messages)):
-        store.update_delivery(digest["id"], "slack", status="sending", detail=detail)
-        ts = poster.post(messages[n], thread_ts=detail.get("ts") if n > 0 else None, mark=_mark(digest["id"], n))
+        mark = _mark(install_id, digest["id"], n)
+
+        def going_out(mark: str = mark) -> None:  # from here on, Slack may get it: record what to look for
+            store.update_delivery(digest["id"], "slack", status="sending", detail={**detail, "mark": mark})
+
+        ts = poster.post(messages[n], thread_ts=detail.get("ts") if n > 0 else None, mark=mark, on_send=going_out)
         detail["sent"] = n + 1
         if n == 0 and ts:
             detail["ts"] = ts
         last = n + 1 == len(messages)
         store.update_delivery(digest["id"], "slack", status="done" if last else "pending", detail=detail,
-                              error=None, attempts=(row.get("attempts") or 0) + 1)
+                              error=None, attempts=(row.get("attempts") or 0) + 1, next_retry=None)
         hook(f"slack-{n + 1}")
     if int(detail.get("sent", 0)) >= len(messages):  # nothing (left) to send
-        store.update_delivery(digest["id"], "slack", status="done", detail=detail, error=None)
+        store.update_delivery(digest["id"], "slack", status="done", detail=detail, error=None, next_retry=None)
 
 
 def _deliver_log(config: Config, store: Store, digest: dict[str, Any], hook: Hook) -> None:
     assert config.log is not None
     changed = append_section(config.log, digest["bodies"]["markdown"])
-    store.update_delivery(digest["id"], "log", status="done", error=None,
+    store.update_delivery(digest["id"], "log", status="done", error=None, next_retry=None,
                           detail={"path": str(config.log), "changed": changed})
     hook("log")
     try:
@@ -339,5 +394,6 @@ def _deliver_commit(config: Config, store: Store, digest: dict[str, Any], hook: 
     assert config.log is not None
     message = f"digest: {digest['date']}, {digest['item_count']} items"
     commit = git_commit(config.log, message)
-    store.update_delivery(digest["id"], "commit", status="done", error=None, detail={"commit": commit})
+    store.update_delivery(digest["id"], "commit", status="done", error=None, next_retry=None,
+                          detail={"commit": commit})
     hook("commit")

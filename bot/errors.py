@@ -47,9 +47,14 @@ class FeedError(BotError):
 
 
 class DeliveryError(BotError):
-    """A digest could not be delivered to one target (slack, log, commit)."""
+    """A digest could not be delivered to one target (slack, log, commit). `maybe_sent`: the request
+    went out and its outcome is unknown (a timeout), so it must not be re-sent blindly. `retry_after`:
+    seconds the receiver asked us to wait before trying again (Slack's 429)."""
 
-    def __init__(self, message: str, target: str, retryable: bool = True) -> None:
+    def __init__(self, message: str, target: str, retryable: bool = True, maybe_sent: bool = False,
+                 retry_after: float | None = None) -> None:
         super().__init__(message)
         self.target = target
         self.retryable = retryable
+        self.maybe_sent = maybe_sent
+        self.retry_after = retry_after

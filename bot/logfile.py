@@ -37,16 +37,34 @@ def _insert_before(lines: list[str], day: date) -> int | None:
     return None
 
 
+def newline_style(text: str) -> str:
+    """The log's own line ending: CRLF when most of its lines end so, else LF."""
+    crlf = text.count("\r\n")
+    return "\r\n" if crlf > text.count("\n") - crlf else "\n"
+
+
 def merge_section(existing: str, section: str, day: date | None = None) -> str:
     """The log with the section in it. Entries whose bullet line is already in the log are left out;
     when the log already has the section's heading, new entries go at the end of that section; a new
-    heading goes in date order when `day` is given (else at the end)."""
+    heading goes in date order when `day` is given (else at the end). The added lines take the log's
+    own line ending; every other line keeps its bytes, ending included."""
     heading, entries = _entries(section)
-    present = set(existing.splitlines())
+    raw = existing.split("\n")  # each with its "\r" when the log has CRLF endings
+    lines = [line[:-1] if line.endswith("\r") else line for line in raw]
+    present = set(lines)
     missing = [e for e in entries if e[0] not in present]
     if not missing:
         return existing
-    lines = existing.split("\n")
+    nl = newline_style(existing)
+    cr = "\r" if nl == "\r\n" else ""
+
+    def inserted(at: int, new_lines: list[str]) -> str:
+        added = [line + cr for line in new_lines]
+        if at == len(raw):  # after the last line, which has no ending: it gets one, the new last one not
+            raw[-1] += cr
+            added[-1] = new_lines[-1]
+        return "\n".join(raw[:at] + added + raw[at:])
+
     if heading in present:
         start = lines.index(heading)
         end = start + 1
@@ -54,18 +72,19 @@ def merge_section(existing: str, section: str, day: date | None = None) -> str:
             end += 1
         while end > start + 1 and not lines[end - 1].strip():
             end -= 1  # insert before the blank lines that close the section
-        insert = [line for e in missing for line in e]
-        return "\n".join(lines[:end] + insert + lines[end:])
-    block = "\n".join([heading, *(line for e in missing for line in e)])
+        return inserted(end, [line for e in missing for line in e])
+    block = [heading, *(line for e in missing for line in e)]
     at = _insert_before(lines, day) if day is not None else None
     if at is not None:
-        return "\n".join(lines[:at] + [block, ""] + lines[at:])
-    body = existing.rstrip("\n")
-    return (body + "\n\n" if body else "") + block + "\n"
+        return inserted(at, [*block, ""])
+    body = existing.rstrip("\r\n")
+    return (body + nl + nl if body else "") + nl.join(block) + nl
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Temp file in the same folder, fsync, rename: a reader sees the old log or the new one."""
+    """Temp file in the same folder, fsync, rename: a reader sees the old log or the new one. A log
+    that is a symbolic link is written where the link points (the link stays a link)."""
+    path = Path(os.path.realpath(path)) if path.is_symlink() else path
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -84,7 +103,8 @@ def write_atomic(path: Path, text: str) -> None:
 def append_section(path: Path, section: str, day: date | None = None) -> bool:
     """True when the log changed. Idempotent: a second call with the same section changes nothing."""
     try:
-        existing = path.read_text(encoding="utf-8") if path.exists() else ""
+        # Bytes, not read_text: universal newlines would turn a CRLF log into LF on the way back.
+        existing = path.read_bytes().decode("utf-8") if path.exists() else ""
     except (OSError, UnicodeDecodeError) as exc:
         raise DeliveryError(f"Cannot read the log {path}: {exc}", "log") from exc
     merged = merge_section(existing, section, day)

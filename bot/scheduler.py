@@ -1,9 +1,10 @@
 """`bot run`: the scheduler daemon (spec section 9). The only module that imports apscheduler.
 
-Polls every poll_every_minutes (the first at start), digests on digest_cron in the configured
-timezone, runs a digest at start-up when one was missed while the daemon was down, and on SIGTERM or
-SIGINT lets the running job finish (it is one transaction either way) and exits 0. Jobs run one at a
-time on one worker, so a poll and a digest never overlap.
+Polls every poll_every_minutes (the first at start), then retries the deliveries that are due
+(failed ones with backoff), digests on digest_cron in the configured timezone, runs a digest at
+start-up when one was missed while the daemon was down, and on SIGTERM or SIGINT lets the running
+job finish (it is one transaction either way) and exits 0. Jobs run one at a time on one worker, so
+a poll and a digest never overlap.
 """
 
 from __future__ import annotations
@@ -56,8 +57,10 @@ def digest_missed(cron: str, tz: str, now: datetime, last_digest: datetime | Non
 
 class Daemon:
     def __init__(self, *, tz: str, poll_every_minutes: int, digest_cron: str, poll_job: Job, digest_job: Job,
-                 last_digest: Callable[[], datetime | None], now: Callable[[], datetime]) -> None:
+                 last_digest: Callable[[], datetime | None], now: Callable[[], datetime],
+                 retry_job: Job | None = None) -> None:
         self.tz = tz
+        self.retry_job = retry_job
         self.poll_every = poll_every_minutes
         self.cron = digest_cron
         self.poll_job = poll_job
@@ -72,23 +75,31 @@ class Daemon:
 
     def _run(self, name: str, job: Job) -> None:
         try:
-            log.info("%s: %s", name, job())
+            result = job()
+            if result:  # a job with nothing to do says nothing
+                log.info("%s: %s", name, result)
         except Exception as exc:  # one failed job never stops the daemon
             log.error("%s: failed: %s", name, exc)
+
+    def _tick(self) -> None:
+        """A poll, then the deliveries due for a retry: a failed Slack post waits for the next tick,
+        not for the next digest (which may be a week away)."""
+        self._run("poll", self.poll_job)
+        if self.retry_job is not None:
+            self._run("retry", self.retry_job)
 
     def start(self) -> int:
         now = self.now()
         missed = digest_missed(self.cron, self.tz, now, self.last_digest())
 
-        def first_poll() -> None:  # one job, so the missed digest follows the poll without a timed gap
-            self._run("poll", self.poll_job)
+        def first_tick() -> None:  # one job, so the missed digest follows the poll without a timed gap
+            self._tick()
             if missed:
                 self._run("digest (missed)", self.digest_job)
 
-        self.scheduler.add_job(first_poll, id="start-up", next_run_time=now)
-        self.scheduler.add_job(self._run, IntervalTrigger(minutes=self.poll_every, timezone=ZoneInfo(self.tz)),
-                               args=["poll", self.poll_job], id="poll",
-                               next_run_time=now + timedelta(minutes=self.poll_every))
+        self.scheduler.add_job(first_tick, id="start-up", next_run_time=now)
+        self.scheduler.add_job(self._tick, IntervalTrigger(minutes=self.poll_every, timezone=ZoneInfo(self.tz)),
+                               id="poll", next_run_time=now + timedelta(minutes=self.poll_every))
         self.scheduler.add_job(self._run, cron_trigger(self.cron, self.tz), args=["digest", self.digest_job],
                                id="digest")
         if missed:

@@ -46,6 +46,8 @@ def collect_status(app: App) -> dict[str, Any]:
     next_poll = (datetime.fromisoformat(max(last_polls)) + timedelta(minutes=config.poll_every_minutes)
                  if last_polls else now)
     digests = store.digests(limit=5)
+    # Failed deliveries: `bot run` tries them again at its first poll tick after next_retry.
+    retries = [d["next_retry"] for d in store.unfinished_deliveries() if d.get("next_retry")]
     return {
         "config": str(config.file) if config.file else None,  # None: the built-in defaults
         "database": str(config.db),
@@ -61,5 +63,6 @@ def collect_status(app: App) -> dict[str, Any]:
         "next": {
             "poll": max(next_poll, now).isoformat(timespec="seconds"),
             "digest": next_digest_time(config.digest_cron, config.timezone, now).isoformat(timespec="seconds"),
+            "delivery_retry": min(retries) if retries else None,
         },
     }

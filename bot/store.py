@@ -7,6 +7,7 @@ database is brought forward in place; every multi-row write in one transaction.
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -94,6 +95,18 @@ def _m4(db: sqlite_utils.Database) -> None:
 @migration(5, "HN thread lookups")
 def _m5(db: sqlite_utils.Database) -> None:
     db.table("hn_lookups").create({"item_id": int, "checked": str, "hn_id": int}, pk="item_id")
+
+
+@migration(6, "install id and delivery retry times")
+def _m6(db: sqlite_utils.Database) -> None:
+    # A random id per database: Slack message marks carry it, so a message that another install (or
+    # this one before its database was rebuilt) posted to the same channel never counts as ours.
+    db.table("install").create({"key": str, "value": str}, pk="key")
+    db.table("install").insert({"key": "install_id", "value": secrets.token_hex(8)})
+    # not_before: Slack asked us to wait (429 Retry-After), no send before it; next_retry: when `bot run`
+    # tries a failed delivery again (backoff).
+    db.table("deliveries").add_column("not_before", str)
+    db.table("deliveries").add_column("next_retry", str)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,11 @@ class DeliveryRecords:
     def transaction(self) -> Any:
         raise NotImplementedError
 
+    def install_id(self) -> str:
+        """This database's random id (made when it was created), in the marks of its Slack messages."""
+        row = self.db.execute("select value from install where key = 'install_id'").fetchone()
+        return str(row[0])
+
     # -- digests ----------------------------------------------------------------------------------
     def record_digest(self, record: dict[str, Any], targets: Iterable[str], item_ids: Iterable[int],
                       repeats: Iterable[int] = ()) -> int:

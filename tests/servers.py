@@ -233,7 +233,11 @@ def algolia(hits: list[dict[str, Any]], nb_hits: int | None = None) -> bytes:
 
 class SlackReceiver(_Loopback):
     """An incoming-webhook and chat.postMessage receiver on 127.0.0.1. `script` is a list of
-    behaviours for the next requests ("ok", "500", "429", "hang"); when it runs out, "ok"."""
+    behaviours for the next requests; when it runs out, "ok". "500"; "429" (Retry-After 1) or "429:N"
+    (Retry-After N); "hang" (answers ok after hang_seconds: the message is posted); "stall" (holds the
+    request hang_seconds, then drops it unanswered: never posted); "invalid_blocks_400" and
+    "invalid_blocks_200" (Slack's rejection of the blocks, as HTTP 400 or as a 200 with that body /
+    ok:false)."""
 
     def __init__(self, hang_seconds: float = 3.0) -> None:
         import json as _json
@@ -290,11 +294,25 @@ class SlackReceiver(_Loopback):
                         receiver.accepted.append({"path": self.path, "payload": payload, "ts": ts})
                     self._answer(200, b"ok")
                     return
+                if action == "stall":
+                    time.sleep(hang_seconds)
+                    self.close_connection = True
+                    return
+                api = self.path.startswith("/api/")
                 if action == "500":
                     self._answer(500, b"internal_error")
                     return
-                if action == "429":
-                    self._answer(429, b"rate_limited", {"Retry-After": "1"})
+                if action.startswith("429"):
+                    wait = action.partition(":")[2] or "1"
+                    body = b'{"ok": false, "error": "ratelimited"}' if api else b"rate_limited"
+                    self._answer(429, body, {"Retry-After": wait}, ctype="application/json" if api else "text/plain")
+                    return
+                if action.startswith("invalid_blocks_"):
+                    status = int(action.rpartition("_")[2])
+                    if api:
+                        self._answer(status, b'{"ok": false, "error": "invalid_blocks"}', ctype="application/json")
+                    else:
+                        self._answer(status, b"invalid_blocks")
                     return
                 with receiver._lock:
                     ts = f"1700000000.{len(receiver.accepted) + 1:06d}"

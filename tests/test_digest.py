@@ -384,7 +384,7 @@ def test_bot_token_resolves_an_uncertain_send_by_reading_the_channel(tmp_path: P
     assert slack.reads >= 1
     assert len([p for p in slack.posts if p["path"] == "/api/chat.postMessage"]) == 1  # found, not re-sent
     assert second.finished_earlier[0]["deliveries"][0]["status"] == "done"
-    assert slack.accepted[0]["payload"]["metadata"]["event_payload"]["mark"] == "digest-1-part-1"
+    assert slack.accepted[0]["payload"]["metadata"]["event_payload"]["mark"] == f"digest-{store.install_id()}-1-part-1"
 
 
 @pytest.mark.parametrize("scope", [True, False])
@@ -394,8 +394,9 @@ def test_an_interrupted_send_is_resent_only_when_the_channel_shows_it_missing(tm
     # A digest recorded, then a crash while its Slack message was in flight (it never arrived).
     outcome = run(config, store, DigestOptions(slack=True), None, NOW)  # no poster: recorded, nothing sent
     assert outcome.digest_id is not None
+    mark = json.dumps({"mark": f"digest-{store.install_id()}-{outcome.digest_id}-part-1"})
     store.db.execute("insert into deliveries (digest_id, target, status, attempts, detail, updated) "
-                     "values (?, 'slack', 'sending', 1, '{}', '')", [outcome.digest_id])
+                     "values (?, 'slack', 'sending', 1, ?, '')", [outcome.digest_id, mark])
     with SlackReceiver() as slack:
         slack.history_scope = scope
         poster = BotTokenPoster("xoxb-test", "#ai-digest", base_url=slack.api_url, timeout=2)
