@@ -14,17 +14,23 @@ from bot.poll import PollReport
 
 def poll_table(console: Console, report: PollReport) -> None:
     table = Table(title="Poll", show_header=True)
-    for col in ("source", "fetched", "new", "known", "off-topic", "not modified", "error"):
+    for col in ("source", "fetched", "new", "known", "off-topic", "skipped", "not modified", "error"):
         table.add_column(col, justify="right" if col not in ("source", "error") else "left",
                          overflow="fold")
     for s in report.sources:
-        table.add_row(s.name, str(s.fetched), str(s.new), str(s.known), str(s.off_topic),
+        table.add_row(s.name, str(s.fetched), str(s.new), str(s.known), str(s.off_topic), str(s.skipped or ""),
                       "yes" if s.not_modified else "", Text(s.error or "", style="red"))
     totals = report.as_dict()["totals"]
     table.add_row("total", str(totals.get("fetched", 0)), str(totals.get("new", 0)), str(totals.get("known", 0)),
-                  str(totals.get("off_topic", 0)), str(totals.get("not_modified", 0) or ""),
+                  str(totals.get("off_topic", 0)), str(totals.get("skipped", 0) or ""),
+                  str(totals.get("not_modified", 0) or ""),
                   f"{totals.get('errors', 0)} failed" if totals.get("errors") else "", style="bold")
     console.print(table)
+    for s in report.sources:
+        for reason in s.skipped_items:
+            console.print(f"{s.name}: skipped {reason}", highlight=False, markup=False)
+        if s.skipped > len(s.skipped_items):
+            console.print(f"{s.name}: ... {s.skipped - len(s.skipped_items)} more skipped", highlight=False)
 
 
 def status_tables(console: Console, data: dict[str, Any]) -> None:

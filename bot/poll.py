@@ -42,6 +42,8 @@ class SourceReport:
     result: str = "ok"
     error: str | None = None
     requests: int = 0
+    skipped: int = 0  # entries left out because they alone could not be read (their link is not a URL)
+    skipped_items: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -58,7 +60,8 @@ class PollReport:
         totals = Counter[str]()
         for s in self.sources:
             totals.update({"fetched": s.fetched, "new": s.new, "known": s.known, "off_topic": s.off_topic,
-                           "errors": int(s.result == "error"), "not_modified": int(s.not_modified)})
+                           "skipped": s.skipped, "errors": int(s.result == "error"),
+                           "not_modified": int(s.not_modified)})
         return {"started": self.started, "finished": self.finished,
                 "sources": [s.as_dict() for s in self.sources], "totals": dict(totals)}
 
@@ -211,7 +214,8 @@ def store_outcomes(config: Config, store: Store, outcomes: Sequence[SourceOutcom
             report = SourceReport(
                 name=o.feed.name, kind=o.feed.kind, fetched=len(o.items), new=counts["new"],
                 known=counts["known"], off_topic=counts["off_topic"], not_modified=o.result == "not_modified",
-                result=o.result, error=o.error, requests=o.requests,
+                result=o.result, error=o.error, requests=o.requests, skipped=o.skipped,
+                skipped_items=tuple(o.skipped_items),
             )
             reports.append(report)
             state: dict[str, Any] = {"kind": o.feed.kind, "url": o.feed.url, "last_poll": stamp,
