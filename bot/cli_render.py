@@ -42,6 +42,13 @@ def status_tables(console: Console, data: dict[str, Any]) -> None:
         table.add_row(s["name"], s["kind"] or "", s["last_poll"] or "", result,
                       str(s["stats"].get("new", "")), Text(s["error"] or "", style="red"))
     console.print(table)
+    for s in data["sources"]:
+        if s.get("gone"):
+            console.print(f"{s['name']}: gone (HTTP 410 on {s['gone']}); not polled until "
+                          f"`bot poll --source {s['name']}` asks it again.", highlight=False, markup=False)
+        if s.get("moved_to"):
+            console.print(f"{s['name']}: moved permanently to {s['moved_to']}; polled there now.",
+                          highlight=False, markup=False)
     p = data["pending"]
     console.print(f"Pending: {p['relevant']} relevant item(s) waiting for a digest; "
                   f"{p['off_topic']} off-topic; {p['digested']} already digested.", highlight=False)

@@ -175,6 +175,8 @@ def poll(config: Config, store: Store, only: Sequence[str] = (), now: datetime |
     feeds = select_feeds(config, only)
     topics = TopicMatcher(load_topics(config.topics))  # a bad topics file fails before any request
     states = {f.name: store.source_state(f.name) for f in feeds}
+    for name in only:  # naming a feed that answered 410 Gone asks it again
+        states[name].pop("gone", None)
     fetcher = fetcher or Fetcher(fetch_settings(config, feeds), now=lambda: now)
     outcomes = asyncio.run(fetch_all(feeds, states, fetcher, now, progress))
     if hook:
@@ -223,6 +225,8 @@ def store_outcomes(config: Config, store: Store, outcomes: Sequence[SourceOutcom
                                      "stats": {k: v for k, v in report.as_dict().items() if k not in ("name", "kind")}}
             if o.result != "error" or "retry_after" in o.state:
                 state.update(o.state)
+            else:  # what a failed poll learnt about the address itself (gone, moved) still holds
+                state.update({k: o.state[k] for k in ("gone", "moved_to") if k in o.state})
             store.save_source_state(o.feed.name, **state)
     return PollReport(started, datetime.now(UTC).isoformat(timespec="seconds"), tuple(reports), tuple(new_ids))
 

@@ -73,6 +73,10 @@ async def fetch_source(feed: FeedConfig, state: dict[str, Any], getter: Getter, 
             f"not asked: the server asked us to wait until {retry_after.isoformat(timespec='seconds')}")
         outcome.state = {"retry_after": state.get("retry_after")}
         return outcome
+    if state.get("gone") and state.get("url") == feed.url:
+        outcome.result, outcome.error = "gone", gone_reason(feed.name, str(state["gone"]))
+        outcome.state = {"gone": state["gone"]}
+        return outcome
     try:
         if feed.kind == "hn":
             await _fetch_hn(feed, state, getter, now, outcome)
@@ -82,21 +86,36 @@ async def fetch_source(feed: FeedConfig, state: dict[str, Any], getter: Getter, 
             await _fetch_rss(feed, state, getter, outcome, offload)
     except ParseError as exc:
         outcome.result, outcome.error, outcome.items = "error", str(exc), []
+    if outcome.result == "gone":
+        outcome.state["gone"] = now.isoformat(timespec="seconds")
+        outcome.error = gone_reason(feed.name, outcome.state["gone"])
+    elif outcome.requests:
+        outcome.state["gone"] = None  # it answered something else: not gone (any more)
     return outcome
+
+
+def gone_reason(name: str, since: str) -> str:
+    """What status and poll say about a feed that answered 410 Gone, and how to ask it again."""
+    return (f"HTTP 410 Gone on {since}: not polled until `bot poll --source {name}` asks it again")
 
 
 def _failed(outcome: SourceOutcome, res: FetchResult) -> None:
     outcome.result, outcome.error = "error", res.error or "failed"
+    if res.http_status == 410:  # the feed was removed for good: stop asking (fetch_source says until when)
+        outcome.result = "gone"
     if res.retry_after:
         outcome.state["retry_after"] = res.retry_after.isoformat(timespec="seconds")
 
 
 async def _fetch_rss(feed: FeedConfig, state: dict[str, Any], getter: Getter, outcome: SourceOutcome,
                      offload: Offload = inline) -> None:
-    res = await getter.get(feed.url, etag=state.get("etag"), last_modified=state.get("last_modified"),
+    # A 301/308 moved the feed: ask the new address, for as long as the configuration names the old one.
+    moved = state.get("moved_to") if state.get("url") == feed.url else None
+    res = await getter.get(moved or feed.url, etag=state.get("etag"), last_modified=state.get("last_modified"),
                            accept="application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.8")
     outcome.requests += 1
     outcome.elapsed += res.elapsed
+    outcome.state["moved_to"] = res.moved_to or moved
     if res.status == "not_modified":
         outcome.result = "not_modified"
         outcome.state.update(etag=state.get("etag"), last_modified=state.get("last_modified"))
