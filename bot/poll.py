@@ -15,14 +15,13 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from bot.config import Config, FeedConfig
 from bot.dedupe import Candidate, Decision, decide, merge
 from bot.errors import ConfigError
 from bot.feedlist import load_feeds, load_topics
 from bot.fetch import Fetcher, FetchSettings, is_local
-from bot.identity import Identity
+from bot.identity import Identity, parse_link
 from bot.library import build_index
 from bot.records import FeedItem
 from bot.score import LibraryModel, Scorer, TasteModel, TopicMatcher, tokens, url_words
@@ -71,8 +70,9 @@ def fetch_settings(config: Config, feeds: Sequence[FeedConfig]) -> FetchSettings
     intervals: dict[str, float] = {}
     for feed in feeds:
         interval = feed.options.get("min_interval", 3.0 if feed.kind == "arxiv" else 0.0)
-        if not is_local(feed.url) and interval:
-            host = (urlsplit(feed.url).hostname or "").lower()
+        parts = None if is_local(feed.url) else parse_link(feed.url)  # a bad URL fails that feed alone
+        if parts is not None and interval:
+            host = (parts.hostname or "").lower()
             intervals[host] = max(intervals.get(host, 0.0), float(interval))
     return FetchSettings(
         connect_timeout=h["connect_timeout"], read_timeout=h["read_timeout"], deadline=h["feed_deadline"],

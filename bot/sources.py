@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from bot.config import FeedConfig
 from bot.feed_parsers import MAX_SKIPPED_REASONS, ParseError, parse_algolia, parse_arxiv, read_rss
 from bot.fetch import FetchResult, is_local
+from bot.identity import parse_link
 from bot.records import FeedItem
 
 ARXIV_DEFAULT_CATEGORIES = ("cs.CL", "cs.LG", "cs.AI")
@@ -72,6 +73,9 @@ async def fetch_source(feed: FeedConfig, state: dict[str, Any], getter: Getter, 
         outcome.result, outcome.error = "error", (
             f"not asked: the server asked us to wait until {retry_after.isoformat(timespec='seconds')}")
         outcome.state = {"retry_after": state.get("retry_after")}
+        return outcome
+    if not is_local(feed.url) and parse_link(feed.url) is None:
+        outcome.result, outcome.error = "error", f"its url {feed.url!r} is not a valid URL; fix it in the configuration"
         return outcome
     if state.get("gone") and state.get("url") == feed.url:
         outcome.result, outcome.error = "gone", gone_reason(feed.name, str(state["gone"]))

@@ -85,6 +85,18 @@ def test_one_malformed_item_link_skips_that_item_and_keeps_the_rest(workdir: Pat
     assert not any("budget" in t or "caching" in t for t in titles)
 
 
+def test_a_configured_feed_url_that_is_no_url_fails_that_feed_alone(workdir: Path) -> None:
+    with FeedServer() as server:
+        good = server.route("/f.xml", Route(body=rss([{"title": RELEVANT, "link": "https://good.example/q"}])))
+        project(workdir, [{"name": "typo", "url": "http://[oops/feed.xml", "min_interval": 1},
+                          {"name": "good", "url": good}])
+        code, out, err = bot(workdir, "poll", "--json")
+    assert code == 0, err
+    report = {s["name"]: s for s in json.loads(out)["sources"]}
+    assert report["good"]["new"] == 1
+    assert report["typo"]["error"] == "its url 'http://[oops/feed.xml' is not a valid URL; fix it in the configuration"
+
+
 # -- item 3: a placeholder link in a library note --------------------------------------------------
 
 NOTES = """# Notes
