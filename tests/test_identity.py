@@ -283,3 +283,16 @@ def test_unparseable_links_are_refused_by_name() -> None:
         assert url_identities(bad) == set()
         assert clean_url(bad) == bad
     assert parse_link("https://[::1]:8080/x") is not None
+
+
+@settings(max_examples=300)
+@given(st.one_of(_urlish, st.text()), st.text(max_size=30))
+@example("http://[oops/llm", "LLM serving on a budget")
+def test_an_item_is_made_with_a_parseable_link_or_refused_as_invalid(link: str, title: str) -> None:
+    from bot.normalize import InvalidItem, make_item
+
+    try:
+        item = make_item(source="t", title=title, url=link, published=None)
+    except InvalidItem:
+        return
+    assert item is None or item.url is None or parse_link(item.url) is not None
