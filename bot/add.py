@@ -24,6 +24,7 @@ from bot.identity import (
     arxiv_id_from_url,
     clean_url,
     hn_id_from_url,
+    parse_link,
     title_identity,
     url_identities,
     with_scheme,
@@ -77,7 +78,10 @@ class _TitleParser(HTMLParser):
 
 
 def page_title(body: bytes, charset: str | None = None) -> str | None:
-    text = body[:512 * 1024].decode(charset or "utf-8", errors="replace")
+    try:
+        text = body[:512 * 1024].decode(charset or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know: read it as UTF-8
+        text = body[:512 * 1024].decode("utf-8", errors="replace")
     parser = _TitleParser()
     try:
         parser.feed(text)
@@ -122,7 +126,8 @@ class Adder:
             title = plain_text(str(data.get("title") or ""), 300)
             if not title:
                 raise AddError(f"HN item {hn} has no title (a comment?); pass --title")
-            link = data.get("url") or f"https://news.ycombinator.com/item?id={hn}"
+            link = data.get("url") if isinstance(data.get("url"), str) and parse_link(data["url"]) else None
+            link = link or f"https://news.ycombinator.com/item?id={hn}"  # Ask HN, or a link that is no URL
             return title, clean_url(link), hn
         res = await fetcher.get(url, accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5")
         if res.status != "ok":
@@ -197,7 +202,7 @@ class Adder:
 
     async def _resolve(self, fetcher: Fetcher, query: str, title: str | None, index: Any) -> AddResult | DigestItem:
         url = with_scheme(query.strip())
-        if url is None:
+        if url is None or parse_link(url) is None:
             return AddResult(query, "failed", f"{query!r} is not a link (http://, https:// or www.)")
         match = index.match(url_identities(url))
         if match is not None:

@@ -132,6 +132,7 @@ def library_import(state: State, paths: tuple[str, ...], as_json: bool) -> None:
                   str(s.internal_links))
     if not state.quiet:
         out.print(table)
+    say_ignored_links(report, err if state.quiet else out)
 
 
 @library.command("check")
@@ -213,6 +214,16 @@ def ensure_library(state: State, app: App) -> None:
         report = lib.import_documents(app.store, app.library_paths())
         if not state.quiet:
             err.print(f"(imported {report.stats.entries} library entries from {len(report.files)} documents first)")
+        say_ignored_links(report, err)
+
+
+def say_ignored_links(report: lib.ImportReport, console: Console) -> None:
+    """Links in the documents that are not URLs: ignored (their lines are kept), named by file:line."""
+    if report.ignored_links:
+        console.print(f"Ignored {len(report.ignored_links)} link(s) that are not URLs (their lines are kept):",
+                      highlight=False)
+        for ignored in report.ignored_links:
+            console.print(f"  {ignored}", highlight=False, markup=False)
 
 
 # The work commands register themselves on `cli` when their module is imported.

@@ -23,18 +23,24 @@ def print_errors(console: Console, errors: list[tuple[str, str]]) -> None:
 
 def poll_table(console: Console, report: PollReport) -> None:
     table = Table(title="Poll", show_header=True)
-    for col in ("source", "fetched", "new", "known", "off-topic", "not modified", "result"):
+    for col in ("source", "fetched", "new", "known", "off-topic", "skipped", "not modified", "result"):
         table.add_column(col, justify="right" if col not in ("source", "result") else "left",
                          overflow="fold")
     for s in report.sources:
-        table.add_row(s.name, str(s.fetched), str(s.new), str(s.known), str(s.off_topic),
+        table.add_row(s.name, str(s.fetched), str(s.new), str(s.known), str(s.off_topic), str(s.skipped or ""),
                       "yes" if s.not_modified else "", Text("error", style="red") if s.error else "ok")
     totals = report.as_dict()["totals"]
     table.add_row("total", str(totals.get("fetched", 0)), str(totals.get("new", 0)), str(totals.get("known", 0)),
-                  str(totals.get("off_topic", 0)), str(totals.get("not_modified", 0) or ""),
+                  str(totals.get("off_topic", 0)), str(totals.get("skipped", 0) or ""),
+                  str(totals.get("not_modified", 0) or ""),
                   f"{totals.get('errors', 0)} failed" if totals.get("errors") else "", style="bold")
     console.print(table)
     print_errors(console, [(s.name, s.error) for s in report.sources if s.error])
+    for s in report.sources:
+        for reason in s.skipped_items:
+            console.print(f"{s.name}: skipped {reason}", highlight=False, markup=False)
+        if s.skipped > len(s.skipped_items):
+            console.print(f"{s.name}: ... {s.skipped - len(s.skipped_items)} more skipped", highlight=False)
 
 
 def status_tables(console: Console, data: dict[str, Any]) -> None:
@@ -50,6 +56,13 @@ def status_tables(console: Console, data: dict[str, Any]) -> None:
                       str(s["stats"].get("new", "")))
     console.print(table)
     print_errors(console, [(s["name"], s["error"]) for s in data["sources"] if s["error"]])
+    for s in data["sources"]:
+        if s.get("gone"):
+            console.print(f"{s['name']}: gone (HTTP 410 on {s['gone']}); not polled until "
+                          f"`bot poll --source {s['name']}` asks it again.", highlight=False, markup=False)
+        if s.get("moved_to"):
+            console.print(f"{s['name']}: moved permanently to {s['moved_to']}; polled there now.",
+                          highlight=False, markup=False)
     p = data["pending"]
     console.print(f"Pending: {p['relevant']} relevant item(s) waiting for a digest; "
                   f"{p['off_topic']} off-topic; {p['digested']} already digested.", highlight=False)

@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from bot.clock import system_clock
+from bot.redirects import ORIGIN, RedirectRefused, guard_redirect, permanent_address
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class FetchResult:
     error: str | None = None
     retry_after: datetime | None = None  # don't ask this URL again before then
     elapsed: float = 0.0
+    moved_to: str | None = None  # where a permanent redirect (301, 308) said the resource now lives
 
 
 @dataclass
@@ -88,6 +90,7 @@ class Fetcher:
             timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
             follow_redirects=True,
             max_redirects=s.max_redirects,
+            event_hooks={"response": [guard_redirect]},  # every hop checked before it is followed
             headers={"User-Agent": s.user_agent, "Accept-Encoding": "gzip, deflate"},
             # Few idle connections: httpcore scans its whole pool on every request, so a pool of hundreds
             # of idle feeds costs more than the reconnects it saves (feeds are one request each).
@@ -135,12 +138,13 @@ class Fetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         try:
-            async with self._client.stream("GET", url, headers=headers) as response:
+            async with self._client.stream("GET", url, headers=headers, extensions={ORIGIN: url}) as response:
                 elapsed = lambda: time.monotonic() - started  # noqa: E731
                 ctype = response.headers.get("content-type", "")
+                moved_to = permanent_address(response)
                 if response.status_code == 304:
                     return FetchResult(url, "not_modified", http_status=304, etag=etag,
-                                       last_modified=last_modified, elapsed=elapsed())
+                                       last_modified=last_modified, elapsed=elapsed(), moved_to=moved_to)
                 if response.status_code in (429, 503):
                     until = self._retry_after(response.headers.get("retry-after"))
                     return FetchResult(url, "error", http_status=response.status_code, retry_after=until,
@@ -155,8 +159,8 @@ class Fetcher:
                 return FetchResult(url, "ok", body=body, http_status=response.status_code,
                                    etag=response.headers.get("etag"),
                                    last_modified=response.headers.get("last-modified"),
-                                   content_type=ctype, elapsed=elapsed())
-        except BodyTooLarge as exc:
+                                   content_type=ctype, elapsed=elapsed(), moved_to=moved_to)
+        except (BodyTooLarge, RedirectRefused) as exc:
             return FetchResult(url, "error", error=str(exc), elapsed=time.monotonic() - started)
         except httpx.TooManyRedirects:
             return FetchResult(url, "error", error=f"more than {self.settings.max_redirects} redirects",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from rapidfuzz.distance import Levenshtein
 
@@ -95,11 +95,28 @@ def _is_tracking(key: str) -> bool:
     return k in _TRACKING_EXACT or k.startswith(_TRACKING_PREFIXES)
 
 
+def parse_link(url: str) -> SplitResult | None:
+    """The parts of an absolute link with a host, or None when it cannot be one: `http://[oops/x`
+    (urlsplit raises), `http://[your-host]/`, a port that is not a number, no host, or characters
+    that cannot be written as UTF-8. Every link that comes in from outside passes through here
+    before anything splits it."""
+    try:
+        url.encode("utf-8")
+        parts = urlsplit(url)
+        _ = parts.port  # raises for `:abc` or `:99999`
+    except ValueError:  # UnicodeError is one
+        return None
+    if not parts.scheme or not parts.hostname:
+        return None
+    return parts
+
+
 def clean_url(url: str) -> str:
-    """The original link minus tracking parameters: what a digest shows."""
+    """The original link minus tracking parameters: what a digest shows. Never raises: a link it
+    cannot parse comes back as given (callers that need a real link check `parse_link`)."""
     absolute = with_scheme(url) or url.strip()
-    parts = urlsplit(absolute)
-    if not parts.query:
+    parts = parse_link(absolute)
+    if parts is None or not parts.query:
         return absolute
     kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)]
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(kept, doseq=True), parts.fragment))
@@ -120,11 +137,8 @@ def canonical_url(url: str) -> str | None:
     """Scheme, `www.`, fragment, tracking parameters, parameter order, trailing slash and index.html
     do not make a link different. Returns None for anything that is not an http(s) link."""
     absolute = with_scheme(url)
-    if absolute is None:
-        return None
-    try:
-        parts = urlsplit(absolute)
-    except ValueError:
+    parts = parse_link(absolute) if absolute else None
+    if parts is None:
         return None
     host = _host(parts.netloc)
     if not host:
@@ -150,11 +164,8 @@ def canonical_url(url: str) -> str | None:
 
 def arxiv_id_from_url(url: str) -> str | None:
     absolute = with_scheme(url)
-    if absolute is None:
-        return None
-    try:
-        parts = urlsplit(absolute)
-    except ValueError:
+    parts = parse_link(absolute) if absolute else None
+    if parts is None:
         return None
     host = _host(parts.netloc)
     if host in _HN_HOSTS:
@@ -193,25 +204,22 @@ def arxiv_id_from_query(text: str) -> str | None:
 
 def hn_id_from_url(url: str) -> int | None:
     absolute = with_scheme(url)
-    if absolute is None:
-        return None
-    try:
-        parts = urlsplit(absolute)
-    except ValueError:
+    parts = parse_link(absolute) if absolute else None
+    if parts is None:
         return None
     if _host(parts.netloc) != "news.ycombinator.com" or parts.path.rstrip("/") != "/item":
         return None
     for key, value in parse_qsl(parts.query):
-        if key == "id" and value.strip().isdigit():
+        if key == "id" and value.strip().isascii() and value.strip().isdigit():
             return int(value.strip())
     return None
 
 
 def doi_from_url(url: str) -> str | None:
     absolute = with_scheme(url)
-    if absolute is None:
+    parts = parse_link(absolute) if absolute else None
+    if parts is None:
         return None
-    parts = urlsplit(absolute)
     host = _host(parts.netloc)
     if host in ("doi.org", "dx.doi.org"):
         doi = unquote(parts.path.lstrip("/"))

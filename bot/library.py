@@ -26,12 +26,26 @@ DOCUMENT_SUFFIXES = {".md", ".markdown", ".txt", ".mdx", ""}
 
 
 @dataclass(frozen=True)
+class IgnoredLink:
+    """A link in a reading document that is not a URL (a placeholder like `http://[your-host]/`)."""
+
+    file: str
+    line: int
+    link: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.link}"
+
+
+@dataclass(frozen=True)
 class ImportReport:
     files: tuple[str, ...]
     stats: LibraryStats
+    ignored_links: tuple[IgnoredLink, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return {"files": list(self.files), **self.stats.as_dict()}
+        return {"files": list(self.files), **self.stats.as_dict(),
+                "ignored_links": [dict(i.__dict__) for i in self.ignored_links]}
 
 
 @dataclass(frozen=True)
@@ -99,7 +113,9 @@ def import_documents(store: Store, paths: Iterable[str | Path]) -> ImportReport:
     with store.transaction():
         for name, entries in parsed:
             store.replace_library_file(name, entries)
-    return ImportReport(files=tuple(name for name, _ in parsed), stats=store.library_stats())
+    ignored = tuple(IgnoredLink(e.file, e.line, link) for _, entries in parsed for e in entries
+                    for link in e.ignored_links)
+    return ImportReport(files=tuple(name for name, _ in parsed), stats=store.library_stats(), ignored_links=ignored)
 
 
 def build_index(store: Store, owners: tuple[str, ...] = ("entry",)) -> IdentityIndex:

@@ -17,6 +17,7 @@ from bot.identity import (
     MIN_TITLE_WORDS,
     Identity,
     normalize_title,
+    parse_link,
     strip_trailing_junk,
     text_identities,
     title_identity,
@@ -202,6 +203,12 @@ def parse_line(line: str, file: str, lineno: int, date: str | None) -> LibraryEn
     bare = _bare_urls(rest)
     urls.extend(bare)
     urls = list(dict.fromkeys(urls))
+    # A placeholder such as `http://[your-host]/v1/chat` is no link: the line keeps its text and its
+    # other references, and the import reports the link with its file and line.
+    ignored = [u for u in urls if parse_link(u) is None]
+    if ignored:
+        urls = [u for u in urls if u not in ignored]
+        bare = [u for u in bare if u not in ignored]
 
     prose_text = _HTML_TAG_RE.sub(" ", rest)  # attribute values (alt="Screenshot ...") are not titles
     quoted = [q.group("q") for q in _QUOTED_RE.finditer(prose_text) if len(q.group("q").split()) >= 3]
@@ -234,12 +241,13 @@ def parse_line(line: str, file: str, lineno: int, date: str | None) -> LibraryEn
         ident = title_identity(t, min_words=1 if kind == "title-only" else MIN_TITLE_WORDS)
         if ident:
             identities.add(ident)
-    if not urls and not internal and not titles and not identities:
-        return None
-    if kind != "title-only" and not urls and not internal and not identities:
-        return None
-    if kind not in ("title-only",) and not urls and not internal and all(i.kind == "title" for i in identities):
-        return None  # prose with a quotation in it, not a reference
+    if not ignored:
+        if not urls and not internal and not titles and not identities:
+            return None
+        if kind != "title-only" and not urls and not internal and not identities:
+            return None
+        if kind not in ("title-only",) and not urls and not internal and all(i.kind == "title" for i in identities):
+            return None  # prose with a quotation in it, not a reference
     return LibraryEntry(
         file=file,
         line=lineno,
@@ -250,6 +258,7 @@ def parse_line(line: str, file: str, lineno: int, date: str | None) -> LibraryEn
         date=date,
         internal_links=tuple(dict.fromkeys(internal)),
         text=raw,
+        ignored_links=tuple(ignored),
     )
 
 

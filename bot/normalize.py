@@ -7,7 +7,7 @@ import re
 import unicodedata
 from datetime import UTC, datetime
 
-from bot.identity import Identity, clean_url, title_identity, url_identities, with_scheme
+from bot.identity import Identity, clean_url, parse_link, title_identity, url_identities, with_scheme
 from bot.records import FeedItem
 
 MAX_TITLE = 300
@@ -40,6 +40,10 @@ def plain_text(text: str, limit: int = MAX_SUMMARY) -> str:
     return text
 
 
+class InvalidItem(ValueError):
+    """This one item cannot be stored (its link cannot be parsed); the rest of its feed can."""
+
+
 def iso_time(value: str | datetime | None) -> str | None:
     if value is None:
         return None
@@ -59,12 +63,15 @@ def make_item(*, source: str, title: str, url: str | None, published: str | None
               hn_id: int | None = None, points: int | None = None, comments: int | None = None,
               arxiv_id: str | None = None, doi: str | None = None, categories: tuple[str, ...] = (),
               version: int = 1) -> FeedItem | None:
-    """None when there is nothing to show: no title and no link."""
+    """None when there is nothing to show: no title and no link. Raises InvalidItem for a link that
+    looks like a web link but cannot be parsed (`http://[oops/llm`): the caller skips and counts it."""
     clean_title = plain_text(title, MAX_TITLE)
     link = None
     if url:
         absolute = with_scheme(url.strip())
         link = clean_url(absolute) if absolute else None  # javascript:, data:, relative: dropped
+        if link is not None and parse_link(link) is None:
+            raise InvalidItem(f"its link {url.strip()[:200]!r} is not a valid URL")
     hn_url = HN_ITEM_URL.format(hn_id) if hn_id else None
     if not clean_title and not link and not hn_url:
         return None

@@ -15,14 +15,13 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from bot.config import Config, FeedConfig
 from bot.dedupe import Candidate, Decision, decide, merge
 from bot.errors import ConfigError
 from bot.feedlist import load_feeds, load_topics
 from bot.fetch import Fetcher, FetchSettings, is_local
-from bot.identity import Identity
+from bot.identity import Identity, parse_link
 from bot.library import build_index
 from bot.records import FeedItem
 from bot.score import LibraryModel, Scorer, TasteModel, TopicMatcher, tokens, url_words
@@ -42,6 +41,8 @@ class SourceReport:
     result: str = "ok"
     error: str | None = None
     requests: int = 0
+    skipped: int = 0  # entries left out because they alone could not be read (their link is not a URL)
+    skipped_items: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -58,7 +59,8 @@ class PollReport:
         totals = Counter[str]()
         for s in self.sources:
             totals.update({"fetched": s.fetched, "new": s.new, "known": s.known, "off_topic": s.off_topic,
-                           "errors": int(s.result == "error"), "not_modified": int(s.not_modified)})
+                           "skipped": s.skipped, "errors": int(s.result == "error"),
+                           "not_modified": int(s.not_modified)})
         return {"started": self.started, "finished": self.finished,
                 "sources": [s.as_dict() for s in self.sources], "totals": dict(totals)}
 
@@ -68,8 +70,9 @@ def fetch_settings(config: Config, feeds: Sequence[FeedConfig]) -> FetchSettings
     intervals: dict[str, float] = {}
     for feed in feeds:
         interval = feed.options.get("min_interval", 3.0 if feed.kind == "arxiv" else 0.0)
-        if not is_local(feed.url) and interval:
-            host = (urlsplit(feed.url).hostname or "").lower()
+        parts = None if is_local(feed.url) else parse_link(feed.url)  # a bad URL fails that feed alone
+        if parts is not None and interval:
+            host = (parts.hostname or "").lower()
             intervals[host] = max(intervals.get(host, 0.0), float(interval))
     return FetchSettings(
         connect_timeout=h["connect_timeout"], read_timeout=h["read_timeout"], deadline=h["feed_deadline"],
@@ -177,6 +180,8 @@ def poll(config: Config, store: Store, only: Sequence[str] = (), now: datetime |
     feeds = select_feeds(config, only)
     topics = TopicMatcher(load_topics(config.topics))  # a bad topics file fails before any request
     states = {f.name: store.source_state(f.name) for f in feeds}
+    for name in only:  # naming a feed that answered 410 Gone asks it again
+        states[name].pop("gone", None)
     fetcher = fetcher or Fetcher(fetch_settings(config, feeds), now=lambda: now)
     finished: list[SourceOutcome] = []
     try:
@@ -222,7 +227,8 @@ def store_outcomes(config: Config, store: Store, outcomes: Sequence[SourceOutcom
             report = SourceReport(
                 name=o.feed.name, kind=o.feed.kind, fetched=len(o.items), new=counts["new"],
                 known=counts["known"], off_topic=counts["off_topic"], not_modified=o.result == "not_modified",
-                result=o.result, error=o.error, requests=o.requests,
+                result=o.result, error=o.error, requests=o.requests, skipped=o.skipped,
+                skipped_items=tuple(o.skipped_items),
             )
             reports.append(report)
             state: dict[str, Any] = {"kind": o.feed.kind, "url": o.feed.url, "last_poll": stamp,
@@ -230,6 +236,8 @@ def store_outcomes(config: Config, store: Store, outcomes: Sequence[SourceOutcom
                                      "stats": {k: v for k, v in report.as_dict().items() if k not in ("name", "kind")}}
             if o.result != "error" or "retry_after" in o.state:
                 state.update(o.state)
+            else:  # what a failed poll learnt about the address itself (gone, moved) still holds
+                state.update({k: o.state[k] for k in ("gone", "moved_to") if k in o.state})
             store.save_source_state(o.feed.name, **state)
     return PollReport(started, store.now(), tuple(reports), tuple(new_ids))
 

@@ -20,6 +20,7 @@ class LibraryEntry:
     date: str | None = None  # ISO date when the document gives one
     internal_links: tuple[str, ...] = ()
     text: str = ""
+    ignored_links: tuple[str, ...] = ()  # links on the line that are not URLs (`http://[your-host]/`)
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from bot.config import FeedConfig
-from bot.feed_parsers import ParseError, parse_algolia, parse_arxiv, parse_rss
+from bot.feed_parsers import MAX_SKIPPED_REASONS, ParseError, parse_algolia, parse_arxiv, read_rss
 from bot.fetch import FetchResult, is_local
+from bot.identity import parse_link
 from bot.records import FeedItem
 
 ARXIV_DEFAULT_CATEGORIES = ("cs.CL", "cs.LG", "cs.AI")
@@ -34,6 +35,12 @@ class SourceOutcome:
     state: dict[str, Any] = field(default_factory=dict)  # what to remember for next time
     requests: int = 0
     elapsed: float = 0.0
+    skipped: int = 0  # entries that could not be read alone (a link that is not a URL); the rest stand
+    skipped_items: list[str] = field(default_factory=list)
+
+    def count_skipped(self, paging: dict[str, Any]) -> None:
+        self.skipped += paging.get("skipped", 0)
+        self.skipped_items = (self.skipped_items + paging.get("skipped_items", []))[:MAX_SKIPPED_REASONS]
 
 
 def _opt(feed: FeedConfig, key: str, default: Any) -> Any:
@@ -67,6 +74,13 @@ async def fetch_source(feed: FeedConfig, state: dict[str, Any], getter: Getter, 
             f"not asked: the server asked us to wait until {retry_after.isoformat(timespec='seconds')}")
         outcome.state = {"retry_after": state.get("retry_after")}
         return outcome
+    if not is_local(feed.url) and parse_link(feed.url) is None:
+        outcome.result, outcome.error = "error", f"its url {feed.url!r} is not a valid URL; fix it in the configuration"
+        return outcome
+    if state.get("gone") and state.get("url") == feed.url:
+        outcome.result, outcome.error = "gone", gone_reason(feed.name, str(state["gone"]))
+        outcome.state = {"gone": state["gone"]}
+        return outcome
     try:
         if feed.kind == "hn":
             await _fetch_hn(feed, state, getter, now, outcome)
@@ -76,21 +90,36 @@ async def fetch_source(feed: FeedConfig, state: dict[str, Any], getter: Getter, 
             await _fetch_rss(feed, state, getter, outcome, offload)
     except ParseError as exc:
         outcome.result, outcome.error, outcome.items = "error", str(exc), []
+    if outcome.result == "gone":
+        outcome.state["gone"] = now.isoformat(timespec="seconds")
+        outcome.error = gone_reason(feed.name, outcome.state["gone"])
+    elif outcome.requests:
+        outcome.state["gone"] = None  # it answered something else: not gone (any more)
     return outcome
+
+
+def gone_reason(name: str, since: str) -> str:
+    """What status and poll say about a feed that answered 410 Gone, and how to ask it again."""
+    return (f"HTTP 410 Gone on {since}: not polled until `bot poll --source {name}` asks it again")
 
 
 def _failed(outcome: SourceOutcome, res: FetchResult) -> None:
     outcome.result, outcome.error = "error", res.error or "failed"
+    if res.http_status == 410:  # the feed was removed for good: stop asking (fetch_source says until when)
+        outcome.result = "gone"
     if res.retry_after:
         outcome.state["retry_after"] = res.retry_after.isoformat(timespec="seconds")
 
 
 async def _fetch_rss(feed: FeedConfig, state: dict[str, Any], getter: Getter, outcome: SourceOutcome,
                      offload: Offload = inline) -> None:
-    res = await getter.get(feed.url, etag=state.get("etag"), last_modified=state.get("last_modified"),
+    # A 301/308 moved the feed: ask the new address, for as long as the configuration names the old one.
+    moved = state.get("moved_to") if state.get("url") == feed.url else None
+    res = await getter.get(moved or feed.url, etag=state.get("etag"), last_modified=state.get("last_modified"),
                            accept="application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.8")
     outcome.requests += 1
     outcome.elapsed += res.elapsed
+    outcome.state["moved_to"] = res.moved_to or moved
     if res.status == "not_modified":
         outcome.result = "not_modified"
         outcome.state.update(etag=state.get("etag"), last_modified=state.get("last_modified"))
@@ -99,12 +128,14 @@ async def _fetch_rss(feed: FeedConfig, state: dict[str, Any], getter: Getter, ou
         _failed(outcome, res)
         return
     # Parsing is most of a big poll's CPU time; `offload` may run it in another process meanwhile.
-    outcome.items = await offload(parse_rss, res.body, feed.name, res.content_type)
+    parsed = await offload(read_rss, res.body, feed.name, res.content_type)
+    outcome.items = parsed.items
+    outcome.count_skipped({"skipped": parsed.skipped, "skipped_items": parsed.reasons})
     outcome.state.update(etag=res.etag, last_modified=res.last_modified, retry_after=None)
 
 
 async def _fetch_saved_answer(feed: FeedConfig, state: dict[str, Any], getter: Getter, outcome: SourceOutcome,
-                              parse: Callable[[bytes], list[FeedItem]]) -> None:
+                              parse: Callable[[bytes], tuple[list[FeedItem], dict[str, Any]]]) -> None:
     """An API answer saved to a file: read it (unless unchanged since last time) and parse it."""
     res = await getter.get(feed.url, last_modified=state.get("last_modified"))
     outcome.requests += 1
@@ -115,7 +146,8 @@ async def _fetch_saved_answer(feed: FeedConfig, state: dict[str, Any], getter: G
     if res.status == "error":
         _failed(outcome, res)
         return
-    outcome.items = parse(res.body)
+    outcome.items, paging = parse(res.body)
+    outcome.count_skipped(paging)
     outcome.state.update(last_modified=res.last_modified)
 
 
@@ -131,7 +163,7 @@ def hn_window_start(feed: FeedConfig, state: dict[str, Any], now: datetime) -> d
 async def _fetch_hn(feed: FeedConfig, state: dict[str, Any], getter: Getter, now: datetime,
                     outcome: SourceOutcome) -> None:
     if is_local(feed.url):  # a saved Algolia answer: one document, no paging
-        await _fetch_saved_answer(feed, state, getter, outcome, lambda body: parse_algolia(body, feed.name)[0])
+        await _fetch_saved_answer(feed, state, getter, outcome, lambda body: parse_algolia(body, feed.name))
         return
     since = int(hn_window_start(feed, state, now).timestamp())
     min_points = int(_opt(feed, "min_points", 30))
@@ -151,6 +183,7 @@ async def _fetch_hn(feed: FeedConfig, state: dict[str, Any], getter: Getter, now
             _failed(outcome, res)
             return
         items, paging = parse_algolia(res.body, feed.name)
+        outcome.count_skipped(paging)
         outcome.items.extend(i for i in items if i.hn_id not in seen)
         seen.update(i.hn_id for i in items if i.hn_id)
         # Algolia returns at most 1,000 hits a query: page by moving the window's upper edge down.
@@ -167,7 +200,7 @@ def _arxiv_stamp(dt: datetime) -> str:
 async def _fetch_arxiv(feed: FeedConfig, state: dict[str, Any], getter: Getter, now: datetime,
                        outcome: SourceOutcome) -> None:
     if is_local(feed.url):  # a saved arXiv answer: one document, no paging
-        await _fetch_saved_answer(feed, state, getter, outcome, lambda body: parse_arxiv(body, feed.name)[0])
+        await _fetch_saved_answer(feed, state, getter, outcome, lambda body: parse_arxiv(body, feed.name))
         return
     cursor = _ts(state.get("cursor"))
     start_dt = (cursor - timedelta(hours=6)) if cursor else now - timedelta(days=float(_opt(feed, "lookback_days", 3)))
@@ -186,6 +219,7 @@ async def _fetch_arxiv(feed: FeedConfig, state: dict[str, Any], getter: Getter, 
             _failed(outcome, res)
             return
         items, paging = parse_arxiv(res.body, feed.name)
+        outcome.count_skipped(paging)
         outcome.items.extend(items)
         total = paging["total"] or 0
         if paging["count"] < page_size or (page + 1) * page_size >= total:

@@ -23,6 +23,12 @@ def next_digest_time(cron: str, tz: str, now: datetime) -> datetime:
     raise ValueError(f"no occurrence of {cron!r}")  # unreachable for valid expressions
 
 
+def _address(state: dict[str, Any], url: str | None) -> dict[str, Any]:
+    """A 410 or a 301 recorded for the address the configuration names (a new address starts afresh)."""
+    same = state.get("url") == url
+    return {"gone": state.get("gone") if same else None, "moved_to": state.get("moved_to") if same else None}
+
+
 def collect_status(app: App) -> dict[str, Any]:
     now = app.now()
     store = app.store
@@ -35,13 +41,14 @@ def collect_status(app: App) -> dict[str, Any]:
             "name": feed.name, "kind": feed.kind, "url": feed.url, "enabled": feed.enabled,
             "last_poll": s.get("last_poll"), "result": s.get("result"), "error": s.get("error"),
             "etag": s.get("etag"), "last_modified": s.get("last_modified"), "retry_after": s.get("retry_after"),
-            "stats": s.get("stats") or {},
+            "stats": s.get("stats") or {}, **_address(s, feed.url),
         })
     for name, s in states.items():  # polled once, since removed from the configuration
         sources.append({"name": name, "kind": s.get("kind"), "url": s.get("url"), "enabled": False,
                         "last_poll": s.get("last_poll"), "result": s.get("result"), "error": s.get("error"),
                         "etag": s.get("etag"), "last_modified": s.get("last_modified"),
-                        "retry_after": s.get("retry_after"), "stats": s.get("stats") or {}})
+                        "retry_after": s.get("retry_after"), "stats": s.get("stats") or {},
+                        **_address(s, s.get("url"))})
     last_polls = [str(s["last_poll"]) for s in sources if s["last_poll"]]
     next_poll = (datetime.fromisoformat(max(last_polls)) + timedelta(minutes=config.poll_every_minutes)
                  if last_polls else now)

@@ -109,6 +109,13 @@ def _m6(db: sqlite_utils.Database) -> None:
     db.table("deliveries").add_column("next_retry", str)
 
 
+@migration(7, "feed moves and removals")
+def _m7(db: sqlite_utils.Database) -> None:
+    # gone: when a feed answered 410 Gone (not polled until named); moved_to: a 301/308's new address.
+    db.table("sources").add_column("gone", str)
+    db.table("sources").add_column("moved_to", str)
+
+
 @dataclass(frozen=True)
 class LibraryStats:
     entries: int

@@ -58,6 +58,7 @@ class Route:
     endless: bool = False  # stream zeros until the client goes away
     gzip: bool = False
     redirect_to: str | None = None
+    redirect_status: int = 302  # 301 or 308 say the feed moved for good
     handler: Callable[[BaseHTTPRequestHandler], None] | None = None
 
 
@@ -91,7 +92,7 @@ class FeedServer(_Loopback):
                     route.handler(self)
                     return
                 if route.redirect_to:
-                    self.send_response(302)
+                    self.send_response(route.redirect_status)
                     self.send_header("Location", route.redirect_to)
                     self.send_header("Content-Length", "0")
                     self.end_headers()

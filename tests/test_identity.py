@@ -5,7 +5,7 @@ from __future__ import annotations
 import string
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from bot.identity import (
@@ -17,11 +17,13 @@ from bot.identity import (
     doi_from_url,
     hn_id_from_url,
     normalize_title,
+    parse_link,
     strip_trailing_junk,
     text_identities,
     title_key,
     titles_fuzzy_equal,
     url_identities,
+    with_scheme,
 )
 from bot.matcher import IdentityIndex
 
@@ -239,3 +241,58 @@ def test_the_index_finds_exactly_the_fuzzy_equal_titles(words: list[str], at: in
     index.add("entry", 1, [Identity("title", a)])
     match = index.match([Identity("title", b)])
     assert (match is not None and match.rule == "fuzzy_title") == titles_fuzzy_equal(b, a)
+
+
+# -- no string makes a link helper raise (issue 17: one `http://[oops/llm` lost a whole feed) ----------
+
+_URL_CHARS = string.ascii_letters + string.digits + "[]:@/?#%&=.-_~!$'()*+,; \\\x00\u00e9\ud800\u0660\u00b2"
+_urlish = st.builds(
+    lambda scheme, body: scheme + body,
+    st.sampled_from(["http://", "https://", "HTTP://", "//", "www.", "", "ftp://", "http:", "javascript:"]),
+    st.text(alphabet=_URL_CHARS, max_size=40),
+)
+_HELPERS = [parse_link, clean_url, canonical_url, doi_from_url, hn_id_from_url, arxiv_id_from_url, url_identities,
+            strip_trailing_junk]
+
+
+@settings(max_examples=400)
+@given(st.one_of(_urlish, st.text()))
+@example("http://[oops/llm")
+@example("call http://[your-host]/v1/chat")
+@example("http://[your-host]/v1/chat")
+@example("https://news.ycombinator.com/item?id=\u0662")
+@example("https://example.com:99999/x?utm_source=a")
+@example("https://doi.org/10.1/\ud800")
+@example("http://a.example/?q=\ud800&utm_source=x")
+def test_no_string_makes_a_link_helper_raise(text: str) -> None:
+    for helper in _HELPERS:
+        helper(text)  # type: ignore[operator]
+
+
+@given(_urlish)
+def test_a_cleaned_link_is_still_a_link(text: str) -> None:
+    absolute = with_scheme(text)
+    assume(absolute is not None and parse_link(absolute) is not None)
+    assert absolute is not None and parse_link(clean_url(absolute)) is not None
+
+
+def test_unparseable_links_are_refused_by_name() -> None:
+    for bad in ("http://[oops/llm", "http://[your-host]/v1/chat", "https://x.example:port/", "http:///path",
+                "https://a.example/\ud800"):
+        assert parse_link(bad) is None, bad
+        assert url_identities(bad) == set()
+        assert clean_url(bad) == bad
+    assert parse_link("https://[::1]:8080/x") is not None
+
+
+@settings(max_examples=300)
+@given(st.one_of(_urlish, st.text()), st.text(max_size=30))
+@example("http://[oops/llm", "LLM serving on a budget")
+def test_an_item_is_made_with_a_parseable_link_or_refused_as_invalid(link: str, title: str) -> None:
+    from bot.normalize import InvalidItem, make_item
+
+    try:
+        item = make_item(source="t", title=title, url=link, published=None)
+    except InvalidItem:
+        return
+    assert item is None or item.url is None or parse_link(item.url) is not None

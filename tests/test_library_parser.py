@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from bot.identity import Identity
+import string
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.identity import Identity, parse_link
 from bot.library_parser import parse_document
 
 
@@ -121,3 +126,25 @@ def test_more_spellings_of_dates_and_titles() -> None:
     assert by_title["Pattern Recognition and Machine Learning"].kind == "title-only"
     urls = {u for e in entries for u in e.urls}
     assert {"https://ref.example/page", "https://autolink.example/x"} <= urls
+
+
+_LINK_CHARS = string.ascii_letters + string.digits + "[]:@/?#%&=.-_~()*+, \u00e9\ud800"
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(st.sampled_from(["* ", "+ ", "", "## ", "* [t](", "call "]),
+                          st.sampled_from(["http://", "https://", "www.", ""]),
+                          st.text(alphabet=_LINK_CHARS, max_size=30)), max_size=6))
+def test_no_link_in_a_note_makes_the_parser_raise(lines: list[tuple[str, str, str]]) -> None:
+    entries = parse_document("\n".join(a + b + c for a, b, c in lines), "notes.md")
+    for e in entries:
+        assert all(parse_link(u) is not None for u in e.urls)  # what is stored can always be parsed
+
+
+def test_a_placeholder_link_is_ignored_and_its_line_kept() -> None:
+    doc = "* call http://[your-host]/v1/chat\n* [Local serving guide](http://[your-host]:8080/g) and https://ok.example/x\n"
+    first, second = parse_document(doc, "notes.md")
+    assert first.ignored_links == ("http://[your-host]/v1/chat",) and first.urls == ()
+    assert first.text == "* call http://[your-host]/v1/chat"
+    assert second.ignored_links == ("http://[your-host]:8080/g",) and second.urls == ("https://ok.example/x",)
+    assert second.title == "Local serving guide"
