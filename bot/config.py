@@ -70,6 +70,8 @@ class Config:
     hn_search_url: str = "https://hn.algolia.com/api/v1"
     hn_max_lookups: int = 30
     arxiv_api: str = "https://export.arxiv.org/api/query"
+    llm_request_seconds: float = 20.0  # one request's overall deadline, however the bytes trickle in
+    llm_budget_seconds: float = 60.0  # all of a digest's LLM summaries together
 
     @property
     def tz(self) -> ZoneInfo:
@@ -81,7 +83,7 @@ _KNOWN = {
     "library": {"paths"},
     "schedule": {"poll_every_minutes", "digest_cron", "commit_log"},
     "slack": {"channel", "api_url"},
-    "llm": {"enabled", "model", "max_items"},
+    "llm": {"enabled", "model", "max_items", "request_seconds", "budget_seconds"},
     "http": {"connect_timeout", "read_timeout", "feed_deadline", "max_body_mb", "max_redirects",
              "concurrency", "per_host", "retry_after_cap_hours"},
     "hn": {"lookup", "search_url", "max_lookups"},
@@ -249,6 +251,12 @@ def _build(data: dict[str, Any], root: Path, file: Path | None, env: Mapping[str
                      "max_redirects": 5.0, "concurrency": 32.0, "per_host": 4.0, "retry_after_cap_hours": 24.0}
     http = {k: float(_get(data, "http", k, v, (int, float))) for k, v in http_defaults.items()}
 
+    llm_seconds = {key: _get(data, "llm", key, default, float)
+                   for key, default in (("request_seconds", 20.0), ("budget_seconds", 60.0))}
+    for key, value in llm_seconds.items():
+        if not value > 0:
+            raise ConfigError(f"[llm] {key} must be more than 0 seconds, not {value!r}")
+
     def secret(name: str) -> Secret | None:
         value = env.get(name, "").strip()
         return Secret(value) if value else None
@@ -283,4 +291,6 @@ def _build(data: dict[str, Any], root: Path, file: Path | None, env: Mapping[str
         hn_search_url=_get(data, "hn", "search_url", "https://hn.algolia.com/api/v1", str),
         hn_max_lookups=_get(data, "hn", "max_lookups", 30, int),
         arxiv_api=_get(data, "bot", "arxiv_api", "https://export.arxiv.org/api/query", str),
+        llm_request_seconds=llm_seconds["request_seconds"],
+        llm_budget_seconds=llm_seconds["budget_seconds"],
     )
