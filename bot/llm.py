@@ -29,6 +29,7 @@ from typing import Any
 
 from openai import OpenAI
 
+from bot.redact import redact
 from bot.store import Store
 from bot.summarize import extractive_summary, sanitize_summary
 
@@ -192,7 +193,8 @@ class LLMSummarizer:
                 max_tokens=160, temperature=0.2,
             )
         except Exception as exc:  # timeouts, HTTP errors, malformed answers, a closed client: all fall back
-            return Answer("error", None, reason=f"{type(exc).__name__}: {str(exc)[:200]}")
+            # A server may quote the key back in its error; the reason is logged and stored.
+            return Answer("error", None, reason=redact(f"{type(exc).__name__}: {exc}", [self._api_key])[:300])
         try:
             choice = response.choices[0]
             usage = response.usage
