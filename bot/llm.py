@@ -2,7 +2,8 @@
 openai (which brings its own HTTP stack: no client is shared with the feed fetcher).
 
 Feed content is untrusted: it goes to the model as delimited data, with no tools; the answer is
-length-capped and validated (plain text, no links, no mentions, no markup, not empty, not cut off).
+length-capped and validated (plain text, no links or bare domains, no mentions, no markup, not empty,
+not cut off).
 Any failure falls back to the extractive summary and the digest is still delivered. Answers, good or
 rejected, are cached per (item, model, prompt version), so nothing is requested twice; failures are
 cached for FAILURE_RETRY_AFTER, so a dry run and the real run after it do not both wait on a broken
@@ -29,6 +30,7 @@ from typing import Any
 
 from openai import OpenAI
 
+from bot.nolinks import has_domain
 from bot.redact import redact
 from bot.store import Store
 from bot.summarize import extractive_summary, sanitize_summary
@@ -89,7 +91,7 @@ def validate(content: str | None, finish_reason: str | None, refusal: str | None
         return None, "empty"
     if len(text) > MAX_ANSWER_CHARS:
         return None, "too long"
-    if _BAD_OUTPUT.search(text):
+    if _BAD_OUTPUT.search(text) or has_domain(text):
         return None, "contains a link, mention or markup"
     if _REFUSAL.match(text):
         return None, "refused"
