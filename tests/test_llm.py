@@ -158,7 +158,9 @@ def test_a_dripping_endpoint_costs_the_digest_its_budget_once_not_hours(tmp_path
         assert code == 0, output
         assert len(llm.requests) == asked  # failures are remembered for a while: nothing asked twice
         assert len(slack.accepted) == 1
-    assert dry_seconds < 2 + 6, dry_seconds  # the budget plus the interpreter's start-up, with room
+    # The budget plus start-up (the openai import alone is about a second), with room for a busy machine;
+    # without the deadline, one dripped answer alone takes nearly three minutes.
+    assert dry_seconds < 2 + 8, dry_seconds
     assert real_seconds < dry_seconds
 
 
