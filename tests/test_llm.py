@@ -181,6 +181,7 @@ def test_an_abandoned_request_is_cut_off_at_its_deadline(tmp_path: Path) -> None
     assert list(result.values()) == [DRIP_ITEMS[0]["description"]]
     cached = store.cached_summaries([f"url:{DRIP_ITEMS[0]['link']}"], "m", "v1")
     assert [row["status"] for row in cached.values()] == ["error"]
+    assert store.token_usage()["summaries"] == 0 and store.token_usage()["failed"] == 1
 
 
 @pytest.mark.parametrize("setting", ["budget_seconds = 0", "request_seconds = -1", "budget_seconds = nan"])
