@@ -65,7 +65,8 @@ class App:
                               "OpenAI-compatible server), or set [llm] enabled = false")
         from bot.llm import LLMSummarizer
 
-        return LLMSummarizer(self.store, c.llm_model, c.openai_api_key, c.openai_base_url, c.llm_max_items)
+        return LLMSummarizer(self.store, c.llm_model, c.openai_api_key, c.openai_base_url, c.llm_max_items,
+                             request_seconds=c.llm_request_seconds, budget_seconds=c.llm_budget_seconds)
 
     def thread_finder(self) -> ThreadFinder | None:
         if not self.config.hn_lookup:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import re
+import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -20,24 +20,34 @@ from rich.table import Table
 
 from bot import library as lib
 from bot.app import App
-from bot.config import load_config
+from bot.config import Config, Secret, load_config
 from bot.errors import BotError
+from bot.redact import redact, register
 from bot.shorten import middle
+
+SECRET_VARIABLES = ("OPENAI_API_KEY", "SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL")
 
 
 class RedactSecrets(logging.Filter):
     """Libraries log request URLs and headers at debug level; webhook URLs and tokens are secrets.
-    Every log line passes through here and loses them, whatever logger wrote it."""
-
-    PATTERN = re.compile(r"(hooks\.slack\.com/services/|/services/)[^\s'\"]+|xox[abprs]-[\w-]+|sk-[\w-]{8,}"
-                         r"|(Bearer\s+)[^\s'\"]+", re.IGNORECASE)
+    Every log line, and the traceback logged with it, passes through here and loses them (by value
+    and by pattern, bot.redact), whatever logger wrote it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        redacted = self.PATTERN.sub(lambda m: (m.group(1) or m.group(2) or "") + "***", message)
+        redacted = redact(message)
         if redacted != message:
             record.msg, record.args = redacted, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact("".join(traceback.format_exception(*record.exc_info)).rstrip("\n"))
+        elif record.exc_text:
+            record.exc_text = redact(record.exc_text)
         return True
+
+
+def register_secrets(config: Config) -> None:
+    """Every Secret in the configuration (from the environment or .env) is masked from now on."""
+    register(value for value in vars(config).values() if isinstance(value, Secret))
 
 
 out = Console(soft_wrap=True)
@@ -54,7 +64,9 @@ class State:
     @property
     def app(self) -> App:
         if self._app is None:
-            self._app = App(load_config(self.config_path))
+            config = load_config(self.config_path)
+            register_secrets(config)
+            self._app = App(config)
         return self._app
 
     def close(self) -> None:
@@ -97,6 +109,7 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int, quiet: bool) 
     """The research digest bot: keeps a generative-AI reading log up to date."""
     level = logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    register(os.environ.get(name) for name in SECRET_VARIABLES)
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactSecrets())
     state = State(config_path, verbose, quiet)
@@ -260,18 +273,23 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except BotError as exc:
         if verbose:
-            traceback.print_exc()
-        err.print(f"Error: {exc}", highlight=False, markup=False)
+            print_traceback()
+        err.print(redact(f"Error: {exc}"), highlight=False, markup=False)
         return exc.exit_code
     except KeyboardInterrupt:
         err.print("Interrupted.")
         return 130
     except Exception as exc:  # a bug: say so plainly, traceback with -v
         if verbose:
-            traceback.print_exc()
-        err.print(f"Unexpected error ({type(exc).__name__}): {exc}. Run with -v for details.",
+            print_traceback()
+        err.print(redact(f"Unexpected error ({type(exc).__name__}): {exc}. Run with -v for details."),
                   highlight=False, markup=False)
         return 1
+
+
+def print_traceback() -> None:
+    """The current exception's traceback on stderr, secrets masked (an error may quote a key)."""
+    sys.stderr.write(redact(traceback.format_exc()))
 
 
 def run() -> None:

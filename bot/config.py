@@ -74,6 +74,8 @@ class Config:
     hn_max_lookups: int = 30
     arxiv_api: str = "https://export.arxiv.org/api/query"
     slack_timeout: int = 15  # seconds for one Slack request
+    llm_request_seconds: float = 20.0  # one request's overall deadline, however the bytes trickle in
+    llm_budget_seconds: float = 60.0  # all of a digest's LLM summaries together
 
     @property
     def tz(self) -> ZoneInfo:
@@ -86,7 +88,7 @@ _KNOWN = {
     "library": {"paths"},
     "schedule": {"poll_every_minutes", "digest_cron", "commit_log"},
     "slack": {"channel", "api_url", "timeout"},
-    "llm": {"enabled", "model", "max_items"},
+    "llm": {"enabled", "model", "max_items", "request_seconds", "budget_seconds"},
     "http": {"connect_timeout", "read_timeout", "feed_deadline", "max_body_mb", "max_redirects",
              "concurrency", "per_host", "retry_after_cap_hours"},
     "hn": {"lookup", "search_url", "max_lookups"},
@@ -301,6 +303,12 @@ def _build(data: dict[str, Any], root: Path, file: Path | None, env: Mapping[str
             raise ConfigError(f"[http] {key} must be greater than 0, not {value:g}; remove it to use the default "
                               f"({http_defaults[key]:g})")
 
+    llm_seconds = {key: _get(data, "llm", key, default, float)
+                   for key, default in (("request_seconds", 20.0), ("budget_seconds", 60.0))}
+    for key, value in llm_seconds.items():
+        if not value > 0:
+            raise ConfigError(f"[llm] {key} must be more than 0 seconds, not {value!r}")
+
     def secret(name: str) -> Secret | None:
         value = env.get(name, "").strip()
         return Secret(value) if value else None
@@ -339,4 +347,6 @@ def _build(data: dict[str, Any], root: Path, file: Path | None, env: Mapping[str
         hn_max_lookups=_get(data, "hn", "max_lookups", 30, int),
         arxiv_api=_get(data, "bot", "arxiv_api", "https://export.arxiv.org/api/query", str),
         slack_timeout=max(1, _get(data, "slack", "timeout", 15, int)),
+        llm_request_seconds=llm_seconds["request_seconds"],
+        llm_budget_seconds=llm_seconds["budget_seconds"],
     )

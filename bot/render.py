@@ -3,8 +3,10 @@ and JSON. Pure: data in, strings and dicts out.
 
 Every piece of feed text is untrusted. Markdown: brackets, backticks, emphasis and HTML are escaped
 and newlines folded, so a title cannot break the list or add a link. Slack: `& < >` are escaped, so
-`<!channel>` or `<https://evil|click>` stays inert text. Links are built only from stored http(s)
-URLs, never from titles or summaries.
+`<!channel>` or `<https://evil|click>` stays inert text, and `* _ ~` and backticks, which mrkdwn has no
+escape for, become lookalikes, so a title cannot bold, strike or code-format what follows it. In both,
+a bare domain (`evil.com/phish`, which Slack and many renderers link) is defanged to `evil[.]com/phish`.
+Links are built only from stored http(s) URLs, never from titles or summaries.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from bot.nolinks import defang_domains
 from bot.normalize import plain_text
 from bot.resources import shipped_templates
 
@@ -27,7 +30,9 @@ SLACK_MAX_HEADER = 150
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#!~])")
 # Markdown renderers and Slack turn bare `https://...` and `www.` text into links: in feed text the
 # scheme and `www.` are dropped, so the words stay and the link does not.
-_AUTOLINK_RE = re.compile(r"\b(?:https?|ftp)://(?:www\.)?|\bwww\.", re.IGNORECASE)
+_AUTOLINK_RE = re.compile(r"(?:https?|ftp)://(?:www\.)?|www\.", re.IGNORECASE)  # also mid-word: `xhttps://`
+# Slack mrkdwn formatting characters, which it cannot escape, and the lookalikes shown instead.
+_SLACK_FORMATTING = str.maketrans({"*": "\u2217", "_": "\u02cd", "~": "\u223c", "`": "\u02cb"})
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,7 @@ def safe_link(url: str | None) -> str | None:
 
 def md_text(text: str) -> str:
     """Title or summary text safe inside a markdown list item and inside `[...]`."""
-    flat = _AUTOLINK_RE.sub("", plain_text(text, limit=2000))
+    flat = defang_domains(_AUTOLINK_RE.sub("", plain_text(text, limit=2000)))
     return _MD_SPECIAL.sub(r"\\\1", flat)
 
 
@@ -75,9 +80,11 @@ def md_url(url: str) -> str:
 
 
 def slack_text(text: str, limit: int = SLACK_MAX_SECTION) -> str:
-    """Slack mrkdwn-safe text: & < > escaped (so no link, mention or command can form), capped."""
-    flat = _AUTOLINK_RE.sub("", plain_text(text, limit=limit))
-    return flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Slack mrkdwn-safe text: & < > escaped (so no link, mention or command can form), bare domains
+    defanged, formatting characters replaced by lookalikes, capped."""
+    flat = defang_domains(_AUTOLINK_RE.sub("", plain_text(text, limit=limit)))
+    flat = flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return flat.translate(_SLACK_FORMATTING)
 
 
 def slack_url(url: str) -> str:

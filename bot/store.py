@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -153,7 +154,7 @@ class Store(DeliveryRecords):
                                    check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             if path != ":memory:":
-                conn.execute("PRAGMA journal_mode = WAL")
+                _set_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
             db = sqlite_utils.Database(conn)
             store = cls(db, path, clock)
@@ -167,18 +168,31 @@ class Store(DeliveryRecords):
 
     # -- schema ---------------------------------------------------------------------------------
     def migrate(self) -> list[int]:
-        if "_migrations" not in self.db.table_names():
-            self.db.table("_migrations").create({"version": int, "name": str, "applied": str}, pk="version")
-        done = {row["version"] for row in self.db.table("_migrations").rows}
+        """Brings the schema forward. Several commands may open a fresh database at once: the check
+        and every migration run in one BEGIN IMMEDIATE transaction (the others queue on the busy
+        timeout), and what is applied is read again inside it, so each migration runs exactly once."""
+        wanted = sorted(MIGRATIONS, key=lambda m: m[0])
+        if self._applied_migrations() >= {version for version, _, _ in wanted}:
+            return []  # the usual case: a read, no write lock
         applied = []
-        for version, name, fn in sorted(MIGRATIONS, key=lambda m: m[0]):
-            if version in done:
-                continue
-            with self.transaction():
+        with self.transaction():
+            self.db.execute("create table if not exists [_migrations] "
+                            "([version] INTEGER PRIMARY KEY, [name] TEXT, [applied] TEXT)")
+            done = self._applied_migrations()
+            for version, name, fn in wanted:
+                if version in done:
+                    continue
                 fn(self.db)
-                self.db.table("_migrations").insert({"version": version, "name": name, "applied": self.now()})
-            applied.append(version)
+                self.db.execute("insert into [_migrations] (version, name, applied) values (?, ?, ?)",
+                                [version, name, self.now()])
+                applied.append(version)
         return applied
+
+    def _applied_migrations(self) -> set[int]:
+        try:
+            return {row[0] for row in self.db.execute("select version from [_migrations]")}
+        except sqlite3.OperationalError:  # no such table: a fresh database
+            return set()
 
     def schema_version(self) -> int:
         row = self.db.execute("select max(version) from _migrations").fetchone()
@@ -375,6 +389,20 @@ def _decode(row: dict[str, Any]) -> dict[str, Any]:
         if key in row:
             row[key] = json.loads(row[key]) if row[key] else ({} if key == "explain" else [])
     return row
+
+
+def _set_wal(conn: sqlite3.Connection) -> None:
+    """WAL mode, once per database file. On a fresh file the switch needs it to itself, and SQLite
+    may report "locked" at once instead of waiting on the busy timeout; so wait here."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
 
 
 class _Transaction:

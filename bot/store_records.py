@@ -118,6 +118,9 @@ class DeliveryRecords:
                  "created": self.now()}, pk=("key", "model", "prompt_version"))
 
     def token_usage(self) -> dict[str, int]:
-        row = self.db.execute("select count(*), coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0),"
-                              " coalesce(sum(status = 'rejected'), 0) from summaries").fetchone()
-        return {"summaries": row[0], "prompt_tokens": row[1], "completion_tokens": row[2], "rejected": row[3]}
+        # Failed requests are cached too (for a few minutes, bot.llm), but they are no summaries.
+        row = self.db.execute("select coalesce(sum(status != 'error'), 0), coalesce(sum(prompt_tokens), 0),"
+                              " coalesce(sum(completion_tokens), 0), coalesce(sum(status = 'rejected'), 0),"
+                              " coalesce(sum(status = 'error'), 0) from summaries").fetchone()
+        return {"summaries": row[0], "prompt_tokens": row[1], "completion_tokens": row[2], "rejected": row[3],
+                "failed": row[4]}

@@ -1,17 +1,19 @@
 """Summary text rules shared by every kind of summary (spec section 10). Pure.
 
-A summary is plain text: no links, no mentions, no markup. Bare URLs and `<!channel>`-style mentions
-are removed, not just escaped; the only links in a digest are the ones the bot builds from stored URLs.
+A summary is plain text: no links, no mentions, no markup. Bare URLs, domain-like tokens (`bit.ly/x`,
+`evil.com`, which Slack would link) and `<!channel>`-style mentions are removed, not just escaped; the
+only links in a digest are the ones the bot builds from stored URLs.
 """
 
 from __future__ import annotations
 
 import re
 
+from bot.nolinks import strip_domains
 from bot.normalize import plain_text
 
 MAX_SUMMARY = 400
-_URL_RE = re.compile(r"(?:https?://|www\.)\S+|\b[\w.-]+\.(?:com|org|net|io|ai|dev|example|xyz)/\S*", re.IGNORECASE)
+_URL_RE = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)  # bare domains: strip_domains
 _MENTION_RE = re.compile(r"<\s*[!@#][^>]*>|(?<!\w)[@][\w.-]+|<!?\w+>|\B!(?:channel|here|everyone)\b", re.IGNORECASE)
 _MARKUP_RE = re.compile(r"[`*_~|]|\[|\]|\(\s*\)|^#+\s*|&(?:lt|gt|amp);", re.MULTILINE)
 _SENTENCE_RE = re.compile(r"(.+?[.!?])(?:\s|$)")
@@ -22,6 +24,7 @@ def sanitize_summary(text: str, limit: int = MAX_SUMMARY) -> str:
     flat = plain_text(text or "", limit=4000)
     flat = _MENTION_RE.sub(" ", flat)
     flat = _URL_RE.sub(" ", flat)
+    flat = strip_domains(flat)
     flat = _MARKUP_RE.sub(" ", flat)
     flat = flat.replace("<", " ").replace(">", " ")
     flat = " ".join(flat.split())

@@ -342,12 +342,14 @@ class SlackReceiver(_Loopback):
 class OpenAIServer(_Loopback):
     """An OpenAI-compatible /v1/chat/completions endpoint on 127.0.0.1, answering in the shape of
     the recorded responses. `script` holds behaviours for the next requests: "ok", "500", "hang",
-    "malformed", "length", "refusal", or any other string, returned as the message content."""
+    "malformed", "length", "refusal", "drip" (a good answer, one byte every `drip_seconds`), "401"
+    (echoes the key it was sent, as some servers do), or any other string, returned as the content."""
 
-    def __init__(self, hang_seconds: float = 3.0) -> None:
+    def __init__(self, hang_seconds: float = 3.0, drip_seconds: float = 5.0) -> None:
         import json as _json
 
         self.requests: list[dict[str, Any]] = []
+        self.dropped: list[float] = []  # when a client went away in the middle of a dripped answer
         self.script: list[str] = []
         self._lock = threading.Lock()
         server = self
@@ -372,6 +374,11 @@ class OpenAIServer(_Loopback):
                 if action == "500":
                     self._send(500, b'{"error": {"message": "internal error", "type": "server_error"}}')
                     return
+                if action == "401":
+                    key = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+                    self._send(401, _json.dumps({"error": {"message": f"Incorrect API key provided: {key}",
+                                                           "type": "invalid_request_error"}}).encode())
+                    return
                 if action == "malformed":
                     self._send(200, b'{"id": "chatcmpl-x", "choices": [{"message": ')
                     return
@@ -383,7 +390,7 @@ class OpenAIServer(_Loopback):
                     finish = "length"
                 elif action == "refusal":
                     content, refusal = None, "I can't help with that."
-                elif action not in ("ok", "hang"):
+                elif action not in ("ok", "hang", "drip"):
                     content = action
                 answer = {"id": "chatcmpl-test", "object": "chat.completion", "created": 1727346142,
                           "model": body.get("model", "gpt-4o-mini"),
@@ -391,10 +398,27 @@ class OpenAIServer(_Loopback):
                                                                "refusal": refusal},
                                        "logprobs": None, "finish_reason": finish}],
                           "usage": {"prompt_tokens": 50, "completion_tokens": 20, "total_tokens": 70}}
+                if action == "drip":
+                    self._drip(_json.dumps(answer).encode())
+                    return
                 self._send(200, _json.dumps(answer).encode())
 
             def _send(self, status: int, body: bytes) -> None:
                 _answer(self, status, body, "application/json")
+
+            def _drip(self, body: bytes) -> None:
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    for byte in body:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(drip_seconds)
+                except (BrokenPipeError, ConnectionResetError):
+                    with server._lock:
+                        server.dropped.append(time.monotonic())
 
         self._serve(Handler)
 

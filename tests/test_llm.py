@@ -109,3 +109,83 @@ def test_recorded_response_shapes_are_read(shared_fixtures: Path) -> None:
         assert text is None or "http" not in text
         seen += 1
     assert seen >= 10
+
+
+DRIP_ITEMS = [
+    {"title": title, "link": f"https://d{n}.example/{n}",
+     "description": f"{title} is measured on three benchmarks with a careful ablation study."}
+    for n, title in enumerate(["Speculative decoding for LLM inference", "LoRA fine-tuning on a laptop",
+                               "Retrieval augmented generation with small models",
+                               "Quantization of transformer weights to four bits",
+                               "Prompt injection defenses for language model agents",
+                               "Mixture of experts routing in large language models"])
+]
+
+
+def _cli(tmp_path: Path, args: list[str], env: dict[str, str], timeout: float = 30) -> tuple[int, str, float]:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import ROOT
+
+    full = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    for name in ("BOT_CONFIG", "SLACK_BOT_TOKEN"):
+        full.pop(name, None)
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "bot", *args], cwd=tmp_path, env=full, capture_output=True,
+                          text=True, timeout=timeout)
+    return done.returncode, done.stdout + done.stderr, time.monotonic() - started
+
+
+def test_a_dripping_endpoint_costs_the_digest_its_budget_once_not_hours(tmp_path: Path) -> None:
+    """One byte every 0.5 s never trips a per-read timeout; the request deadline and the digest's budget
+    (1 s and 2 s here, from the config) do, and the real run after a dry run asks nothing again."""
+    config = setup_project(tmp_path, DRIP_ITEMS)
+    polled_store(config).close()
+    with (tmp_path / "bot.toml").open("a") as f:
+        f.write("[llm]\nenabled = true\nrequest_seconds = 1\nbudget_seconds = 2\n")
+    with OpenAIServer(drip_seconds=0.5) as llm, SlackReceiver() as slack:
+        llm.script = ["drip"] * 20
+        env = {"OPENAI_BASE_URL": llm.base_url, "OPENAI_API_KEY": "local-key", "SLACK_WEBHOOK_URL": ""}
+        code, output, dry_seconds = _cli(tmp_path, ["digest", "--dry-run"], env)
+        assert code == 0, output
+        asked = len(llm.requests)
+        assert 4 <= asked <= 6  # four at once; two more after the first deadline, then the budget ends
+        assert "measured on three benchmarks" in output  # the extractive summaries stand in
+        code, output, real_seconds = _cli(tmp_path, ["digest"], {**env, "SLACK_WEBHOOK_URL": slack.webhook_url})
+        assert code == 0, output
+        assert len(llm.requests) == asked  # failures are remembered for a while: nothing asked twice
+        assert len(slack.accepted) == 1
+    # The budget plus start-up (the openai import alone is about a second), with room for a busy machine;
+    # without the deadline, one dripped answer alone takes nearly three minutes.
+    assert dry_seconds < 2 + 8, dry_seconds
+    assert real_seconds < dry_seconds
+
+
+def test_an_abandoned_request_is_cut_off_at_its_deadline(tmp_path: Path) -> None:
+    import time
+
+    config = setup_project(tmp_path, DRIP_ITEMS[:1])
+    store = polled_store(config)
+    with OpenAIServer(drip_seconds=0.3) as llm:
+        llm.script = ["drip"]
+        started = time.monotonic()
+        result = LLMSummarizer(store, "m", None, llm.base_url, request_seconds=1.0,
+                               budget_seconds=5.0).summaries(store.items_where("1", []))
+        took = time.monotonic() - started
+        time.sleep(1.0)  # the thread notices the closed connection at its next byte
+        assert llm.dropped, "the dripping connection was left open"
+    assert 0.9 < took < 2.0
+    assert list(result.values()) == [DRIP_ITEMS[0]["description"]]
+    cached = store.cached_summaries([f"url:{DRIP_ITEMS[0]['link']}"], "m", "v1")
+    assert [row["status"] for row in cached.values()] == ["error"]
+    assert store.token_usage()["summaries"] == 0 and store.token_usage()["failed"] == 1
+
+
+@pytest.mark.parametrize("setting", ["budget_seconds = 0", "request_seconds = -1", "budget_seconds = nan"])
+def test_llm_time_limits_must_be_positive(tmp_path: Path, setting: str) -> None:
+    (tmp_path / "bot.toml").write_text(f"[llm]\n{setting}\n")
+    code, output, _ = _cli(tmp_path, ["status"], {})
+    assert code == 2 and "[llm]" in output and "more than 0" in output

@@ -1,0 +1,41 @@
+"""Keeping secrets out of what the bot prints: log lines, error messages and tracebacks.
+
+Two nets. By value: every configured secret (API key, bot token, webhook URL) is replaced wherever it
+appears, whatever its shape, since a local server's key has no `sk-` prefix and a server may echo it
+in an error. By pattern: things that look like Slack webhooks, Slack tokens, OpenAI keys or bearer
+credentials, for secrets the bot was never told about.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable
+from urllib.parse import quote
+
+MASK = "***"
+MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words; no real key is that short
+PATTERN = re.compile(r"(hooks\.slack\.com/services/|/services/)[^\s'\"]+|xox[abprs]-[\w-]+|sk-[\w-]{8,}"
+                     r"|(Bearer\s+)[^\s'\"]+", re.IGNORECASE)
+
+_lock = threading.Lock()
+_values: set[str] = set()
+
+
+def register(values: Iterable[str | None]) -> None:
+    """Remembers secret values (and their URL-encoded forms) for every later `redact`."""
+    with _lock:
+        for value in values:
+            value = (value or "").strip()
+            if len(value) >= MIN_SECRET_LENGTH:
+                _values.update({value, quote(value, safe=""), quote(value, safe="/:")})
+
+
+def redact(text: str, extra: Iterable[str | None] = ()) -> str:
+    """`text` with every registered secret (and any in `extra`) and every secret-shaped token masked."""
+    with _lock:
+        values = set(_values)
+    values.update(v for v in extra if v and len(v) >= MIN_SECRET_LENGTH)
+    for value in sorted(values, key=len, reverse=True):  # a longer secret first: it may contain a shorter
+        text = text.replace(value, MASK)
+    return PATTERN.sub(lambda m: (m.group(1) or m.group(2) or "") + MASK, text)
