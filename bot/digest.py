@@ -24,6 +24,7 @@ from bot.config import Config
 from bot.errors import ConfigError, DeliveryError
 from bot.hn_threads import ThreadFinder
 from bot.identity import normalize_title
+from bot.keep import item_kind, library_counts, rank_by_keep
 from bot.library import import_documents
 from bot.logfile import append_section, git_commit
 from bot.normalize import iso_time
@@ -105,8 +106,9 @@ def parse_when(value: str | None, tz: str, name: str) -> str | None:
 def select(store: Store, since: str | None, until: str | None, limit: int,
            repeats: list[int] | None = None) -> tuple[list[dict[str, Any]], int]:
     """(the top `limit` items, how many were candidates); ids of items left out as repeats of a chosen
-    one go into `repeats` when given."""
-    where = ["status = 'relevant'", "digest_id is null"]
+    one go into `repeats` when given. Ranked by how likely the person keeps each (bot.keep), which puts
+    the sources on one scale; the explanation is in each row's explain["keep"]."""
+    where = ["digest_id is null"]
     args: list[Any] = []
     if since:
         where.append("coalesce(published, first_seen) >= ?")
@@ -114,13 +116,27 @@ def select(store: Store, since: str | None, until: str | None, limit: int,
     if until:
         where.append("coalesce(published, first_seen) < ?")
         args.append(until)
-    clause = " and ".join(where)
-    total = store.count_items(clause, args)
-    ranked = store.items_where(clause, args, order_by="score desc, id", limit=limit * 2)
+    window = " and ".join(where)
+    counts = library_counts(store.entry_identity_kinds())
+    for hn_id, arxiv_id, n in store.db.execute(
+            f"select hn_id is not null, arxiv_id is not null, count(*) from items where {window} group by 1, 2",
+            args):
+        counts.offered[item_kind(hn_id, arxiv_id)] += n
+    clause = f"status = 'relevant' and {window}"
+    candidates = [dict(zip(("id", "score", "hn_id", "arxiv_id"), r, strict=True)) for r in store.db.execute(
+        f"select id, score, hn_id, arxiv_id from items where {clause}", args)]
+    ranked_ids = rank_by_keep(candidates, counts)[:limit * 2]
+    rows = {r["id"]: r for r in store.items_where(
+        f"id in ({','.join('?' * len(ranked_ids))})", [k.id for k in ranked_ids])} if ranked_ids else {}
+    ranked = []
+    for kept in ranked_ids:
+        row = rows[kept.id]
+        row["explain"] = {**(row.get("explain") or {}), "keep": kept.explain}
+        ranked.append(row)
     chosen, skipped = without_repeats(ranked, limit)
     if repeats is not None:
         repeats.extend(skipped)
-    return chosen, total
+    return chosen, len(candidates)
 
 
 def without_repeats(ranked: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], list[int]]:
