@@ -107,7 +107,8 @@ def select(store: Store, since: str | None, until: str | None, limit: int,
            repeats: list[int] | None = None) -> tuple[list[dict[str, Any]], int]:
     """(the top `limit` items, how many were candidates); ids of items left out as repeats of a chosen
     one go into `repeats` when given. Ranked by how likely the person keeps each (bot.keep), which puts
-    the sources on one scale; the explanation is in each row's explain["keep"]."""
+    the sources on one scale: that is each chosen row's score; the explanation, with the source's own
+    score, is in its explain["keep"]."""
     where = ["digest_id is null"]
     args: list[Any] = []
     if since:
@@ -131,12 +132,27 @@ def select(store: Store, since: str | None, until: str | None, limit: int,
     ranked = []
     for kept in ranked_ids:
         row = rows[kept.id]
-        row["explain"] = {**(row.get("explain") or {}), "keep": kept.explain}
+        # The digest's score is the one comparable across sources; the source's own stays in explain.
+        row["explain"] = {**(row.get("explain") or {}), "keep": {**kept.explain, "source_score": row["score"]}}
+        row["score"] = kept.keep
         ranked.append(row)
     chosen, skipped = without_repeats(ranked, limit)
     if repeats is not None:
         repeats.extend(skipped)
     return chosen, len(candidates)
+
+
+def top_papers(store: Store, since: str | None, until: str | None, limit: int) -> list[dict[str, Any]]:
+    """The highest-scored undigested relevant papers without an HN thread yet."""
+    where = ["status = 'relevant'", "digest_id is null", "hn_id is null", "arxiv_id is not null"]
+    args: list[Any] = []
+    if since:
+        where.append("coalesce(published, first_seen) >= ?")
+        args.append(since)
+    if until:
+        where.append("coalesce(published, first_seen) < ?")
+        args.append(until)
+    return store.items_where(" and ".join(where), args, order_by="score desc, id", limit=limit)
 
 
 def without_repeats(ranked: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], list[int]]:
@@ -223,7 +239,11 @@ def run(config: Config, store: Store, opts: DigestOptions, poster: SlackPoster |
         since = parse_when(opts.since, config.timezone, "since")
         until = parse_when(opts.until, config.timezone, "until")
         rows, _ = select(store, since, until, opts.limit or config.digest_limit)
-        finder.attach(store, rows, now)
+        # Then the best papers left out: a paper people discussed is an HN thread, kept far more often
+        # than a paper alone (bot.keep), so its discussion may win it a slot. Bounded by max_lookups.
+        chosen = {r["id"] for r in rows}
+        papers = [r for r in top_papers(store, since, until, finder.max_requests) if r["id"] not in chosen]
+        finder.attach(store, [*rows, *papers], now)
     outcome = build(config, store, now, opts, summarizer)
     outcome.finished_earlier = earlier
     if opts.dry_run:

@@ -94,7 +94,7 @@ def _harmonic(n: int) -> float:
 @dataclass(frozen=True)
 class Kept:
     id: int
-    keep: float  # estimated probability-like weight: comparable across kinds
+    keep: float  # the share of the expected keeps among the candidates that falls on this item
     explain: dict[str, Any]
 
 

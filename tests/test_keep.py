@@ -107,3 +107,35 @@ def test_a_real_volume_week_of_on_topic_papers_does_not_flood_the_digest(workdir
     assert 1 <= len(paper_slots) <= 5, [(i["title"], i["score"]) for i in items]
     keep = paper_slots[0]["explain"]["keep"]
     assert keep["kind"] == "paper" and keep["offered_of_kind"] == 5000 and keep["rank_in_kind"] == 1
+
+
+def test_a_paper_people_discussed_wins_a_slot_through_its_hn_thread(workdir: Path) -> None:
+    """Sixty equally on-topic papers beside thirty stories, for a reader of HN threads: papers get a
+    few slots, taken in order. The eleventh paper has a 300-point HN discussion, which the digest finds
+    through the HN search (a server on 127.0.0.1) although the paper was not among those chosen."""
+    from tests.test_hn_add import STORIES, algolia_handler
+
+    now = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    discussed = "2611.00010"
+    STORIES.append((47000777, "People discuss a paper", f"https://arxiv.org/abs/{discussed}", 300, 1795000000))
+    try:
+        (workdir / "library").mkdir()
+        (workdir / "library" / "log.md").write_text(LIBRARY_OF_HN_READER)
+        with FeedServer() as server:
+            server.route("/api/v1/search", Route(handler=algolia_handler))
+            hn_url = server.route("/frontpage", Route(body=stories(300, now)))
+            arxiv_url = server.route("/api/query", Route(handler=arxiv_pages(papers(60, now))))
+            (workdir / "bot.toml").write_text(
+                f'[bot]\nlog = "library/log.md"\ntopics = {json.dumps(str(ROOT / "feeds" / "topics.toml"))}\n'
+                f'[library]\npaths = ["library"]\n[hn]\nsearch_url = "{server.url("/api/v1")}"\n'
+                f'[[feeds]]\nname = "hn"\nkind = "rss"\nurl = "{hn_url}"\n'
+                f'[[feeds]]\nname = "arxiv"\nkind = "arxiv"\nurl = "{arxiv_url}"\nmin_interval = 0\n')
+            assert CliRunner().invoke(cli, ["poll"], catch_exceptions=False).exit_code == 0
+            result = CliRunner().invoke(cli, ["digest", "--no-slack", "--no-log", "--format", "json"],
+                                        catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        items = {i["arxiv_id"]: i for i in json.loads(result.stdout)["items"] if i["arxiv_id"]}
+        assert discussed in items, sorted(items)
+        assert items[discussed]["hn_id"] == 47000777 and items[discussed]["explain"]["keep"]["kind"] == "hn"
+    finally:
+        STORIES.pop()
