@@ -5,7 +5,8 @@ whole processes (start-up included), and how many of the digest's slots went to 
 
 The papers are made up, with abstracts, and every title matches a tracked topic ("large language
 models"), the case that used to flood the digest. They are served by an arXiv export API stand-in on
-127.0.0.1 (pages of 1,000), the stories by an hnrss-like feed. The library is the project's seeds.
+127.0.0.1 (pages of 1,000), the stories by an hnrss-like feed, and the HN search that the digest asks
+for the discussions of its items finds none. The library is the project's seeds.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.servers import FeedServer, Route, arxiv_atom, rss
+from tests.servers import FeedServer, Route, algolia, arxiv_atom, rss
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = 1000
@@ -84,10 +85,12 @@ def arxiv_pages(all_papers: list[dict[str, Any]]) -> Any:
     return handler
 
 
-def write_config(folder: Path, hn_url: str, arxiv_url: str) -> Path:
+def write_config(folder: Path, hn_url: str, arxiv_url: str, search_url: str) -> Path:
     text = (f'[bot]\ndb = "bench.db"\ntopics = {json.dumps(str(ROOT / "feeds" / "topics.toml"))}\n'
             f'log = {json.dumps(str(ROOT / "seeds" / "001_71959d29a843dc8b.txt"))}\n'
             f"[library]\npaths = [{json.dumps(str(ROOT / 'seeds'))}]\n"
+            f'[hn]\nsearch_url = "{search_url}"\n'
+
             f'[[feeds]]\nname = "hn"\nkind = "rss"\nurl = "{hn_url}"\n'
             f'[[feeds]]\nname = "arxiv"\nkind = "arxiv"\nurl = "{arxiv_url}"\n'
             f"page_size = {PAGE}\nmax_pages = 10\nmin_interval = 0\nlookback_days = 7\n")
@@ -111,7 +114,9 @@ def run(n_papers: int = 5000, n_stories: int = 450) -> dict[str, Any]:
     with FeedServer() as server, tempfile.TemporaryDirectory() as tmp:
         hn_url = server.route("/frontpage", Route(body=stories(n_stories, now)))
         arxiv_url = server.route("/api/query", Route(handler=arxiv_pages(papers(n_papers, now))))
-        config = write_config(Path(tmp), hn_url, arxiv_url)
+        # The HN search finds no discussion: the digest still makes its lookups (at most [hn] max_lookups).
+        server.route("/hn/search", Route(body=algolia([]), content_type="application/json"))
+        config = write_config(Path(tmp), hn_url, arxiv_url, server.url("/hn"))
         poll_s, _ = _bot(config, "poll")
         digest_s, out = _bot(config, "digest", "--dry-run", "--format", "json")
     items = json.loads(out)["items"]

@@ -16,7 +16,7 @@ from bench.bench_arxiv_week import arxiv_pages, papers, stories
 from bot.cli import cli
 from bot.keep import HN, PAPER, KindCounts, library_counts, rank_by_keep
 from tests.conftest import ROOT
-from tests.servers import FeedServer, Route
+from tests.servers import FeedServer, Route, algolia
 
 
 def rows(n_papers: int, n_stories: int) -> list[dict[str, Any]]:
@@ -90,15 +90,16 @@ def test_a_real_volume_week_of_on_topic_papers_does_not_flood_the_digest(workdir
     with FeedServer() as server:
         hn_url = server.route("/frontpage", Route(body=stories(450, now)))
         arxiv_url = server.route("/api/query", Route(handler=arxiv_pages(papers(5000, now))))
+        server.route("/hn/search", Route(body=algolia([]), content_type="application/json"))  # no discussions
         (workdir / "bot.toml").write_text(
             f'[bot]\nlog = "library/log.md"\ntopics = {json.dumps(str(ROOT / "feeds" / "topics.toml"))}\n'
-            '[library]\npaths = ["library"]\n'
+            f'[library]\npaths = ["library"]\n[hn]\nsearch_url = "{server.url("/hn")}"\n'
             f'[[feeds]]\nname = "hn"\nkind = "rss"\nurl = "{hn_url}"\n'
             f'[[feeds]]\nname = "arxiv"\nkind = "arxiv"\nurl = "{arxiv_url}"\n'
             "page_size = 1000\nmin_interval = 0\n")
         polled = CliRunner().invoke(cli, ["poll", "--json"], catch_exceptions=False)
         assert polled.exit_code == 0, polled.output
-    result = CliRunner().invoke(cli, ["digest", "--dry-run", "--format", "json"], catch_exceptions=False)
+        result = CliRunner().invoke(cli, ["digest", "--dry-run", "--format", "json"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     items = json.loads(result.stdout)["items"]
     assert len(items) == 20
