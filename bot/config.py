@@ -19,7 +19,7 @@ from dotenv import dotenv_values
 
 from bot.errors import ConfigError
 
-FEED_KINDS = ("hn", "arxiv", "rss")
+FEED_KINDS = ("hn", "arxiv", "rss", "hf_papers")
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
