@@ -18,9 +18,10 @@ relevant, and arXiv offers thousands a week. So the digest ranks by an estimate 
   offered in the digest's window: the more a source offers, the thinner each item's share. Ten times
   as many papers a week does not mean ten times as many papers kept.
 
-Verdicts (the person deleting or keeping what the bot appended to the log) join through `KindCounts`:
-`shown` and `deleted` per kind turn the library share into a posterior; until the log review records
-them they are zero and the factor is 1.
+Verdicts (the person deleting or keeping what the bot appended to the log) join through `KindCounts`.
+A line the bot appended and the person left is a dated library entry already, so it counts in `kept`;
+`shown` (digested items per kind) and `deleted` (those whose line the person removed) turn the share
+into a posterior. Until the log review records them they are zero and the factor is 1.
 """
 
 from __future__ import annotations
