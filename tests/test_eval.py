@@ -187,3 +187,21 @@ def test_replay_of_the_real_front_pages(shared_fixtures: Path, workdir: Path) ->
     o = report["overall"]
     assert o["bot"]["recall_micro"] > o["points"]["recall_micro"]
     assert o["bot"]["recall_micro"] >= o["keyword_points"]["recall_micro"]
+
+
+@pytest.mark.fixtures
+@pytest.mark.slow
+def test_replay_of_front_pages_and_arxiv_as_one_stream(shared_fixtures: Path, workdir: Path) -> None:
+    """The real March-April weeks of HN and arXiv: papers no longer crowd out the person's picks."""
+    (workdir / "bot.toml").write_text(
+        f'[bot]\nlog = {json.dumps(str(SEEDS / "001_71959d29a843dc8b.txt"))}\n'
+        f'topics = {json.dumps(str(ROOT / "feeds" / "topics.toml"))}\n[library]\npaths = [{json.dumps(str(SEEDS))}]\n')
+    result = CliRunner().invoke(cli, ["eval", "--json", str(shared_fixtures / "hnrss-frontpage-2023"),
+                                      str(shared_fixtures / "arxiv-nlp-daily-2023")], catch_exceptions=False)
+    assert result.exit_code == 0
+    report = json.loads(result.stdout)
+    assert report["weeks"] >= 7 and report["picks"] >= 15
+    o = report["overall"]
+    assert o["bot"]["hits"] >= o["first_archive_only"]["hits"]
+    arxiv_only = report["slot_share"].get("arxiv-nlp-daily-2023", {"share": 0.0})["share"]
+    assert arxiv_only <= 0.2  # it was 0.81 when every paper titled "large language models" outranked the stories
