@@ -305,7 +305,9 @@ def _report(results: Sequence[WeekResult], limit: int, folders: Sequence[Path], 
         "slot_share": _shares(slots), "pick_share": _shares(pick_sources),
         "per_week": [{"week": r.week, "items": r.items, "picks": len(r.picks),
                       "recall": {m: round(r.recall(m), 3) for m in methods}, "wasted_slots": r.wasted,
-                      "slots": r.slots, "detail": r.picks, "digest": r.digest} for r in results],
+                      "slots": r.slots,
+                      "picks_by_source": dict(Counter(p["sources"] or "not in the archives" for p in r.picks)),
+                      "detail": r.picks, "digest": r.digest} for r in results],
     }
 
 

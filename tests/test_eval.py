@@ -150,6 +150,7 @@ def test_several_archives_replay_as_one_stream(workdir: Path) -> None:
     # Twenty-four on-topic papers do not push the person's picks out of five slots; only two stories
     # are on topic, so papers take the other three.
     assert week["slots"] == {"archive": 1, "archive+papers": 1, "papers": 3}
+    assert week["picks_by_source"] == {"archive": 1, "archive+papers": 1}
     assert set(report["slot_share"]) <= {"archive", "papers", "archive+papers"}
     assert report["pick_share"] == {"archive": {"count": 1, "share": 0.5},
                                     "archive+papers": {"count": 1, "share": 0.5}}
