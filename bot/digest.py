@@ -109,15 +109,7 @@ def select(store: Store, since: str | None, until: str | None, limit: int,
     one go into `repeats` when given. Ranked by how likely the person keeps each (bot.keep), which puts
     the sources on one scale: that is each chosen row's score; the explanation, with the source's own
     score, is in its explain["keep"]."""
-    where = ["digest_id is null"]
-    args: list[Any] = []
-    if since:
-        where.append("coalesce(published, first_seen) >= ?")
-        args.append(since)
-    if until:
-        where.append("coalesce(published, first_seen) < ?")
-        args.append(until)
-    window = " and ".join(where)
+    window, args = _window(since, until)
     counts = library_counts(store.entry_identity_kinds())
     for hn_id, arxiv_id, n in store.db.execute(
             f"select hn_id is not null, arxiv_id is not null, count(*) from items where {window} group by 1, 2",
@@ -144,7 +136,14 @@ def select(store: Store, since: str | None, until: str | None, limit: int,
 
 def top_papers(store: Store, since: str | None, until: str | None, limit: int) -> list[dict[str, Any]]:
     """The highest-scored undigested relevant papers without an HN thread yet."""
-    where = ["status = 'relevant'", "digest_id is null", "hn_id is null", "arxiv_id is not null"]
+    window, args = _window(since, until)
+    return store.items_where(f"status = 'relevant' and hn_id is null and arxiv_id is not null and {window}", args,
+                             order_by="score desc, id", limit=limit)
+
+
+def _window(since: str | None, until: str | None) -> tuple[str, list[Any]]:
+    """The undigested items of the window [since, until), by published time (else first seen)."""
+    where = ["digest_id is null"]
     args: list[Any] = []
     if since:
         where.append("coalesce(published, first_seen) >= ?")
@@ -152,7 +151,7 @@ def top_papers(store: Store, since: str | None, until: str | None, limit: int) -
     if until:
         where.append("coalesce(published, first_seen) < ?")
         args.append(until)
-    return store.items_where(" and ".join(where), args, order_by="score desc, id", limit=limit)
+    return " and ".join(where), args
 
 
 def without_repeats(ranked: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], list[int]]:
