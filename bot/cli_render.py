@@ -100,17 +100,37 @@ def digest_summary(console: Console, outcome: DigestOutcome) -> None:
 
 def eval_tables(console: Console, report: dict[str, Any]) -> None:
     k = report["k"]
-    table = Table(title=f"Replay of {report['archive']}: recall@{k} of your logged picks", show_header=True)
-    for col in ("week", "items", "picks", "bot", "HN points", "keywords + points", "slots to non-picks"):
-        table.add_column(col, justify="right" if col != "week" else "left")
+    several = report.get("baseline") is not None
+    names = " + ".join(report.get("archives") or [report["archive"]])
+    table = Table(title=f"Replay of {names}: recall@{k} of your logged picks", show_header=True)
+    columns = ["week", "items", "picks", "bot"]
+    if several:
+        columns.append("first alone")
+    columns += ["HN points", "keywords + points", "slots to non-picks"]
+    if several:
+        columns.append("slots by source")
+    for col in columns:
+        table.add_column(col, justify="left" if col in ("week", "slots by source") else "right")
+    legend = list(report.get("slot_share") or {})
+    methods = ["bot", *(["first_archive_only"] if several else []), "points", "keyword_points"]
     for w in report["per_week"]:
         r = w["recall"]
-        table.add_row(w["week"], str(w["items"]), str(w["picks"]), f"{r['bot']:.2f}", f"{r['points']:.2f}",
-                      f"{r['keyword_points']:.2f}", str(w["wasted_slots"]))
+        row = [w["week"], str(w["items"]), str(w["picks"]), *(f"{r[m]:.2f}" for m in methods), str(w["wasted_slots"])]
+        if several:
+            row.append("/".join(str(w["slots"].get(name, 0)) for name in legend))
+        table.add_row(*row)
     o = report["overall"]
-    table.add_row("overall", "", str(report["picks"]), f"{o['bot']['recall_micro'] or 0:.2f}",
-                  f"{o['points']['recall_micro'] or 0:.2f}", f"{o['keyword_points']['recall_micro'] or 0:.2f}",
-                  str(report["wasted_slots"]), style="bold")
+    total = ["overall", "", str(report["picks"]), *(f"{o[m]['recall_micro'] or 0:.2f}" for m in methods),
+             str(report["wasted_slots"])]
+    if several:
+        total.append("")
+    table.add_row(*total, style="bold")
     console.print(table)
     console.print(f"{report['weeks']} weeks with picks; recall is picks in the top {k} / picks that week "
                   f"(overall: all weeks' picks together).", highlight=False)
+    if several:
+        console.print(f"Only weeks that every archive recorded; 'first alone' replays {report['baseline']} by "
+                      f"itself for the same weeks and picks. Slots by source: {' / '.join(legend)}.", highlight=False)
+        for label, key in (("digest slots", "slot_share"), ("your picks", "pick_share")):
+            shares = ", ".join(f"{name} {v['share']:.0%} ({v['count']})" for name, v in report[key].items())
+            console.print(f"Share of {label} by source: {shares or 'none'}", highlight=False)

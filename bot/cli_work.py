@@ -162,20 +162,25 @@ def add_command(state: State, urls: tuple[str, ...], note: str | None, day: str 
 
 
 @cli.command("eval")
-@click.argument("archive", type=click.Path(exists=True, file_okay=False))
+@click.argument("archive", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--also", multiple=True, type=click.Path(exists=True, file_okay=False),
+              help="Another archive to replay in the same stream (same as a further ARCHIVE).")
 @click.option("--limit", "-k", type=click.IntRange(1, 500), default=None,
               help="Digest size to measure recall at (default [bot] digest_limit).")
 @click.option("--include-undated", is_flag=True, help="Count undated library documents as known all along.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 @pass_state
-def eval_command(state: State, archive: str, limit: int | None, include_undated: bool, as_json: bool) -> None:
-    """Replay an archive of daily feed documents week by week: recall of your own picks at the digest size."""
+def eval_command(state: State, archive: tuple[str, ...], also: tuple[str, ...], limit: int | None,
+                 include_undated: bool, as_json: bool) -> None:
+    """Replay archives of daily feed documents week by week, several as one stream: recall of your own picks
+    at the digest size. With several, the first (Hacker News) is also replayed alone for comparison."""
     from pathlib import Path
 
     from bot.evaluate import replay
 
     app = state.app
-    report = replay(app.config, Path(archive), limit or app.config.digest_limit, include_undated)
+    report = replay(app.config, [Path(a) for a in (*archive, *also)], limit or app.config.digest_limit,
+                    include_undated)
     if as_json:
         emit_json(report)
     else:

@@ -22,7 +22,7 @@ from dotenv import dotenv_values
 from bot.errors import ConfigError
 from bot.resources import shipped_feeds, shipped_topics
 
-FEED_KINDS = ("hn", "arxiv", "rss")
+FEED_KINDS = ("hn", "arxiv", "rss", "hf_papers")
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 

@@ -28,6 +28,7 @@ from bot.config import Config
 from bot.errors import ConfigError, DeliveryError
 from bot.hn_threads import ThreadFinder
 from bot.identity import normalize_title
+from bot.keep import item_kind, library_counts, rank_by_keep
 from bot.library import import_documents
 from bot.logfile import append_section, git_commit
 from bot.normalize import iso_time
@@ -136,8 +137,44 @@ def window(opts: DigestOptions, tz: str) -> tuple[str | None, str | None]:
 def select(store: Store, since: str | None, until: str | None, limit: int,
            repeats: list[int] | None = None) -> tuple[list[dict[str, Any]], int]:
     """(the top `limit` items, how many were candidates); ids of items left out as repeats of a chosen
-    one go into `repeats` when given."""
-    where = ["status = 'relevant'", "digest_id is null"]
+    one go into `repeats` when given. Ranked by how likely the person keeps each (bot.keep), which puts
+    the sources on one scale: that is each chosen row's score; the explanation, with the source's own
+    score, is in its explain["keep"]."""
+    window, args = _window(since, until)
+    counts = library_counts(store.entry_identity_kinds())
+    for hn_id, arxiv_id, n in store.db.execute(
+            f"select hn_id is not null, arxiv_id is not null, count(*) from items where {window} group by 1, 2",
+            args):
+        counts.offered[item_kind(hn_id, arxiv_id)] += n
+    clause = f"status = 'relevant' and {window}"
+    candidates = [dict(zip(("id", "score", "hn_id", "arxiv_id"), r, strict=True)) for r in store.db.execute(
+        f"select id, score, hn_id, arxiv_id from items where {clause}", args)]
+    ranked_ids = rank_by_keep(candidates, counts)[:limit * 2]
+    rows = {r["id"]: r for r in store.items_where(
+        f"id in ({','.join('?' * len(ranked_ids))})", [k.id for k in ranked_ids])} if ranked_ids else {}
+    ranked = []
+    for kept in ranked_ids:
+        row = rows[kept.id]
+        # The digest's score is the one comparable across sources; the source's own stays in explain.
+        row["explain"] = {**(row.get("explain") or {}), "keep": {**kept.explain, "source_score": row["score"]}}
+        row["score"] = kept.keep
+        ranked.append(row)
+    chosen, skipped = without_repeats(ranked, limit)
+    if repeats is not None:
+        repeats.extend(skipped)
+    return chosen, len(candidates)
+
+
+def top_papers(store: Store, since: str | None, until: str | None, limit: int) -> list[dict[str, Any]]:
+    """The highest-scored undigested relevant papers without an HN thread yet."""
+    window, args = _window(since, until)
+    return store.items_where(f"status = 'relevant' and hn_id is null and arxiv_id is not null and {window}", args,
+                             order_by="score desc, id", limit=limit)
+
+
+def _window(since: str | None, until: str | None) -> tuple[str, list[Any]]:
+    """The undigested items of the window [since, until), by published time (else first seen)."""
+    where = ["digest_id is null"]
     args: list[Any] = []
     if since:
         where.append("coalesce(published, first_seen) >= ?")
@@ -145,13 +182,7 @@ def select(store: Store, since: str | None, until: str | None, limit: int,
     if until:
         where.append("coalesce(published, first_seen) < ?")
         args.append(until)
-    clause = " and ".join(where)
-    total = store.count_items(clause, args)
-    ranked = store.items_where(clause, args, order_by="score desc, id", limit=limit * 2)
-    chosen, skipped = without_repeats(ranked, limit)
-    if repeats is not None:
-        repeats.extend(skipped)
-    return chosen, total
+    return " and ".join(where), args
 
 
 def without_repeats(ranked: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], list[int]]:
@@ -291,7 +322,11 @@ def run(config: Config, store: Store, opts: DigestOptions, poster: SlackPoster |
     if finder is not None:  # give the chosen items their HN discussions before rendering
         since, until = window(opts, config.timezone)
         rows, _ = select(store, since, until, opts.limit or config.digest_limit)
-        finder.attach(store, rows, now)
+        # Then the best papers left out: a paper people discussed is an HN thread, kept far more often
+        # than a paper alone (bot.keep), so its discussion may win it a slot. Bounded by max_lookups.
+        chosen = {r["id"] for r in rows}
+        papers = [r for r in top_papers(store, since, until, finder.max_requests) if r["id"] not in chosen]
+        finder.attach(store, [*rows, *papers], now)
     outcome = build(config, store, now, opts, summarizer)
     outcome.finished_earlier = earlier
     if opts.dry_run:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -44,6 +44,8 @@ class WeekResult:
     picks: list[dict[str, Any]] = field(default_factory=list)
     hits: dict[str, int] = field(default_factory=dict)  # method -> picks in the top N
     wasted: int = 0  # digest slots that went to items never picked
+    slots: dict[str, int] = field(default_factory=dict)  # digest slots by the archives that carried the item
+    digest: list[dict[str, Any]] = field(default_factory=list)
 
     def recall(self, method: str) -> float:
         return self.hits.get(method, 0) / len(self.picks) if self.picks else 0.0
@@ -82,11 +84,65 @@ def _week_start(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def replay(config: Config, archive: Path, limit: int = 20, include_undated: bool = False) -> dict[str, Any]:
+WEEK_COVERAGE_DAYS = 4  # a week counts in a replay across archives when each recorded at least this many days
+
+
+@dataclass(frozen=True)
+class Archive:
+    """One replayed source: its name (the folder's) and its documents by day."""
+
+    name: str
+    days: dict[date, list[FeedItem]]
+
+
+def load_archive(folder: Path) -> Archive:
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no such archive folder: {folder}")
+    name = folder.resolve().name
+    # The item's source is the archive it came from, as a poll names the feed: digest slots are told apart by it.
+    days = {d: [replace(i, source=name) for i in items] for d, items in archive_days(folder).items()}
+    return Archive(name, days)
+
+
+class _Stories:
+    """Union-find over identities: everything that any document names together is one story (a paper
+    and the HN thread linking it), first seen on the earliest day any archive carried it."""
+
+    def __init__(self) -> None:
+        self.parent: dict[Identity, Identity] = {}
+        self.first: dict[Identity, tuple[date, int]] = {}
+
+    def find(self, ident: Identity) -> Identity:
+        root = ident
+        while self.parent.get(root, root) != root:
+            root = self.parent[root]
+        while ident != root:
+            self.parent[ident], ident = root, self.parent[ident]
+        return root
+
+    def add(self, idents: Sequence[Identity], seen: tuple[date, int]) -> None:
+        roots = [self.find(i) for i in idents]
+        for i in idents:
+            self.parent.setdefault(i, i)
+        if not roots:
+            return
+        top = roots[0]
+        best = min([self.first.get(r, seen) for r in roots] + [seen])
+        for r in roots[1:]:
+            if r != top:
+                self.parent[r] = top
+        self.first[top] = best
+
+    def seen(self, ident: Identity) -> tuple[date, int] | None:
+        return self.first.get(self.find(ident)) if ident in self.parent else None
+
+
+def replay(config: Config, archive: Path | Sequence[Path], limit: int = 20,
+           include_undated: bool = False) -> dict[str, Any]:
+    """Replay one archive, or several as one stream (the first is the baseline the others join)."""
+    folders = [archive] if isinstance(archive, Path) else list(archive)
     topics = TopicMatcher(load_topics(config.topics))
-    if not archive.is_dir():
-        raise FileNotFoundError(f"no such archive folder: {archive}")
-    days = archive_days(archive)
+    archives = [load_archive(f) for f in folders]
     paths = list(config.library_paths) + ([config.log] if config.log else [])
     entries: list[LibraryEntry] = []
     for path in document_paths(paths):
@@ -95,22 +151,25 @@ def replay(config: Config, archive: Path, limit: int = 20, include_undated: bool
     log_name = display_path(config.log) if config.log else None
     picks = [e for e in entries if e.file == log_name and e.date]
 
-    first_seen: dict[Identity, date] = {}
-    story_of: dict[Identity, int] = {}  # which archive story first carried an identity
+    all_days = sorted({d for a in archives for d in a.days})
+    stories = _Stories()
     story = 0
-    for day in sorted(days):
-        for item in days[day]:
-            story += 1
-            for ident in item.identities:
-                if ident.kind in PICK_KINDS:
-                    first_seen.setdefault(ident, day)
-                    story_of.setdefault(ident, story)
+    for day in all_days:
+        for a in archives:
+            for item in a.days.get(day, ()):
+                story += 1
+                stories.add([i for i in item.identities if i.kind in PICK_KINDS], (day, story))
     weeks: dict[date, list[date]] = defaultdict(list)
-    for day in days:
+    for day in all_days:
         weeks[_week_start(day)].append(day)
+    if len(archives) > 1:  # across sources, only the weeks that every source recorded
+        weeks = {w: ds for w, ds in weeks.items()
+                 if all(sum(1 for d in ds if d in a.days) >= WEEK_COVERAGE_DAYS for a in archives)}
     # A story still on the front page from an earlier week went out in that week's digest: each week
     # polls only the stories it saw first, as a running bot would have found the rest known.
-    days = {day: [i for i in items if _first_week(i, first_seen) >= _week_start(day)] for day, items in days.items()}
+    for a in archives:
+        for day, items in a.days.items():
+            a.days[day] = [i for i in items if _first_week(i, stories) >= _week_start(day)]
 
     results: list[WeekResult] = []
     for start in sorted(weeks):
@@ -119,70 +178,98 @@ def replay(config: Config, archive: Path, limit: int = 20, include_undated: bool
         for entry in picks:
             if entry.date is None or date.fromisoformat(entry.date) < start:
                 continue  # already in the library by then: known, not news
-            appeared = [first_seen[i] for i in entry.identities if i.kind in PICK_KINDS and i in first_seen]
+            appeared = [s[0] for i in entry.identities if i.kind in PICK_KINDS and (s := stories.seen(i))]
             if appeared and start <= min(appeared) < end:
                 week_picks.append(entry)
-        week_picks = _one_per_story(week_picks, story_of)
+        week_picks = _one_per_story(week_picks, stories)
         if not week_picks:
             continue
-        results.append(_replay_week(config, topics, start, end, weeks[start], days, entries, week_picks,
+        results.append(_replay_week(config, topics, start, end, weeks[start], archives, entries, week_picks,
                                     limit, include_undated))
-    return _report(results, limit, archive, include_undated)
+    return _report(results, limit, folders, archives, include_undated)
 
 
-def _first_week(item: FeedItem, first_seen: dict[Identity, date]) -> date:
-    seen = [first_seen[i] for i in item.identities if i in first_seen]
+def _first_week(item: FeedItem, stories: _Stories) -> date:
+    seen = [s[0] for i in item.identities if i.kind in PICK_KINDS and (s := stories.seen(i))]
     return _week_start(min(seen)) if seen else date.max
 
 
-def _one_per_story(entries: Sequence[LibraryEntry], story_of: dict[Identity, int]) -> list[LibraryEntry]:
-    """A story logged in two lines (the article, then its HN thread) is one pick, not two: the entries
-    that lead to the same archive story become one, carrying all their identities."""
-    by_story: dict[int, LibraryEntry] = {}
+def _one_per_story(entries: Sequence[LibraryEntry], stories: _Stories) -> list[LibraryEntry]:
+    """A story logged in two lines (the article, then its HN thread; or the paper, then its thread) is
+    one pick, not two: the entries that lead to the same archive story become one, carrying all their
+    identities."""
+    by_story: dict[Identity, LibraryEntry] = {}
     for entry in entries:
-        story = min(story_of[i] for i in entry.identities if i in story_of)
+        story = min((stories.seen(i) or (date.max, 0), stories.find(i)) for i in entry.identities
+                    if i.kind in PICK_KINDS and stories.seen(i))[1]
         first = by_story.get(story)
         by_story[story] = entry if first is None else replace(
             first, identities=first.identities | entry.identities)
     return list(by_story.values())
 
 
-def _replay_week(config: Config, topics: TopicMatcher, start: date, end: date, week_days: Sequence[date],
-                 days: dict[date, list[FeedItem]], entries: Sequence[LibraryEntry],
-                 week_picks: Sequence[LibraryEntry], limit: int, include_undated: bool) -> WeekResult:
+def _week_store(config: Config, topics: TopicMatcher, start: date, end: date, week_days: Sequence[date],
+                archives: Sequence[Archive], entries: Sequence[LibraryEntry], include_undated: bool) -> Store:
     store = Store.open(":memory:")
+    by_file: dict[str, list[LibraryEntry]] = defaultdict(list)
+    for e in entries:
+        if (e.date and date.fromisoformat(e.date) < start) or (include_undated and not e.date):
+            by_file[e.file].append(e)
+    for file, file_entries in by_file.items():
+        store.replace_library_file(file, file_entries)
+    now = datetime.combine(end, datetime.min.time(), tzinfo=UTC)
+    outcomes = [SourceOutcome(FeedConfig(name=a.name, kind="rss", url=a.name),
+                              items=[i for d in sorted(week_days) for i in a.days.get(d, ())]) for a in archives]
+    store_outcomes(config, store, outcomes, topics, now, now.isoformat())
+    return store
+
+
+def _replay_week(config: Config, topics: TopicMatcher, start: date, end: date, week_days: Sequence[date],
+                 archives: Sequence[Archive], entries: Sequence[LibraryEntry],
+                 week_picks: Sequence[LibraryEntry], limit: int, include_undated: bool) -> WeekResult:
+    store = _week_store(config, topics, start, end, week_days, archives, entries, include_undated)
+    # The baseline of a replay across sources: the first archive alone, the same week and picks.
+    alone = _week_store(config, topics, start, end, week_days, archives[:1], entries, include_undated) \
+        if len(archives) > 1 else None
     try:
-        by_file: dict[str, list[LibraryEntry]] = defaultdict(list)
-        for e in entries:
-            if (e.date and date.fromisoformat(e.date) < start) or (include_undated and not e.date):
-                by_file[e.file].append(e)
-        for file, file_entries in by_file.items():
-            store.replace_library_file(file, file_entries)
-        items = [i for d in sorted(week_days) for i in days[d]]
-        now = datetime.combine(end, datetime.min.time(), tzinfo=UTC)
-        feed = FeedConfig(name="archive", kind="rss", url="archive")
-        store_outcomes(config, store, [SourceOutcome(feed, items=items)], topics, now, now.isoformat())
         ours, _ = select(store, None, None, limit)
         everything = store.items_where("1", [])
         by_points = sorted(everything, key=lambda r: (-(r["points"] or 0), r["id"]))[:limit]
         keyword = [r for r in everything if topics.match(r["title"], "")[0] > 0]
         by_keyword = sorted(keyword, key=lambda r: (-(r["points"] or 0), r["id"]))[:limit]
+        rankings: list[tuple[str, Store, list[dict[str, Any]]]] = [
+            ("bot", store, ours), ("points", store, by_points), ("keyword_points", store, by_keyword)]
+        if alone is not None:
+            rankings.append(("first_archive_only", alone, select(alone, None, None, limit)[0]))
         result = WeekResult(week=start.isoformat(), items=len(everything))
         for entry in week_picks:
             idents = {(i.kind, i.value) for i in entry.identities if i.kind in PICK_KINDS}
             record: dict[str, Any] = {"title": entry.title, "date": entry.date, "line": entry.line}
-            for method, ranked in (("bot", ours), ("points", by_points), ("keyword_points", by_keyword)):
-                rank = next((n + 1 for n, row in enumerate(ranked) if _row_identities(store, row["id"]) & idents), None)
+            for method, held, ranked in rankings:
+                rank = next((n + 1 for n, row in enumerate(ranked) if _row_identities(held, row["id"]) & idents),
+                            None)
                 record[f"rank_{method}"] = rank
                 if rank is not None:
                     result.hits[method] = result.hits.get(method, 0) + 1
-            record["found"] = any(_row_identities(store, r["id"]) & idents for r in everything)
+            found = [r for r in everything if _row_identities(store, r["id"]) & idents]
+            record["found"] = bool(found)
+            record["sources"] = _source_label(found[0]["sources"]) if found else None
             result.picks.append(record)
         pick_idents = {(i.kind, i.value) for e in week_picks for i in e.identities if i.kind in PICK_KINDS}
         result.wasted = sum(1 for row in ours if not (_row_identities(store, row["id"]) & pick_idents))
+        result.slots = dict(Counter(_source_label(row["sources"]) for row in ours))
+        result.digest = [{"title": row["title"], "sources": _source_label(row["sources"]), "score": row["score"],
+                          "model": (row["explain"] or {}).get("keep")} for row in ours]
         return result
     finally:
         store.close()
+        if alone is not None:
+            alone.close()
+
+
+def _source_label(sources: Sequence[str]) -> str:
+    """Which archives carried an item: one name, or several joined by '+' (a paper and its HN thread)."""
+    return "+".join(sorted(set(sources))) or "?"
 
 
 def _row_identities(store: Store, item_id: int) -> set[tuple[str, str]]:
@@ -190,8 +277,11 @@ def _row_identities(store: Store, item_id: int) -> set[tuple[str, str]]:
         "select kind, value, owner, owner_id from identities where owner = 'item' and owner_id = ?", [item_id])}
 
 
-def _report(results: Sequence[WeekResult], limit: int, archive: Path, include_undated: bool) -> dict[str, Any]:
-    methods = ("bot", "points", "keyword_points")
+def _report(results: Sequence[WeekResult], limit: int, folders: Sequence[Path], archives: Sequence[Archive],
+            include_undated: bool) -> dict[str, Any]:
+    methods: tuple[str, ...] = ("bot", "points", "keyword_points")
+    if len(archives) > 1:
+        methods += ("first_archive_only",)
     total_picks = sum(len(r.picks) for r in results)
     overall = {}
     for m in methods:
@@ -201,14 +291,29 @@ def _report(results: Sequence[WeekResult], limit: int, archive: Path, include_un
             "recall_micro": round(hits / total_picks, 3) if total_picks else None,
             "recall_macro": round(sum(r.recall(m) for r in results) / len(results), 3) if results else None,
         }
+    slots: Counter[str] = Counter()
+    pick_sources: Counter[str] = Counter()
+    for r in results:
+        slots.update(r.slots)
+        pick_sources.update(p["sources"] or "not in the archives" for p in r.picks)
     return {
-        "archive": str(archive), "k": limit, "include_undated": include_undated, "weeks": len(results),
+        "archive": str(folders[0]), "archives": [str(f) for f in folders],
+        "baseline": archives[0].name if len(archives) > 1 else None,
+        "k": limit, "include_undated": include_undated, "weeks": len(results),
         "picks": total_picks, "overall": overall,
         "wasted_slots": sum(r.wasted for r in results),
+        "slot_share": _shares(slots), "pick_share": _shares(pick_sources),
         "per_week": [{"week": r.week, "items": r.items, "picks": len(r.picks),
                       "recall": {m: round(r.recall(m), 3) for m in methods}, "wasted_slots": r.wasted,
-                      "detail": r.picks} for r in results],
+                      "slots": r.slots,
+                      "picks_by_source": dict(Counter(p["sources"] or "not in the archives" for p in r.picks)),
+                      "detail": r.picks, "digest": r.digest} for r in results],
     }
+
+
+def _shares(counts: Counter[str]) -> dict[str, dict[str, float]]:
+    total = sum(counts.values())
+    return {k: {"count": v, "share": round(v / total, 3)} for k, v in sorted(counts.items())} if total else {}
 
 
 def to_json(report: dict[str, Any]) -> str:

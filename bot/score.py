@@ -382,12 +382,16 @@ class Scorer:
         return round(score, 4), {"signal": round(signal, 3), "heat": round(heat, 3), "recency": round(recency, 3)}
 
     def signal(self, item: FeedItem, sources: Sequence[str] = ()) -> float:
-        if item.points is not None or item.hn_id:
-            return min(1.0, math.log1p(item.points or 0) / math.log1p(500))
+        votes = min(1.0, math.log1p(item.points or 0) / math.log1p(500))
+        if item.hn_id or (item.points is not None and not item.arxiv_id):
+            return votes
         if item.arxiv_id and item.categories:
             cross = len(self.tracked.intersection(item.categories))
-            return min(1.0, 0.25 + 0.1 * cross)
-        return 0.5  # a curated blog feed the person chose
+            listed = min(1.0, 0.25 + 0.1 * cross)
+        else:
+            listed = 0.5  # a curated blog feed the person chose
+        # A paper's upvotes (Hugging Face Daily Papers) can only add to how it is listed.
+        return max(listed, votes) if item.points is not None else listed
 
     @staticmethod
     def heat(item: FeedItem) -> float:

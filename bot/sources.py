@@ -86,6 +86,8 @@ async def fetch_source(feed: FeedConfig, state: dict[str, Any], getter: Getter, 
             await _fetch_hn(feed, state, getter, now, outcome)
         elif feed.kind == "arxiv":
             await _fetch_arxiv(feed, state, getter, now, outcome)
+        elif feed.kind == "hf_papers":
+            await _fetch_hf_papers(feed, state, getter, now, outcome)
         else:
             await _fetch_rss(feed, state, getter, outcome, offload)
     except ParseError as exc:
@@ -225,3 +227,25 @@ async def _fetch_arxiv(feed: FeedConfig, state: dict[str, Any], getter: Getter, 
         if paging["count"] < page_size or (page + 1) * page_size >= total:
             break
     outcome.state.update(cursor=now.isoformat(timespec="seconds"), retry_after=None)
+
+
+async def _fetch_hf_papers(feed: FeedConfig, state: dict[str, Any], getter: Getter, now: datetime,
+                           outcome: SourceOutcome) -> None:
+    """Hugging Face Daily Papers: one request per day of the last lookback_days (upvotes climb for days)."""
+    from bot.hf_papers import parse_daily_papers
+
+    if is_local(feed.url):  # a saved answer: one document
+        await _fetch_saved_answer(feed, state, getter, outcome, lambda body: parse_daily_papers(body, feed.name))
+        return
+    days = max(1, int(_opt(feed, "lookback_days", 2)))
+    for back in range(days):
+        day = (now - timedelta(days=back)).date().isoformat()
+        res = await getter.get(feed.url + "?" + urlencode({"date": day}), accept="application/json")
+        outcome.requests += 1
+        outcome.elapsed += res.elapsed
+        if res.status != "ok":
+            _failed(outcome, res)
+            outcome.items = []
+            return
+        outcome.items.extend(parse_daily_papers(res.body, feed.name))
+    outcome.state.update(retry_after=None)

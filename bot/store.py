@@ -261,6 +261,19 @@ class Store(DeliveryRecords):
             titles[owner_id].append(value)
         return dict(titles)
 
+    def entry_identity_kinds(self) -> list[set[str]]:
+        """The kinds of identity (hn, arxiv, url, doi, title) each library entry carries: of the dated
+        entries (a log: what the person picked as it came) when there are any, else of all."""
+        kinds: dict[int, set[str]] = defaultdict(set)
+        dated: set[int] = set()
+        for owner_id, kind, day in self.db.execute(
+                "select distinct i.owner_id, i.kind, e.date from identities i join library_entries e"
+                " on e.id = i.owner_id where i.owner = 'entry'"):
+            kinds[owner_id].add(kind)
+            if day:
+                dated.add(owner_id)
+        return [k for owner_id, k in kinds.items() if owner_id in dated or not dated]
+
     def library_stats(self) -> LibraryStats:
         q = self.db.execute
 

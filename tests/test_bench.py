@@ -26,3 +26,11 @@ def test_httpx_floor_makes_the_same_requests() -> None:
 def test_best_of_takes_each_timing_at_its_best() -> None:
     runs = [{"first_poll_s": 2.0, "repoll_304_s": 0.3}, {"first_poll_s": 1.5, "repoll_304_s": 0.4}]
     assert best_of(runs) == {"first_poll_s": 1.5, "repoll_304_s": 0.3, "runs": 2}
+
+
+def test_arxiv_week_benchmark_runs_small() -> None:
+    from bench import bench_arxiv_week
+
+    result = bench_arxiv_week.run(n_papers=30, n_stories=20)
+    assert result["digest_items"] == 20 and result["poll_s"] > 0 and result["digest_s"] > 0
+    assert 0 <= result["paper_slots"] < 20

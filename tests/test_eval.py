@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from tests.conftest import ROOT, SEEDS
-from tests.servers import rss
+from tests.servers import arxiv_atom, rss
 
 LOG = """## 2023 Log
 ## 02 January 2023
@@ -106,6 +106,71 @@ def test_missing_archive_is_a_usage_error(workdir: Path) -> None:
     assert result.exit_code == 2
 
 
+def write_papers(tmp: Path) -> None:
+    """An arXiv archive beside the front pages of the week of 9 January: the paper that HN discussed on
+    the 10th, and twenty on-topic papers nobody picked; a day of the next week too."""
+    papers = tmp / "papers"
+    papers.mkdir()
+    (papers / "2023-01-09.xml").write_bytes(arxiv_atom([
+        {"id": "2301.00001", "title": "Routing tokens in a mixture of experts LLM",
+         "published": "2023-01-09T00:00:00Z"},
+        *({"id": f"2301.{100 + n:05d}", "title": f"Large language models for task {n} ({chr(65 + n)} study)",
+           "published": "2023-01-09T00:00:00Z"} for n in range(20))]))
+    for d in ("10", "11", "12", "16"):
+        (papers / f"2023-01-{d}.xml").write_bytes(arxiv_atom([
+            {"id": f"2301.2{d}00", "title": f"Yet another large language model benchmark, day {d}",
+             "published": f"2023-01-{d}T00:00:00Z"}]))
+    archive = tmp / "archive"
+    (archive / "2023-01-11.xml").write_bytes(day([
+        (7000, "Routing tokens in a mixture of experts LLM [pdf]", "https://arxiv.org/pdf/2301.00001.pdf", 150)]))
+    (archive / "2023-01-12.xml").write_bytes(day([(7001, "Gardening tips", "https://garden.example/", 50)]))
+    log = tmp / "library" / "log.md"
+    # The paper on one line and its HN thread on the next: one pick.
+    log.write_text(LOG + "* [Routing tokens](https://arxiv.org/abs/2301.00001)\n"
+                         "* its [HN thread](https://news.ycombinator.com/item?id=7000)\n")
+
+
+def test_several_archives_replay_as_one_stream(workdir: Path) -> None:
+    write_project(workdir)
+    write_papers(workdir)
+    result = CliRunner().invoke(cli, ["eval", "archive", "--also", "papers", "--json", "--limit", "5"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["archives"] == ["archive", "papers"] and report["baseline"] == "archive"
+    # only the week of 9 January: the archive of front pages has one day of the next week, not four
+    assert [w["week"] for w in report["per_week"]] == ["2023-01-09"]
+    week = report["per_week"][0]
+    # The LoRA story, and the paper with its HN thread: two picks, not three
+    assert week["picks"] == 2
+    by_title = {d["title"]: d for d in week["detail"]}
+    paper = next(d for t, d in by_title.items() if "Routing tokens" in (t or ""))
+    assert paper["sources"] == "archive+papers"  # the paper and the HN story about it are one item
+    assert week["recall"]["bot"] == 1.0 and week["recall"]["first_archive_only"] == 1.0
+    # Twenty-four on-topic papers do not push the person's picks out of five slots; only two stories
+    # are on topic, so papers take the other three.
+    assert week["slots"] == {"archive": 1, "archive+papers": 1, "papers": 3}
+    assert week["picks_by_source"] == {"archive": 1, "archive+papers": 1}
+    assert set(report["slot_share"]) <= {"archive", "papers", "archive+papers"}
+    assert report["pick_share"] == {"archive": {"count": 1, "share": 0.5},
+                                    "archive+papers": {"count": 1, "share": 0.5}}
+    assert report["overall"]["first_archive_only"]["hits"] == 2
+    assert all(item["model"]["kind"] in ("hn", "paper") for item in week["digest"])
+    # Several positional archives are the same as --also.
+    again = CliRunner().invoke(cli, ["eval", "archive", "papers", "--json", "--limit", "5"], catch_exceptions=False)
+    assert json.loads(again.stdout)["per_week"] == report["per_week"]
+
+
+def test_several_archives_in_the_table(workdir: Path) -> None:
+    write_project(workdir)
+    write_papers(workdir)
+    result = CliRunner().invoke(cli, ["eval", "archive", "papers", "--limit", "5"], catch_exceptions=False,
+                                terminal_width=200)
+    assert result.exit_code == 0
+    assert "first alone" in result.stdout and "Share of digest slots by source" in result.stdout
+    assert "Share of your picks by source: archive 50% (1), archive+papers 50% (1)" in result.stdout
+
+
 @pytest.mark.fixtures
 @pytest.mark.slow
 def test_replay_of_the_real_front_pages(shared_fixtures: Path, workdir: Path) -> None:
@@ -123,3 +188,21 @@ def test_replay_of_the_real_front_pages(shared_fixtures: Path, workdir: Path) ->
     o = report["overall"]
     assert o["bot"]["recall_micro"] > o["points"]["recall_micro"]
     assert o["bot"]["recall_micro"] >= o["keyword_points"]["recall_micro"]
+
+
+@pytest.mark.fixtures
+@pytest.mark.slow
+def test_replay_of_front_pages_and_arxiv_as_one_stream(shared_fixtures: Path, workdir: Path) -> None:
+    """The real March-April weeks of HN and arXiv: papers no longer crowd out the person's picks."""
+    (workdir / "bot.toml").write_text(
+        f'[bot]\nlog = {json.dumps(str(SEEDS / "001_71959d29a843dc8b.txt"))}\n'
+        f'topics = {json.dumps(str(ROOT / "feeds" / "topics.toml"))}\n[library]\npaths = [{json.dumps(str(SEEDS))}]\n')
+    result = CliRunner().invoke(cli, ["eval", "--json", str(shared_fixtures / "hnrss-frontpage-2023"),
+                                      str(shared_fixtures / "arxiv-nlp-daily-2023")], catch_exceptions=False)
+    assert result.exit_code == 0
+    report = json.loads(result.stdout)
+    assert report["weeks"] >= 7 and report["picks"] >= 15
+    o = report["overall"]
+    assert o["bot"]["hits"] >= o["first_archive_only"]["hits"]
+    arxiv_only = report["slot_share"].get("arxiv-nlp-daily-2023", {"share": 0.0})["share"]
+    assert arxiv_only <= 0.2  # it was 0.81 when every paper titled "large language models" outranked the stories
