@@ -247,5 +247,7 @@ async def _fetch_hf_papers(feed: FeedConfig, state: dict[str, Any], getter: Gett
             _failed(outcome, res)
             outcome.items = []
             return
-        outcome.items.extend(parse_daily_papers(res.body, feed.name))
+        items, paging = parse_daily_papers(res.body, feed.name)
+        outcome.count_skipped(paging)
+        outcome.items.extend(items)
     outcome.state.update(retry_after=None)
