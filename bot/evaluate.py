@@ -22,6 +22,7 @@ from typing import Any
 
 from bot.config import Config, FeedConfig
 from bot.digest import select
+from bot.errors import ConfigError
 from bot.feed_parsers import ParseError, parse_algolia, parse_arxiv, parse_rss
 from bot.feedlist import load_topics
 from bot.identity import Identity
@@ -62,8 +63,10 @@ def parse_archive_document(path: Path) -> list[FeedItem]:
 
 
 def archive_days(folder: Path) -> dict[date, list[FeedItem]]:
+    """The archive's daily documents, by day. Only the folder's own files: an archive is one folder of
+    daily documents, and searching its subfolders mixed other archives (or backups) into the replay."""
     days: dict[date, list[FeedItem]] = defaultdict(list)
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
+    for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
         try:
             items = parse_archive_document(path)
         except (ParseError, OSError):
@@ -77,6 +80,10 @@ def archive_days(folder: Path) -> dict[date, list[FeedItem]]:
                 continue
             day = datetime.fromisoformat(max(stamps)).date()
         days[day].extend(items)
+    if not days:
+        raise ConfigError(f"{folder} holds no daily feed documents at its top level (RSS, Atom or HN Algolia "
+                          "JSON files, one a day, named like 2023-03-27.xml); point bot eval at the folder that "
+                          "holds them")
     return dict(days)
 
 

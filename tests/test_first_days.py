@@ -290,3 +290,15 @@ def test_the_wheel_build_maps_the_top_level_folders_into_the_package() -> None:
                                       "seeds": "bot/_shipped/seeds", "bot.toml.example": "bot/_shipped/bot.toml.example"}
     assert not (ROOT / "bot" / "_shipped").exists()
     assert os.environ.get("BOT_NOW") is None  # the suite itself never fixes the clock globally
+
+
+def test_eval_on_a_folder_without_daily_documents_at_its_top_level_is_refused(
+        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Documents in a subfolder do not count: the archive is the folder that holds them."""
+    (workdir / "archive" / "nested").mkdir(parents=True)
+    (workdir / "archive" / "nested" / "2023-03-27.xml").write_bytes(rss(ITEMS))
+    (workdir / "archive" / "notes.txt").write_text("not a feed")
+    write_config(workdir, '[library]\npaths = []\n[[feeds]]\nname = "f"\nurl = "f.xml"\n')
+    code, out, err = bot(["eval", "archive"], capsys)
+    assert code == 2 and out == ""
+    assert "holds no daily feed documents at its top level" in err and "Traceback" not in err
