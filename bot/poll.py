@@ -17,17 +17,17 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.config import Config, FeedConfig
-from bot.dedupe import Candidate, Decision, decide, merge
-from bot.errors import ConfigError
-from bot.feedlist import load_feeds, load_topics
-from bot.fetch import Fetcher, FetchSettings, is_local
-from bot.identity import Identity
-from bot.library import build_index
-from bot.records import FeedItem
-from bot.score import LibraryModel, Scorer, TasteModel, TopicMatcher, tokens, url_words
-from bot.sources import Offload, SourceOutcome, fetch_source, inline
-from bot.store import Store
+from bot.core.config import Config, FeedConfig
+from bot.core.errors import ConfigError
+from bot.core.identity import Identity
+from bot.core.records import FeedItem
+from bot.library.api import build_index
+from bot.relevance.dedupe import Candidate, Decision, decide, merge
+from bot.relevance.score import LibraryModel, Scorer, TasteModel, TopicMatcher, tokens, url_words
+from bot.sources.feedlist import load_feeds, load_topics
+from bot.sources.fetch import Fetcher, FetchSettings, is_local
+from bot.sources.kinds import Offload, SourceOutcome, fetch_source, inline
+from bot.store.database import Store
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ def start_parse_pool(workers: int) -> ProcessPoolExecutor | None:
     try:
         # forkserver, not fork: the poll has threads, and a forked child could inherit a held lock.
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["bot.feed_parsers"])  # imported once, not once per worker
+        context.set_forkserver_preload(["bot.sources.parsers"])  # imported once, not once per worker
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
         for started in [pool.submit(int) for _ in range(workers)]:
             started.result(timeout=POOL_START_TIMEOUT)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from bot.identity import (
+from bot.core.identity import (
     Identity,
     arxiv_id_from_url,
     arxiv_ids_in_text,
@@ -23,7 +23,7 @@ from bot.identity import (
     titles_fuzzy_equal,
     url_identities,
 )
-from bot.matcher import IdentityIndex
+from bot.library.matcher import IdentityIndex
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.identity import Identity
-from bot.library_parser import parse_document
+from bot.core.identity import Identity
+from bot.library.parser import parse_document
 
 
 def kinds(entries: list) -> set[str]:
