@@ -215,9 +215,6 @@ def ensure_library(state: State, app: App) -> None:
             err.print(f"(imported {report.stats.entries} library entries from {len(report.files)} documents first)")
 
 
-# The work commands register themselves on `cli` when their module is imported.
-import bot.cli.work as cli_work  # noqa: E402,F401
-
 GLOBAL_FLAGS = ("-v", "-vv", "-vvv", "--verbose", "-q", "--quiet")
 
 
