@@ -38,14 +38,6 @@ class MissingDocumentError(LibraryError):
     exit_code = 2
 
 
-class FeedError(BotError):
-    """A feed could not be fetched or parsed. Stored per feed; never stops the other feeds."""
-
-    def __init__(self, message: str, url: str) -> None:
-        super().__init__(message)
-        self.url = url
-
-
 class DeliveryError(BotError):
     """A digest could not be delivered to one target (slack, log, commit)."""
 
