@@ -284,13 +284,6 @@ class Store(DeliveryRecords):
         self.db.execute(f"insert into sources ({names}) values ({', '.join('?' * len(columns))}) "
                         f"on conflict(name) do update set {updates}", [name, *fields.values()])
 
-    def insert_item(self, record: dict[str, Any], identities: Iterable[Identity]) -> int:
-        row = _encode(record)
-        item_id = self.db.table("items").insert(row).last_pk
-        assert isinstance(item_id, int)
-        self.add_identities("item", item_id, identities)
-        return item_id
-
     def insert_items(self, batch: Sequence[tuple[dict[str, Any], Iterable[Identity]]]) -> list[int]:
         """Many new items in two statements' worth of work; ids are assigned here, in order."""
         if not batch:
