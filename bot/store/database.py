@@ -160,10 +160,6 @@ class Store(DeliveryRecords):
             applied.append(version)
         return applied
 
-    def schema_version(self) -> int:
-        row = self.db.execute("select max(version) from _migrations").fetchone()
-        return int(row[0] or 0)
-
     def transaction(self) -> Any:
         """`with store.transaction():` -- BEGIN IMMEDIATE so writers queue on the busy timeout
         instead of failing half way."""
