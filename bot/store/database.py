@@ -188,9 +188,6 @@ class Store(DeliveryRecords):
                 )
         return len(entries)
 
-    def library_files(self) -> list[str]:
-        return [r[0] for r in self.db.execute("select distinct file from library_entries order by file")]
-
     def identity_rows(self, owner: str | None = None) -> Iterator[tuple[str, str, str, int]]:
         sql = "select kind, value, owner, owner_id from identities"
         args: list[Any] = []
