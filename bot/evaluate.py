@@ -11,7 +11,6 @@ items: HN points only, and a keyword filter (any topic phrase) then points.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from collections.abc import Sequence
@@ -209,7 +208,3 @@ def _report(results: Sequence[WeekResult], limit: int, archive: Path, include_un
                       "recall": {m: round(r.recall(m), 3) for m in methods}, "wasted_slots": r.wasted,
                       "detail": r.picks} for r in results],
     }
-
-
-def to_json(report: dict[str, Any]) -> str:
-    return json.dumps(report, indent=2, default=str)
