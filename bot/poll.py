@@ -27,6 +27,7 @@ from bot.relevance.score import LibraryModel, Scorer, TasteModel, TopicMatcher, 
 from bot.sources.feedlist import load_feeds, load_topics
 from bot.sources.fetch import Fetcher, FetchSettings, is_local
 from bot.sources.kinds import Offload, SourceOutcome, fetch_source, inline
+from bot.sources.registry import default_interval
 from bot.store.database import Store
 
 
@@ -67,7 +68,7 @@ def fetch_settings(config: Config, feeds: Sequence[FeedConfig]) -> FetchSettings
     h = config.http
     intervals: dict[str, float] = {}
     for feed in feeds:
-        interval = feed.options.get("min_interval", 3.0 if feed.kind == "arxiv" else 0.0)
+        interval = feed.options.get("min_interval", 3.0 if feed.kind == "arxiv" else default_interval(feed.kind))
         if not is_local(feed.url) and interval:
             host = (urlsplit(feed.url).hostname or "").lower()
             intervals[host] = max(intervals.get(host, 0.0), float(interval))

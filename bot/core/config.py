@@ -22,6 +22,8 @@ from bot.core.errors import ConfigError
 from bot.core.resources import shipped_feeds, shipped_topics
 
 FEED_KINDS = ("hn", "arxiv", "rss")
+# Kinds that modules registered with bot.sources.registry; the configuration only learns their names.
+REGISTERED_FEED_KINDS: set[str] = set()
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -204,8 +206,9 @@ def parse_feeds(raw: Any, where: str, root: Path | None = None) -> tuple[FeedCon
         name, kind, url = item.get("name"), item.get("kind", "rss"), item.get("url")
         if not isinstance(name, str) or not name.strip():
             raise ConfigError(f"feed #{i} in {where} has no name")
-        if kind not in FEED_KINDS:
-            raise ConfigError(f"feed '{name}' in {where} has kind {kind!r}; expected one of {', '.join(FEED_KINDS)}")
+        if kind not in FEED_KINDS and kind not in REGISTERED_FEED_KINDS:
+            known = ", ".join((*FEED_KINDS, *sorted(REGISTERED_FEED_KINDS)))
+            raise ConfigError(f"feed '{name}' in {where} has kind {kind!r}; expected one of {known}")
         if not isinstance(url, str) or not url.strip():
             raise ConfigError(f"feed '{name}' in {where} has no url")
         if name in names:

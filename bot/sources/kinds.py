@@ -16,6 +16,7 @@ from bot.core.config import FeedConfig
 from bot.core.records import FeedItem
 from bot.sources.fetch import FetchResult, is_local
 from bot.sources.parsers import ParseError, parse_algolia, parse_arxiv, parse_rss
+from bot.sources.registry import source_kind
 
 ARXIV_DEFAULT_CATEGORIES = ("cs.CL", "cs.LG", "cs.AI")
 
@@ -72,6 +73,8 @@ async def fetch_source(feed: FeedConfig, state: dict[str, Any], getter: Getter, 
             await _fetch_hn(feed, state, getter, now, outcome)
         elif feed.kind == "arxiv":
             await _fetch_arxiv(feed, state, getter, now, outcome)
+        elif (registered := source_kind(feed.kind)) is not None:
+            await registered.fetch(feed, state, getter, now, outcome)
         else:
             await _fetch_rss(feed, state, getter, outcome, offload)
     except ParseError as exc:
