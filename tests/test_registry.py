@@ -1,4 +1,5 @@
-"""Registries: a source kind registered from the test folder (tests/toy_source.py) is polled like a built-in."""
+"""Registries: a source kind and a delivery target registered from the test folder (tests/toy_source.py,
+tests/toy_target.py) are polled and delivered to like the built-in ones."""
 
 from __future__ import annotations
 
@@ -6,13 +7,18 @@ import importlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 from bot.core.errors import ConfigError
+from bot.delivery.registry import DeliveryTarget, delivery_target, register_target, unregister_target
+from bot.digest.pipeline import DigestOptions, run
 from bot.poll import fetch_settings, poll, select_feeds
 from bot.sources.registry import register_source, source_kind, unregister_source
 from tests.servers import FeedServer, Route
+from tests.test_digest import NOW as DIGEST_NOW
+from tests.test_digest import log_sections, polled_store, setup_project
 from tests.test_poll import NOW, by_name, make_config, open_store
 
 TOY_ITEMS = [
@@ -58,3 +64,47 @@ def test_a_kind_is_registered_once(toy_kind: str) -> None:
         register_source(toy_kind)
     with pytest.raises(ValueError, match="already registered"):
         register_source("rss")
+
+
+@pytest.fixture
+def toy_target() -> Iterator[ModuleType]:
+    """The toy target, registered by importing its module (again, when an earlier test unregistered it)."""
+    module = importlib.import_module("tests.toy_target")
+    if delivery_target(module.NAME) is None:
+        module = importlib.reload(module)
+    module.failures_to_come = 0
+    yield module
+    unregister_target(module.NAME)
+
+
+def test_a_registered_target_gets_the_digest_exactly_once(tmp_path: Path, toy_target: ModuleType) -> None:
+    config = setup_project(tmp_path)
+    store = polled_store(config)
+    toy_target.failures_to_come = 1
+    first = run(config, store, DigestOptions(slack=False), None, DIGEST_NOW)
+    assert {d["target"]: d["status"] for d in first.deliveries} == {"log": "done", "toy": "failed"}
+    assert not toy_target.outbox(config).exists()
+    second = run(config, store, DigestOptions(slack=False), None, DIGEST_NOW)  # finishes the first digest
+    third = run(config, store, DigestOptions(slack=False), None, DIGEST_NOW)
+    assert second.items == [] and third.items == []
+    finished = second.finished_earlier[0]["deliveries"]
+    assert {d["target"]: d["status"] for d in finished} == {"log": "done", "toy": "done"}
+    (line,) = toy_target.outbox(config).read_text(encoding="utf-8").splitlines()
+    body = json.loads(line)
+    assert body["day"] == "2026-11-23" and body["titles"] == [i.title for i in first.items]
+    assert len(log_sections(config)) == 1
+
+
+def test_a_digest_with_only_a_registered_target_reaches_it(tmp_path: Path, toy_target: ModuleType) -> None:
+    config = setup_project(tmp_path, log=False)
+    store = polled_store(config)
+    outcome = run(config, store, DigestOptions(slack=False), None, DIGEST_NOW)
+    assert [(d["target"], d["status"]) for d in outcome.deliveries] == [("toy", "done")]
+    assert len(toy_target.outbox(config).read_text(encoding="utf-8").splitlines()) == 1
+
+
+def test_a_target_is_registered_once(toy_target: ModuleType) -> None:
+    with pytest.raises(ValueError, match="already registered"):
+        register_target(DeliveryTarget(toy_target.NAME, render=toy_target.render_toy, deliver=toy_target.deliver_toy))
+    with pytest.raises(ValueError, match="already registered"):
+        register_target(DeliveryTarget("slack", render=toy_target.render_toy, deliver=toy_target.deliver_toy))

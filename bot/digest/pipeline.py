@@ -25,6 +25,7 @@ from bot.core.errors import ConfigError, DeliveryError
 from bot.core.identity import normalize_title
 from bot.core.normalize import iso_time
 from bot.delivery.logfile import append_section, git_commit
+from bot.delivery.registry import DeliveryTarget, delivery_target, delivery_targets
 from bot.delivery.slack import SlackPoster
 from bot.digest.render import DigestItem
 from bot.digest.summarize import extractive_summary
@@ -194,6 +195,7 @@ def build(config: Config, store: Store, now: datetime, opts: DigestOptions,
         "slack": render.render_slack(day, items, footer) if items else [],
         "text": render.render_text(day, items, footer, since, until),
         "footer": footer,
+        **{t.name: t.render(day, items, footer) for t in delivery_targets() if items},
     }
     return DigestOutcome(day.isoformat(), since, until, items, stats, bodies, repeat_ids=repeats)
 
@@ -208,7 +210,7 @@ def targets_for(config: Config, opts: DigestOptions, poster: SlackPoster | None)
             targets.append("commit")
     elif opts.commit:
         raise ConfigError("--commit needs the log: set [bot] log in bot.toml (and do not pass --no-log)")
-    return targets
+    return targets + [t.name for t in delivery_targets() if t.enabled(config)]
 
 
 def run(config: Config, store: Store, opts: DigestOptions, poster: SlackPoster | None, now: datetime,
@@ -294,12 +296,21 @@ def deliver(config: Config, store: Store, digest_id: int, poster: SlackPoster | 
                 _deliver_log(config, store, digest, hook)
             elif target == "commit":
                 _deliver_commit(config, store, digest, hook)
+            elif (registered := delivery_target(target)) is not None:
+                _deliver_registered(config, store, digest, registered, hook)
         except DeliveryError as exc:
             status = "failed" if exc.retryable else "uncertain" if target == "slack" else "failed"
             store.update_delivery(digest_id, target, status=status, error=str(exc),
                                   attempts=(row.get("attempts") or 0) + 1)
             log.warning("digest %s: %s delivery %s: %s", digest_id, target, status, exc)
         digest = store.digest(digest_id) or digest
+
+
+def _deliver_registered(config: Config, store: Store, digest: dict[str, Any], target: DeliveryTarget,
+                        hook: Hook) -> None:
+    detail = target.deliver(digest["bodies"].get(target.name), config)
+    store.update_delivery(digest["id"], target.name, status="done", error=None, detail=detail or {})
+    hook(target.name)
 
 
 def _deliver_slack(store: Store, digest: dict[str, Any], row: dict[str, Any], poster: SlackPoster | None,
