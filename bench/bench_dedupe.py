@@ -18,12 +18,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.dedupe import decide, merge
-from bot.feedlist import load_topics
-from bot.identity import title_identity, url_identities
-from bot.matcher import IdentityIndex
-from bot.normalize import make_item
-from bot.score import LibraryModel, Scorer, TopicMatcher
+from bot.core.identity import title_identity, url_identities
+from bot.core.normalize import make_item
+from bot.library.matcher import IdentityIndex
+from bot.relevance.dedupe import decide, merge
+from bot.relevance.score import LibraryModel, Scorer, TopicMatcher
+from bot.sources.feedlist import load_topics
 
 ROOT = Path(__file__).resolve().parent.parent
 WORDS = ("language model transformer attention scaling inference quantization adapter lora retrieval agent "

@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot import library as lib
-from bot.config import load_config
+import bot.library.api as lib
+from bot.core.config import load_config
 from bot.poll import poll
-from bot.store import Store
+from bot.store.database import Store
 from tests.servers import FeedServer, Route, rss
 
 ROOT = Path(__file__).resolve().parent.parent

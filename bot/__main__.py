@@ -1,4 +1,4 @@
-from bot.cli import run
+from bot.cli.group import run
 
 if __name__ == "__main__":
     run()

@@ -14,12 +14,9 @@ from datetime import date
 from html.parser import HTMLParser
 from typing import Any
 
-from bot.config import Config
-from bot.errors import BotError, ConfigError
-from bot.feed_parsers import ParseError, parse_arxiv
-from bot.fetch import Fetcher, FetchSettings
-from bot.hn_threads import ThreadFinder
-from bot.identity import (
+from bot.core.config import Config
+from bot.core.errors import BotError, ConfigError
+from bot.core.identity import (
     Identity,
     arxiv_id_from_url,
     clean_url,
@@ -29,12 +26,15 @@ from bot.identity import (
     url_identities,
     with_scheme,
 )
-from bot.library import build_index, import_documents
-from bot.logfile import append_section, git_commit
-from bot.normalize import plain_text
-from bot.records import Match
-from bot.render import DigestItem, render_log_section
-from bot.store import Store
+from bot.core.normalize import plain_text
+from bot.core.records import Match
+from bot.delivery.logfile import append_section, git_commit
+from bot.digest.render import DigestItem, render_log_section
+from bot.library.api import build_index, import_documents
+from bot.sources.fetch import Fetcher, FetchSettings
+from bot.sources.hn_threads import ThreadFinder
+from bot.sources.parsers import ParseError, parse_arxiv
+from bot.store.database import Store
 
 
 class AddError(BotError):

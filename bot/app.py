@@ -14,15 +14,15 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from bot.clock import Clock, clock_from_environment
-from bot.config import Config
-from bot.digest import ExtractiveSummarizer, Summarizer
-from bot.errors import ConfigError
-from bot.hn_threads import ThreadFinder
-from bot.library import find_log
+from bot.core.clock import Clock, clock_from_environment
+from bot.core.config import Config
+from bot.core.errors import ConfigError
+from bot.delivery.slack import SlackPoster, make_poster
+from bot.digest.pipeline import ExtractiveSummarizer, Summarizer
+from bot.library.api import find_log
 from bot.lock import daemon_lock, hold, work_lock
-from bot.slack import SlackPoster, make_poster
-from bot.store import Store
+from bot.sources.hn_threads import ThreadFinder
+from bot.store.database import Store
 
 
 @dataclass
@@ -63,7 +63,7 @@ class App:
         if not c.openai_api_key and not c.openai_base_url:
             raise ConfigError("[llm] enabled needs a key: set OPENAI_API_KEY (or OPENAI_BASE_URL for a local "
                               "OpenAI-compatible server), or set [llm] enabled = false")
-        from bot.llm import LLMSummarizer
+        from bot.digest.llm import LLMSummarizer
 
         return LLMSummarizer(self.store, c.llm_model, c.openai_api_key, c.openai_base_url, c.llm_max_items,
                              request_seconds=c.llm_request_seconds, budget_seconds=c.llm_budget_seconds)
@@ -105,7 +105,7 @@ class App:
                 + (f", failed: {', '.join(failed)}" if failed else ""))
 
     def digest_job(self) -> str:
-        from bot.digest import DigestOptions, run
+        from bot.digest.pipeline import DigestOptions, run
 
         with self.lock("the scheduled digest"):
             outcome = run(self.config, self.store, DigestOptions(commit=self.config.commit_log),
@@ -119,7 +119,7 @@ class App:
     def retry_job(self, now: datetime | None = None) -> str:
         """On each poll tick: the deliveries that earlier runs left failed or unsettled and whose
         next_retry has come (backoff, and never before Slack's Retry-After). "" when there were none."""
-        from bot.digest import finish_unfinished
+        from bot.digest.pipeline import finish_unfinished
 
         waiting = self.store.db.execute("select count(*) from deliveries where status in "
                                         "('pending', 'failed', 'sending', 'uncertain')").fetchone()[0]

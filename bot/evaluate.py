@@ -11,7 +11,6 @@ items: HN points only, and a keyword filter (any topic phrase) then points.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -20,19 +19,19 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.config import Config, FeedConfig
-from bot.digest import select
-from bot.errors import ConfigError
-from bot.feed_parsers import ParseError, parse_algolia, parse_arxiv, parse_rss
-from bot.feedlist import load_topics
-from bot.identity import Identity
-from bot.library import display_path, document_paths, read_document
-from bot.library_parser import parse_document
+from bot.core.config import Config, FeedConfig
+from bot.core.errors import ConfigError
+from bot.core.identity import Identity
+from bot.core.records import FeedItem, LibraryEntry
+from bot.digest.pipeline import select
+from bot.library.api import display_path, document_paths, read_document
+from bot.library.parser import parse_document
 from bot.poll import store_outcomes
-from bot.records import FeedItem, LibraryEntry
-from bot.score import TopicMatcher
-from bot.sources import SourceOutcome
-from bot.store import Store
+from bot.relevance.score import TopicMatcher
+from bot.sources.feedlist import load_topics
+from bot.sources.kinds import SourceOutcome
+from bot.sources.parsers import ParseError, parse_algolia, parse_arxiv, parse_rss
+from bot.store.database import Store
 
 _DAY_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 PICK_KINDS = ("hn", "arxiv", "url", "doi")
@@ -321,7 +320,3 @@ def _report(results: Sequence[WeekResult], limit: int, folders: Sequence[Path], 
 def _shares(counts: Counter[str]) -> dict[str, dict[str, float]]:
     total = sum(counts.values())
     return {k: {"count": v, "share": round(v / total, 3)} for k, v in sorted(counts.items())} if total else {}
-
-
-def to_json(report: dict[str, Any]) -> str:
-    return json.dumps(report, indent=2, default=str)

@@ -12,8 +12,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from bot.clock import Clock, stamp, system_clock
-from bot.errors import LockHeldError
+from bot.core.clock import Clock, stamp, system_clock
+from bot.core.errors import LockHeldError
 
 
 def _describe(path: Path) -> str:

@@ -16,17 +16,18 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from bot.config import Config, FeedConfig
-from bot.dedupe import Candidate, Decision, decide, merge
-from bot.errors import ConfigError
-from bot.feedlist import load_feeds, load_topics
-from bot.fetch import Fetcher, FetchSettings, is_local
-from bot.identity import Identity, parse_link
-from bot.library import build_index
-from bot.records import FeedItem
-from bot.score import LibraryModel, Scorer, TasteModel, TopicMatcher, tokens, url_words
-from bot.sources import Offload, SourceOutcome, fetch_source, inline
-from bot.store import Store
+from bot.core.config import Config, FeedConfig
+from bot.core.errors import ConfigError
+from bot.core.identity import Identity, parse_link
+from bot.core.records import FeedItem
+from bot.library.api import build_index
+from bot.relevance.dedupe import Candidate, Decision, decide, merge
+from bot.relevance.score import LibraryModel, Scorer, TasteModel, TopicMatcher, tokens, url_words
+from bot.sources.feedlist import load_feeds, load_topics
+from bot.sources.fetch import Fetcher, FetchSettings, is_local
+from bot.sources.kinds import Offload, SourceOutcome, fetch_source, inline
+from bot.sources.registry import default_interval
+from bot.store.database import Store
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def fetch_settings(config: Config, feeds: Sequence[FeedConfig]) -> FetchSettings
     h = config.http
     intervals: dict[str, float] = {}
     for feed in feeds:
-        interval = feed.options.get("min_interval", 3.0 if feed.kind == "arxiv" else 0.0)
+        interval = feed.options.get("min_interval", 3.0 if feed.kind == "arxiv" else default_interval(feed.kind))
         parts = None if is_local(feed.url) else parse_link(feed.url)  # a bad URL fails that feed alone
         if parts is not None and interval:
             host = (parts.hostname or "").lower()
@@ -103,7 +104,7 @@ def start_parse_pool(workers: int) -> ProcessPoolExecutor | None:
     try:
         # forkserver, not fork: the poll has threads, and a forked child could inherit a held lock.
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["bot.feed_parsers"])  # imported once, not once per worker
+        context.set_forkserver_preload(["bot.sources.parsers"])  # imported once, not once per worker
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
         for started in [pool.submit(int) for _ in range(workers)]:
             started.result(timeout=POOL_START_TIMEOUT)

@@ -21,7 +21,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.config import parse_cron
+from bot.core.config import parse_cron
 
 log = logging.getLogger("bot.run")
 Job = Callable[[], str]

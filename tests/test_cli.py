@@ -9,7 +9,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from bot.cli import cli, main
+from bot.cli.group import cli, main
 from tests.conftest import SEEDS, write_config
 
 

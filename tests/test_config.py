@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import load_config, validate_cron
-from bot.errors import ConfigError
+from bot.core.config import load_config, validate_cron
+from bot.core.errors import ConfigError
 from tests.conftest import write_config
 
 

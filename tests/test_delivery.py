@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from bot.app import App
-from bot.config import Config, load_config
-from bot.store import Store
+from bot.core.config import Config, load_config
+from bot.store.database import Store
 from tests.conftest import ROOT
 from tests.servers import SlackReceiver
 from tests.test_digest import LOG, polled_store, setup_project
@@ -181,7 +181,7 @@ def test_retry_after_is_honoured_by_the_next_run(tmp_path: Path, how: str) -> No
 # -- 10. `bot run` retries failed deliveries on its poll tick ---------------------------------------
 
 def test_retry_backoff_doubles_and_is_capped() -> None:
-    from bot.digest import retry_delay
+    from bot.digest.pipeline import retry_delay
 
     assert [retry_delay(n).total_seconds() for n in (1, 2, 3)] == [30, 60, 120]
     assert retry_delay(50) == timedelta(hours=6)

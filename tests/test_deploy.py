@@ -10,8 +10,8 @@ import click
 import pytest
 import yaml
 
-from bot.cli import cli
-from bot.config import load_config
+from bot.cli.group import cli
+from bot.core.config import load_config
 from tests.conftest import ROOT
 
 DEPLOY = ROOT / "deploy"

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from bot import library as lib
-from bot.config import Config, load_config
-from bot.digest import DigestOptions, run, without_repeats
-from bot.library_parser import parse_document
+import bot.library.api as lib
+from bot.core.config import Config, load_config
+from bot.delivery.slack import BotTokenPoster, WebhookPoster
+from bot.digest.pipeline import DigestOptions, run, without_repeats
+from bot.library.parser import parse_document
 from bot.poll import poll
-from bot.slack import BotTokenPoster, WebhookPoster
-from bot.store import Store
+from bot.store.database import Store
 from tests.conftest import ROOT, cli_env
 from tests.servers import SlackReceiver, rss
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bot.cli import cli
+from bot.cli.group import cli
 from tests.conftest import ROOT, SEEDS
 from tests.servers import arxiv_atom, rss
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import hoist_global_flags, main
-from bot.shorten import middle
-from bot.store import Store
+from bot.cli.group import hoist_global_flags, main
+from bot.core.shorten import middle
+from bot.store.database import Store
 from tests.conftest import ROOT, cli_env, write_config
 from tests.servers import FeedServer, Route, rss
 
@@ -200,7 +200,7 @@ def test_a_missing_library_document_is_refused_with_exit_2(workdir: Path, capsys
 
 def test_dotenv_beside_the_config_is_read(workdir: Path, tmp_path_factory: pytest.TempPathFactory,
                                           capsys: pytest.CaptureFixture[str]) -> None:
-    from bot.config import load_config
+    from bot.core.config import load_config
 
     elsewhere = tmp_path_factory.mktemp("cfg")
     write_config(elsewhere, "[llm]\nenabled = false\n")
@@ -242,7 +242,7 @@ def test_long_paths_and_errors_lose_their_middle_not_their_end() -> None:
 
 def test_status_table_at_80_columns_keeps_both_ends_of_an_error(workdir: Path, capsys: pytest.CaptureFixture[str],
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot import cli as cli_module
+    import bot.cli.group as cli_module
 
     monkeypatch.setattr(cli_module.out, "_width", 80)
     write_config(workdir, '[library]\npaths = []\n[[feeds]]\nname = "f"\nurl = "f.xml"\n')

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot import library as lib
-from bot.feed_parsers import parse_algolia, parse_arxiv, parse_rss
+import bot.library.api as lib
 from bot.poll import poll
-from bot.store import Store
+from bot.sources.parsers import parse_algolia, parse_arxiv, parse_rss
+from bot.store.database import Store
 from tests.conftest import SEEDS
 from tests.servers import FeedServer, Route
 from tests.test_poll import NOW, make_config

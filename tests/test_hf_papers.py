@@ -12,10 +12,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from click.testing import CliRunner
 
-from bot.cli import cli
-from bot.config import load_config
-from bot.feedlist import load_feeds
-from bot.store import Store
+from bot.cli.group import cli
+from bot.core.config import load_config
+from bot.sources.feedlist import load_feeds
+from bot.store.database import Store
 from tests.conftest import ROOT
 from tests.servers import FeedServer, Route, arxiv_atom
 
@@ -98,8 +98,8 @@ def test_off_by_default(workdir: Path) -> None:
 def test_a_few_upvotes_never_count_against_a_paper() -> None:
     from dataclasses import replace
 
-    from bot.normalize import make_item
-    from bot.score import LibraryModel, Scorer, TopicMatcher
+    from bot.core.normalize import make_item
+    from bot.relevance.score import LibraryModel, Scorer, TopicMatcher
 
     scorer = Scorer(TopicMatcher([]), LibraryModel(), datetime(2026, 11, 23, tzinfo=UTC))
     paper = make_item(source="arxiv", title="Tokens that wander", url="https://arxiv.org/abs/2611.00001",

@@ -13,13 +13,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from click.testing import CliRunner
 
-from bot import library as lib
-from bot.cli import cli
-from bot.config import load_config
-from bot.digest import DigestOptions, run
-from bot.hn_threads import ThreadFinder
+import bot.library.api as lib
+from bot.cli.group import cli
+from bot.core.config import load_config
+from bot.digest.pipeline import DigestOptions, run
 from bot.poll import fetch_settings, poll
-from bot.store import Store
+from bot.sources.hn_threads import ThreadFinder
+from bot.store.database import Store
 from tests.conftest import ROOT, SEEDS
 from tests.servers import FeedServer, Route, arxiv_atom, rss
 

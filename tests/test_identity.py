@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from bot.identity import (
+from bot.core.identity import (
     Identity,
     arxiv_id_from_url,
     arxiv_ids_in_text,
@@ -25,7 +25,7 @@ from bot.identity import (
     url_identities,
     with_scheme,
 )
-from bot.matcher import IdentityIndex
+from bot.library.matcher import IdentityIndex
 
 
 @pytest.mark.parametrize(
@@ -289,7 +289,7 @@ def test_unparseable_links_are_refused_by_name() -> None:
 @given(st.one_of(_urlish, st.text()), st.text(max_size=30))
 @example("http://[oops/llm", "LLM serving on a budget")
 def test_an_item_is_made_with_a_parseable_link_or_refused_as_invalid(link: str, title: str) -> None:
-    from bot.normalize import InvalidItem, make_item
+    from bot.core.normalize import InvalidItem, make_item
 
     try:
         item = make_item(source="t", title=title, url=link, published=None)

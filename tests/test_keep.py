@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from bench.bench_arxiv_week import arxiv_pages, papers, stories
-from bot.cli import cli
-from bot.keep import HN, PAPER, KindCounts, library_counts, rank_by_keep
+from bot.cli.group import cli
+from bot.relevance.keep import HN, PAPER, KindCounts, library_counts, rank_by_keep
 from tests.conftest import ROOT
 from tests.servers import FeedServer, Route, algolia
 

@@ -7,8 +7,8 @@ import string
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.identity import Identity, parse_link
-from bot.library_parser import parse_document
+from bot.core.identity import Identity, parse_link
+from bot.library.parser import parse_document
 
 
 def kinds(entries: list) -> set[str]:

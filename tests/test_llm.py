@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.digest import DigestOptions, run
-from bot.llm import LLMSummarizer, validate
-from bot.slack import WebhookPoster
+from bot.delivery.slack import WebhookPoster
+from bot.digest.llm import LLMSummarizer, validate
+from bot.digest.pipeline import DigestOptions, run
 from tests.servers import OpenAIServer, SlackReceiver
 from tests.test_digest import NOW, polled_store, setup_project
 

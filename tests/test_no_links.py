@@ -15,10 +15,10 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.library_parser import parse_document
-from bot.llm import validate
-from bot.render import DigestItem, md_text, render_log_section, render_slack, slack_text
-from bot.summarize import extractive_summary
+from bot.digest.llm import validate
+from bot.digest.render import DigestItem, md_text, render_log_section, render_slack, slack_text
+from bot.digest.summarize import extractive_summary
+from bot.library.parser import parse_document
 from tests.conftest import ROOT
 from tests.servers import OpenAIServer, SlackReceiver
 from tests.test_digest import LOG, polled_store, setup_project

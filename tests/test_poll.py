@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from bot import library as lib
+import bot.library.api as lib
 from bot import poll as poll_module
-from bot.cli import cli
-from bot.config import Config, load_config
+from bot.cli.group import cli
+from bot.core.config import Config, load_config
 from bot.poll import PARALLEL_PARSE_FROM, poll
-from bot.store import Store
+from bot.store.database import Store
 from tests.conftest import ROOT, cli_env
 from tests.servers import FeedServer, Route, algolia, arxiv_atom, atom, gzip_bomb, rss
 
@@ -303,7 +303,7 @@ def test_poll_cli_json_and_status(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 def test_unknown_source_name_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     make_config(tmp_path, [{"name": "a", "url": "/nowhere.xml"}])
     monkeypatch.chdir(tmp_path)
-    from bot.cli import main
+    from bot.cli.group import main
 
     assert main(["poll", "--source", "nope"]) == 2
 

@@ -7,8 +7,8 @@ from datetime import date
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.library_parser import parse_document
-from bot.render import DigestItem, md_text, render_log_section, render_slack, slack_text
+from bot.digest.render import DigestItem, md_text, render_log_section, render_slack, slack_text
+from bot.library.parser import parse_document
 
 
 def item(n: int, topic: str, title: str | None = None, summary: str | None = "A summary.") -> DigestItem:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bot.cli import cli, main
+from bot.cli.group import cli, main
 from bot.lock import hold, work_lock
 from bot.scheduler import digest_missed, previous_occurrence
 from tests.conftest import ROOT, cli_env

@@ -1,4 +1,4 @@
-"""The same-news rule (bot.digest): two headlines of one story take one slot, two stories never do.
+"""The same-news rule (bot.digest.pipeline): two headlines of one story take one slot, two stories never do.
 Its merges on the real front-page archive are listed and checked against a reviewed list, so a false
 merge is measured (and must stay at zero) whenever the rule changes."""
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.digest import repeat_pairs, without_repeats
-from bot.feed_parsers import parse_rss
+from bot.digest.pipeline import repeat_pairs, without_repeats
+from bot.sources.parsers import parse_rss
 
 # Pairs of headlines the old rule filed as one story, each two different stories; most share one
 # rare word (a month, a series name) and the template around it.
@@ -111,7 +111,7 @@ def test_a_digest_shows_both_stories_of_one_series(tmp_path: Path, monkeypatch: 
 
     from click.testing import CliRunner
 
-    from bot.cli import cli
+    from bot.cli.group import cli
     from tests.test_digest import polled_store, setup_project
 
     items = [{"title": "Mixtral explained: sparse mixture of experts language model inference",

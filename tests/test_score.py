@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.feedlist import load_topics
-from bot.library_parser import parse_document
+from bot.core.records import FeedItem
+from bot.library.parser import parse_document
 from bot.poll import build_scorer
-from bot.records import FeedItem
-from bot.score import LibraryModel, Scorer, TopicMatcher, is_job_ad, parse_topics, url_words, work_year
-from bot.store import Store
+from bot.relevance.score import LibraryModel, Scorer, TopicMatcher, is_job_ad, parse_topics, url_words, work_year
+from bot.sources.feedlist import load_topics
+from bot.store.database import Store
 from tests.conftest import ROOT
 
 NOW = datetime(2023, 4, 17, tzinfo=UTC)

@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.cli import RedactSecrets
-from bot.redact import redact, register
+from bot.cli.group import RedactSecrets
+from bot.core.redact import redact, register
 from tests.conftest import ROOT
 from tests.servers import OpenAIServer
 from tests.test_digest import polled_store, setup_project

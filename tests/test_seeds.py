@@ -8,9 +8,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from bot import library as lib
-from bot.identity import arxiv_id_from_url, hn_id_from_url
-from bot.store import Store
+import bot.library.api as lib
+from bot.core.identity import arxiv_id_from_url, hn_id_from_url
+from bot.store.database import Store
 from tests.conftest import SEEDS
 
 LINK_RE = re.compile(r"https?://[^\s)\]\"'<>]+")

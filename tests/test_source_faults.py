@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from bot.cli import cli
-from bot.errors import BotError
+from bot.cli.group import cli
+from bot.core.errors import BotError
 from tests.conftest import ROOT
 from tests.servers import FeedServer, Route, algolia, rss
 
@@ -50,7 +50,7 @@ def status_json(tmp: Path) -> dict[str, Any]:
 
 
 def stored_titles(tmp: Path) -> list[str]:
-    from bot.store import Store
+    from bot.store.database import Store
 
     store = Store.open(tmp / "bot.db")
     try:
@@ -205,7 +205,7 @@ def test_bot_add_does_not_follow_a_redirect_inside(workdir: Path) -> None:
 @pytest.fixture
 def only_127_0_0_1_is_internal(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests can only listen on loopback: pretend 127.0.0.2 and .3 are public hosts."""
-    from bot import redirects
+    import bot.sources.redirects as redirects
 
     real = redirects.address_class
 
@@ -313,7 +313,7 @@ def test_the_redirect_rule(source: str, target: str, refused: str | None) -> Non
 
     import httpx
 
-    from bot.redirects import RedirectRefused, check_hop
+    from bot.sources.redirects import RedirectRefused, check_hop
 
     hop = check_hop(httpx.URL(source), httpx.URL(target), httpx.URL(source))
     if refused is None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import MIGRATIONS, Store
+from bot.store.database import MIGRATIONS, Store
 from tests.conftest import ROOT
 
 

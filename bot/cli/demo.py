@@ -1,0 +1,61 @@
+"""`bot demo`: the whole pipeline, offline, on sample feeds shipped in bot/demo_data: import the
+library from seeds/, poll an HN Algolia answer, an arXiv answer and a blog feed (read from disk),
+dedupe and score them, and print the digest that would be posted. A temporary database; no network,
+no Slack, nothing written outside a temporary folder."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+
+import bot.library.api as lib
+from bot.cli.render import poll_table
+from bot.core.clock import fixed_clock
+from bot.core.config import load_config
+from bot.core.resources import demo_data, shipped_seeds, shipped_topics
+from bot.digest.pipeline import DigestOptions, run
+from bot.poll import poll
+from bot.store.database import Store
+
+DEMO_NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)  # the sample feeds are from the week before
+
+
+def run_demo(console: Console, quiet: bool = False) -> str:
+    data = demo_data()
+    with tempfile.TemporaryDirectory(prefix="bot-demo-") as tmp:
+        folder = Path(tmp)
+        feeds = [
+            {"name": "hn", "kind": "hn", "url": str(data / "hn-algolia.json")},
+            {"name": "arxiv", "kind": "arxiv", "url": str(data / "arxiv.xml")},
+            {"name": "blogs", "kind": "rss", "url": str(data / "blogs.xml")},
+        ]
+        lines = [
+            f'[bot]\ndb = "demo.db"\ndigest_limit = 10\n'
+            f'topics = {json.dumps(str(shipped_topics()))}\n',
+            f"[library]\npaths = [{json.dumps(str(shipped_seeds()))}]\n",
+        ]
+        lines += ["[[feeds]]\n" + "\n".join(f"{k} = {json.dumps(v)}" for k, v in f.items()) + "\n" for f in feeds]
+        (folder / "bot.toml").write_text("\n".join(lines), encoding="utf-8")
+        config = load_config(str(folder / "bot.toml"), env={})
+        store = Store.open(config.db, fixed_clock(DEMO_NOW))
+        try:
+            report = lib.import_documents(store, config.library_paths)
+            if not quiet:
+                s = report.stats
+                console.print(f"Library: {s.entries} entries from {len(report.files)} documents in seeds/ "
+                              f"({s.links} links, {s.arxiv_ids} arXiv ids, {s.hn_ids} HN threads, "
+                              f"{s.title_only} title-only papers).", highlight=False)
+            polled = poll(config, store, now=DEMO_NOW)
+            if not quiet:
+                poll_table(console, polled)
+            outcome = run(config, store, DigestOptions(dry_run=True), None, DEMO_NOW)
+        finally:
+            store.close()
+    console.print(outcome.bodies["text"], highlight=False, markup=False, end="")
+    if not quiet:
+        console.print("\n(demo: nothing was posted or appended; the database was temporary)", highlight=False)
+    return str(outcome.bodies["text"])

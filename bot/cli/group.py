@@ -1,0 +1,295 @@
+"""Thin click commands over the library API. Output: tidy tables for people, `--json` for programs
+(one JSON document on stdout, nothing else there). Errors: one sentence on stderr, exit 1 when the
+work failed, 2 for usage or configuration; the traceback only with -v."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+import bot.library.api as lib
+from bot.app import App
+from bot.core.config import Config, Secret, load_config
+from bot.core.errors import BotError
+from bot.core.redact import redact, register
+from bot.core.shorten import middle
+
+SECRET_VARIABLES = ("OPENAI_API_KEY", "SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL")
+
+
+class RedactSecrets(logging.Filter):
+    """Libraries log request URLs and headers at debug level; webhook URLs and tokens are secrets.
+    Every log line, and the traceback logged with it, passes through here and loses them (by value
+    and by pattern, bot.core.redact), whatever logger wrote it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact("".join(traceback.format_exception(*record.exc_info)).rstrip("\n"))
+        elif record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
+
+
+def register_secrets(config: Config) -> None:
+    """Every Secret in the configuration (from the environment or .env) is masked from now on."""
+    register(value for value in vars(config).values() if isinstance(value, Secret))
+
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+class State:
+    def __init__(self, config_path: str | None, verbose: int, quiet: bool) -> None:
+        self.config_path = config_path
+        self.verbose = verbose
+        self.quiet = quiet
+        self._app: App | None = None
+
+    @property
+    def app(self) -> App:
+        if self._app is None:
+            config = load_config(self.config_path)
+            register_secrets(config)
+            self._app = App(config)
+        return self._app
+
+    def close(self) -> None:
+        if self._app is not None:
+            self._app.close()
+
+
+pass_state = click.make_pass_decorator(State)
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+@contextlib.contextmanager
+def progress_bar(state: State, total: int, label: str) -> Iterator[Callable[[str], None]]:
+    """A progress bar on a TTY only; elsewhere a no-op."""
+    if state.quiet or not err.is_terminal or total <= 1:
+        yield lambda _name: None
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[last]}"), console=err, transient=True) as bar:
+        task = bar.add_task(label, total=total, last="")
+        yield lambda name: bar.update(task, advance=1, last=name)
+
+
+def say(state: State, message: str) -> None:
+    if not state.quiet:
+        out.print(message, highlight=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="Config file (default: ./bot.toml if present, else $BOT_CONFIG, else built-in defaults).")
+@click.option("-v", "--verbose", count=True, help="More logging; tracebacks on errors.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors and requested output.")
+@click.version_option(package_name="research-digest-bot")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, verbose: int, quiet: bool) -> None:
+    """The research digest bot: keeps a generative-AI reading log up to date."""
+    level = logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    register(os.environ.get(name) for name in SECRET_VARIABLES)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactSecrets())
+    state = State(config_path, verbose, quiet)
+    ctx.obj = state
+    ctx.call_on_close(state.close)
+
+
+@cli.group()
+def library() -> None:
+    """The person's library: import reading documents, check links and titles against it."""
+
+
+@library.command("import")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_state
+def library_import(state: State, paths: tuple[str, ...], as_json: bool) -> None:
+    """Parse reading documents into the library (default: [library] paths and the log). Idempotent."""
+    app = state.app
+    report = lib.import_documents(app.store, list(paths) or app.library_paths())
+    if as_json:
+        emit_json(report.as_dict())
+        return
+    table = Table(title=f"Imported {len(report.files)} document(s)", show_header=True)
+    table.add_column("entries", justify="right")
+    table.add_column("links", justify="right")
+    table.add_column("arXiv ids", justify="right")
+    table.add_column("HN ids", justify="right")
+    table.add_column("title-only", justify="right")
+    table.add_column("internal links", justify="right")
+    s = report.stats
+    table.add_row(str(s.entries), str(s.links), str(s.arxiv_ids), str(s.hn_ids), str(s.title_only),
+                  str(s.internal_links))
+    if not state.quiet:
+        out.print(table)
+    say_ignored_links(report, err if state.quiet else out)
+
+
+@library.command("check")
+@click.argument("queries", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per query, in order.")
+@pass_state
+def library_check(state: State, queries: tuple[str, ...], as_json: bool) -> None:
+    """Is each URL or title already known? Use - to read one query per line from stdin."""
+    expanded: list[str] = []
+    for q in queries:
+        if q == "-":
+            expanded.extend(line.strip() for line in sys.stdin if line.strip())
+        else:
+            expanded.append(q)
+    app = state.app
+    ensure_library(state, app)
+    results = lib.check(app.store, expanded)
+    if as_json:
+        emit_json([r.as_dict() for r in results])
+        return
+    table = Table(show_header=True)
+    table.add_column("query", overflow="fold")
+    table.add_column("known")
+    table.add_column("rule")
+    table.add_column("matched", overflow="fold")
+    room = max(16, (out.width - 20) // 2)
+    for r in results:
+        where = ""
+        if r.entry:
+            place = middle(f"{r.entry.get('file', 'item')}:{r.entry.get('line', r.entry.get('id'))}", room)
+            where = f"{place} {r.entry.get('title') or ''}"
+        table.add_row(middle(r.query, room), "yes" if r.known else "no", r.rule or "", where.strip())
+    out.print(table)
+
+
+@library.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@pass_state
+def library_stats(state: State, as_json: bool) -> None:
+    """Counts of entries, links, arXiv ids, HN ids and title-only entries."""
+    stats = state.app.store.library_stats()
+    if as_json:
+        emit_json(stats.as_dict())
+        return
+    table = Table(show_header=True)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for key, value in stats.as_dict().items():
+        table.add_row(key.replace("_", " "), str(value))
+    out.print(table)
+
+
+@library.command("search")
+@click.argument("text", nargs=-1, required=True)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True, help="Print the matches as JSON.")
+@pass_state
+def library_search(state: State, text: tuple[str, ...], limit: int, as_json: bool) -> None:
+    """Full-text search of the library (titles and lines)."""
+    rows = state.app.store.search_library(" ".join(text), limit=limit)
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        say(state, "No matches.")
+        return
+    table = Table(show_header=True)
+    table.add_column("where")
+    table.add_column("date")
+    table.add_column("title / line", overflow="fold")
+    for r in rows:
+        table.add_row(middle(f"{r['file']}:{r['line']}", 32), r["date"] or "", r["title"] or r["text"][:120])
+    out.print(table)
+
+
+def ensure_library(state: State, app: App) -> None:
+    """A check against an empty library would say "unknown" to everything: import first."""
+    if app.store.library_stats().entries == 0:
+        report = lib.import_documents(app.store, app.library_paths())
+        if not state.quiet:
+            err.print(f"(imported {report.stats.entries} library entries from {len(report.files)} documents first)")
+        say_ignored_links(report, err)
+
+
+def say_ignored_links(report: lib.ImportReport, console: Console) -> None:
+    """Links in the documents that are not URLs: ignored (their lines are kept), named by file:line."""
+    if report.ignored_links:
+        console.print(f"Ignored {len(report.ignored_links)} link(s) that are not URLs (their lines are kept):",
+                      highlight=False)
+        for ignored in report.ignored_links:
+            console.print(f"  {ignored}", highlight=False, markup=False)
+
+
+GLOBAL_FLAGS = ("-v", "-vv", "-vvv", "--verbose", "-q", "--quiet")
+
+
+def hoist_global_flags(argv: list[str]) -> list[str]:
+    """`bot poll -v` means `bot -v poll`: people put -v and -q after the command as often as before it.
+    Arguments after `--` are left alone."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    flags = [a for a in argv[:end] if a in GLOBAL_FLAGS]
+    return flags + [a for a in argv[:end] if a not in GLOBAL_FLAGS] + argv[end:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: runs the click group and turns errors into one sentence and an exit code."""
+    argv = hoist_global_flags(list(argv if argv is not None else sys.argv[1:]))
+    verbose = any(a in ("-v", "-vv", "-vvv", "--verbose") for a in argv)
+    try:
+        result = cli.main(args=argv, prog_name="bot", standalone_mode=False)
+        return result if isinstance(result, int) else 0
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+            err.print("Interrupted.")
+            return 130
+        err.print("Aborted.")
+        return 1
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except BotError as exc:
+        if verbose:
+            print_traceback()
+        err.print(redact(f"Error: {exc}"), highlight=False, markup=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.print("Interrupted.")
+        return 130
+    except Exception as exc:  # a bug: say so plainly, traceback with -v
+        if verbose:
+            print_traceback()
+        err.print(redact(f"Unexpected error ({type(exc).__name__}): {exc}. Run with -v for details."),
+                  highlight=False, markup=False)
+        return 1
+
+
+def print_traceback() -> None:
+    """The current exception's traceback on stderr, secrets masked (an error may quote a key)."""
+    sys.stderr.write(redact(traceback.format_exc()))
+
+
+def run() -> None:
+    sys.exit(main())
+
+

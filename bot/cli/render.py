@@ -1,0 +1,136 @@
+"""Human output of the CLI: tidy tables. (Machine output is --json, built from the same dicts.)"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from bot.core.shorten import middle
+from bot.digest.pipeline import DigestOutcome
+from bot.poll import PollReport
+
+
+def print_errors(console: Console, errors: list[tuple[str, str]]) -> None:
+    """Each failed source's error on a line of its own under the table, cut in the middle to the
+    terminal's width: squeezed into a table column at 80 columns it was a tower of fragments."""
+    for name, error in errors:
+        console.print(Text(f"{name}: ", style="bold") + Text(middle(error, max(24, console.width - len(name) - 2)),
+                                                             style="red"), soft_wrap=False)
+
+
+def poll_table(console: Console, report: PollReport) -> None:
+    table = Table(title="Poll", show_header=True)
+    for col in ("source", "fetched", "new", "known", "off-topic", "skipped", "not modified", "result"):
+        table.add_column(col, justify="right" if col not in ("source", "result") else "left",
+                         overflow="fold")
+    for s in report.sources:
+        table.add_row(s.name, str(s.fetched), str(s.new), str(s.known), str(s.off_topic), str(s.skipped or ""),
+                      "yes" if s.not_modified else "", Text("error", style="red") if s.error else "ok")
+    totals = report.as_dict()["totals"]
+    table.add_row("total", str(totals.get("fetched", 0)), str(totals.get("new", 0)), str(totals.get("known", 0)),
+                  str(totals.get("off_topic", 0)), str(totals.get("skipped", 0) or ""),
+                  str(totals.get("not_modified", 0) or ""),
+                  f"{totals.get('errors', 0)} failed" if totals.get("errors") else "", style="bold")
+    console.print(table)
+    print_errors(console, [(s.name, s.error) for s in report.sources if s.error])
+    for s in report.sources:
+        for reason in s.skipped_items:
+            console.print(f"{s.name}: skipped {reason}", highlight=False, markup=False)
+        if s.skipped > len(s.skipped_items):
+            console.print(f"{s.name}: ... {s.skipped - len(s.skipped_items)} more skipped", highlight=False)
+
+
+def status_tables(console: Console, data: dict[str, Any]) -> None:
+    console.print(f"Config: {data['config'] or 'none (built-in defaults)'}; database: {data['database']}",
+                  highlight=False, markup=False)
+    table = Table(title="Sources", show_header=True)
+    for col in ("source", "kind", "last poll (UTC)", "result", "new"):
+        table.add_column(col, overflow="fold")
+    for s in data["sources"]:
+        result = s["result"] or ("disabled" if not s["enabled"] else "never polled")
+        when = (s["last_poll"] or "")[:16].replace("T", " ")
+        table.add_row(s["name"], s["kind"] or "", when, Text(result, style="red" if s["error"] else ""),
+                      str(s["stats"].get("new", "")))
+    console.print(table)
+    print_errors(console, [(s["name"], s["error"]) for s in data["sources"] if s["error"]])
+    for s in data["sources"]:
+        if s.get("gone"):
+            console.print(f"{s['name']}: gone (HTTP 410 on {s['gone']}); not polled until "
+                          f"`bot poll --source {s['name']}` asks it again.", highlight=False, markup=False)
+        if s.get("moved_to"):
+            console.print(f"{s['name']}: moved permanently to {s['moved_to']}; polled there now.",
+                          highlight=False, markup=False)
+    p = data["pending"]
+    console.print(f"Pending: {p['relevant']} relevant item(s) waiting for a digest; "
+                  f"{p['off_topic']} off-topic; {p['digested']} already digested.", highlight=False)
+    for d in data["digests"]:
+        deliveries = ", ".join(f"{x['target']}: {x['status']}" for x in d.get("deliveries", []))
+        label = "empty" if not d.get("item_count") else f"{d['item_count']} items"
+        console.print(f"Digest {d['date']} ({label}): {deliveries or 'nothing to deliver'}", highlight=False)
+        for x in d.get("deliveries", []):
+            if x["status"] != "done" and x.get("error"):  # why, and when it is tried again
+                retry = f" (`bot run` retries at {x['next_retry']})" if x.get("next_retry") and \
+                    x["status"] == "failed" else ""
+                console.print(f"  {x['target']} {x['status']}: {x['error']}{retry}", highlight=False, markup=False)
+    if not data["digests"]:
+        console.print(f"No digest yet: the first one is due {data['next']['digest']} (on the schedule, "
+                      "by `bot run`; `bot digest` makes one now).", highlight=False, markup=False)
+    llm = data.get("llm") or {}
+    if llm.get("enabled") or llm.get("summaries"):
+        console.print(f"LLM ({llm.get('model')}): {llm.get('summaries', 0)} cached summaries "
+                      f"({llm.get('rejected', 0)} rejected), {llm.get('prompt_tokens', 0)} prompt + "
+                      f"{llm.get('completion_tokens', 0)} completion tokens.", highlight=False)
+    console.print(f"Next poll: {data['next']['poll']}; next digest: {data['next']['digest']}", highlight=False)
+
+
+def digest_summary(console: Console, outcome: DigestOutcome) -> None:
+    for earlier in outcome.finished_earlier:
+        states = ", ".join(f"{d['target']}: {d['status']}" for d in earlier["deliveries"])
+        console.print(f"Finished earlier digest {earlier['digest_id']}: {states}", highlight=False)
+    if not outcome.items:
+        console.print(f"No new items for {outcome.date}: nothing posted, nothing appended.", highlight=False)
+        return
+    states = ", ".join(f"{d['target']}: {d['status']}" for d in outcome.deliveries) or "no delivery targets"
+    console.print(f"Digest {outcome.date}: {len(outcome.items)} items ({states}).", highlight=False)
+    console.print(outcome.bodies["footer"], highlight=False)
+
+
+def eval_tables(console: Console, report: dict[str, Any]) -> None:
+    k = report["k"]
+    several = report.get("baseline") is not None
+    names = " + ".join(report.get("archives") or [report["archive"]])
+    table = Table(title=f"Replay of {names}: recall@{k} of your logged picks", show_header=True)
+    columns = ["week", "items", "picks", "bot"]
+    if several:
+        columns.append("first alone")
+    columns += ["HN points", "keywords + points", "slots to non-picks"]
+    if several:
+        columns.append("slots by source")
+    for col in columns:
+        table.add_column(col, justify="left" if col in ("week", "slots by source") else "right")
+    legend = list(report.get("slot_share") or {})
+    methods = ["bot", *(["first_archive_only"] if several else []), "points", "keyword_points"]
+    for w in report["per_week"]:
+        r = w["recall"]
+        row = [w["week"], str(w["items"]), str(w["picks"]), *(f"{r[m]:.2f}" for m in methods), str(w["wasted_slots"])]
+        if several:
+            row.append("/".join(str(w["slots"].get(name, 0)) for name in legend))
+        table.add_row(*row)
+    o = report["overall"]
+    total = ["overall", "", str(report["picks"]), *(f"{o[m]['recall_micro'] or 0:.2f}" for m in methods),
+             str(report["wasted_slots"])]
+    if several:
+        total.append("")
+    table.add_row(*total, style="bold")
+    console.print(table)
+    console.print(f"{report['weeks']} weeks with picks; recall is picks in the top {k} / picks that week "
+                  f"(overall: all weeks' picks together).", highlight=False)
+    if several:
+        console.print(f"Only weeks that every archive recorded; 'first alone' replays {report['baseline']} by "
+                      f"itself for the same weeks and picks. Slots by source: {' / '.join(legend)}.", highlight=False)
+        for label, key in (("digest slots", "slot_share"), ("your picks", "pick_share")):
+            shares = ", ".join(f"{name} {v['share']:.0%} ({v['count']})" for name, v in report[key].items())
+            console.print(f"Share of {label} by source: {shares or 'none'}", highlight=False)

@@ -1,0 +1,230 @@
+"""The commands that do the work: poll, status, digest, add, eval, run, demo. Thin wrappers over the
+library API, registered on the `bot` group defined in bot.cli.group."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+import bot.cli.render as render
+from bot.cli.group import State, cli, emit_json, ensure_library, err, out, pass_state, progress_bar
+from bot.core.errors import BotError
+
+
+@cli.command("poll")
+@click.option("--source", "sources", multiple=True, metavar="NAME", help="Only this feed (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the per-source report as JSON.")
+@pass_state
+def poll_command(state: State, sources: tuple[str, ...], as_json: bool) -> None:
+    """Fetch all enabled feeds concurrently, drop what is known, score and store the rest."""
+    from bot.poll import poll, select_feeds
+
+    app = state.app
+    ensure_library(state, app)
+    feeds = select_feeds(app.config, sources)
+    with app.lock("this poll"), progress_bar(state, len(feeds), "polling") as advance:
+        report = poll(app.config, app.store, only=sources, now=app.now(), progress=advance, hook=app.stop_hook())
+    if as_json:
+        emit_json(report.as_dict())
+    else:
+        render.poll_table(out, report)
+    if report.sources and all(s.result == "error" for s in report.sources):
+        raise BotError("Every feed failed; see the table above or `bot status`.")
+
+
+@cli.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@pass_state
+def status_command(state: State, as_json: bool) -> None:
+    """Per source: last poll, result, error; pending items; digests and their deliveries."""
+    from bot.cli.status import collect_status
+
+    data = collect_status(state.app)
+    if as_json:
+        emit_json(data)
+    else:
+        render.status_tables(out, data)
+
+
+@cli.command("digest")
+@click.option("--dry-run", is_flag=True, help="Render exactly what would be delivered; deliver and mark nothing.")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "slack", "json"]), default=None,
+              help="Output format (default: text for --dry-run, a delivery summary otherwise).")
+@click.option("--since", metavar="DATE", help="Window start (date or ISO time), by published time.")
+@click.option("--until", metavar="DATE", help="Window end, exclusive.")
+@click.option("--limit", type=click.IntRange(1, 500), help="At most this many items (default [bot] digest_limit).")
+@click.option("--no-slack", is_flag=True, help="Do not post to Slack.")
+@click.option("--no-log", is_flag=True, help="Do not append to the markdown log.")
+@click.option("--commit", is_flag=True, help="Commit the log with git after appending.")
+@click.option("--resend-uncertain", is_flag=True,
+              help="Post again Slack messages whose earlier send had an unknown outcome (check Slack first).")
+@click.option("--json", "as_json", is_flag=True, help="Print the digest as JSON (the same as --format json).")
+@pass_state
+def digest_command(state: State, dry_run: bool, fmt: str | None, since: str | None, until: str | None,
+                   limit: int | None, no_slack: bool, no_log: bool, commit: bool, resend_uncertain: bool,
+                   as_json: bool) -> None:
+    """Pick the top undigested relevant items, summarize, render, post to Slack, append to the log."""
+    if as_json:
+        if fmt not in (None, "json"):
+            raise click.UsageError(f"--json and --format {fmt} ask for two outputs; pass one of them")
+        fmt = "json"
+    from bot.digest.pipeline import DigestOptions, run
+
+    app = state.app
+    opts = DigestOptions(dry_run=dry_run, since=since, until=until, limit=limit, slack=not no_slack,
+                         log=not no_log, commit=commit, resend_uncertain=resend_uncertain)
+    poster = None if dry_run or no_slack else app.slack_poster()
+    with app.lock("this digest"):
+        outcome = run(app.config, app.store, opts, poster, app.now(), summarizer=app.summarizer(),
+                      hook=app.stop_hook(), finder=app.thread_finder())
+    if not state.quiet:
+        for note in outcome.notes:
+            err.print(f"Note: {note}.", highlight=False, markup=False)
+    if fmt == "json":
+        emit_json(outcome.as_json())
+    elif fmt == "markdown":
+        click.echo(outcome.bodies["markdown"] or "", nl=False)
+    elif fmt == "slack":
+        emit_json(outcome.bodies["slack"])
+    elif dry_run or fmt == "text":
+        click.echo(outcome.bodies["text"], nl=False)
+    else:
+        render.digest_summary(out, outcome)
+    failed = [d for d in outcome.deliveries + [x for e in outcome.finished_earlier for x in e["deliveries"]]
+              if d["status"] in ("failed", "uncertain")]
+    if failed:
+        raise BotError("; ".join(f"{d['target']} delivery {d['status']}: {d['error']}" for d in failed)
+                       + ". Run `bot digest` again to retry what failed.")
+
+
+@cli.command("run")
+@pass_state
+def run_command(state: State) -> None:
+    """The scheduler daemon: poll every poll_every_minutes, digest on digest_cron; SIGTERM stops it."""
+    from bot.scheduler import Daemon
+
+    if not state.verbose:
+        logging.getLogger().setLevel(logging.INFO)
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+    app = state.app
+    c = app.config
+    with app.lock("this `bot run`", daemon=True):
+        ensure_library(state, app)
+        daemon = Daemon(tz=c.timezone, poll_every_minutes=c.poll_every_minutes, digest_cron=c.digest_cron,
+                        poll_job=app.poll_job, digest_job=app.digest_job, last_digest=app.last_digest_time,
+                        now=app.clock, retry_job=app.retry_job)
+        daemon.start()
+
+
+@cli.command("add")
+@click.argument("urls", nargs=-1, required=True)
+@click.option("--note", help="Your note, added as a sub-bullet under the entry.")
+@click.option("--date", "day", metavar="DATE", help="The log date to file it under (default: today).")
+@click.option("--title", help="Use this title instead of fetching the page's.")
+@click.option("--dry-run", is_flag=True, help="Print the entry; change nothing.")
+@click.option("--commit", is_flag=True, help="Commit the log with git afterwards.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per URL.")
+@pass_state
+def add_command(state: State, urls: tuple[str, ...], note: str | None, day: str | None, title: str | None,
+                dry_run: bool, commit: bool, as_json: bool) -> None:
+    """Add your own finds to the log: `bot add URL`, or `bot add -` for one URL per line on stdin."""
+    from datetime import date
+
+    from bot.add import Adder
+    from bot.poll import fetch_settings
+
+    queries: list[str] = []
+    for u in urls:
+        queries.extend(line.strip() for line in sys.stdin if line.strip()) if u == "-" else queries.append(u)
+    try:
+        when = date.fromisoformat(day) if day else state.app.now().astimezone(state.app.config.tz).date()
+    except ValueError as exc:
+        raise click.BadParameter(f"{day!r} is not a date like 2026-11-23", param_hint="--date") from exc
+    app = state.app
+    ensure_library(state, app)
+    finder = app.thread_finder()
+    adder = Adder(app.config, app.store, fetch_settings(app.config, []), finder, app.config.arxiv_api)
+    with app.lock("this add"):
+        results = adder.add(queries, note, when, title, dry_run, commit)
+    if as_json:
+        emit_json([r.as_dict() for r in results])
+    else:
+        for r in results:
+            if r.status in ("added", "dry-run") and r.entry:
+                out.print(r.entry, highlight=False, markup=False)
+            (out if r.status in ("added", "dry-run") else err).print(f"{r.query}: {r.message}", highlight=False,
+                                                                     markup=False)
+    if any(r.status in ("known", "failed") for r in results):
+        raise click.exceptions.Exit(1)
+
+
+@cli.command("eval")
+@click.argument("archive", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--also", multiple=True, type=click.Path(exists=True, file_okay=False),
+              help="Another archive to replay in the same stream (same as a further ARCHIVE).")
+@click.option("--limit", "-k", type=click.IntRange(1, 500), default=None,
+              help="Digest size to measure recall at (default [bot] digest_limit).")
+@click.option("--include-undated", is_flag=True, help="Count undated library documents as known all along.")
+@click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
+@pass_state
+def eval_command(state: State, archive: tuple[str, ...], also: tuple[str, ...], limit: int | None,
+                 include_undated: bool, as_json: bool) -> None:
+    """Replay archives of daily feed documents week by week, several as one stream: recall of your own picks
+    at the digest size. With several, the first (Hacker News) is also replayed alone for comparison."""
+    from pathlib import Path
+
+    from bot.evaluate import replay
+
+    app = state.app
+    report = replay(app.config, [Path(a) for a in (*archive, *also)], limit or app.config.digest_limit,
+                    include_undated)
+    if as_json:
+        emit_json(report)
+    else:
+        render.eval_tables(out, report)
+
+
+@cli.command("demo")
+@pass_state
+def demo_command(state: State) -> None:
+    """The whole pipeline offline on the sample feeds shipped with the project, in a temporary database."""
+    from bot.cli.demo import run_demo
+
+    run_demo(out, quiet=state.quiet)
+
+
+@cli.command("init")
+@click.argument("folder", required=False, default=".", type=click.Path(file_okay=False))
+@pass_state
+def init_command(state: State, folder: str) -> None:
+    """Write a commented bot.toml and editable copies of the default feed files into FOLDER (default: here)."""
+    import shlex
+    from pathlib import Path
+
+    from bot.cli.init import LIBRARY_FOLDER, LOG_NAME, init_folder
+
+    report = init_folder(Path(folder))
+    where = report.folder
+    here = where.resolve() == Path.cwd().resolve()
+    bot = "bot" if here else f"bot --config {shlex.quote(str(where / 'bot.toml'))}"
+    if state.quiet:
+        return
+    for path in report.written:
+        click.echo(f"wrote {path}")
+    click.echo(f"\nNext steps:\n"
+               f"  1. Put your reading documents (markdown or text reading lists, your reading log) in "
+               f"{where / LIBRARY_FOLDER}, then read them in:\n"
+               f"       {bot} library import\n"
+               f"     Digests are appended to {where / LIBRARY_FOLDER / LOG_NAME} "
+               f"(set [bot] log to use your own log).\n"
+               f"  2. Poll, and see what the digest would be:\n"
+               f"       {bot} poll\n"
+               f"       {bot} digest --dry-run\n"
+               f"  3. Set up Slack: put SLACK_WEBHOOK_URL=https://hooks.slack.com/services/... in "
+               f"{where / '.env'}\n"
+               f"     (or SLACK_BOT_TOKEN plus [slack] channel), then `{bot} digest` posts it; `{bot} run` "
+               f"keeps it going weekly.\n"
+               f"  Edit {where / 'feeds' / 'topics.toml'} for your topics and {where / 'feeds'} for your sources.")

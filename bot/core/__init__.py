@@ -1,0 +1,3 @@
+"""The small core every stage shares: records, identity, errors, the clock, settings and shipped resources.
+
+Nothing here does I/O through an SDK; the stages above import it, it imports none of them."""

@@ -1,0 +1,1 @@
+"""Delivery targets: a digest posted to Slack (slack), appended to the markdown log (logfile)."""

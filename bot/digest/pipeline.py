@@ -1,0 +1,512 @@
+"""`bot digest`: select, summarize, render, record, deliver (spec sections 3 and 8).
+
+Exactly once: the digest (items and rendered bodies) is recorded, with its items marked digested and
+one pending delivery per target, in a single transaction before anything is delivered. Each delivery
+is marked done only after it succeeds (Slack message by message), always from the recorded bodies. A
+later run first finishes what an earlier one left undone and never repeats what is done. A Slack
+request whose outcome is unknown (a timeout, or a crash while it was in flight) is marked "uncertain"
+and not re-sent by itself: `--resend-uncertain` does that after a person has looked. A delivery is
+"sending" only from the moment its request goes out; anything that fails before that leaves it
+"failed" with the reason. Slack's 429 sets a time before which nothing is sent (`not_before`, kept
+across runs); every failure sets when `bot run` tries again (`next_retry`, with backoff).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+import bot.digest.render as render
+from bot.core.config import Config
+from bot.core.errors import ConfigError, DeliveryError
+from bot.core.identity import normalize_title
+from bot.core.normalize import iso_time
+from bot.delivery.logfile import append_section, git_commit
+from bot.delivery.registry import DeliveryTarget, delivery_target, delivery_targets
+from bot.delivery.slack import SlackPoster
+from bot.digest.render import DigestItem
+from bot.digest.summarize import extractive_summary
+from bot.library.api import import_documents
+from bot.relevance.keep import item_kind, library_counts, rank_by_keep
+from bot.relevance.score import STOPWORDS
+from bot.sources.hn_threads import ThreadFinder
+from bot.store.database import Store
+
+log = logging.getLogger(__name__)
+REPEAT_OVERLAP = 0.6  # share of title words (Jaccard) above which two items say the same thing
+# Two headlines of one launch often share little but its name ("Stability AI Launches StableLM: A New
+# Open-Source Language Model" / "Stability AI Launches the First of Its StableLM Suite of Language
+# Models"): a lower overlap is enough when they share a word of 5+ letters that at most 3 candidates use.
+NAMED_REPEAT_OVERLAP = 0.4
+NAME_MAX_TITLES = 3
+# Long, rare-looking words that name no one: a month shared by two "Ask HN: ... (January 2023)"
+# threads does not make them one story.
+NOT_NAMES = frozenset("january february march april june july august september october november december "
+                      "monday tuesday wednesday thursday friday saturday sunday".split())
+ROMAN_NUMERALS = frozenset("ii iii iv vi vii viii ix xi xii".split())
+# Words whose swap makes the opposite story ("less than $2k MRR" / "more than $2k MRR").
+OPPOSITES = (frozenset({"less", "more"}), frozenset({"fewer", "more"}), frozenset({"best", "worst"}),
+             frozenset({"for", "against"}), frozenset({"pro", "anti"}), frozenset({"open", "closed"}),
+             frozenset({"frontend", "backend"}), frozenset({"before", "after"}), frozenset({"win", "lose"}),
+             frozenset({"buy", "sell"}), frozenset({"rise", "fall"}), frozenset({"up", "down"}))
+_SERIES_SPLIT = re.compile(r":\s|\s[-–—]\s")
+Hook = Callable[[str], None]
+FIRST_RETRY = timedelta(seconds=30)  # `bot run` retries a failed delivery at the first poll tick after this,
+MAX_RETRY = timedelta(hours=6)  # doubling after each failure up to this
+
+
+class Summarizer(Protocol):
+    def summaries(self, items: Sequence[dict[str, Any]]) -> dict[int, str | None]: ...
+
+
+class ExtractiveSummarizer:
+    """The default, and the fallback of every LLM failure: the first sentence of the text we have."""
+
+    def summaries(self, items: Sequence[dict[str, Any]]) -> dict[int, str | None]:
+        return {row["id"]: extractive_summary(row.get("summary")) for row in items}
+
+
+@dataclass(frozen=True)
+class DigestOptions:
+    dry_run: bool = False
+    since: str | None = None
+    until: str | None = None
+    limit: int | None = None
+    slack: bool = True
+    log: bool = True
+    commit: bool = False
+    resend_uncertain: bool = False
+
+
+SLACK_MISSING = "Slack is not configured (set SLACK_WEBHOOK_URL, or SLACK_BOT_TOKEN and [slack] channel)"
+
+
+@dataclass
+class DigestOutcome:
+    date: str
+    since: str | None
+    until: str | None
+    items: list[DigestItem]
+    stats: dict[str, Any]
+    bodies: dict[str, Any]
+    digest_id: int | None = None
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+    finished_earlier: list[dict[str, Any]] = field(default_factory=list)
+    repeat_ids: list[int] = field(default_factory=list)  # covered by an item shown; never shown themselves
+    notes: list[str] = field(default_factory=list)  # what a person should know, such as a target left out
+
+    def as_json(self) -> dict[str, Any]:
+        return {"date": self.date, "since": self.since, "until": self.until,
+                "items": [i.as_json() for i in self.items], "stats": self.stats, "digest_id": self.digest_id,
+                "deliveries": self.deliveries}
+
+
+def parse_when(value: str | None, tz: str, name: str) -> str | None:
+    """A date (midnight in the configured timezone) or an ISO time, as a UTC ISO string."""
+    if not value:
+        return None
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            dt = datetime.combine(day, time(0, 0), tzinfo=ZoneInfo(tz))
+        else:
+            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if dt.tzinfo is None:
+                dt = dt.replace(tzinfo=ZoneInfo(tz))
+    except ValueError as exc:
+        raise ConfigError(f"--{name} {value!r} is not a date (2026-11-23) or an ISO time") from exc
+    return iso_time(dt)
+
+
+def window(opts: DigestOptions, tz: str) -> tuple[str | None, str | None]:
+    """The [since, until) window of the options, as UTC ISO strings; an empty window is refused."""
+    since = parse_when(opts.since, tz, "since")
+    until = parse_when(opts.until, tz, "until")
+    if since and until and since >= until:
+        raise ConfigError(f"--since {opts.since} is not before --until {opts.until}, so no item could be in the "
+                          "window; swap them, or leave one out")
+    return since, until
+
+
+def select(store: Store, since: str | None, until: str | None, limit: int,
+           repeats: list[int] | None = None) -> tuple[list[dict[str, Any]], int]:
+    """(the top `limit` items, how many were candidates); ids of items left out as repeats of a chosen
+    one go into `repeats` when given. Ranked by how likely the person keeps each (bot.relevance.keep), which puts
+    the sources on one scale: that is each chosen row's score; the explanation, with the source's own
+    score, is in its explain["keep"]."""
+    window, args = _window(since, until)
+    counts = library_counts(store.entry_identity_kinds())
+    for hn_id, arxiv_id, n in store.db.execute(
+            f"select hn_id is not null, arxiv_id is not null, count(*) from items where {window} group by 1, 2",
+            args):
+        counts.offered[item_kind(hn_id, arxiv_id)] += n
+    clause = f"status = 'relevant' and {window}"
+    candidates = [dict(zip(("id", "score", "hn_id", "arxiv_id"), r, strict=True)) for r in store.db.execute(
+        f"select id, score, hn_id, arxiv_id from items where {clause}", args)]
+    ranked_ids = rank_by_keep(candidates, counts)[:limit * 2]
+    rows = {r["id"]: r for r in store.items_where(
+        f"id in ({','.join('?' * len(ranked_ids))})", [k.id for k in ranked_ids])} if ranked_ids else {}
+    ranked = []
+    for kept in ranked_ids:
+        row = rows[kept.id]
+        # The digest's score is the one comparable across sources; the source's own stays in explain.
+        row["explain"] = {**(row.get("explain") or {}), "keep": {**kept.explain, "source_score": row["score"]}}
+        row["score"] = kept.keep
+        ranked.append(row)
+    chosen, skipped = without_repeats(ranked, limit)
+    if repeats is not None:
+        repeats.extend(skipped)
+    return chosen, len(candidates)
+
+
+def top_papers(store: Store, since: str | None, until: str | None, limit: int) -> list[dict[str, Any]]:
+    """The highest-scored undigested relevant papers without an HN thread yet."""
+    window, args = _window(since, until)
+    return store.items_where(f"status = 'relevant' and hn_id is null and arxiv_id is not null and {window}", args,
+                             order_by="score desc, id", limit=limit)
+
+
+def _window(since: str | None, until: str | None) -> tuple[str, list[Any]]:
+    """The undigested items of the window [since, until), by published time (else first seen)."""
+    where = ["digest_id is null"]
+    args: list[Any] = []
+    if since:
+        where.append("coalesce(published, first_seen) >= ?")
+        args.append(since)
+    if until:
+        where.append("coalesce(published, first_seen) < ?")
+        args.append(until)
+    return " and ".join(where), args
+
+
+def without_repeats(ranked: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], list[int]]:
+    """The top items, leaving out one whose title is nearly another's already chosen (the same news
+    from two sites, with different links). Returns the chosen rows and the ids left out."""
+    chosen, pairs = repeat_pairs(ranked, limit)
+    return chosen, [left_out["id"] for left_out, _ in pairs]
+
+
+def repeat_pairs(ranked: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]],
+                                                                    list[tuple[dict[str, Any], dict[str, Any]]]]:
+    """The chosen rows, and each row left out with the chosen row it repeats (what the archive check
+    in the tests reviews)."""
+    chosen: list[dict[str, Any]] = []
+    pairs: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    seen: list[_Headline] = []
+    headlines = [_Headline.of(row["title"] or "") for row in ranked]
+    used_by = Counter(w for h in headlines for w in h.words)
+    rare = {w for w, n in used_by.items()
+            if n <= NAME_MAX_TITLES and len(w) >= 5 and w.isalpha() and w not in NOT_NAMES}
+    for row, headline in zip(ranked, headlines, strict=True):
+        kept = next((n for n, other in enumerate(seen) if len(headline.words) >= 3
+                     and _same_news(headline, other, rare)), None)
+        if kept is not None:
+            pairs.append((row, chosen[kept]))
+            continue
+        chosen.append(row)
+        seen.append(headline)
+        if len(chosen) == limit:
+            break
+    return chosen, pairs
+
+
+@dataclass(frozen=True)
+class _Headline:
+    words: frozenset[str]  # normalized, without stopwords
+    every_word: frozenset[str]  # with them
+    head: frozenset[str]  # the words before a `:` or ` - `, if the title has one
+    tail: frozenset[str]  # the words after it
+
+    @classmethod
+    def of(cls, title: str) -> _Headline:
+        def words(text: str) -> frozenset[str]:
+            return frozenset(normalize_title(text).split()) - STOPWORDS
+
+        head, sep, tail = _split_series(title)
+        return cls(words(title), frozenset(normalize_title(title).split()),
+                   words(head) if sep else frozenset(), words(tail) if sep else frozenset())
+
+
+def _split_series(title: str) -> tuple[str, str, str]:
+    match = _SERIES_SPLIT.search(title)
+    if match is None:
+        return title, "", ""
+    return title[:match.start()], match.group(0), title[match.end():]
+
+
+def _same_news(a: _Headline, b: _Headline, rare: set[str]) -> bool:
+    """Mostly the same words, or many of them and a rare one (a name); but not when
+    - a number differs ("Part 2", "GPT-4" vs "GPT-3", "Part II" are other things);
+    - one word is swapped for another and nothing else differs ("Why did Backend / Frontend
+      development explode", "Hotglue / Swipe (YC S21) Is Hiring": one template, two subjects);
+    - one says what the other denies ("less" / "more", "best" / "worst");
+    - both are `series: part` titles with the same series and parts that share no word."""
+    differ = a.words ^ b.words
+    if any(ch.isdigit() for word in differ for ch in word) or differ & ROMAN_NUMERALS:
+        return False
+    only_a, only_b = a.words - b.words, b.words - a.words
+    if len(only_a) == 1 and len(only_b) == 1 and not _same_stem(next(iter(only_a)), next(iter(only_b))):
+        return False
+    if a.head and a.head == b.head and not (a.tail & b.tail):
+        return False
+    every = a.every_word ^ b.every_word
+    if any(pair <= every and not pair <= a.every_word and not pair <= b.every_word for pair in OPPOSITES):
+        return False
+    shared, either = len(a.words & b.words), len(a.words | b.words)
+    return shared >= REPEAT_OVERLAP * either or (shared >= NAMED_REPEAT_OVERLAP * either
+                                                 and bool(a.words & b.words & rare))
+
+
+def _same_stem(x: str, y: str) -> bool:
+    """"union" and "unionization", "launch" and "launches": one word in two forms."""
+    stem = min(len(x), len(y), 5)
+    return stem >= 4 and x[:stem] == y[:stem]
+
+
+def to_item(row: dict[str, Any], summary: str | None) -> DigestItem:
+    return DigestItem(
+        id=row["id"], title=row["title"], url=row["url"], hn_url=row["hn_url"], hn_id=row["hn_id"],
+        arxiv_id=row["arxiv_id"], sources=tuple(row["sources"]), topics=tuple(row["topics"]),
+        score=round(row["score"] or 0.0, 4), published=row["published"] or row["first_seen"], summary=summary,
+        points=row["points"], comments=row["comments"], explain=row.get("explain") or {},
+    )
+
+
+def build(config: Config, store: Store, now: datetime, opts: DigestOptions,
+          summarizer: Summarizer | None = None) -> DigestOutcome:
+    since, until = window(opts, config.timezone)
+    limit = opts.limit or config.digest_limit
+    repeats: list[int] = []
+    rows, candidates = select(store, since, until, limit, repeats)
+    summaries = (summarizer or ExtractiveSummarizer()).summaries(rows)
+    items = [to_item(r, summaries.get(r["id"])) for r in rows]
+    day = now.astimezone(config.tz).date()
+    failed = [s["name"] for s in store.source_states() if s.get("result") == "error"]
+    stats = {"candidates": candidates, "shown": len(items),
+             "off_topic": store.count_items("status = 'off_topic' and digest_id is null"),
+             "failed_sources": failed}
+    footer = render.footer_text(stats)
+    bodies = {
+        "markdown": render.render_log_section(day, items) if items else "",
+        "slack": render.render_slack(day, items, footer) if items else [],
+        "text": render.render_text(day, items, footer, since, until),
+        "footer": footer,
+        **{t.name: t.render(day, items, footer) for t in delivery_targets() if items},
+    }
+    return DigestOutcome(day.isoformat(), since, until, items, stats, bodies, repeat_ids=repeats)
+
+
+def targets_for(config: Config, opts: DigestOptions, poster: SlackPoster | None) -> list[str]:
+    targets = []
+    if opts.slack and poster is not None:
+        targets.append("slack")
+    if opts.log and config.log is not None:
+        targets.append("log")
+        if opts.commit:
+            targets.append("commit")
+    elif opts.commit:
+        raise ConfigError("--commit needs the log: set [bot] log in bot.toml (and do not pass --no-log)")
+    return targets + [t.name for t in delivery_targets() if t.enabled(config)]
+
+
+def run(config: Config, store: Store, opts: DigestOptions, poster: SlackPoster | None, now: datetime,
+        summarizer: Summarizer | None = None, hook: Hook | None = None,
+        finder: ThreadFinder | None = None) -> DigestOutcome:
+    hook = hook or (lambda _step: None)
+    earlier = [] if opts.dry_run else finish_unfinished(config, store, poster, hook, opts.resend_uncertain, now=now)
+    if finder is not None:  # give the chosen items their HN discussions before rendering
+        since, until = window(opts, config.timezone)
+        rows, _ = select(store, since, until, opts.limit or config.digest_limit)
+        # Then the best papers left out: a paper people discussed is an HN thread, kept far more often
+        # than a paper alone (bot.relevance.keep), so its discussion may win it a slot. Bounded by max_lookups.
+        chosen = {r["id"] for r in rows}
+        papers = [r for r in top_papers(store, since, until, finder.max_requests) if r["id"] not in chosen]
+        finder.attach(store, [*rows, *papers], now)
+    outcome = build(config, store, now, opts, summarizer)
+    outcome.finished_earlier = earlier
+    if opts.dry_run:
+        return outcome
+    targets = targets_for(config, opts, poster) if outcome.items else []
+    if outcome.items and opts.slack and poster is None:
+        if not targets:  # marking the items digested would lose them: they would reach no one
+            raise ConfigError(f"{SLACK_MISSING}, and there is no log to append to, so this digest would reach no "
+                              "one; nothing was marked digested. Set up Slack, set [bot] log, or pass --no-slack")
+        outcome.notes.append(f"{SLACK_MISSING}: the digest went to the log only")
+    record = {"date": outcome.date, "since": outcome.since, "until": outcome.until,
+              "created": now.isoformat(timespec="seconds"), "stats": outcome.stats, "bodies": outcome.bodies}
+    outcome.digest_id = store.record_digest(record, targets, [i.id for i in outcome.items],
+                                            repeats=outcome.repeat_ids)
+    hook("recorded")
+    if not outcome.items:
+        log.info("digest %s: no new items; nothing posted or appended", outcome.date)
+    deliver(config, store, outcome.digest_id, poster, hook, now=now)
+    outcome.deliveries = store.deliveries(outcome.digest_id)
+    return outcome
+
+
+def finish_unfinished(config: Config, store: Store, poster: SlackPoster | None, hook: Hook,
+                      resend_uncertain: bool = False, now: datetime | None = None,
+                      due_only: bool = False) -> list[dict[str, Any]]:
+    """Settles and retries what earlier runs left undone. `due_only` (the daemon's poll tick): only the
+    deliveries whose next_retry has come."""
+    now = now or store.clock()
+    if resend_uncertain:
+        for row in store.db.table("deliveries").rows_where("status = 'uncertain'"):
+            store.update_delivery(row["digest_id"], row["target"], status="failed")
+    # A delivery left "sending" was in flight when its process died, and an "uncertain" one timed out:
+    # Slack may have the message. Where the channel can be read, look for it; else leave it to a person.
+    for row in store.db.table("deliveries").rows_where("status in ('sending', 'uncertain')"):
+        _settle_unknown(store, row, poster)
+    done = []
+    unfinished = [d for d in store.unfinished_deliveries() if not due_only or _due(d, now)]
+    for digest_id in sorted({d["digest_id"] for d in unfinished}):
+        deliver(config, store, digest_id, poster, hook, now=now, due_only=due_only)
+        done.append({"digest_id": digest_id, "deliveries": store.deliveries(digest_id)})
+    return done
+
+
+def _due(row: dict[str, Any], now: datetime) -> bool:
+    return not row.get("next_retry") or datetime.fromisoformat(row["next_retry"]) <= now
+
+
+def _settle_unknown(store: Store, row: dict[str, Any], poster: SlackPoster | None) -> None:
+    detail = json.loads(row["detail"]) if isinstance(row.get("detail"), str) else dict(row.get("detail") or {})
+    part = int(detail.get("sent", 0))
+    # Only the exact mark this database put on that message proves it arrived. A send recorded without
+    # one (by a version whose marks were the same in every database) cannot be settled by reading.
+    mark = detail.get("mark")
+    found = poster.find(mark, detail.get("ts") if part > 0 else None) if poster and mark else None
+    if found is True:  # it did arrive: count it as sent and go on with the rest
+        detail["sent"] = part + 1
+        detail.pop("mark", None)
+        store.update_delivery(row["digest_id"], row["target"], status="pending", detail=detail, error=None)
+    elif found is False:  # it did not: sending it again cannot double-post
+        store.update_delivery(row["digest_id"], row["target"], status="failed", detail=detail,
+                              error="not in the channel after an interrupted send; sending again")
+    elif row["status"] == "sending":
+        store.update_delivery(row["digest_id"], row["target"], status="uncertain",
+                              error="interrupted while sending; check Slack, then use --resend-uncertain if missing")
+
+
+def _mark(install_id: str, digest_id: int, part: int) -> str:
+    """Names one Slack message: unique to this database, so no other install's message matches it."""
+    return f"digest-{install_id}-{digest_id}-part-{part + 1}"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def retry_delay(failures: int) -> timedelta:
+    """How long `bot run` waits after the n-th failure in a row before trying a delivery again."""
+    return min(FIRST_RETRY * 2 ** max(0, min(failures, 20) - 1), MAX_RETRY)
+
+
+def slack_wait_until(store: Store, now: datetime) -> datetime | None:
+    """The time Slack's last 429 asked us to wait until, while it is still ahead."""
+    row = store.db.execute("select max(not_before) from deliveries where target = 'slack'").fetchone()
+    until = datetime.fromisoformat(row[0]) if row and row[0] else None
+    return until if until is not None and until > now else None
+
+
+def deliver(config: Config, store: Store, digest_id: int, poster: SlackPoster | None, hook: Hook,
+            now: datetime | None = None, due_only: bool = False) -> None:
+    now = now or store.clock()
+    digest = store.digest(digest_id)
+    if digest is None:
+        return
+    for row in digest["deliveries"]:
+        if row["status"] not in ("pending", "failed") or (due_only and not _due(row, now)):
+            continue
+        target = row["target"]
+        if target == "commit" and any(d["target"] == "log" and d["status"] != "done" for d in digest["deliveries"]):
+            continue  # nothing to commit before the log has its section
+        wait = slack_wait_until(store, now) if target == "slack" else None
+        if wait is not None:  # Slack said when: not one request before then, whatever run this is
+            store.update_delivery(digest_id, target, status="failed", not_before=_iso(wait), next_retry=_iso(wait),
+                                  error=f"Slack asked us to wait (HTTP 429): not sent; next try at {_iso(wait)}")
+            digest = store.digest(digest_id) or digest
+            continue
+        try:
+            if target == "slack":
+                _deliver_slack(store, digest, row, poster, hook)
+            elif target == "log":
+                _deliver_log(config, store, digest, hook)
+            elif target == "commit":
+                _deliver_commit(config, store, digest, hook)
+            elif (registered := delivery_target(target)) is not None:
+                _deliver_registered(config, store, digest, registered, hook)
+        except DeliveryError as exc:
+            status = "uncertain" if exc.maybe_sent and target == "slack" else "failed"
+            failures = (row.get("attempts") or 0) + 1
+            fields: dict[str, Any] = {"status": status, "error": str(exc), "attempts": failures,
+                                      "next_retry": _iso(now + retry_delay(failures)) if status == "failed" else None}
+            if exc.retry_after is not None:
+                until = now + timedelta(seconds=exc.retry_after)
+                fields.update(not_before=_iso(until), next_retry=_iso(max(until, now + retry_delay(failures))),
+                              error=f"{exc}; next try at {_iso(until)}")
+            store.update_delivery(digest_id, target, **fields)
+            log.warning("digest %s: %s delivery %s: %s", digest_id, target, status, fields["error"])
+        digest = store.digest(digest_id) or digest
+
+
+def _deliver_registered(config: Config, store: Store, digest: dict[str, Any], target: DeliveryTarget,
+                        hook: Hook) -> None:
+    detail = target.deliver(digest["bodies"].get(target.name), config)
+    store.update_delivery(digest["id"], target.name, status="done", error=None, detail=detail or {})
+    hook(target.name)
+
+
+def _deliver_slack(store: Store, digest: dict[str, Any], row: dict[str, Any], poster: SlackPoster | None,
+                   hook: Hook) -> None:
+    if poster is None:
+        raise DeliveryError(f"{SLACK_MISSING} now", "slack")
+    messages = digest["bodies"].get("slack", [])
+    detail = dict(row.get("detail") or {})
+    detail.pop("mark", None)
+    sent = int(detail.get("sent", 0))
+    install_id = store.install_id()
+    for n in range(sent, len(messages)):
+        mark = _mark(install_id, digest["id"], n)
+
+        def going_out(mark: str = mark) -> None:  # from here on, Slack may get it: record what to look for
+            store.update_delivery(digest["id"], "slack", status="sending", detail={**detail, "mark": mark})
+
+        ts = poster.post(messages[n], thread_ts=detail.get("ts") if n > 0 else None, mark=mark, on_send=going_out)
+        detail["sent"] = n + 1
+        if n == 0 and ts:
+            detail["ts"] = ts
+        last = n + 1 == len(messages)
+        store.update_delivery(digest["id"], "slack", status="done" if last else "pending", detail=detail,
+                              error=None, attempts=(row.get("attempts") or 0) + 1, next_retry=None)
+        hook(f"slack-{n + 1}")
+    if int(detail.get("sent", 0)) >= len(messages):  # nothing (left) to send
+        store.update_delivery(digest["id"], "slack", status="done", detail=detail, error=None, next_retry=None)
+
+
+def _deliver_log(config: Config, store: Store, digest: dict[str, Any], hook: Hook) -> None:
+    assert config.log is not None
+    changed = append_section(config.log, digest["bodies"]["markdown"])
+    store.update_delivery(digest["id"], "log", status="done", error=None, next_retry=None,
+                          detail={"path": str(config.log), "changed": changed})
+    hook("log")
+    try:
+        import_documents(store, [config.log])  # the appended entries are library entries from now on
+    except Exception as exc:  # the log is delivered; a re-import problem must not undo that
+        log.warning("re-reading the log after the digest failed: %s", exc)
+
+
+def _deliver_commit(config: Config, store: Store, digest: dict[str, Any], hook: Hook) -> None:
+    assert config.log is not None
+    message = f"digest: {digest['date']}, {digest['item_count']} items"
+    commit = git_commit(config.log, message)
+    store.update_delivery(digest["id"], "commit", status="done", error=None, next_retry=None,
+                          detail={"commit": commit})
+    hook("commit")

@@ -1,0 +1,44 @@
+"""Summary text rules shared by every kind of summary (spec section 10). Pure.
+
+A summary is plain text: no links, no mentions, no markup. Bare URLs, domain-like tokens (`bit.ly/x`,
+`evil.com`, which Slack would link) and `<!channel>`-style mentions are removed, not just escaped; the
+only links in a digest are the ones the bot builds from stored URLs.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.core.normalize import plain_text
+from bot.digest.nolinks import strip_domains
+
+MAX_SUMMARY = 400
+_URL_RE = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)  # bare domains: strip_domains
+_MENTION_RE = re.compile(r"<\s*[!@#][^>]*>|(?<!\w)[@][\w.-]+|<!?\w+>|\B!(?:channel|here|everyone)\b", re.IGNORECASE)
+_MARKUP_RE = re.compile(r"[`*_~|]|\[|\]|\(\s*\)|^#+\s*|&(?:lt|gt|amp);", re.MULTILINE)
+_SENTENCE_RE = re.compile(r"(.+?[.!?])(?:\s|$)")
+
+
+def sanitize_summary(text: str, limit: int = MAX_SUMMARY) -> str:
+    """Plain text with links, mentions and markup removed, whitespace folded, length capped at a word."""
+    flat = plain_text(text or "", limit=4000)
+    flat = _MENTION_RE.sub(" ", flat)
+    flat = _URL_RE.sub(" ", flat)
+    flat = strip_domains(flat)
+    flat = _MARKUP_RE.sub(" ", flat)
+    flat = flat.replace("<", " ").replace(">", " ")
+    flat = " ".join(flat.split())
+    if len(flat) > limit:
+        cut = flat[:limit].rsplit(" ", 1)[0]
+        flat = cut.rstrip(",;:") + "…"
+    return flat
+
+
+def extractive_summary(text: str | None) -> str | None:
+    """The first sentence of the abstract or feed summary, cleaned; None when there is none."""
+    clean = sanitize_summary(text or "", limit=2000)
+    if len(clean) < 20:
+        return None
+    m = _SENTENCE_RE.match(clean)
+    sentence = m.group(1) if m and len(m.group(1)) >= 20 else clean
+    return sanitize_summary(sentence, limit=300) or None

@@ -1,0 +1,175 @@
+"""The library: the person's documents imported into the store, and "is this known?" over it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.core.errors import LibraryError, MissingDocumentError
+from bot.core.identity import (
+    Identity,
+    arxiv_id_from_query,
+    looks_like_url,
+    text_identities,
+    title_identity,
+    url_identities,
+)
+from bot.core.records import LibraryEntry
+from bot.library.matcher import IdentityIndex
+from bot.library.parser import parse_document
+from bot.store.database import LibraryStats, Store
+
+DOCUMENT_SUFFIXES = {".md", ".markdown", ".txt", ".mdx", ""}
+
+
+@dataclass(frozen=True)
+class IgnoredLink:
+    """A link in a reading document that is not a URL (a placeholder like `http://[your-host]/`)."""
+
+    file: str
+    line: int
+    link: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.link}"
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    files: tuple[str, ...]
+    stats: LibraryStats
+    ignored_links: tuple[IgnoredLink, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"files": list(self.files), **self.stats.as_dict(),
+                "ignored_links": [dict(i.__dict__) for i in self.ignored_links]}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    query: str
+    known: bool
+    rule: str | None = None
+    entry: dict[str, Any] | None = None
+    identities: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"query": self.query, "known": self.known, "entry": self.entry, "rule": self.rule}
+
+
+def document_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files named directly, plus the documents inside named folders (sorted, hidden ones skipped)."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.extend(
+                p for p in sorted(path.rglob("*"))
+                if p.is_file() and p.suffix.lower() in DOCUMENT_SUFFIXES
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise MissingDocumentError(f"No such reading document or folder: {path}; fix [library] paths in the "
+                                       "config, or create it", str(path))
+    return list(dict.fromkeys(found))
+
+
+def read_document(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise LibraryError(f"Cannot read {path}: {exc.strerror or exc}", str(path)) from exc
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("utf-8", errors="replace")
+
+
+def display_path(path: Path, root: Path | None = None) -> str:
+    """Paths are stored relative to the working folder when inside it, so a database moves with
+    its project."""
+    root = root or Path.cwd()
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path.resolve())
+
+
+def import_documents(store: Store, paths: Iterable[str | Path]) -> ImportReport:
+    """Parse every document first, then replace each file's entries: a bad file stops the import
+    before anything is written, so nothing is lost."""
+    docs = document_paths(paths)
+    parsed: list[tuple[str, list[LibraryEntry]]] = []
+    for path in docs:
+        name = display_path(path)
+        parsed.append((name, parse_document(read_document(path), name)))
+    with store.transaction():
+        for name, entries in parsed:
+            store.replace_library_file(name, entries)
+    ignored = tuple(IgnoredLink(e.file, e.line, link) for _, entries in parsed for e in entries
+                    for link in e.ignored_links)
+    return ImportReport(files=tuple(name for name, _ in parsed), stats=store.library_stats(), ignored_links=ignored)
+
+
+def build_index(store: Store, owners: tuple[str, ...] = ("entry",)) -> IdentityIndex:
+    index = IdentityIndex()
+    rows = [r for r in store.identity_rows() if r[2] in owners]
+    # Library entries go first so a match names the person's own entry rather than an item.
+    rows.sort(key=lambda r: (r[2] != "entry", r[3]))
+    grouped: dict[tuple[str, int], list[Identity]] = {}
+    for kind, value, owner, owner_id in rows:
+        grouped.setdefault((owner, owner_id), []).append(Identity(kind, value))
+    for (owner, owner_id), idents in grouped.items():
+        index.add(owner, owner_id, idents)
+    return index
+
+
+def query_identities(query: str) -> set[Identity]:
+    """What a `library check` query names: a link, a bare arXiv id, or a title."""
+    q = query.strip()
+    if looks_like_url(q):
+        return url_identities(q)
+    arxiv = arxiv_id_from_query(q)
+    if arxiv:
+        return {Identity("arxiv", arxiv)}
+    found = text_identities(q)
+    ident = title_identity(q, min_words=1)
+    if ident:
+        found.add(ident)
+    return found
+
+
+def check(store: Store, queries: Iterable[str], index: IdentityIndex | None = None) -> list[CheckResult]:
+    index = index or build_index(store, owners=("entry", "item"))
+    results = []
+    for query in queries:
+        idents = query_identities(query)
+        match = index.match(idents)
+        if match is None:
+            results.append(CheckResult(query, False, identities=[f"{i.kind}:{i.value}" for i in idents]))
+            continue
+        entry = store.library_entry(match.owner_id) if match.owner == "entry" else store.item(match.owner_id)
+        if entry is not None:
+            entry = {**entry, "source": "library" if match.owner == "entry" else "item"}
+        results.append(CheckResult(query, True, match.rule, entry, [f"{i.kind}:{i.value}" for i in idents]))
+    return results
+
+
+_DATED_HEADING_RE = re.compile(r"^##\s+\d{1,2}\s+[A-Z][a-z]+(?:\s+\d{4})?\s*$", re.MULTILINE)
+
+
+def find_log(paths: Iterable[str | Path]) -> Path | None:
+    """The dated log among the documents: the one with the most `## 27 March 2023` headings (3 or more)."""
+    best: tuple[int, Path] | None = None
+    for path in document_paths(paths):
+        count = len(_DATED_HEADING_RE.findall(read_document(path)))
+        if count >= 3 and (best is None or count > best[0]):
+            best = (count, path)
+    return best[1] if best else None

@@ -1,0 +1,97 @@
+"""Merging and deduplication. Pure: items and an identity index in, decisions out.
+
+Items from different sources that share any identity are one item (an HN story linking an arXiv
+paper that arXiv also returned becomes one entry with both links). Each merged item is then known
+(the library or an earlier item has it) or new.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from bot.core.identity import Identity
+from bot.core.records import FeedItem, Match
+from bot.library.matcher import IdentityIndex
+
+
+@dataclass(frozen=True)
+class Candidate:
+    item: FeedItem  # the merged view
+    sources: tuple[str, ...]
+    members: tuple[FeedItem, ...]
+
+
+def merge(items: Sequence[FeedItem]) -> list[Candidate]:
+    """Union-find over shared identities; order of first appearance is kept."""
+    parent = list(range(len(items)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    owner: dict[Identity, int] = {}
+    for i, item in enumerate(items):
+        for ident in item.identities:
+            j = owner.setdefault(ident, i)
+            if j != i:
+                a, b = find(i), find(j)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+    groups: dict[int, list[FeedItem]] = {}
+    for i, item in enumerate(items):
+        groups.setdefault(find(i), []).append(item)
+    return [combine(members) for _, members in sorted(groups.items())]
+
+
+def combine(members: Sequence[FeedItem]) -> Candidate:
+    """One view of several reports of the same thing: the article link over the HN link, a paper or
+    blog title over an HN title, the longest summary, the largest counts, the earliest date."""
+    first = members[0]
+    non_hn = [m for m in members if not m.hn_id] or list(members)
+    best = non_hn[0]
+    # The article's own source knows its link best (arXiv's abs page over an HN submission's pdf link).
+    ordered = [m for m in members if not m.hn_id] + [m for m in members if m.hn_id]
+    url = next((m.url for m in ordered if m.url and m.url != m.hn_url), first.url)
+    hn = next((m for m in members if m.hn_id), None)
+    dates = [m.published for m in members if m.published]
+    merged = replace(
+        best,
+        url=url,
+        hn_id=hn.hn_id if hn else None,
+        hn_url=hn.hn_url if hn else None,
+        arxiv_id=next((m.arxiv_id for m in members if m.arxiv_id), None),
+        doi=next((m.doi for m in members if m.doi), None),
+        published=min(dates) if dates else None,
+        summary=max((m.summary for m in members), key=len),
+        points=max((m.points for m in members if m.points is not None), default=None),
+        comments=max((m.comments for m in members if m.comments is not None), default=None),
+        categories=tuple(dict.fromkeys(c for m in members for c in m.categories)),
+        identities=frozenset().union(*(m.identities for m in members)),
+        version=max(m.version for m in members),
+    )
+    return Candidate(merged, tuple(dict.fromkeys(m.source for m in members)), tuple(members))
+
+
+@dataclass(frozen=True)
+class Decision:
+    candidate: Candidate
+    match: Match | None  # None: new
+
+    @property
+    def known(self) -> bool:
+        return self.match is not None
+
+
+def decide(candidates: Sequence[Candidate], index: IdentityIndex) -> list[Decision]:
+    """Known or new for each candidate; new ones are added to the index as they are decided, so two
+    candidates that only a fuzzy title links are not both new."""
+    decisions = []
+    for n, candidate in enumerate(candidates):
+        match = index.match(candidate.item.identities)
+        decisions.append(Decision(candidate, match))
+        if match is None:
+            index.add("pending", n, candidate.item.identities)
+    return decisions

@@ -1,0 +1,242 @@
+"""HTTP fetching: the only module that imports httpx.
+
+One shared AsyncClient for a whole poll; bounded concurrency overall and per host; a minimum interval
+per host where a site asks for one (arXiv: one request per 3 s); conditional GET; connect/read
+timeouts plus a total deadline per request; a body cap enforced while streaming, after our own
+decompression (so a gzip bomb stops at the cap); a redirect cap. Every failure comes back as a value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+import zlib
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import httpx
+
+from bot.core.clock import system_clock
+from bot.sources.redirects import ORIGIN, RedirectRefused, guard_redirect, permanent_address
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    url: str
+    status: str  # ok | not_modified | error
+    body: bytes = b""
+    http_status: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    content_type: str = ""
+    error: str | None = None
+    retry_after: datetime | None = None  # don't ask this URL again before then
+    elapsed: float = 0.0
+    moved_to: str | None = None  # where a permanent redirect (301, 308) said the resource now lives
+
+
+@dataclass
+class FetchSettings:
+    connect_timeout: float = 5.0
+    read_timeout: float = 15.0
+    deadline: float = 45.0
+    max_body: int = 20 * 1024 * 1024
+    max_redirects: int = 5
+    concurrency: int = 32
+    per_host: int = 4
+    retry_after_cap: float = 24 * 3600.0
+    user_agent: str = "research-digest-bot"
+    min_interval: Mapping[str, float] = field(default_factory=dict)  # host -> seconds between requests
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def is_local(url: str) -> bool:
+    return url.startswith("file://") or "://" not in url
+
+
+def local_path(url: str) -> Path:
+    if url.startswith("file://"):
+        return Path(unquote(urlsplit(url).path))
+    return Path(url)
+
+
+class Fetcher:
+    """Use as `async with Fetcher(settings) as f: await f.get(url, etag=..., last_modified=...)`.
+    Tests may pass their own `transport` (an httpx transport) or point URLs at 127.0.0.1."""
+
+    def __init__(self, settings: FetchSettings, transport: httpx.AsyncBaseTransport | None = None,
+                 now: Callable[[], datetime] | None = None) -> None:
+        self.settings = settings
+        self._transport = transport
+        self._now = now or system_clock
+        self._client: httpx.AsyncClient | None = None
+        self._all = asyncio.Semaphore(settings.concurrency)
+        self._hosts: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(settings.per_host))
+        self._next_slot: dict[str, float] = {}
+        self._slot_lock: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def __aenter__(self) -> Fetcher:
+        s = self.settings
+        self._client = httpx.AsyncClient(
+            transport=self._transport,
+            timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
+            follow_redirects=True,
+            max_redirects=s.max_redirects,
+            event_hooks={"response": [guard_redirect]},  # every hop checked before it is followed
+            headers={"User-Agent": s.user_agent, "Accept-Encoding": "gzip, deflate"},
+            # Few idle connections: httpcore scans its whole pool on every request, so a pool of hundreds
+            # of idle feeds costs more than the reconnects it saves (feeds are one request each).
+            limits=httpx.Limits(max_connections=s.concurrency, max_keepalive_connections=min(s.concurrency, 8)),
+            trust_env=False,
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def get(self, url: str, etag: str | None = None, last_modified: str | None = None,
+                  accept: str = "*/*") -> FetchResult:
+        if is_local(url):
+            return await asyncio.to_thread(self._read_local, url, last_modified)
+        host = (urlsplit(url).hostname or "").lower()
+        started = time.monotonic()
+        async with self._all, self._hosts[host]:
+            await self._wait_for_slot(host)
+            try:
+                return await asyncio.wait_for(self._get(url, etag, last_modified, accept, started),
+                                              timeout=self.settings.deadline)
+            except TimeoutError:
+                return FetchResult(url, "error", error=f"no complete answer within {self.settings.deadline:g} s",
+                                   elapsed=time.monotonic() - started)
+
+    async def _wait_for_slot(self, host: str) -> None:
+        interval = self.settings.min_interval.get(host, 0.0)
+        if interval <= 0:
+            return
+        async with self._slot_lock[host]:
+            now = time.monotonic()
+            wait = self._next_slot.get(host, 0.0) - now
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._next_slot[host] = max(now, self._next_slot.get(host, 0.0)) + interval
+
+    async def _get(self, url: str, etag: str | None, last_modified: str | None, accept: str,
+                   started: float) -> FetchResult:
+        assert self._client is not None, "use Fetcher as an async context manager"
+        headers = {"Accept": accept}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        try:
+            async with self._client.stream("GET", url, headers=headers, extensions={ORIGIN: url}) as response:
+                elapsed = lambda: time.monotonic() - started  # noqa: E731
+                ctype = response.headers.get("content-type", "")
+                moved_to = permanent_address(response)
+                if response.status_code == 304:
+                    return FetchResult(url, "not_modified", http_status=304, etag=etag,
+                                       last_modified=last_modified, elapsed=elapsed(), moved_to=moved_to)
+                if response.status_code in (429, 503):
+                    until = self._retry_after(response.headers.get("retry-after"))
+                    return FetchResult(url, "error", http_status=response.status_code, retry_after=until,
+                                       error=f"HTTP {response.status_code} {response.reason_phrase}".strip()
+                                       + (f"; asked to wait until {until.isoformat(timespec='seconds')}"
+                                          if until else ""), elapsed=elapsed())
+                if response.status_code >= 400:
+                    return FetchResult(url, "error", http_status=response.status_code,
+                                       error=f"HTTP {response.status_code} {response.reason_phrase}".strip(),
+                                       elapsed=elapsed())
+                body = await self._read_capped(response)
+                return FetchResult(url, "ok", body=body, http_status=response.status_code,
+                                   etag=response.headers.get("etag"),
+                                   last_modified=response.headers.get("last-modified"),
+                                   content_type=ctype, elapsed=elapsed(), moved_to=moved_to)
+        except (BodyTooLarge, RedirectRefused) as exc:
+            return FetchResult(url, "error", error=str(exc), elapsed=time.monotonic() - started)
+        except httpx.TooManyRedirects:
+            return FetchResult(url, "error", error=f"more than {self.settings.max_redirects} redirects",
+                               elapsed=time.monotonic() - started)
+        except httpx.TimeoutException as exc:
+            return FetchResult(url, "error", error=f"timed out ({type(exc).__name__})",
+                               elapsed=time.monotonic() - started)
+        except httpx.HTTPError as exc:
+            return FetchResult(url, "error", error=f"{type(exc).__name__}: {exc}".rstrip(": "),
+                               elapsed=time.monotonic() - started)
+        except (zlib.error, ValueError) as exc:
+            return FetchResult(url, "error", error=f"undecodable body: {exc}", elapsed=time.monotonic() - started)
+
+    async def _read_capped(self, response: httpx.Response) -> bytes:
+        """Reads the raw stream and decompresses it ourselves with a bounded output, so neither a
+        long body nor a small compressed one that expands enormously gets past max_body."""
+        cap = self.settings.max_body
+        encoding = response.headers.get("content-encoding", "identity").lower().strip()
+        declared = response.headers.get("content-length")
+        if encoding == "identity" and declared and declared.isdigit() and int(declared) > cap:
+            raise BodyTooLarge(f"body of {int(declared):,} bytes is over the {cap:,}-byte cap")
+        if encoding in ("gzip", "x-gzip"):
+            decoder = zlib.decompressobj(wbits=47)
+        elif encoding == "deflate":
+            decoder = zlib.decompressobj()
+        elif encoding in ("identity", ""):
+            decoder = None
+        else:
+            raise ValueError(f"unsupported content-encoding {encoding!r}")
+        chunks: list[bytes] = []
+        size = 0
+        async for raw in response.aiter_raw():
+            data = raw
+            while True:
+                if decoder is not None:
+                    out = decoder.decompress(data, cap + 1 - size)
+                    data = decoder.unconsumed_tail
+                else:
+                    out, data = data, b""
+                size += len(out)
+                if size > cap:
+                    raise BodyTooLarge(f"body is over the {cap:,}-byte cap"
+                                       + (" after decompression" if decoder else ""))
+                chunks.append(out)
+                if not data:
+                    break
+        return b"".join(chunks)
+
+    def _retry_after(self, value: str | None) -> datetime | None:
+        if not value:
+            return None
+        now = self._now()
+        value = value.strip()
+        seconds: float | None
+        if value.isdigit():
+            seconds = float(value)
+        else:
+            try:
+                when = email.utils.parsedate_to_datetime(value)
+            except (TypeError, ValueError):
+                return None
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            seconds = (when - now).total_seconds()
+        seconds = max(0.0, min(seconds, self.settings.retry_after_cap))
+        return datetime.fromtimestamp(now.timestamp() + seconds, UTC)
+
+    def _read_local(self, url: str, last_modified: str | None) -> FetchResult:
+        path = local_path(url)
+        try:
+            stat = path.stat()
+            stamp = email.utils.formatdate(stat.st_mtime, usegmt=True) + f" size={stat.st_size}"
+            if last_modified and last_modified == stamp:
+                return FetchResult(url, "not_modified", last_modified=stamp)
+            if stat.st_size > self.settings.max_body:
+                return FetchResult(url, "error", error=f"file is over the {self.settings.max_body:,}-byte cap")
+            return FetchResult(url, "ok", body=path.read_bytes(), last_modified=stamp)
+        except OSError as exc:
+            return FetchResult(url, "error", error=f"cannot read {path}: {exc.strerror or exc}")

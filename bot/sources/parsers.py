@@ -1,0 +1,259 @@
+"""Turns fetched documents into FeedItems: RSS/Atom through feedparser (the only module that imports
+it), the HN Algolia JSON, and the arXiv export API's Atom. Bytes in, items out; no network.
+
+feedparser only ever sees bytes that httpx fetched: it is never given a URL.
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+import re
+import xml.sax
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+
+from bot.core.identity import arxiv_id_from_url, hn_id_from_url
+from bot.core.normalize import make_item, plain_text
+from bot.core.records import FeedItem
+from bot.sources.encoding import repair_utf8
+
+MAX_SKIPPED_REASONS = 10  # a feed of ten thousand broken items reports the first few, and the count
+
+_HN_POINTS_RE = re.compile(r"Points:\s*(\d+)")
+_HN_COMMENTS_RE = re.compile(r"#\s*Comments:\s*(\d+)")
+# hnrss wraps each story in these lines; what is left is the story's own text, if any.
+_HNRSS_BOILERPLATE = re.compile(
+    r"<p>\s*(?:Article URL|Comments URL|Points|#\s*Comments):.*?</p>|(?:Article URL|Comments URL|Points|#\s*Comments):"
+    r"\s*\S+|<hr\s*/?>|<a href=\"https://news\.ycombinator\.com/item\?id=\d+\"></a>",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+class ParseError(Exception):
+    """The document is not a feed we can read; the message says what it is instead."""
+
+
+@dataclass
+class Parsed:
+    """A feed's items, and the entries that were skipped because they alone could not be read."""
+
+    items: list[FeedItem] = field(default_factory=list)
+    skipped: int = 0
+    reasons: list[str] = field(default_factory=list)  # the first few: "'Title': its link ... is not a valid URL"
+
+    def skip(self, title: Any, problem: Exception) -> None:
+        self.skipped += 1
+        if len(self.reasons) < MAX_SKIPPED_REASONS:
+            self.reasons.append(f"{plain_text(str(title or ''), 80)!r}: {problem}")
+
+
+def _iso(struct: Any) -> str | None:
+    if not struct:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(struct), UTC).isoformat(timespec="seconds")
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _harmless(problem: Exception) -> bool:
+    """Encoding notes and undeclared namespaces are feedparser telling us what it coped with."""
+    return isinstance(problem, feedparser.CharacterEncodingOverride | feedparser.NonXMLContentType
+                      | feedparser.UndeclaredNamespace)
+
+
+# The first element of a document, after any XML declaration, comments, doctype and whitespace.
+_ROOT_RE = re.compile(rb"^(?:\s+|<\?.*?\?>|<!--.*?-->|<!doctype[^>]*>)*<([A-Za-z][\w:.-]*)", re.IGNORECASE | re.DOTALL)
+
+
+def _looks_like_html(body: bytes, content_type: str) -> bool:
+    """An HTML page (a login page, a blog's front page) where a feed was expected."""
+    root = _ROOT_RE.match(body[:4096].lstrip(b"\xef\xbb\xbf"))
+    if root:
+        return root.group(1).split(b":")[-1].lower() == b"html"
+    return "html" in content_type.lower()
+
+
+def parse_rss(body: bytes, source: str, content_type: str = "") -> list[FeedItem]:
+    """The items of an RSS or Atom document (entries that cannot be read are left out)."""
+    return read_rss(body, source, content_type).items
+
+
+def read_rss(body: bytes, source: str, content_type: str = "") -> Parsed:
+    """RSS 0.9x/1.0/2.0 and Atom. Any entry whose link, guid or comments link is an HN item is an
+    HN item whatever the feed (hnrss). An entry that cannot be read alone is skipped and counted."""
+    if not body.strip():
+        raise ParseError("empty response body")
+    body = repair_utf8(body, content_type)
+    # We reduce every field to plain text ourselves, so feedparser's HTML sanitizer (most of its
+    # time on big feeds) and relative-URI resolution are switched off.
+    parsed = feedparser.parse(body, response_headers={"content-type": content_type} if content_type else None,
+                              sanitize_html=False, resolve_relative_uris=False)
+    entries = parsed.get("entries") or []
+    problem = parsed.get("bozo_exception")
+    if not entries and _looks_like_html(body, content_type):
+        raise ParseError("got an HTML page, not a feed")  # not "malformed XML": it was never a feed
+    if parsed.get("bozo") and isinstance(problem, xml.sax.SAXException) and not _harmless(problem):
+        # Truncated or broken XML: what a lenient parse recovers may be half an entry. Report it.
+        raise ParseError(f"malformed XML: {problem}")
+    if not entries:
+        if parsed.get("bozo"):
+            raise ParseError(f"malformed feed: {parsed.get('bozo_exception')}")
+        if not parsed.get("version"):
+            raise ParseError("not an RSS or Atom feed")
+    result = Parsed()
+    for entry in entries:
+        try:
+            item = _rss_item(entry, source)
+        except ValueError as exc:  # one entry's bad link or date; the feed's other entries stand
+            result.skip(entry.get("title"), exc)
+            continue
+        if item is not None:
+            result.items.append(item)
+    return result
+
+
+def _rss_item(entry: Any, source: str) -> FeedItem | None:
+    """One entry as an item; raises ValueError (InvalidItem) when the entry alone cannot be read."""
+    link = entry.get("link") or ""
+    guid = entry.get("id") or ""
+    comments = entry.get("comments") or ""
+    hn_id = None
+    for candidate in (comments, guid, link):
+        hn_id = hn_id_from_url(candidate) if candidate else None
+        if hn_id:
+            break
+    description = entry.get("summary") or ""
+    content = " ".join(c.get("value", "") for c in entry.get("content", []) if isinstance(c, dict))
+    points = comments_n = None
+    if hn_id:
+        m = _HN_POINTS_RE.search(description)
+        points = int(m.group(1)) if m else None
+        m = _HN_COMMENTS_RE.search(description)
+        comments_n = int(m.group(1)) if m else None
+        if hn_id_from_url(link) == hn_id:
+            link = ""  # Ask HN and similar: the thread is the item
+        description = _HNRSS_BOILERPLATE.sub(" ", description)  # keep an Ask HN's own text
+    if not link and not hn_id and guid.startswith(("http://", "https://")):
+        link = guid
+    tags = tuple(t.get("term", "") for t in entry.get("tags", []) if isinstance(t, dict) and t.get("term"))
+    return make_item(
+        source=source,
+        title=entry.get("title") or "",
+        url=link or None,
+        published=_iso(entry.get("published_parsed") or entry.get("updated_parsed")),
+        summary=plain_text(description or content),
+        hn_id=hn_id,
+        points=points,
+        comments=comments_n,
+        categories=tags,
+        arxiv_id=arxiv_id_from_url(link) if link else None,
+    )
+
+
+def parse_algolia(body: bytes, source: str) -> tuple[list[FeedItem], dict[str, Any]]:
+    """HN Algolia search JSON -> (items, paging info: nbHits, nbPages, page, oldest created_at_i,
+    skipped: the hits that could not be read alone, with the first few reasons)."""
+    try:
+        # Invalid UTF-8 in one title must not lose the answer: damaged bytes become U+FFFD.
+        data = json.loads(body.decode(json.detect_encoding(body), errors="replace"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ParseError(f"HN Algolia answer is not JSON: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("hits"), list):
+        raise ParseError("HN Algolia answer has no 'hits' list")
+    result = Parsed()
+    oldest: int | None = None
+    for hit in data["hits"]:
+        if not isinstance(hit, dict):
+            continue
+        tags = hit.get("_tags") or []
+        if tags and "story" not in tags:
+            continue  # comments and polls are not reading material
+        object_id = str(hit.get("objectID") or hit.get("story_id") or "")
+        if not (object_id.isascii() and object_id.isdigit()):
+            continue
+        created = hit.get("created_at_i")
+        try:
+            published = (datetime.fromtimestamp(created, UTC).isoformat(timespec="seconds")
+                         if isinstance(created, int) else hit.get("created_at"))
+            if isinstance(created, int):  # paging goes by every story's time, readable or not
+                oldest = created if oldest is None else min(oldest, created)
+            item = make_item(
+                source=source,
+                title=str(hit.get("title") or hit.get("story_title") or ""),
+                url=hit.get("url") if isinstance(hit.get("url"), str) else None,
+                published=published if isinstance(published, str) else None,
+                summary=plain_text(str(hit.get("story_text") or "")),
+                hn_id=int(object_id),
+                points=hit.get("points") if isinstance(hit.get("points"), int) else None,
+                comments=hit.get("num_comments") if isinstance(hit.get("num_comments"), int) else None,
+            )
+        except (ValueError, OverflowError, OSError) as exc:  # a bad link or timestamp: this hit only
+            result.skip(hit.get("title"), exc)
+            continue
+        if item is not None:
+            result.items.append(item)
+    paging = {"nbHits": data.get("nbHits"), "nbPages": data.get("nbPages"), "page": data.get("page"),
+              "hits": len(data["hits"]), "oldest": oldest, "skipped": result.skipped,
+              "skipped_items": result.reasons}
+    return result.items, paging
+
+
+def parse_arxiv(body: bytes, source: str) -> tuple[list[FeedItem], dict[str, Any]]:
+    """arXiv export API Atom -> (items, paging: totalResults, startIndex, itemsPerPage, oldest)."""
+    if not body.strip():
+        raise ParseError("empty response body")
+    parsed = feedparser.parse(repair_utf8(body), sanitize_html=False, resolve_relative_uris=False)
+    if not parsed.get("entries") and parsed.get("bozo"):
+        raise ParseError(f"malformed arXiv answer: {parsed.get('bozo_exception')}")
+    feed = parsed.get("feed", {})
+    result = Parsed()
+    oldest: str | None = None
+    for entry in parsed.get("entries", []):
+        try:
+            item = _arxiv_item(entry, source)
+        except ValueError as exc:
+            result.skip(entry.get("title"), exc)
+            continue
+        if item is not None:
+            result.items.append(item)
+            if item.published and (oldest is None or item.published < oldest):
+                oldest = item.published
+
+    def _int(key: str) -> int | None:
+        value = feed.get(key)
+        try:
+            return int(value) if value is not None else None
+        except (TypeError, ValueError):
+            return None
+
+    paging = {"total": _int("opensearch_totalresults"), "start": _int("opensearch_startindex"),
+              "per_page": _int("opensearch_itemsperpage"), "count": len(parsed.get("entries", [])),
+              "oldest": oldest, "skipped": result.skipped, "skipped_items": result.reasons}
+    return result.items, paging
+
+
+def _arxiv_item(entry: Any, source: str) -> FeedItem | None:
+    """One paper; None for the API's error entries (no paper id)."""
+    abs_url = entry.get("id") or entry.get("link") or ""
+    arxiv_id = arxiv_id_from_url(abs_url)
+    if not arxiv_id:
+        return None  # the API reports errors as entries without a paper id
+    version = re.search(r"v(\d+)$", abs_url)
+    categories = tuple(t.get("term", "") for t in entry.get("tags", []) if isinstance(t, dict))
+    doi = entry.get("arxiv_doi")
+    return make_item(
+        source=source,
+        title=entry.get("title") or "",
+        url=f"https://arxiv.org/abs/{arxiv_id}",
+        published=_iso(entry.get("published_parsed")),
+        summary=plain_text(entry.get("summary") or ""),
+        arxiv_id=arxiv_id,
+        doi=doi.lower() if isinstance(doi, str) else None,
+        categories=categories,
+        version=int(version.group(1)) if version else 1,
+    )
