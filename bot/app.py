@@ -121,9 +121,7 @@ class App:
         next_retry has come (backoff, and never before Slack's Retry-After). "" when there were none."""
         from bot.digest.pipeline import finish_unfinished
 
-        waiting = self.store.db.execute("select count(*) from deliveries where status in "
-                                        "('pending', 'failed', 'sending', 'uncertain')").fetchone()[0]
-        if not waiting:
+        if not self.store.count_waiting_deliveries():
             return ""
         with self.lock("the delivery retry"):
             done = finish_unfinished(self.config, self.store, self.slack_poster(), self.stop_hook(),
@@ -132,8 +130,8 @@ class App:
                          + ", ".join(f"{x['target']} {x['status']}" for x in d["deliveries"]) for d in done)
 
     def last_digest_time(self) -> datetime | None:
-        row = self.store.db.execute("select max(created) from digests").fetchone()
-        return datetime.fromisoformat(row[0]) if row and row[0] else None
+        created = self.store.last_digest_created()
+        return datetime.fromisoformat(created) if created else None
 
     def library_paths(self) -> list[Path]:
         """`[library] paths` plus the log (which is usually among them already). A log that does not exist

@@ -358,11 +358,11 @@ def finish_unfinished(config: Config, store: Store, poster: SlackPoster | None, 
     deliveries whose next_retry has come."""
     now = now or store.clock()
     if resend_uncertain:
-        for row in store.db.table("deliveries").rows_where("status = 'uncertain'"):
+        for row in store.deliveries_in("uncertain"):
             store.update_delivery(row["digest_id"], row["target"], status="failed")
     # A delivery left "sending" was in flight when its process died, and an "uncertain" one timed out:
     # Slack may have the message. Where the channel can be read, look for it; else leave it to a person.
-    for row in store.db.table("deliveries").rows_where("status in ('sending', 'uncertain')"):
+    for row in store.deliveries_in("sending", "uncertain"):
         _settle_unknown(store, row, poster)
     done = []
     unfinished = [d for d in store.unfinished_deliveries() if not due_only or _due(d, now)]
@@ -411,8 +411,8 @@ def retry_delay(failures: int) -> timedelta:
 
 def slack_wait_until(store: Store, now: datetime) -> datetime | None:
     """The time Slack's last 429 asked us to wait until, while it is still ahead."""
-    row = store.db.execute("select max(not_before) from deliveries where target = 'slack'").fetchone()
-    until = datetime.fromisoformat(row[0]) if row and row[0] else None
+    stamp = store.slack_not_before()
+    until = datetime.fromisoformat(stamp) if stamp else None
     return until if until is not None and until > now else None
 
 

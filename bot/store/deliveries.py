@@ -75,12 +75,31 @@ class DeliveryRecords:
         return rows
 
     def unfinished_deliveries(self) -> list[dict[str, Any]]:
+        return self.deliveries_in("pending", "failed")
+
+    def deliveries_in(self, *statuses: str) -> list[dict[str, Any]]:
+        """Every digest's deliveries in one of these states, oldest digest first."""
         rows = []
-        for row in self.db.table("deliveries").rows_where("status in ('pending', 'failed')",
+        marks = ",".join("?" * len(statuses))
+        for row in self.db.table("deliveries").rows_where(f"status in ({marks})", list(statuses),
                                                           order_by="digest_id, rowid"):
             row["detail"] = json.loads(row["detail"]) if row.get("detail") else {}
             rows.append(row)
         return rows
+
+    def count_waiting_deliveries(self) -> int:
+        """Deliveries not done: pending, failed, or with an outcome still to settle."""
+        return int(self.db.execute("select count(*) from deliveries where status in "
+                                   "('pending', 'failed', 'sending', 'uncertain')").fetchone()[0])
+
+    def slack_not_before(self) -> str | None:
+        """The latest time Slack asked (429 Retry-After) not to be sent anything before."""
+        row = self.db.execute("select max(not_before) from deliveries where target = 'slack'").fetchone()
+        return str(row[0]) if row and row[0] else None
+
+    def last_digest_created(self) -> str | None:
+        row = self.db.execute("select max(created) from digests").fetchone()
+        return str(row[0]) if row and row[0] else None
 
     def update_delivery(self, digest_id: int, target: str, **fields: Any) -> None:
         if "detail" in fields and not isinstance(fields["detail"], str):
