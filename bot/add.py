@@ -14,7 +14,7 @@ from datetime import date
 from html.parser import HTMLParser
 from typing import Any
 
-from bot.core.config import Config
+from bot.core.config import ARXIV_API_URL, Config
 from bot.core.errors import BotError, ConfigError
 from bot.core.identity import (
     Identity,
@@ -93,7 +93,7 @@ def page_title(body: bytes, charset: str | None = None) -> str | None:
 
 class Adder:
     def __init__(self, config: Config, store: Store, settings: FetchSettings, finder: ThreadFinder | None,
-                 arxiv_api: str = "https://export.arxiv.org/api/query") -> None:
+                 arxiv_api: str = ARXIV_API_URL) -> None:
         self.config = config
         self.store = store
         self.settings = settings

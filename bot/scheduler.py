@@ -21,38 +21,18 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.core.config import parse_cron
+from bot.core.cron import EVERY_DAY, digest_missed
 
 log = logging.getLogger("bot.run")
 Job = Callable[[], str]
 
 
 def cron_trigger(cron: str, tz: str) -> CronTrigger:
+    """APScheduler's trigger for a validated bot.core.cron expression."""
     days, clock = cron.split()
     hour, minute = (int(x) for x in clock.split(":"))
-    day_of_week = "*" if days in ("daily", "*") else days  # apscheduler takes the same day names
+    day_of_week = "*" if days in EVERY_DAY else days  # apscheduler takes the same day names
     return CronTrigger(day_of_week=day_of_week, hour=hour, minute=minute, timezone=ZoneInfo(tz))
-
-
-def previous_occurrence(cron: str, tz: str, now: datetime) -> datetime:
-    """The latest scheduled digest time at or before now."""
-    days, hour, minute = parse_cron(cron)
-    local = now.astimezone(ZoneInfo(tz))
-    for back in range(8):
-        day = local - timedelta(days=back)
-        candidate = day.replace(hour=hour, minute=minute, second=0, microsecond=0)
-        if candidate.weekday() in days and candidate <= local:
-            return candidate
-    raise ValueError(f"no occurrence of {cron!r}")
-
-
-def digest_missed(cron: str, tz: str, now: datetime, last_digest: datetime | None) -> bool:
-    """True when a digest fell due after the last one the database records. A database with none is
-    new: its first digest waits for the schedule, rather than posting at the first start-up what a
-    person who just installed the bot has not asked for yet."""
-    if last_digest is None:
-        return False
-    return last_digest < previous_occurrence(cron, tz, now)
 
 
 class Daemon:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.config import load_config, validate_cron
+from bot.core.config import load_config
+from bot.core.cron import validate_cron
 from bot.core.errors import ConfigError
 from tests.conftest import write_config
 

@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli.group import cli, main
+from bot.core.cron import digest_missed, next_occurrence, previous_occurrence
 from bot.lock import hold, work_lock
-from bot.scheduler import digest_missed, previous_occurrence
 from tests.conftest import ROOT, cli_env
 from tests.servers import FeedServer, Route, SlackReceiver, rss
 
@@ -39,6 +39,8 @@ def test_previous_occurrence_and_missed_digest() -> None:
     assert not digest_missed("mon 09:00", "UTC", now, None)  # a new database waits for the schedule
     assert digest_missed("mon 09:00", "UTC", now, datetime(2026, 11, 20, tzinfo=UTC))
     assert not digest_missed("mon 09:00", "UTC", now, datetime(2026, 11, 23, 9, 5, tzinfo=UTC))
+    assert next_occurrence("mon,thu 08:30", "UTC", now) == datetime(2026, 11, 26, 8, 30, tzinfo=UTC)
+    assert next_occurrence("daily 07:00", "UTC", now) == datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
 
 
 def test_a_poll_waits_for_the_lock_then_names_the_holder(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:

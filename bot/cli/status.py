@@ -4,23 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from bot.app import App
-from bot.core.config import parse_cron
+from bot.core.cron import next_occurrence
 from bot.sources.feedlist import load_feeds
-
-
-def next_digest_time(cron: str, tz: str, now: datetime) -> datetime:
-    """Next occurrence of `mon 09:00` / `mon,thu 08:30` / `daily 07:00` in the given timezone."""
-    days, hour, minute = parse_cron(cron)
-    local = now.astimezone(ZoneInfo(tz))
-    for offset in range(8):
-        day = local + timedelta(days=offset)
-        candidate = day.replace(hour=hour, minute=minute, second=0, microsecond=0)
-        if candidate.weekday() in days and candidate > local:
-            return candidate
-    raise ValueError(f"no occurrence of {cron!r}")  # unreachable for valid expressions
 
 
 def _address(state: dict[str, Any], url: str | None) -> dict[str, Any]:
@@ -69,7 +56,7 @@ def collect_status(app: App) -> dict[str, Any]:
         "llm": {"enabled": config.llm_enabled, "model": config.llm_model, **store.token_usage()},
         "next": {
             "poll": max(next_poll, now).isoformat(timespec="seconds"),
-            "digest": next_digest_time(config.digest_cron, config.timezone, now).isoformat(timespec="seconds"),
+            "digest": next_occurrence(config.digest_cron, config.timezone, now).isoformat(timespec="seconds"),
             "delivery_retry": min(retries) if retries else None,
         },
     }

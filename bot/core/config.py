@@ -19,13 +19,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
+from bot.core.cron import validate_cron
 from bot.core.errors import ConfigError
 from bot.core.resources import shipped_feeds, shipped_topics
 
+# The services' own addresses, named once (the shipped feeds/sources.toml names them too, as data).
+HN_SEARCH_URL = "https://hn.algolia.com/api/v1"
+ARXIV_API_URL = "https://export.arxiv.org/api/query"
 FEED_KINDS = ("hn", "arxiv", "rss", "hf_papers")
 # Kinds that modules registered with bot.sources.registry; the configuration only learns their names.
 REGISTERED_FEED_KINDS: set[str] = set()
-DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class Secret(str):
@@ -72,9 +75,9 @@ class Config:
     user_agent: str
     http: Mapping[str, float] = field(default_factory=dict)
     hn_lookup: bool = True
-    hn_search_url: str = "https://hn.algolia.com/api/v1"
+    hn_search_url: str = HN_SEARCH_URL
     hn_max_lookups: int = 30
-    arxiv_api: str = "https://export.arxiv.org/api/query"
+    arxiv_api: str = ARXIV_API_URL
     slack_timeout: int = 15  # seconds for one Slack request
     llm_request_seconds: float = 20.0  # one request's overall deadline, however the bytes trickle in
     llm_budget_seconds: float = 60.0  # all of a digest's LLM summaries together
@@ -226,33 +229,6 @@ def parse_feeds(raw: Any, where: str, root: Path | None = None) -> tuple[FeedCon
     return tuple(feeds)
 
 
-def parse_cron(expr: str) -> tuple[set[int], int, int]:
-    """(weekdays as 0=Monday.., hour, minute) of a validated `mon,thu 08:30` / `daily 07:00`."""
-    days_part, clock = expr.split()
-    hour, minute = (int(x) for x in clock.split(":"))
-    days = set(range(7)) if days_part in ("daily", "*") else {DAY_NAMES.index(d) for d in days_part.split(",")}
-    return days, hour, minute
-
-
-def validate_cron(expr: str) -> str:
-    """`mon 09:00`, `mon,thu 08:30`, `daily 07:00`: day names, never numbers (they are ambiguous)."""
-    parts = expr.strip().lower().split()
-    if len(parts) != 2:
-        raise ConfigError(f"digest_cron {expr!r} must look like 'mon 09:00'")
-    days, clock = parts
-    if days not in ("daily", "*"):
-        for day in days.split(","):
-            if day not in DAY_NAMES:
-                raise ConfigError(f"digest_cron {expr!r}: {day!r} is not a day name ({', '.join(DAY_NAMES)})")
-    try:
-        hour, minute = (int(x) for x in clock.split(":"))
-        if not (0 <= hour < 24 and 0 <= minute < 60):
-            raise ValueError
-    except ValueError as exc:
-        raise ConfigError(f"digest_cron {expr!r}: {clock!r} is not a time like 09:00") from exc
-    return expr.strip().lower()
-
-
 def masked_url(url: str) -> str:
     """Enough of a secret URL to recognise it (its scheme and host), never its path or a token."""
     scheme, _, rest = url.strip().rpartition("://")
@@ -346,9 +322,9 @@ def _build(data: dict[str, Any], root: Path, file: Path | None, env: Mapping[str
         user_agent=_get(data, "bot", "user_agent", DEFAULT_USER_AGENT, str),
         http=http,
         hn_lookup=_get(data, "hn", "lookup", True, bool),
-        hn_search_url=_get(data, "hn", "search_url", "https://hn.algolia.com/api/v1", str),
+        hn_search_url=_get(data, "hn", "search_url", HN_SEARCH_URL, str),
         hn_max_lookups=_get(data, "hn", "max_lookups", 30, int),
-        arxiv_api=_get(data, "bot", "arxiv_api", "https://export.arxiv.org/api/query", str),
+        arxiv_api=_get(data, "bot", "arxiv_api", ARXIV_API_URL, str),
         slack_timeout=max(1, _get(data, "slack", "timeout", 15, int)),
         llm_request_seconds=llm_seconds["request_seconds"],
         llm_budget_seconds=llm_seconds["budget_seconds"],

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from bot.core.config import HN_SEARCH_URL
 from bot.core.identity import Identity, canonical_url, url_identities
 from bot.core.records import FeedItem
 from bot.sources.fetch import Fetcher, FetchSettings
@@ -24,7 +25,6 @@ from bot.sources.parsers import ParseError, parse_algolia
 from bot.store.database import Store
 
 log = logging.getLogger(__name__)
-DEFAULT_SEARCH_URL = "https://hn.algolia.com/api/v1"
 YOUNG = timedelta(days=7)  # refresh points while the item is this young
 REFRESH_EVERY = timedelta(hours=12)
 
@@ -68,7 +68,7 @@ def best_thread(hits: Sequence[FeedItem], wanted: set[Identity]) -> Thread | Non
 
 
 class ThreadFinder:
-    def __init__(self, fetcher_settings: FetchSettings, search_url: str = DEFAULT_SEARCH_URL,
+    def __init__(self, fetcher_settings: FetchSettings, search_url: str = HN_SEARCH_URL,
                  max_requests: int = 30) -> None:
         self.settings = fetcher_settings
         self.search_url = search_url.rstrip("/")
