@@ -103,6 +103,17 @@ async def fetch_source(feed: FeedConfig, state: dict[str, Any], getter: Getter, 
     return outcome
 
 
+async def _ask(getter: Getter, url: str, accept: str, outcome: SourceOutcome) -> FetchResult | None:
+    """One page of a paged API: the answer, or None with the failure recorded in `outcome`."""
+    res = await getter.get(url, accept=accept)
+    outcome.requests += 1
+    outcome.elapsed += res.elapsed
+    if res.status != "ok":
+        _failed(outcome, res)
+        return None
+    return res
+
+
 def gone_reason(name: str, since: str) -> str:
     """What status and poll say about a feed that answered 410 Gone, and how to ask it again."""
     return (f"HTTP 410 Gone on {since}: not polled until `bot poll --source {name}` asks it again")
@@ -181,11 +192,8 @@ async def _fetch_hn(feed: FeedConfig, state: dict[str, Any], getter: Getter, now
             filters.append(f"created_at_i<{upper}")
         url = feed.url + "?" + urlencode({"tags": "story", "numericFilters": ",".join(filters),
                                           "hitsPerPage": per_page})
-        res = await getter.get(url, accept="application/json")
-        outcome.requests += 1
-        outcome.elapsed += res.elapsed
-        if res.status != "ok":
-            _failed(outcome, res)
+        res = await _ask(getter, url, "application/json", outcome)
+        if res is None:
             return
         items, paging = parse_algolia(res.body, feed.name)
         outcome.count_skipped(paging)
@@ -217,11 +225,8 @@ async def _fetch_arxiv(feed: FeedConfig, state: dict[str, Any], getter: Getter, 
         url = feed.url + "?" + urlencode({"search_query": query, "sortBy": "submittedDate",
                                           "sortOrder": "descending", "start": page * page_size,
                                           "max_results": page_size})
-        res = await getter.get(url, accept="application/atom+xml")
-        outcome.requests += 1
-        outcome.elapsed += res.elapsed
-        if res.status != "ok":
-            _failed(outcome, res)
+        res = await _ask(getter, url, "application/atom+xml", outcome)
+        if res is None:
             return
         items, paging = parse_arxiv(res.body, feed.name)
         outcome.count_skipped(paging)
@@ -243,11 +248,8 @@ async def _fetch_hf_papers(feed: FeedConfig, state: dict[str, Any], getter: Gett
     days = max(1, int(_opt(feed, "lookback_days", 2)))
     for back in range(days):
         day = (now - timedelta(days=back)).date().isoformat()
-        res = await getter.get(feed.url + "?" + urlencode({"date": day}), accept="application/json")
-        outcome.requests += 1
-        outcome.elapsed += res.elapsed
-        if res.status != "ok":
-            _failed(outcome, res)
+        res = await _ask(getter, feed.url + "?" + urlencode({"date": day}), "application/json", outcome)
+        if res is None:
             outcome.items = []
             return
         items, paging = parse_daily_papers(res.body, feed.name)
