@@ -167,7 +167,7 @@ def test_several_archives_in_the_table(workdir: Path) -> None:
     result = CliRunner().invoke(cli, ["eval", "archive", "papers", "--limit", "5"], catch_exceptions=False,
                                 terminal_width=200)
     assert result.exit_code == 0
-    assert "first alone" in result.stdout and "Share of digest slots by source" in result.stdout
+    assert "alone" in result.stdout and "Share of digest slots by source" in result.stdout
     assert "Share of your picks by source: archive 50% (1), archive+papers 50% (1)" in result.stdout
 
 

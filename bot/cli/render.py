@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -102,15 +103,18 @@ def eval_tables(console: Console, report: dict[str, Any]) -> None:
     k = report["k"]
     several = report.get("baseline") is not None
     names = " + ".join(report.get("archives") or [report["archive"]])
-    table = Table(title=f"Replay of {names}: recall@{k} of your logged picks", show_header=True)
+    table = Table(title=f"Replay of {names}: recall@{k} of your logged picks", show_header=True,
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    # Short headers, explained below the table, so a week's row fits 80 columns (dates never cut).
     columns = ["week", "items", "picks", "bot"]
     if several:
-        columns.append("first alone")
-    columns += ["HN points", "keywords + points", "slots to non-picks"]
+        columns.append("alone")
+    columns += ["points", "kw+pts", "wasted"]
     if several:
-        columns.append("slots by source")
+        columns.append("slots")
     for col in columns:
-        table.add_column(col, justify="left" if col in ("week", "slots by source") else "right")
+        table.add_column(col, justify="left" if col in ("week", "slots") else "right", no_wrap=True,
+                         min_width=8 if col == "slots" else None)
     legend = list(report.get("slot_share") or {})
     methods = ["bot", *(["first_archive_only"] if several else []), "points", "keyword_points"]
     for w in report["per_week"]:
@@ -127,9 +131,11 @@ def eval_tables(console: Console, report: dict[str, Any]) -> None:
     table.add_row(*total, style="bold")
     console.print(table)
     console.print(f"{report['weeks']} weeks with picks; recall is picks in the top {k} / picks that week "
-                  f"(overall: all weeks' picks together).", highlight=False)
+                  f"(overall: all weeks' picks together). Baselines: points = HN points only; kw+pts = a "
+                  f"keyword filter (any topic phrase), then points. wasted = slots that went to items never "
+                  f"picked.", highlight=False)
     if several:
-        console.print(f"Only weeks that every archive recorded; 'first alone' replays {report['baseline']} by "
+        console.print(f"Only weeks that every archive recorded; 'alone' replays {report['baseline']} by "
                       f"itself for the same weeks and picks. Slots by source: {' / '.join(legend)}.", highlight=False)
         for label, key in (("digest slots", "slot_share"), ("your picks", "pick_share")):
             shares = ", ".join(f"{name} {v['share']:.0%} ({v['count']})" for name, v in report[key].items())
