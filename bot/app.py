@@ -12,15 +12,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import Config
-from bot.digest import ExtractiveSummarizer, Summarizer
 from bot.errors import ConfigError
-from bot.hn_threads import ThreadFinder
 from bot.library import find_log
 from bot.lock import hold, work_lock
-from bot.slack import SlackPoster, make_poster
 from bot.store import Store
+
+if TYPE_CHECKING:  # the SDKs behind these are imported by the methods that build them (start-up time)
+    from bot.digest import Summarizer
+    from bot.hn_threads import ThreadFinder
+    from bot.slack import SlackPoster
 
 
 @dataclass
@@ -45,6 +48,8 @@ class App:
 
     def summarizer(self) -> Summarizer:
         """LLM summaries when [llm] enabled; the extractive summary otherwise (and on any LLM failure)."""
+        from bot.digest import ExtractiveSummarizer
+
         c = self.config
         if not c.llm_enabled:
             return ExtractiveSummarizer()
@@ -58,11 +63,14 @@ class App:
     def thread_finder(self) -> ThreadFinder | None:
         if not self.config.hn_lookup:
             return None
+        from bot.hn_threads import ThreadFinder
         from bot.poll import fetch_settings
 
         return ThreadFinder(fetch_settings(self.config, []), self.config.hn_search_url, self.config.hn_max_lookups)
 
     def slack_poster(self) -> SlackPoster | None:
+        from bot.slack import make_poster
+
         c = self.config
         return make_poster(c.slack_webhook_url, c.slack_bot_token, c.slack_channel, c.slack_api_url)
 

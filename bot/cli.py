@@ -11,17 +11,18 @@ import re
 import sys
 import traceback
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
 
-from bot import library as lib
-from bot.app import App
-from bot.config import load_config
 from bot.errors import BotError
+
+# Start-up: a command imports only what it uses (`bot --help` must not load every SDK), so the
+# heavier modules are imported inside the commands that need them.
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from bot.app import App
 
 
 class RedactSecrets(logging.Filter):
@@ -39,8 +40,23 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+class _LazyConsole:
+    """A rich Console made on first use: importing rich costs more than most commands' work."""
+
+    def __init__(self, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr, soft_wrap=True)
+        return getattr(self._console, name)
+
+
+out = cast("Console", _LazyConsole(stderr=False))
+err = cast("Console", _LazyConsole(stderr=True))
 
 
 class State:
@@ -53,6 +69,9 @@ class State:
     @property
     def app(self) -> App:
         if self._app is None:
+            from bot.app import App
+            from bot.config import load_config
+
             self._app = App(load_config(self.config_path))
         return self._app
 
@@ -74,6 +93,8 @@ def progress_bar(state: State, total: int, label: str) -> Iterator[Callable[[str
     if state.quiet or not err.is_terminal or total <= 1:
         yield lambda _name: None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[last]}"), console=err, transient=True) as bar:
         task = bar.add_task(label, total=total, last="")
@@ -114,6 +135,10 @@ def library() -> None:
 @pass_state
 def library_import(state: State, paths: tuple[str, ...], as_json: bool) -> None:
     """Parse reading documents into the library (default: [library] paths and the log). Idempotent."""
+    from rich.table import Table
+
+    from bot import library as lib
+
     app = state.app
     report = lib.import_documents(app.store, list(paths) or app.library_paths())
     if as_json:
@@ -139,6 +164,10 @@ def library_import(state: State, paths: tuple[str, ...], as_json: bool) -> None:
 @pass_state
 def library_check(state: State, queries: tuple[str, ...], as_json: bool) -> None:
     """Is each URL or title already known? Use - to read one query per line from stdin."""
+    from rich.table import Table
+
+    from bot import library as lib
+
     expanded: list[str] = []
     for q in queries:
         if q == "-":
@@ -170,6 +199,8 @@ def library_check(state: State, queries: tuple[str, ...], as_json: bool) -> None
 @pass_state
 def library_stats(state: State, as_json: bool) -> None:
     """Counts of entries, links, arXiv ids, HN ids and title-only entries."""
+    from rich.table import Table
+
     stats = state.app.store.library_stats()
     if as_json:
         emit_json(stats.as_dict())
@@ -189,6 +220,8 @@ def library_stats(state: State, as_json: bool) -> None:
 @pass_state
 def library_search(state: State, text: tuple[str, ...], limit: int, as_json: bool) -> None:
     """Full-text search of the library (titles and lines)."""
+    from rich.table import Table
+
     rows = state.app.store.search_library(" ".join(text), limit=limit)
     if as_json:
         emit_json(rows)
@@ -208,6 +241,8 @@ def library_search(state: State, text: tuple[str, ...], limit: int, as_json: boo
 def ensure_library(state: State, app: App) -> None:
     """A check against an empty library would say "unknown" to everything: import first."""
     if app.store.library_stats().entries == 0:
+        from bot import library as lib
+
         report = lib.import_documents(app.store, app.library_paths())
         if not state.quiet:
             err.print(f"(imported {report.stats.entries} library entries from {len(report.files)} documents first)")

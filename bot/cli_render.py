@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bot.digest import DigestOutcome
-from bot.poll import PollReport
+if TYPE_CHECKING:  # types only: `bot status` should not import the poll's and digest's machinery
+    from bot.digest import DigestOutcome
+    from bot.poll import PollReport
 
 
 def poll_table(console: Console, report: PollReport) -> None:
