@@ -13,8 +13,6 @@ import xml.sax
 from datetime import UTC, datetime
 from typing import Any
 
-import feedparser
-
 from bot.identity import arxiv_id_from_url, hn_id_from_url
 from bot.normalize import make_item, plain_text
 from bot.records import FeedItem
@@ -42,8 +40,16 @@ def _iso(struct: Any) -> str | None:
         return None
 
 
+def _feedparser() -> Any:
+    """feedparser, imported on the first body to parse: a poll of unchanged feeds never needs it."""
+    import feedparser
+
+    return feedparser
+
+
 def _harmless(problem: Exception) -> bool:
     """Encoding notes and undeclared namespaces are feedparser telling us what it coped with."""
+    feedparser = _feedparser()
     return isinstance(problem, feedparser.CharacterEncodingOverride | feedparser.NonXMLContentType
                       | feedparser.UndeclaredNamespace)
 
@@ -60,7 +66,7 @@ def parse_rss(body: bytes, source: str, content_type: str = "") -> list[FeedItem
         raise ParseError("empty response body")
     # We reduce every field to plain text ourselves, so feedparser's HTML sanitizer (most of its
     # time on big feeds) and relative-URI resolution are switched off.
-    parsed = feedparser.parse(body, response_headers={"content-type": content_type} if content_type else None,
+    parsed = _feedparser().parse(body, response_headers={"content-type": content_type} if content_type else None,
                               sanitize_html=False, resolve_relative_uris=False)
     entries = parsed.get("entries") or []
     problem = parsed.get("bozo_exception")
@@ -160,7 +166,7 @@ def parse_arxiv(body: bytes, source: str) -> tuple[list[FeedItem], dict[str, Any
     """arXiv export API Atom -> (items, paging: totalResults, startIndex, itemsPerPage, oldest)."""
     if not body.strip():
         raise ParseError("empty response body")
-    parsed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
+    parsed = _feedparser().parse(body, sanitize_html=False, resolve_relative_uris=False)
     if not parsed.get("entries") and parsed.get("bozo"):
         raise ParseError(f"malformed arXiv answer: {parsed.get('bozo_exception')}")
     feed = parsed.get("feed", {})

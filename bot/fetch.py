@@ -54,6 +54,31 @@ class BodyTooLarge(Exception):
     pass
 
 
+MIN_GLOBAL = 32  # in flight at once when sized automatically, whatever the hosts (pages for `bot add`)
+FD_RESERVE = 64  # descriptors kept for the database, the lock, logs and pipes to worker processes
+
+
+def open_file_ceiling() -> int:
+    """How many connections this process can hold open at once: its soft RLIMIT_NOFILE, less a reserve."""
+    try:
+        import resource
+
+        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):  # no such limit here: a modest guess
+        return 256
+    if soft == resource.RLIM_INFINITY:
+        return 4096
+    return max(8, soft - FD_RESERVE)
+
+
+def global_limit(hosts: int, per_host: int, configured: int = 0) -> int:
+    """The bound on requests in flight: per_host for every host in play (so 200 feeds on 200 hosts go
+    out at once, while the per-host bound protects each server), or the configured number; never
+    more than the open-file limit allows."""
+    wanted = configured if configured > 0 else max(MIN_GLOBAL, hosts * per_host)
+    return max(1, min(wanted, open_file_ceiling()))
+
+
 def is_local(url: str) -> bool:
     return url.startswith("file://") or "://" not in url
 

@@ -1,7 +1,8 @@
 """`bot poll`: sources -> normalize -> merge/dedupe -> score -> store, with a report per source.
 
-All feeds are fetched concurrently through one Fetcher; parsing, deciding and scoring happen after,
-and every write of a poll lands in one transaction (a crash mid-poll stores nothing half-way).
+All feeds are fetched concurrently, by one process per core for many feeds (each with its own client
+and its own hosts), and parsed as they arrive; deciding and scoring happen after, and every write of
+a poll lands in one transaction (a crash mid-poll stores nothing half-way).
 """
 
 from __future__ import annotations
@@ -9,24 +10,27 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from bot import library_cache
 from bot.config import Config, FeedConfig
 from bot.dedupe import Candidate, Decision, decide, merge
 from bot.errors import ConfigError
 from bot.feedlist import load_feeds, load_topics
-from bot.fetch import Fetcher, FetchSettings, is_local
+from bot.fetch import Fetcher, FetchSettings, global_limit, is_local
 from bot.identity import Identity
-from bot.library import build_index
+from bot.library_cache import LibraryCache
 from bot.records import FeedItem
-from bot.score import LibraryModel, Scorer, TasteModel, TopicMatcher, tokens, url_words
-from bot.sources import Offload, SourceOutcome, fetch_source, inline
+from bot.score import Scorer, TasteModel, TopicMatcher, tokens
+from bot.sources import SourceOutcome, fetch_source
 from bot.store import Store
 
 
@@ -63,18 +67,24 @@ class PollReport:
                 "sources": [s.as_dict() for s in self.sources], "totals": dict(totals)}
 
 
+def feed_host(feed: FeedConfig) -> str:
+    """The host a feed is fetched from ("" for a local file)."""
+    return "" if is_local(feed.url) else (urlsplit(feed.url).hostname or "").lower()
+
+
 def fetch_settings(config: Config, feeds: Sequence[FeedConfig]) -> FetchSettings:
     h = config.http
     intervals: dict[str, float] = {}
     for feed in feeds:
         interval = feed.options.get("min_interval", 3.0 if feed.kind == "arxiv" else 0.0)
         if not is_local(feed.url) and interval:
-            host = (urlsplit(feed.url).hostname or "").lower()
+            host = feed_host(feed)
             intervals[host] = max(intervals.get(host, 0.0), float(interval))
+    hosts = {feed_host(f) for f in feeds if not is_local(f.url)}
     return FetchSettings(
         connect_timeout=h["connect_timeout"], read_timeout=h["read_timeout"], deadline=h["feed_deadline"],
         max_body=int(h["max_body_mb"] * 1024 * 1024), max_redirects=int(h["max_redirects"]),
-        concurrency=int(h["concurrency"]), per_host=int(h["per_host"]),
+        concurrency=global_limit(len(hosts), int(h["per_host"]), int(h["concurrency"])), per_host=int(h["per_host"]),
         retry_after_cap=h["retry_after_cap_hours"] * 3600, user_agent=config.user_agent, min_interval=intervals,
     )
 
@@ -90,78 +100,120 @@ def select_feeds(config: Config, only: Sequence[str] = ()) -> list[FeedConfig]:
     return [f for f in feeds if f.enabled]
 
 
-PARALLEL_PARSE_FROM = 16  # feeds; below this a process pool costs more than it saves
-POOL_START_TIMEOUT = 30.0  # seconds for the parser processes to come up before parsing inline instead
+PARALLEL_FROM = 16  # feeds; below this, starting processes costs more than it saves
 
 
-def start_parse_pool(workers: int) -> ProcessPoolExecutor | None:
-    """A pool of parser processes, started and ready; None where processes cannot be made."""
-    pool = None
-    try:
-        # forkserver, not fork: the poll has threads, and a forked child could inherit a held lock.
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["bot.feed_parsers"])  # imported once, not once per worker
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
-        for started in [pool.submit(int) for _ in range(workers)]:
-            started.result(timeout=POOL_START_TIMEOUT)
-    except (OSError, ValueError, RuntimeError, TimeoutError):
-        # No processes here (a sandbox, a broken pool, a start that hangs): parse inline, just slower.
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
-        return None
-    return pool
+def partition_by_host(feeds: Sequence[FeedConfig], parts: int) -> list[list[int]]:
+    """The feeds' positions in at most `parts` groups of about equal size, every feed of a host in the
+    same group: each group is fetched by a process of its own, and a host's bound holds only if one
+    process owns the host."""
+    by_host: dict[str, list[int]] = {}
+    for n, feed in enumerate(feeds):
+        by_host.setdefault(feed_host(feed), []).append(n)
+    groups: list[list[int]] = [[] for _ in range(max(1, min(parts, len(by_host))))]
+    for positions in sorted(by_host.values(), key=len, reverse=True):
+        min(groups, key=len).extend(positions)
+    return [sorted(g) for g in groups if g]
 
 
-async def fetch_all(feeds: Sequence[FeedConfig], states: dict[str, dict[str, Any]], fetcher: Fetcher,
-                    now: datetime, progress: Callable[[str], None] | None = None) -> list[SourceOutcome]:
-    pool: asyncio.Future[ProcessPoolExecutor | None] | None = None
-    offload: Offload = inline
-    workers = os.cpu_count() or 1
-    if len(feeds) >= PARALLEL_PARSE_FROM and workers > 1:
-        loop = asyncio.get_running_loop()
-        # Started in a thread, so the first requests go out while the workers start.
-        pool = loop.run_in_executor(None, start_parse_pool, workers)
-
-        async def offload(fn: Callable[..., Any], *args: Any) -> Any:  # noqa: F811
-            assert pool is not None
-            executor = await pool
-            if executor is None:
-                return fn(*args)
-            return await loop.run_in_executor(executor, fn, *args)
-
+async def fetch_feeds(feeds: Sequence[FeedConfig], states: dict[str, dict[str, Any]], fetcher: Fetcher,
+                      now: datetime, progress: Callable[[str], None] | None = None) -> list[SourceOutcome]:
+    """Every feed through one client, concurrently; each feed is parsed as soon as its body is in, while
+    the other requests are still in flight."""
     async def one(feed: FeedConfig) -> SourceOutcome:
         try:
-            outcome = await fetch_source(feed, states.get(feed.name, {}), fetcher, now, offload)
+            outcome = await fetch_source(feed, states.get(feed.name, {}), fetcher, now)
         except Exception as exc:  # a bug in one source must not lose the others' items
             outcome = SourceOutcome(feed, result="error", error=f"{type(exc).__name__}: {exc}")
         if progress:
             progress(feed.name)
         return outcome
 
+    async with fetcher:
+        return list(await asyncio.gather(*(one(f) for f in feeds)))
+
+
+def fetch_partition(feeds: Sequence[FeedConfig], states: dict[str, dict[str, Any]], settings: FetchSettings,
+                    now: datetime) -> list[SourceOutcome]:
+    """One process's share of a poll: its own client for its own hosts. Runs in a worker process."""
+    return asyncio.run(fetch_feeds(feeds, states, Fetcher(settings, now=lambda: now), now))
+
+
+def _start_method() -> str:
+    # fork starts a worker at once with everything imported, but copies only the calling thread: with
+    # other threads running (a progress bar, a scheduler, test servers) a child could inherit a lock one
+    # of them held, so then the forkserver, slower to start.
+    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        return "fork"
+    return "forkserver"
+
+
+def fetch_all(feeds: Sequence[FeedConfig], states: dict[str, dict[str, Any]], settings: FetchSettings,
+              configured: int, now: datetime, progress: Callable[[str], None] | None = None,
+              meanwhile: Callable[[], None] | None = None) -> list[SourceOutcome]:
+    """Outcomes in the order of `feeds`. From PARALLEL_FROM feeds on, the hosts are spread over one
+    process per core, each with its own client, bound and parser (one client cannot keep up with a
+    few hundred hosts on one core); `meanwhile` runs here while they work."""
+    parts = partition_by_host(feeds, os.cpu_count() or 1) if len(feeds) >= PARALLEL_FROM else []
+    pool: ProcessPoolExecutor | None = None
+
+    def share(part: list[int]) -> FetchSettings:  # a process's bound: sized to its own hosts
+        hosts = {feed_host(feeds[n]) for n in part} - {""}
+        return replace(settings, concurrency=global_limit(len(hosts), settings.per_host, configured))
+
+    pending: dict[Future[list[SourceOutcome]], list[int]] = {}
+    if len(parts) > 1:
+        try:
+            context = multiprocessing.get_context(_start_method())
+            if context.get_start_method() == "forkserver":
+                context.set_forkserver_preload(["bot.poll"])  # imported once, not once per worker
+            pool = ProcessPoolExecutor(max_workers=len(parts), mp_context=context)
+            for part in parts:
+                pending[pool.submit(fetch_partition, [feeds[n] for n in part],
+                                    {feeds[n].name: states.get(feeds[n].name, {}) for n in part},
+                                    share(part), now)] = part
+        except (OSError, ValueError, RuntimeError, BrokenProcessPool):
+            # No processes here (a sandbox, a broken pool): one client does it all, just slower.
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+            pool, pending = None, {}
+    if pool is None:
+        outcomes = asyncio.run(fetch_feeds(feeds, states, Fetcher(settings, now=lambda: now), now, progress))
+        if meanwhile:
+            meanwhile()
+        return outcomes
+    found: dict[int, SourceOutcome] = {}
     try:
-        async with fetcher:
-            return list(await asyncio.gather(*(one(f) for f in feeds)))
+        if meanwhile:
+            meanwhile()
+        for future in as_completed(pending):
+            part = pending[future]
+            try:
+                got = future.result()
+            except (BrokenProcessPool, OSError):  # a worker died: its share is fetched here instead
+                got = asyncio.run(fetch_feeds([feeds[n] for n in part], states, Fetcher(share(part), now=lambda: now),
+                                              now))
+            for n, outcome in zip(part, got, strict=True):
+                found[n] = outcome
+                if progress:
+                    progress(outcome.feed.name)
     finally:
-        if pool is not None and (executor := await pool) is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=True, cancel_futures=True)
+    return [found[n] for n in range(len(feeds))]
 
 
 BACKGROUND_ITEMS = 3000
 
 
-def build_scorer(topics: TopicMatcher, store: Store, now: datetime, batch: Sequence[FeedItem] = ()) -> Scorer:
-    entries = list(store.library_entries())
-    model = LibraryModel.build((e["id"], e["title"] or "", e["text"] or "", e["urls"]) for e in entries)
+def build_scorer(topics: TopicMatcher, store: Store, now: datetime, batch: Sequence[FeedItem] = (),
+                 library: LibraryCache | None = None) -> Scorer:
+    library = library or library_cache.load(store)
     # The background for taste: this poll's items and the most recent stored ones.
     recent = store.db.execute("select title, summary from items order by id desc limit ?", [BACKGROUND_ITEMS])
     background = [tokens(f"{i.title} {i.summary[:300]}") for i in batch]
     background += [tokens(f"{t} {(s or '')[:300]}") for t, s in recent]
-    # Taste is read from what the entries name (link texts, quoted titles, the words of their links),
-    # not from the person's notes around them: "useful", "associated" or "found" say nothing of taste.
-    titles = store.entry_titles()
-    taste = TasteModel.build((tokens(" ".join([*titles.get(e["id"], ()), *map(url_words, e["urls"])]))
-                              for e in entries), background)
-    return Scorer(topics, model, now, taste=taste)
+    taste = TasteModel.build(library.taste_docs, background)
+    return Scorer(topics, library.model, now, taste=taste)
 
 
 def poll(config: Config, store: Store, only: Sequence[str] = (), now: datetime | None = None,
@@ -172,24 +224,37 @@ def poll(config: Config, store: Store, only: Sequence[str] = (), now: datetime |
     feeds = select_feeds(config, only)
     topics = TopicMatcher(load_topics(config.topics))  # a bad topics file fails before any request
     states = {f.name: store.source_state(f.name) for f in feeds}
-    fetcher = fetcher or Fetcher(fetch_settings(config, feeds), now=lambda: now)
-    outcomes = asyncio.run(fetch_all(feeds, states, fetcher, now, progress))
+    library: list[LibraryCache] = []
+
+    def preload() -> None:
+        # A feed never fetched before answers with a body for sure: read the library's index and model
+        # while the requests are in flight. (A poll of feeds that may all answer 304 reads them only
+        # if some items come.)
+        if any(not (states[f.name].get("etag") or states[f.name].get("last_modified")) for f in feeds):
+            library.append(library_cache.load(store))
+
+    if fetcher is not None:  # a test's own client: everything through it, in this process
+        outcomes = asyncio.run(fetch_feeds(feeds, states, fetcher, now, progress))
+    else:
+        outcomes = fetch_all(feeds, states, fetch_settings(config, feeds), int(config.http["concurrency"]), now,
+                             progress, meanwhile=preload)
     if hook:
         hook("poll-fetched")  # crash tests stop here: fetched, nothing stored
-    report = store_outcomes(config, store, outcomes, topics, now, started)
+    report = store_outcomes(config, store, outcomes, topics, now, started, library[0] if library else None)
     if hook:
         hook("poll-stored")
     return report
 
 
 def store_outcomes(config: Config, store: Store, outcomes: Sequence[SourceOutcome], topics: TopicMatcher,
-                   now: datetime, started: str) -> PollReport:
+                   now: datetime, started: str, library: LibraryCache | None = None) -> PollReport:
     all_items = [item for o in outcomes for item in o.items]
     decisions: list[Decision] = []
     scorer: Scorer | None = None
-    if all_items:  # an all-304 poll builds neither the identity index nor the library model
-        decisions = decide(merge(all_items), build_index(store, owners=("entry", "item")))
-        scorer = build_scorer(topics, store, now, all_items)
+    if all_items:  # an all-304 poll reads neither the identity index nor the library model
+        library = library or library_cache.load(store)
+        decisions = decide(merge(all_items), library_cache.with_items(library.index, store))
+        scorer = build_scorer(topics, store, now, all_items, library)
     fate: dict[int, str] = {}  # id(FeedItem) -> new | known | off_topic
     stamp = now.isoformat(timespec="seconds")
     with store.transaction():

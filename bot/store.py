@@ -100,6 +100,18 @@ def _m5(db: sqlite_utils.Database) -> None:
     db.table("hn_lookups").create({"item_id": int, "checked": str, "hn_id": int}, pk="item_id")
 
 
+@migration(6, "library generation")
+def _m6(db: sqlite_utils.Database) -> None:
+    # What the library cache (bot.library_cache) is keyed by: a token naming this database and a
+    # generation that a trigger bumps on every change to the library's entries, whoever makes it.
+    db.execute("create table library_state (id integer primary key check (id = 1), token text not null, "
+               "generation integer not null)")
+    db.execute("insert into library_state values (1, lower(hex(randomblob(16))), 0)")
+    for event in ("insert", "update", "delete"):
+        db.execute(f"create trigger library_entries_{event}_generation after {event} on library_entries "
+                   "begin update library_state set generation = generation + 1; end")
+
+
 @dataclass(frozen=True)
 class LibraryStats:
     entries: int
@@ -190,6 +202,11 @@ class Store(DeliveryRecords):
                     batch_size=500,
                 )
         return len(entries)
+
+    def library_version(self) -> tuple[str, int]:
+        """(this database's token, the library's generation): changes whenever any library entry does."""
+        token, generation = self.db.execute("select token, generation from library_state").fetchone()
+        return str(token), int(generation)
 
     def library_files(self) -> list[str]:
         return [r[0] for r in self.db.execute("select distinct file from library_entries order by file")]

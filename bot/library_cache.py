@@ -1,0 +1,139 @@
+"""The library's identity index and relevance inputs, built once per state of the library and kept in
+a file beside the database (`<db>.library-cache`), so that a poll does not rebuild them from every
+library entry (5 to 8 s for 100,000 entries).
+
+The file is keyed by the database's library token and generation (a trigger bumps the generation on
+any change to the library's entries, whatever makes it) and by the code that builds it: on any
+difference it is rebuilt, so a stale cache is never used. Items are not cached (they change every
+poll): `with_items` adds them to the loaded index.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import os
+import pickle
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.identity import Identity
+from bot.library import build_index
+from bot.matcher import IdentityIndex
+from bot.score import LibraryModel, tokens, url_words
+from bot.store import Store
+
+FORMAT = 1
+# The modules whose code decides what the cache holds: a change to any of them rebuilds it.
+BUILT_BY = ("identity.py", "matcher.py", "score.py", "library.py", "library_cache.py")
+_stamp: str | None = None
+
+
+@dataclass
+class LibraryCache:
+    index: IdentityIndex  # the library entries' identities (no items)
+    model: LibraryModel  # TF-IDF of the entries, for similarity
+    taste_docs: list[list[str]]  # per entry: the words of what it names, for the taste model
+
+
+def code_stamp() -> str:
+    global _stamp
+    if _stamp is None:
+        digest = hashlib.sha256(str(FORMAT).encode())
+        for name in BUILT_BY:
+            digest.update((Path(__file__).parent / name).read_bytes())
+        _stamp = digest.hexdigest()
+    return _stamp
+
+
+def cache_path(store: Store) -> Path | None:
+    return None if store.path == ":memory:" else Path(store.path + ".library-cache")
+
+
+@contextmanager
+def _snapshot(store: Store) -> Iterator[None]:
+    """One read transaction: the generation and the entries read under it are of the same library."""
+    conn = store.db.conn
+    own = not conn.in_transaction
+    if own:
+        conn.execute("begin")
+    try:
+        yield
+    finally:
+        if own:
+            conn.execute("commit")
+
+
+def build(store: Store) -> tuple[tuple[str, str, int], LibraryCache]:
+    with _snapshot(store):
+        key = (code_stamp(), *store.library_version())
+        entries = list(store.library_entries())
+        model = LibraryModel.build((e["id"], e["title"] or "", e["text"] or "", e["urls"]) for e in entries)
+        # Taste is read from what the entries name (link texts, quoted titles, the words of their links).
+        titles = store.entry_titles()
+        taste_docs = [tokens(" ".join([*titles.get(e["id"], ()), *map(url_words, e["urls"])])) for e in entries]
+        index = build_index(store, owners=("entry",))
+    return key, LibraryCache(index, model, taste_docs)
+
+
+def load(store: Store) -> LibraryCache:
+    """The cache for the library as it is now: read from the file when it matches, else built (and
+    saved, when the database is a file)."""
+    path = cache_path(store)
+    key = (code_stamp(), *store.library_version())
+    if path is not None:
+        cached = _read(path, key)
+        if cached is not None:
+            return cached
+    key, built = build(store)
+    if path is not None:
+        _write(path, key, built)
+    return built
+
+
+def _read(path: Path, key: tuple[str, str, int]) -> LibraryCache | None:
+    try:
+        with path.open("rb") as f:
+            if pickle.load(f) != key:
+                return None
+            collecting = gc.isenabled()
+            gc.disable()  # millions of small objects: the collector would walk them over and over
+            try:
+                cached = pickle.load(f)
+            finally:
+                if collecting:
+                    gc.enable()
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
+        return None  # missing, truncated or from other code: rebuilt
+    return cached if isinstance(cached, LibraryCache) else None
+
+
+def _write(path: Path, key: tuple[str, str, int], cache: LibraryCache) -> None:
+    """Atomically (a reader sees the old file or the new one), and quietly: a cache that cannot be
+    saved is rebuilt next time."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                pickle.dump(key, f, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump(cache, f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError:
+        pass
+
+
+def with_items(index: IdentityIndex, store: Store) -> IdentityIndex:
+    """The library's index plus every stored item, after the entries (a match names the person's own
+    entry rather than an item), items in the order they were stored."""
+    grouped: dict[int, list[Identity]] = {}
+    for kind, value, _owner, owner_id in sorted(store.identity_rows(owner="item"), key=lambda r: r[3]):
+        grouped.setdefault(owner_id, []).append(Identity(kind, value))
+    for owner_id, idents in grouped.items():
+        index.add("item", owner_id, idents)
+    return index
