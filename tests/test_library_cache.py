@@ -1,0 +1,110 @@
+"""The library's identity index and model, cached beside the database: used while the library is as it
+was, rebuilt whenever it changes (whoever changed it), and never read stale."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot import library as lib
+from bot import library_cache
+from bot.identity import Identity, normalize_title
+from bot.store import Store
+from tests.conftest import ROOT
+
+FIRST = """## 2023 Log
+## 27 May 2023
+* ['QLoRA: Efficient Finetuning of Quantized Language Models'](https://arxiv.org/abs/2305.14314)
+"""
+ADDED = "* [Speculative decoding makes large model inference faster](https://example.org/speculative)\n"
+
+
+def library(tmp_path: Path, text: str) -> Store:
+    (tmp_path / "log.md").write_text(text, encoding="utf-8")
+    store = Store.open(tmp_path / "bot.db")
+    lib.import_documents(store, [tmp_path / "log.md"])
+    return store
+
+
+def title(text: str) -> set[Identity]:
+    return {Identity("title", normalize_title(text))}
+
+
+def no_rebuilds(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(store: Store) -> Any:
+        raise AssertionError("rebuilt although the cache file was current")
+
+    monkeypatch.setattr(library_cache, "build", refuse)
+
+
+def test_a_current_cache_is_read_not_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = library(tmp_path, FIRST)
+    built = library_cache.load(store)
+    assert (tmp_path / "bot.db.library-cache").is_file()
+    no_rebuilds(monkeypatch)
+    cached = library_cache.load(store)
+    assert cached.model.size == built.model.size == 1 and cached.taste_docs == built.taste_docs
+    assert cached.index.match(title("QLoRA: efficient finetuning of quantized language models")) is not None
+
+
+def test_a_library_import_invalidates_the_cache(tmp_path: Path) -> None:
+    store = library(tmp_path, FIRST)
+    assert library_cache.load(store).index.match(title("Speculative decoding makes large model inference faster")) is None
+    (tmp_path / "log.md").write_text(FIRST + ADDED, encoding="utf-8")
+    lib.import_documents(store, [tmp_path / "log.md"])
+    fresh = library_cache.load(store)
+    assert fresh.model.size == 2
+    assert fresh.index.match(title("Speculative decoding makes large model inference faster")) is not None
+
+
+def test_any_change_to_the_entries_invalidates_it_even_by_hand(tmp_path: Path) -> None:
+    store = library(tmp_path, FIRST)
+    library_cache.load(store)
+    store.db.execute("update library_entries set title = 'Mixture of depths for efficient transformers'")
+    store.db.execute("update identities set value = ? where owner = 'entry' and kind = 'title'",
+                     [normalize_title("Mixture of depths for efficient transformers")])
+    fresh = library_cache.load(store)
+    assert fresh.index.match(title("Mixture of depths for efficient transformers")) is not None
+    assert "mixture" in fresh.model.idf
+
+
+def test_a_new_database_never_reads_the_old_ones_cache(tmp_path: Path) -> None:
+    """Same path, same generation, another database (deleted and made again): its token differs."""
+    store = library(tmp_path, FIRST)
+    library_cache.load(store)
+    store.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{tmp_path / 'bot.db'}{suffix}").unlink(missing_ok=True)
+    other = library(tmp_path, FIRST.replace("QLoRA: Efficient Finetuning of Quantized Language Models",
+                                            "Ring attention with blockwise transformers for long contexts"))
+    fresh = library_cache.load(other)
+    assert fresh.index.match(title("QLoRA: efficient finetuning of quantized language models")) is None
+    assert fresh.index.match(title("Ring attention with blockwise transformers for long contexts")) is not None
+
+
+def test_a_damaged_cache_file_is_rebuilt(tmp_path: Path) -> None:
+    store = library(tmp_path, FIRST)
+    library_cache.load(store)
+    path = tmp_path / "bot.db.library-cache"
+    path.write_bytes(path.read_bytes()[:200])
+    assert library_cache.load(store).model.size == 1
+
+
+def test_fuzzy_title_keys_mean_the_same_in_every_process(tmp_path: Path) -> None:
+    """The cache is written by one process and read by another, whose string hashes differ: a typo of a
+    library title must still be found through the cached index."""
+    library(tmp_path, FIRST).close()
+    build = "from bot.store import Store; from bot import library_cache; library_cache.load(Store.open('bot.db'))"
+    env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-c", build], cwd=tmp_path, env=env, check=True, timeout=60)
+    store = Store.open(tmp_path / "bot.db")
+    cached = library_cache._read(tmp_path / "bot.db.library-cache",
+                                 (library_cache.code_stamp(), *store.library_version()))
+    assert cached is not None
+    match = cached.index.match(title("QLoRA: Efficient Finetunign of Quantized Language Models"))
+    assert match is not None and match.rule == "fuzzy_title"
