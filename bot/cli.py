@@ -174,9 +174,12 @@ def library_check(state: State, queries: tuple[str, ...], as_json: bool) -> None
             expanded.extend(line.strip() for line in sys.stdin if line.strip())
         else:
             expanded.append(q)
+    from bot import library_cache
+
     app = state.app
     ensure_library(state, app)
-    results = lib.check(app.store, expanded)
+    index = library_cache.with_items(library_cache.load(app.store, index_only=True).index, app.store)
+    results = lib.check(app.store, expanded, index)
     if as_json:
         emit_json([r.as_dict() for r in results])
         return

@@ -79,13 +79,14 @@ def build(store: Store) -> tuple[tuple[str, str, int], LibraryCache]:
     return key, LibraryCache(index, model, taste_docs)
 
 
-def load(store: Store) -> LibraryCache:
+def load(store: Store, index_only: bool = False) -> LibraryCache:
     """The cache for the library as it is now: read from the file when it matches, else built (and
-    saved, when the database is a file)."""
+    saved, when the database is a file). index_only: a lookup (`bot library check`) needs no model,
+    and reads only the index (model and taste_docs come back empty)."""
     path = cache_path(store)
     key = (code_stamp(), *store.library_version())
     if path is not None:
-        cached = _read(path, key)
+        cached = _read(path, key, index_only)
         if cached is not None:
             return cached
     key, built = build(store)
@@ -94,7 +95,8 @@ def load(store: Store) -> LibraryCache:
     return built
 
 
-def _read(path: Path, key: tuple[str, str, int]) -> LibraryCache | None:
+def _read(path: Path, key: tuple[str, str, int], index_only: bool = False) -> LibraryCache | None:
+    """The file holds the key, then the index, the model and the taste words, one pickle each."""
     try:
         with path.open("rb") as f:
             if pickle.load(f) != key:
@@ -102,13 +104,17 @@ def _read(path: Path, key: tuple[str, str, int]) -> LibraryCache | None:
             collecting = gc.isenabled()
             gc.disable()  # millions of small objects: the collector would walk them over and over
             try:
-                cached = pickle.load(f)
+                index = pickle.load(f)
+                model = LibraryModel() if index_only else pickle.load(f)
+                taste_docs = [] if index_only else pickle.load(f)
             finally:
                 if collecting:
                     gc.enable()
     except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
         return None  # missing, truncated or from other code: rebuilt
-    return cached if isinstance(cached, LibraryCache) else None
+    if not (isinstance(index, IdentityIndex) and isinstance(model, LibraryModel) and isinstance(taste_docs, list)):
+        return None
+    return LibraryCache(index, model, taste_docs)
 
 
 def _write(path: Path, key: tuple[str, str, int], cache: LibraryCache) -> None:
@@ -118,8 +124,8 @@ def _write(path: Path, key: tuple[str, str, int], cache: LibraryCache) -> None:
         fd, tmp = tempfile.mkstemp(prefix=path.name + ".", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as f:
-                pickle.dump(key, f, protocol=pickle.HIGHEST_PROTOCOL)
-                pickle.dump(cache, f, protocol=pickle.HIGHEST_PROTOCOL)
+                for part in (key, cache.index, cache.model, cache.taste_docs):
+                    pickle.dump(part, f, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, path)
         except BaseException:
             os.unlink(tmp)

@@ -108,3 +108,12 @@ def test_fuzzy_title_keys_mean_the_same_in_every_process(tmp_path: Path) -> None
     assert cached is not None
     match = cached.index.match(title("QLoRA: Efficient Finetunign of Quantized Language Models"))
     assert match is not None and match.rule == "fuzzy_title"
+
+
+def test_a_lookup_reads_only_the_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = library(tmp_path, FIRST)
+    library_cache.load(store)
+    no_rebuilds(monkeypatch)
+    lookup = library_cache.load(store, index_only=True)
+    assert lookup.model.size == 0 and lookup.index.match(title("QLoRA: efficient finetuning of quantized language models"))
+    assert library_cache.load(store).model.size == 1
