@@ -9,7 +9,6 @@ from __future__ import annotations
 import calendar
 import json
 import re
-import xml.sax
 from datetime import UTC, datetime
 from typing import Any
 
@@ -68,6 +67,8 @@ def parse_rss(body: bytes, source: str, content_type: str = "") -> list[FeedItem
     # time on big feeds) and relative-URI resolution are switched off.
     parsed = _feedparser().parse(body, response_headers={"content-type": content_type} if content_type else None,
                               sanitize_html=False, resolve_relative_uris=False)
+    import xml.sax  # imported by feedparser already: here, so that a poll of unchanged feeds needs neither
+
     entries = parsed.get("entries") or []
     problem = parsed.get("bozo_exception")
     if parsed.get("bozo") and isinstance(problem, xml.sax.SAXException) and not _harmless(problem):
