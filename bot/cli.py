@@ -243,7 +243,7 @@ def library_search(state: State, text: tuple[str, ...], limit: int, as_json: boo
 
 def ensure_library(state: State, app: App) -> None:
     """A check against an empty library would say "unknown" to everything: import first."""
-    if app.store.library_stats().entries == 0:
+    if app.store.library_is_empty():
         from bot import library as lib
 
         report = lib.import_documents(app.store, app.library_paths())

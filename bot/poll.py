@@ -178,10 +178,15 @@ def fetch_all(feeds: Sequence[FeedConfig], states: dict[str, dict[str, Any]], se
                 pool.shutdown(wait=False, cancel_futures=True)
             pool, pending = None, {}
     if pool is None:
-        outcomes = asyncio.run(fetch_feeds(feeds, states, Fetcher(settings, now=lambda: now), now, progress))
-        if meanwhile:
-            meanwhile()
-        return outcomes
+        # `meanwhile` in a thread: it reads files and the database while the requests are out.
+        beside = threading.Thread(target=meanwhile, name="meanwhile") if meanwhile else None
+        if beside:
+            beside.start()
+        try:
+            return asyncio.run(fetch_feeds(feeds, states, Fetcher(settings, now=lambda: now), now, progress))
+        finally:
+            if beside:
+                beside.join()
     found: dict[int, SourceOutcome] = {}
     try:
         if meanwhile:
@@ -212,7 +217,7 @@ def build_scorer(topics: TopicMatcher, store: Store, now: datetime, batch: Seque
     recent = store.db.execute("select title, summary from items order by id desc limit ?", [BACKGROUND_ITEMS])
     background = [tokens(f"{i.title} {i.summary[:300]}") for i in batch]
     background += [tokens(f"{t} {(s or '')[:300]}") for t, s in recent]
-    taste = TasteModel.build(library.taste_docs, background)
+    taste = TasteModel.from_library_counts(library.taste_counts, library.taste_entries, background)
     return Scorer(topics, library.model, now, taste=taste)
 
 

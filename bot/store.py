@@ -13,14 +13,15 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from bot.errors import StoreError
 from bot.identity import Identity
 from bot.records import LibraryEntry
 from bot.store_records import DeliveryRecords
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -29,7 +30,7 @@ def _utcnow() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-Migration = Callable[[sqlite_utils.Database], None]
+Migration = Callable[["sqlite_utils.Database"], None]
 MIGRATIONS: list[tuple[int, str, Migration]] = []
 
 
@@ -112,6 +113,62 @@ def _m6(db: sqlite_utils.Database) -> None:
                    "begin update library_state set generation = generation + 1; end")
 
 
+class Database:
+    """The connection, with sqlite_utils' Database made on first use of anything beyond plain SQL and
+    reading rows: importing sqlite_utils costs more than all of `bot status` (0.1 s), and reads go
+    through plain SQL anyway."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._full: sqlite_utils.Database | None = None
+
+    @property
+    def full(self) -> sqlite_utils.Database:
+        if self._full is None:
+            import sqlite_utils
+
+            self._full = sqlite_utils.Database(self.conn)
+        return self._full
+
+    def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] | None = None) -> sqlite3.Cursor:
+        return self.conn.execute(sql, parameters if parameters is not None else [])
+
+    def table(self, name: str) -> _Table:
+        return _Table(self, name)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.full, name)
+
+
+class _Table:
+    """Reads rows as sqlite_utils' Table does, in plain SQL; everything else goes to sqlite_utils."""
+
+    def __init__(self, db: Database, name: str) -> None:
+        self.db = db
+        self.name = name
+
+    def rows_where(self, where: str | None = None, where_args: Sequence[Any] | None = None,
+                   order_by: str | None = None, limit: int | None = None) -> Iterator[dict[str, Any]]:
+        sql = f"select * from [{self.name}]"
+        if where is not None:
+            sql += f" where {where}"
+        if order_by is not None:
+            sql += f" order by {order_by}"
+        if limit is not None:
+            sql += f" limit {int(limit)}"
+        cursor = self.db.conn.execute(sql, list(where_args or []))
+        columns = [d[0] for d in cursor.description]
+        for row in cursor:
+            yield dict(zip(columns, row, strict=True))
+
+    @property
+    def rows(self) -> Iterator[dict[str, Any]]:
+        return self.rows_where()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.db.full.table(self.name), name)
+
+
 @dataclass(frozen=True)
 class LibraryStats:
     entries: int
@@ -130,7 +187,7 @@ class LibraryStats:
 class Store(DeliveryRecords):
     """Owns one SQLite database. Construct with `Store.open(path)`; ":memory:" works for tests."""
 
-    def __init__(self, db: sqlite_utils.Database, path: str) -> None:
+    def __init__(self, db: Database, path: str) -> None:
         self.db = db
         self.path = path
 
@@ -146,7 +203,7 @@ class Store(DeliveryRecords):
             if path != ":memory:":
                 conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
-            db = sqlite_utils.Database(conn)
+            db = Database(conn)
             store = cls(db, path)
             store.migrate()
         except sqlite3.DatabaseError as exc:
@@ -158,15 +215,15 @@ class Store(DeliveryRecords):
 
     # -- schema ---------------------------------------------------------------------------------
     def migrate(self) -> list[int]:
-        if "_migrations" not in self.db.table_names():
+        if not self.db.execute("select 1 from sqlite_master where type = 'table' and name = '_migrations'").fetchone():
             self.db.table("_migrations").create({"version": int, "name": str, "applied": str}, pk="version")
-        done = {row["version"] for row in self.db.table("_migrations").rows}
+        done = {row[0] for row in self.db.execute("select version from _migrations")}
         applied = []
         for version, name, fn in sorted(MIGRATIONS, key=lambda m: m[0]):
             if version in done:
                 continue
             with self.transaction():
-                fn(self.db)
+                fn(self.db.full)
                 self.db.table("_migrations").insert({"version": version, "name": name, "applied": _utcnow()})
             applied.append(version)
         return applied
@@ -242,6 +299,10 @@ class Store(DeliveryRecords):
                 "select owner_id, value from identities where owner = 'entry' and kind = 'title'"):
             titles[owner_id].append(value)
         return dict(titles)
+
+    def library_is_empty(self) -> bool:
+        """One indexed lookup, where library_stats scans the whole library."""
+        return self.db.execute("select not exists (select 1 from library_entries)").fetchone()[0] == 1
 
     def library_stats(self) -> LibraryStats:
         q = self.db.execute

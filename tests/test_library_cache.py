@@ -48,7 +48,7 @@ def test_a_current_cache_is_read_not_rebuilt(tmp_path: Path, monkeypatch: pytest
     assert (tmp_path / "bot.db.library-cache").is_file()
     no_rebuilds(monkeypatch)
     cached = library_cache.load(store)
-    assert cached.model.size == built.model.size == 1 and cached.taste_docs == built.taste_docs
+    assert cached.model.size == built.model.size == 1 and cached.taste_counts == built.taste_counts
     assert cached.index.match(title("QLoRA: efficient finetuning of quantized language models")) is not None
 
 
@@ -117,3 +117,41 @@ def test_a_lookup_reads_only_the_index(tmp_path: Path, monkeypatch: pytest.Monke
     lookup = library_cache.load(store, index_only=True)
     assert lookup.model.size == 0 and lookup.index.match(title("QLoRA: efficient finetuning of quantized language models"))
     assert library_cache.load(store).model.size == 1
+
+
+TITLES = ["Efficient finetuning of quantized language models", "Efficient finetuning of quantized vision models",
+          "Attention is all you need", "Speculative decoding for fast language model inference",
+          "Ring attention with blockwise transformers", "Efficient fine tuning of quantized language models"]
+QUERIES = ["Efficient finetunign of quantized language models", "Efficient finetuning of quantised vision models",
+           "Speculative decoding for fast langauge model inference", "Ring attention with blockwise transformer",
+           "Attention is all you need", "Something else entirely about databases", "Late addition about robotic arms",
+           "Late addition about robotic armz"]
+
+
+def test_a_frozen_index_finds_what_the_open_one_finds() -> None:
+    """The cache packs the index's fuzzy-title blocks into arrays: same matches, same order of
+    preference, and titles added afterwards (the stored items, this poll's) are found too."""
+    from bot.matcher import IdentityIndex
+
+    indexes = [IdentityIndex(), IdentityIndex()]
+    for index in indexes:
+        for n, text in enumerate(TITLES):
+            index.add("entry", n, title(text))
+    indexes[1].freeze()
+    for index in indexes:
+        index.add("item", 99, title("Late addition about robotic arms"))
+    found = [[index.match(title(q)) for q in QUERIES] for index in indexes]
+    assert found[0] == found[1]
+    assert sum(m is not None and m.rule == "fuzzy_title" for m in found[1]) == 5  # all but the exact two and the unrelated one
+
+
+def test_packed_postings_score_as_the_model_built() -> None:
+    from bot.library_cache import PackedPostings
+    from bot.score import LibraryModel, tokens
+
+    model = LibraryModel.build((n, t, "", []) for n, t in enumerate(TITLES))
+    packed = LibraryModel(titles=model.titles, idf=model.idf, size=model.size,
+                          postings=PackedPostings(model.postings))  # type: ignore[arg-type]
+    for q in QUERIES:
+        assert packed.similar(tokens(q)) == model.similar(tokens(q))
+    assert dict(packed.postings) == model.postings
