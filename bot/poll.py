@@ -29,7 +29,7 @@ from bot.fetch import Fetcher, FetchSettings, global_limit, is_local
 from bot.identity import Identity
 from bot.library_cache import LibraryCache
 from bot.records import FeedItem
-from bot.score import Scorer, TasteModel, TopicMatcher, tokens
+from bot.score import Scored, Scorer, TasteModel, TopicMatcher, tokens
 from bot.sources import SourceOutcome, fetch_source
 from bot.store import Store
 
@@ -251,6 +251,41 @@ def poll(config: Config, store: Store, only: Sequence[str] = (), now: datetime |
     return report
 
 
+PARALLEL_SCORING_FROM = 500  # new items; below this, a process costs more than it saves
+_scoring: tuple[Scorer, list[Decision]] | None = None  # what forked scoring workers inherit
+
+
+def _score_range(start: int, stop: int) -> list[Scored]:
+    """Runs in a forked worker: scores its share of what the parent had in hand when it forked."""
+    assert _scoring is not None
+    scorer, decisions = _scoring
+    return [scorer.score(d.candidate.item, d.candidate.sources) for d in decisions[start:stop]]
+
+
+def score_all(scorer: Scorer, decisions: list[Decision]) -> list[Scored]:
+    """Each new item scored, in order. Many items on several cores: forked workers inherit the scorer
+    (a big library's model is never pickled) and score a share each while this process scores the
+    first. Each item's score depends on nothing but the item and the scorer, so the split changes no
+    result. Forking needs a process with no other thread running; elsewhere, one core does it all."""
+    global _scoring
+    workers = min(os.cpu_count() or 1, len(decisions) // (PARALLEL_SCORING_FROM // 2) or 1)
+    if len(decisions) < PARALLEL_SCORING_FROM or workers < 2 or _start_method() != "fork":
+        return [scorer.score(d.candidate.item, d.candidate.sources) for d in decisions]
+    bounds = [len(decisions) * k // workers for k in range(workers + 1)]
+    _scoring = (scorer, decisions)
+    try:
+        with ProcessPoolExecutor(max_workers=workers - 1, mp_context=multiprocessing.get_context("fork")) as pool:
+            shares = [pool.submit(_score_range, bounds[k], bounds[k + 1]) for k in range(1, workers)]
+            scored = _score_range(bounds[0], bounds[1])
+            for share in shares:
+                scored.extend(share.result())
+        return scored
+    except (OSError, BrokenProcessPool):  # no processes here, or a worker died: score here
+        return [scorer.score(d.candidate.item, d.candidate.sources) for d in decisions]
+    finally:
+        _scoring = None
+
+
 def store_outcomes(config: Config, store: Store, outcomes: Sequence[SourceOutcome], topics: TopicMatcher,
                    now: datetime, started: str, library: LibraryCache | None = None) -> PollReport:
     all_items = [item for o in outcomes for item in o.items]
@@ -260,13 +295,15 @@ def store_outcomes(config: Config, store: Store, outcomes: Sequence[SourceOutcom
         library = library or library_cache.load(store)
         decisions = decide(merge(all_items), library_cache.with_items(library.index, store))
         scorer = build_scorer(topics, store, now, all_items, library)
+    fresh_decisions = [d for d in decisions if d.match is None]
+    scored = dict(zip(map(id, fresh_decisions), score_all(scorer, fresh_decisions), strict=True)) if scorer else {}
     fate: dict[int, str] = {}  # id(FeedItem) -> new | known | off_topic
     stamp = now.isoformat(timespec="seconds")
     with store.transaction():
         fresh: list[tuple[dict[str, Any], frozenset[Identity]]] = []
         for decision in decisions:
             assert scorer is not None
-            record = _apply(config, store, decision, scorer, stamp)
+            record = _apply(config, store, decision, scorer, stamp, scored.get(id(decision)))
             if record is None:
                 label = "known"
             else:
@@ -293,7 +330,8 @@ def store_outcomes(config: Config, store: Store, outcomes: Sequence[SourceOutcom
     return PollReport(started, datetime.now(UTC).isoformat(timespec="seconds"), tuple(reports), tuple(new_ids))
 
 
-def _apply(config: Config, store: Store, decision: Decision, scorer: Scorer, stamp: str) -> dict[str, Any] | None:
+def _apply(config: Config, store: Store, decision: Decision, scorer: Scorer, stamp: str,
+           scored: Scored | None = None) -> dict[str, Any] | None:
     """The record of a new item to store, or None after refreshing a known, undigested one."""
     cand = decision.candidate
     match = decision.match
@@ -302,7 +340,7 @@ def _apply(config: Config, store: Store, decision: Decision, scorer: Scorer, sta
             _refresh(store, match.owner_id, cand, scorer, stamp)
         return None
     item = cand.item
-    scored = scorer.score(item, cand.sources)
+    scored = scored or scorer.score(item, cand.sources)
     status = "relevant" if scored.relevance >= config.relevance_threshold else "off_topic"
     record = {
         "title": item.title, "url": item.url, "hn_id": item.hn_id, "hn_url": item.hn_url,

@@ -179,10 +179,10 @@ def _many_hosts(servers: list[FeedServer], tmp_path: Path, feeds_per_host: int =
 
 class CountingPool(poll_module.ProcessPoolExecutor):
     """The real pool, counting the shares of a poll handed to worker processes."""
-    shares: list[int] = []
+    shares: list[Any] = []  # feeds in each share of a fetch; (start, stop) of each share of scoring
 
     def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
-        CountingPool.shares.append(len(args[0]))
+        CountingPool.shares.append(len(args[0]) if isinstance(args[0], list) else args[:2])
         return super().submit(fn, *args, **kwargs)
 
 
@@ -448,3 +448,26 @@ def test_memory_stays_bounded_on_endless_and_bomb_bodies(tmp_path: Path) -> None
     assert report["good"]["new"] == 1
     assert "cap" in report["endless"]["error"] and "after decompression" in report["bomb"]["error"]
     assert max(peak_kb, before) < 250 * 1024, f"peak RSS {peak_kb / 1024:.0f} MB"
+
+
+def test_many_new_items_are_scored_on_every_core_with_the_same_results(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.dedupe import decide, merge
+    from bot.feedlist import load_topics
+    from bot.matcher import IdentityIndex
+    from bot.normalize import make_item
+    from bot.score import TopicMatcher
+
+    config = make_config(tmp_path, [])
+    store = open_store(config)
+    items = [make_item(source="s", title=f"{('LLM inference', 'Kitchen tiles', 'LoRA adapters')[n % 3]} note {n}",
+                       url=f"https://x{n}.example/{n}", summary=f"post {n}", published="2026-11-18T10:00:00+00:00")
+             for n in range(poll_module.PARALLEL_SCORING_FROM + 100)]
+    decisions = decide(merge([i for i in items if i is not None]), IdentityIndex())
+    scorer = poll_module.build_scorer(TopicMatcher(load_topics(config.topics)), store, NOW)
+    monkeypatch.setattr(poll_module, "ProcessPoolExecutor", CountingPool)
+    CountingPool.shares = []
+    monkeypatch.setattr(poll_module, "_start_method", lambda: "fork")
+    in_parallel = poll_module.score_all(scorer, decisions)
+    assert in_parallel == [scorer.score(d.candidate.item, d.candidate.sources) for d in decisions]
+    assert len(CountingPool.shares) == min(os.cpu_count() or 1, 2) - 1  # (600 items: two shares at most)
