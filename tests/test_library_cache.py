@@ -155,3 +155,15 @@ def test_packed_postings_score_as_the_model_built() -> None:
     for q in QUERIES:
         assert packed.similar(tokens(q)) == model.similar(tokens(q))
     assert dict(packed.postings) == model.postings
+
+
+def test_the_dated_log_is_the_document_with_the_most_dated_headings(tmp_path: Path) -> None:
+    """Every command looks for the log among the library's documents (App): found by its headings."""
+    from bot.library import find_log
+
+    (tmp_path / "notes.md").write_text("## 1 May 2023\n## Ideas\n## 2 May\n", encoding="utf-8")
+    (tmp_path / "log.md").write_text("intro\n## 27 March 2023\r\n* a\n## 28 March\n##29 March\n### 30 March\n"
+                                     "## 31 March 2023 \n## April notes\n", encoding="utf-8")
+    assert find_log([tmp_path]) == tmp_path / "log.md"  # three dated headings against two
+    (tmp_path / "log.md").write_text("## 27 March 2023\n## 28 March\n", encoding="utf-8")
+    assert find_log([tmp_path]) is None  # fewer than three anywhere
