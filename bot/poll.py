@@ -30,7 +30,7 @@ from bot.identity import Identity
 from bot.library_cache import LibraryCache
 from bot.records import FeedItem
 from bot.score import Scored, Scorer, TasteModel, TopicMatcher, tokens
-from bot.sources import SourceOutcome, fetch_source
+from bot.sources import Offload, SourceOutcome, fetch_source, inline
 from bot.store import Store
 
 
@@ -116,21 +116,65 @@ def partition_by_host(feeds: Sequence[FeedConfig], parts: int) -> list[list[int]
     return [sorted(g) for g in groups if g]
 
 
+POOL_START_TIMEOUT = 30.0  # seconds for parser processes to come up before parsing inline instead
+
+
+def start_parse_pool(workers: int) -> ProcessPoolExecutor | None:
+    """A pool of parser processes, started and ready; None where processes cannot be made."""
+    pool = None
+    try:
+        # forkserver, not fork: this is for a poll that has other threads (see _start_method).
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["bot.feed_parsers"])  # imported once, not once per worker
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        for started in [pool.submit(int) for _ in range(workers)]:
+            started.result(timeout=POOL_START_TIMEOUT)
+    except (OSError, ValueError, RuntimeError, TimeoutError):
+        # No processes here (a sandbox, a broken pool, a start that hangs): parse inline, just slower.
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+        return None
+    return pool
+
+
 async def fetch_feeds(feeds: Sequence[FeedConfig], states: dict[str, dict[str, Any]], fetcher: Fetcher,
-                      now: datetime, progress: Callable[[str], None] | None = None) -> list[SourceOutcome]:
+                      now: datetime, progress: Callable[[str], None] | None = None,
+                      parse_pool: bool = False) -> list[SourceOutcome]:
     """Every feed through one client, concurrently; each feed is parsed as soon as its body is in, while
-    the other requests are still in flight."""
+    the other requests are still in flight: here, or (parse_pool) in a pool of parser processes that
+    starts while the first requests are out, for a poll of many feeds in one process."""
+    pool: asyncio.Future[ProcessPoolExecutor | None] | None = None
+    offload: Offload = inline
+    if parse_pool:
+        loop = asyncio.get_running_loop()
+        pool = loop.run_in_executor(None, start_parse_pool, os.cpu_count() or 1)
+
+        async def offload(fn: Callable[..., Any], *args: Any) -> Any:  # noqa: F811
+            assert pool is not None
+            executor = await pool
+            if executor is None:
+                return fn(*args)
+            return await loop.run_in_executor(executor, fn, *args)
+
     async def one(feed: FeedConfig) -> SourceOutcome:
         try:
-            outcome = await fetch_source(feed, states.get(feed.name, {}), fetcher, now)
+            outcome = await fetch_source(feed, states.get(feed.name, {}), fetcher, now, offload)
         except Exception as exc:  # a bug in one source must not lose the others' items
             outcome = SourceOutcome(feed, result="error", error=f"{type(exc).__name__}: {exc}")
         if progress:
             progress(feed.name)
         return outcome
 
-    async with fetcher:
-        return list(await asyncio.gather(*(one(f) for f in feeds)))
+    try:
+        async with fetcher:
+            return list(await asyncio.gather(*(one(f) for f in feeds)))
+    finally:
+        if pool is not None and (executor := await pool) is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
+def many_to_parse(feeds: Sequence[FeedConfig]) -> bool:
+    return len(feeds) >= PARALLEL_FROM and (os.cpu_count() or 1) > 1
 
 
 def fetch_partition(feeds: Sequence[FeedConfig], states: dict[str, dict[str, Any]], settings: FetchSettings,
@@ -139,13 +183,14 @@ def fetch_partition(feeds: Sequence[FeedConfig], states: dict[str, dict[str, Any
     return asyncio.run(fetch_feeds(feeds, states, Fetcher(settings, now=lambda: now), now))
 
 
-def _start_method() -> str:
-    # fork starts a worker at once with everything imported, but copies only the calling thread: with
-    # other threads running (a progress bar, a scheduler, test servers) a child could inherit a lock one
-    # of them held, so then the forkserver, slower to start.
+def _start_method() -> str | None:
+    """How to start worker processes, or None to work in this process. fork starts a worker at once with
+    everything imported, but copies only the calling thread: with other threads running (a scheduler,
+    test servers) a child could inherit a lock one of them held. The fork server is safe there but
+    takes longer to start (about a second) than a poll through one client loses, so then: None."""
     if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
         return "fork"
-    return "forkserver"
+    return None
 
 
 def fetch_all(feeds: Sequence[FeedConfig], states: dict[str, dict[str, Any]], settings: FetchSettings,
@@ -153,7 +198,8 @@ def fetch_all(feeds: Sequence[FeedConfig], states: dict[str, dict[str, Any]], se
               meanwhile: Callable[[], None] | None = None) -> list[SourceOutcome]:
     """Outcomes in the order of `feeds`. From PARALLEL_FROM feeds on, the hosts are spread over one
     process per core, each with its own client, bound and parser (one client cannot keep up with a
-    few hundred hosts on one core); `meanwhile` runs here while they work."""
+    few hundred hosts on one core); `meanwhile` runs here while they work. Where no worker can be
+    started safely and at once (see _start_method), one client here does it all."""
     parts = partition_by_host(feeds, os.cpu_count() or 1) if len(feeds) >= PARALLEL_FROM else []
     pool: ProcessPoolExecutor | None = None
 
@@ -162,9 +208,10 @@ def fetch_all(feeds: Sequence[FeedConfig], states: dict[str, dict[str, Any]], se
         return replace(settings, concurrency=global_limit(len(hosts), settings.per_host, configured))
 
     pending: dict[Future[list[SourceOutcome]], list[int]] = {}
-    if len(parts) > 1:
+    method = _start_method()
+    if len(parts) > 1 and method is not None:
         try:
-            context = multiprocessing.get_context(_start_method())
+            context = multiprocessing.get_context(method)
             if context.get_start_method() == "forkserver":
                 context.set_forkserver_preload(["bot.poll"])  # imported once, not once per worker
             pool = ProcessPoolExecutor(max_workers=len(parts), mp_context=context)
@@ -183,7 +230,8 @@ def fetch_all(feeds: Sequence[FeedConfig], states: dict[str, dict[str, Any]], se
         if beside:
             beside.start()
         try:
-            return asyncio.run(fetch_feeds(feeds, states, Fetcher(settings, now=lambda: now), now, progress))
+            return asyncio.run(fetch_feeds(feeds, states, Fetcher(settings, now=lambda: now), now, progress,
+                                           parse_pool=many_to_parse(feeds)))
         finally:
             if beside:
                 beside.join()
@@ -239,7 +287,7 @@ def poll(config: Config, store: Store, only: Sequence[str] = (), now: datetime |
             library.append(library_cache.load(store))
 
     if fetcher is not None:  # a test's own client: everything through it, in this process
-        outcomes = asyncio.run(fetch_feeds(feeds, states, fetcher, now, progress))
+        outcomes = asyncio.run(fetch_feeds(feeds, states, fetcher, now, progress, parse_pool=many_to_parse(feeds)))
     else:
         outcomes = fetch_all(feeds, states, fetch_settings(config, feeds), int(config.http["concurrency"]), now,
                              progress, meanwhile=preload)

@@ -187,6 +187,8 @@ class CountingPool(poll_module.ProcessPoolExecutor):
 
 
 def test_many_feeds_on_many_hosts_are_fetched_by_processes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The test's servers are threads, so `bot poll` would fetch in-process here; the fork server is safe.
+    monkeypatch.setattr(poll_module, "_start_method", lambda: "forkserver")
     monkeypatch.setattr(poll_module, "ProcessPoolExecutor", CountingPool)
     CountingPool.shares = []
     with FeedServer(HOSTS[0]) as a, FeedServer(HOSTS[1]) as b, FeedServer(HOSTS[2]) as c:
@@ -233,6 +235,7 @@ def test_without_processes_one_client_fetches_everything(tmp_path: Path, monkeyp
     def cannot(*args: Any, **kwargs: Any) -> None:
         raise failure
 
+    monkeypatch.setattr(poll_module, "_start_method", lambda: "forkserver")
     monkeypatch.setattr(poll_module, "ProcessPoolExecutor", cannot)
     with FeedServer(HOSTS[0]) as a, FeedServer(HOSTS[1]) as b:
         config = _many_hosts([a, b], tmp_path, feeds_per_host=9)
@@ -243,6 +246,7 @@ def test_without_processes_one_client_fetches_everything(tmp_path: Path, monkeyp
 
 def test_a_worker_that_dies_loses_no_feed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A worker process killed mid-poll: its share is fetched by the poll itself."""
+    monkeypatch.setattr(poll_module, "_start_method", lambda: "forkserver")
     monkeypatch.setattr(poll_module, "fetch_partition", _die_on_first_host)
     with FeedServer(HOSTS[0]) as a, FeedServer(HOSTS[1]) as b:
         config = _many_hosts([a, b], tmp_path, feeds_per_host=9)
@@ -263,10 +267,13 @@ def _die_on_first_host(feeds: Any, *args: Any) -> Any:
     return _REAL_FETCH_PARTITION(feeds, *args)
 
 
-def test_each_host_gets_at_most_per_host_connections(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [None, "forkserver"], ids=["one-client", "processes"])
+def test_each_host_gets_at_most_per_host_connections(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     workers: str | None) -> None:
     """Politeness: however many feeds a host serves and however the feeds are spread over processes, no
     more than per_host connections to it are open at once (counted by the servers), while the hosts
     are fetched side by side."""
+    monkeypatch.setattr(poll_module, "_start_method", lambda: workers)
     with FeedServer(HOSTS[0]) as a, FeedServer(HOSTS[1]) as b:
         config = _many_hosts([a, b], tmp_path, feeds_per_host=10, delay=0.15, http="per_host = 3\n")
         started = datetime.now(UTC)
