@@ -95,10 +95,12 @@ def progress_bar(state: State, total: int, label: str) -> Iterator[Callable[[str
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    # Redrawn on each update, not by a refresh thread: a poll forks its fetching workers only while it
+    # is the process's one thread (bot.poll._start_method).
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[last]}"), console=err, transient=True) as bar:
+                  TextColumn("{task.fields[last]}"), console=err, transient=True, auto_refresh=False) as bar:
         task = bar.add_task(label, total=total, last="")
-        yield lambda name: bar.update(task, advance=1, last=name)
+        yield lambda name: bar.update(task, advance=1, last=name, refresh=True)
 
 
 def say(state: State, message: str) -> None:
