@@ -1,28 +1,26 @@
-"""Runs lemon24/reader's update_feeds against the given feed URLs; executed by bench_vs_reader.py in
-reader's own virtual environment (it imports nothing from this project).
+"""Runs lemon24/reader against the given feed URLs; executed by bench_vs_reader.py in reader's own
+virtual environment (it imports nothing from this project). One step per process, so the benchmark
+can time each poll as a whole process, start-up included:
 
-    python reader_runner.py '{"urls": [...], "workers": 16, "db": "/tmp/x.sqlite"}'
+    python reader_runner.py add '{"urls": [...], "db": "/tmp/x.sqlite"}'       # untimed set-up
+    python reader_runner.py update '{"workers": 50, "db": "/tmp/x.sqlite"}'    # one poll; prints entries
 """
 
 import json
 import sys
-import time
 
 from reader import make_reader
 
 
 def main() -> None:
-    args = json.loads(sys.argv[1])
+    step, args = sys.argv[1], json.loads(sys.argv[2])
     reader = make_reader(args["db"])
-    for url in args["urls"]:
-        reader.add_feed(url, exist_ok=True)
-    t0 = time.perf_counter()
+    if step == "add":
+        for url in args["urls"]:
+            reader.add_feed(url, exist_ok=True)
+        return
     reader.update_feeds(workers=args["workers"], scheduled=False)
-    t1 = time.perf_counter()
-    reader.update_feeds(workers=args["workers"], scheduled=False)
-    t2 = time.perf_counter()
-    entries = reader.get_entry_counts().total
-    print(json.dumps({"first_poll_s": round(t1 - t0, 3), "repoll_304_s": round(t2 - t1, 3), "entries": entries}))
+    print(json.dumps({"entries": reader.get_entry_counts().total}))
 
 
 if __name__ == "__main__":

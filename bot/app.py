@@ -13,16 +13,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.core.clock import Clock, clock_from_environment
 from bot.core.config import Config
 from bot.core.errors import ConfigError
-from bot.delivery.slack import SlackPoster, make_poster
-from bot.digest.pipeline import ExtractiveSummarizer, Summarizer
 from bot.library.api import find_log
 from bot.lock import daemon_lock, hold, work_lock
-from bot.sources.hn_threads import ThreadFinder
 from bot.store.database import Store
+
+if TYPE_CHECKING:  # the SDKs behind these are imported by the methods that build them (start-up time)
+    from bot.delivery.slack import SlackPoster
+    from bot.digest.pipeline import Summarizer
+    from bot.sources.hn_threads import ThreadFinder
 
 
 @dataclass
@@ -57,6 +60,8 @@ class App:
 
     def summarizer(self) -> Summarizer:
         """LLM summaries when [llm] enabled; the extractive summary otherwise (and on any LLM failure)."""
+        from bot.digest.pipeline import ExtractiveSummarizer
+
         c = self.config
         if not c.llm_enabled:
             return ExtractiveSummarizer()
@@ -72,10 +77,13 @@ class App:
         if not self.config.hn_lookup:
             return None
         from bot.poll import fetch_settings
+        from bot.sources.hn_threads import ThreadFinder
 
         return ThreadFinder(fetch_settings(self.config, []), self.config.hn_search_url, self.config.hn_max_lookups)
 
     def slack_poster(self) -> SlackPoster | None:
+        from bot.delivery.slack import make_poster
+
         c = self.config
         return make_poster(c.slack_webhook_url, c.slack_bot_token, c.slack_channel, c.slack_api_url,
                            timeout=c.slack_timeout)

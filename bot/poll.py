@@ -1,7 +1,8 @@
 """`bot poll`: sources -> normalize -> merge/dedupe -> score -> store, with a report per source.
 
-All feeds are fetched concurrently through one Fetcher; parsing, deciding and scoring happen after,
-and every write of a poll lands in one transaction (a crash mid-poll stores nothing half-way).
+All feeds are fetched concurrently, by one process per core for many feeds (each with its own client
+and its own hosts), and parsed as they arrive; deciding and scoring happen after, and every write of
+a poll lands in one transaction (a crash mid-poll stores nothing half-way).
 """
 
 from __future__ import annotations
@@ -9,22 +10,25 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from bot import library_cache
 from bot.core.config import Config, FeedConfig
 from bot.core.errors import ConfigError
 from bot.core.identity import Identity, parse_link
 from bot.core.records import FeedItem
-from bot.library.api import build_index
+from bot.library_cache import LibraryCache
 from bot.relevance.dedupe import Candidate, Decision, decide, merge
-from bot.relevance.score import LibraryModel, Scorer, TasteModel, TopicMatcher, tokens, url_words
+from bot.relevance.score import Scored, Scorer, TasteModel, TopicMatcher, tokens
 from bot.sources.feedlist import load_feeds, load_topics
-from bot.sources.fetch import Fetcher, FetchSettings, is_local
+from bot.sources.fetch import Fetcher, FetchSettings, global_limit, is_local
 from bot.sources.kinds import Offload, SourceOutcome, fetch_source, inline
 from bot.sources.registry import default_interval
 from bot.store.database import Store
@@ -66,19 +70,26 @@ class PollReport:
                 "sources": [s.as_dict() for s in self.sources], "totals": dict(totals)}
 
 
+def feed_host(feed: FeedConfig) -> str:
+    """The host a feed is fetched from ("" for a local file, or a URL that is no URL: that feed fails
+    alone when it is fetched)."""
+    parts = None if is_local(feed.url) else parse_link(feed.url)
+    return (parts.hostname or "").lower() if parts is not None else ""
+
+
 def fetch_settings(config: Config, feeds: Sequence[FeedConfig]) -> FetchSettings:
     h = config.http
     intervals: dict[str, float] = {}
     for feed in feeds:
         interval = feed.options.get("min_interval", 3.0 if feed.kind == "arxiv" else default_interval(feed.kind))
-        parts = None if is_local(feed.url) else parse_link(feed.url)  # a bad URL fails that feed alone
-        if parts is not None and interval:
-            host = (parts.hostname or "").lower()
+        if not is_local(feed.url) and interval:
+            host = feed_host(feed)
             intervals[host] = max(intervals.get(host, 0.0), float(interval))
+    hosts = {feed_host(f) for f in feeds if not is_local(f.url)}
     return FetchSettings(
         connect_timeout=h["connect_timeout"], read_timeout=h["read_timeout"], deadline=h["feed_deadline"],
         max_body=int(h["max_body_mb"] * 1024 * 1024), max_redirects=int(h["max_redirects"]),
-        concurrency=int(h["concurrency"]), per_host=int(h["per_host"]),
+        concurrency=global_limit(len(hosts), int(h["per_host"]), int(h["concurrency"])), per_host=int(h["per_host"]),
         retry_after_cap=h["retry_after_cap_hours"] * 3600, user_agent=config.user_agent, min_interval=intervals,
     )
 
@@ -94,15 +105,30 @@ def select_feeds(config: Config, only: Sequence[str] = ()) -> list[FeedConfig]:
     return [f for f in feeds if f.enabled]
 
 
-PARALLEL_PARSE_FROM = 16  # feeds; below this a process pool costs more than it saves
-POOL_START_TIMEOUT = 30.0  # seconds for the parser processes to come up before parsing inline instead
+PARALLEL_FROM = 16  # feeds; below this, starting processes costs more than it saves
+
+
+def partition_by_host(feeds: Sequence[FeedConfig], parts: int) -> list[list[int]]:
+    """The feeds' positions in at most `parts` groups of about equal size, every feed of a host in the
+    same group: each group is fetched by a process of its own, and a host's bound holds only if one
+    process owns the host."""
+    by_host: dict[str, list[int]] = {}
+    for n, feed in enumerate(feeds):
+        by_host.setdefault(feed_host(feed), []).append(n)
+    groups: list[list[int]] = [[] for _ in range(max(1, min(parts, len(by_host))))]
+    for positions in sorted(by_host.values(), key=len, reverse=True):
+        min(groups, key=len).extend(positions)
+    return [sorted(g) for g in groups if g]
+
+
+POOL_START_TIMEOUT = 30.0  # seconds for parser processes to come up before parsing inline instead
 
 
 def start_parse_pool(workers: int) -> ProcessPoolExecutor | None:
     """A pool of parser processes, started and ready; None where processes cannot be made."""
     pool = None
     try:
-        # forkserver, not fork: the poll has threads, and a forked child could inherit a held lock.
+        # forkserver, not fork: this is for a poll that has other threads (see _start_method).
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["bot.sources.parsers"])  # imported once, not once per worker
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
@@ -116,18 +142,18 @@ def start_parse_pool(workers: int) -> ProcessPoolExecutor | None:
     return pool
 
 
-async def fetch_all(feeds: Sequence[FeedConfig], states: dict[str, dict[str, Any]], fetcher: Fetcher,
-                    now: datetime, progress: Callable[[str], None] | None = None,
-                    finished: list[SourceOutcome] | None = None) -> list[SourceOutcome]:
-    """Every feed's outcome, in the order of `feeds`; each one also goes into `finished` as it completes,
-    so an interrupted poll can still store what it got."""
+async def fetch_feeds(feeds: Sequence[FeedConfig], states: dict[str, dict[str, Any]], fetcher: Fetcher,
+                      now: datetime, progress: Callable[[str], None] | None = None,
+                      parse_pool: bool = False, finished: list[SourceOutcome] | None = None) -> list[SourceOutcome]:
+    """Every feed through one client, concurrently; each feed is parsed as soon as its body is in, while
+    the other requests are still in flight: here, or (parse_pool) in a pool of parser processes that
+    starts while the first requests are out, for a poll of many feeds in one process. Each outcome also
+    goes into `finished` as it completes, so an interrupted poll can still store what it got."""
     pool: asyncio.Future[ProcessPoolExecutor | None] | None = None
     offload: Offload = inline
-    workers = os.cpu_count() or 1
-    if len(feeds) >= PARALLEL_PARSE_FROM and workers > 1:
+    if parse_pool:
         loop = asyncio.get_running_loop()
-        # Started in a thread, so the first requests go out while the workers start.
-        pool = loop.run_in_executor(None, start_parse_pool, workers)
+        pool = loop.run_in_executor(None, start_parse_pool, os.cpu_count() or 1)
 
         async def offload(fn: Callable[..., Any], *args: Any) -> Any:  # noqa: F811
             assert pool is not None
@@ -155,22 +181,103 @@ async def fetch_all(feeds: Sequence[FeedConfig], states: dict[str, dict[str, Any
             executor.shutdown(wait=True, cancel_futures=True)
 
 
+def many_to_parse(feeds: Sequence[FeedConfig]) -> bool:
+    return len(feeds) >= PARALLEL_FROM and (os.cpu_count() or 1) > 1
+
+
+def fetch_partition(feeds: Sequence[FeedConfig], states: dict[str, dict[str, Any]], settings: FetchSettings,
+                    now: datetime) -> list[SourceOutcome]:
+    """One process's share of a poll: its own client for its own hosts. Runs in a worker process."""
+    return asyncio.run(fetch_feeds(feeds, states, Fetcher(settings, now=lambda: now), now))
+
+
+def _start_method() -> str | None:
+    """How to start worker processes, or None to work in this process. fork starts a worker at once with
+    everything imported, but copies only the calling thread: with other threads running (a scheduler,
+    test servers) a child could inherit a lock one of them held. The fork server is safe there but
+    takes longer to start (about a second) than a poll through one client loses, so then: None."""
+    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        return "fork"
+    return None
+
+
+def fetch_all(feeds: Sequence[FeedConfig], states: dict[str, dict[str, Any]], settings: FetchSettings,
+              configured: int, now: datetime, progress: Callable[[str], None] | None = None,
+              meanwhile: Callable[[], None] | None = None,
+              finished: list[SourceOutcome] | None = None) -> list[SourceOutcome]:
+    """Outcomes in the order of `feeds`. From PARALLEL_FROM feeds on, the hosts are spread over one
+    process per core, each with its own client, bound and parser (one client cannot keep up with a
+    few hundred hosts on one core); `meanwhile` runs here while they work. Where no worker can be
+    started safely and at once (see _start_method), one client here does it all."""
+    parts = partition_by_host(feeds, os.cpu_count() or 1) if len(feeds) >= PARALLEL_FROM else []
+    pool: ProcessPoolExecutor | None = None
+
+    def share(part: list[int]) -> FetchSettings:  # a process's bound: sized to its own hosts
+        hosts = {feed_host(feeds[n]) for n in part} - {""}
+        return replace(settings, concurrency=global_limit(len(hosts), settings.per_host, configured))
+
+    pending: dict[Future[list[SourceOutcome]], list[int]] = {}
+    method = _start_method()
+    if len(parts) > 1 and method is not None:
+        try:
+            context = multiprocessing.get_context(method)
+            if context.get_start_method() == "forkserver":
+                context.set_forkserver_preload(["bot.poll"])  # imported once, not once per worker
+            pool = ProcessPoolExecutor(max_workers=len(parts), mp_context=context)
+            for part in parts:
+                pending[pool.submit(fetch_partition, [feeds[n] for n in part],
+                                    {feeds[n].name: states.get(feeds[n].name, {}) for n in part},
+                                    share(part), now)] = part
+        except (OSError, ValueError, RuntimeError, BrokenProcessPool):
+            # No processes here (a sandbox, a broken pool): one client does it all, just slower.
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+            pool, pending = None, {}
+    if pool is None:
+        # `meanwhile` in a thread: it reads files and the database while the requests are out.
+        beside = threading.Thread(target=meanwhile, name="meanwhile") if meanwhile else None
+        if beside:
+            beside.start()
+        try:
+            return asyncio.run(fetch_feeds(feeds, states, Fetcher(settings, now=lambda: now), now, progress,
+                                           parse_pool=many_to_parse(feeds), finished=finished))
+        finally:
+            if beside:
+                beside.join()
+    found: dict[int, SourceOutcome] = {}
+    try:
+        if meanwhile:
+            meanwhile()
+        for future in as_completed(pending):
+            part = pending[future]
+            try:
+                got = future.result()
+            except (BrokenProcessPool, OSError):  # a worker died: its share is fetched here instead
+                got = asyncio.run(fetch_feeds([feeds[n] for n in part], states, Fetcher(share(part), now=lambda: now),
+                                              now))
+            for n, outcome in zip(part, got, strict=True):
+                found[n] = outcome
+                if finished is not None:
+                    finished.append(outcome)
+                if progress:
+                    progress(outcome.feed.name)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return [found[n] for n in range(len(feeds))]
+
+
 BACKGROUND_ITEMS = 3000
 
 
-def build_scorer(topics: TopicMatcher, store: Store, now: datetime, batch: Sequence[FeedItem] = ()) -> Scorer:
-    entries = list(store.library_entries())
-    model = LibraryModel.build((e["id"], e["title"] or "", e["text"] or "", e["urls"]) for e in entries)
+def build_scorer(topics: TopicMatcher, store: Store, now: datetime, batch: Sequence[FeedItem] = (),
+                 library: LibraryCache | None = None) -> Scorer:
+    library = library or library_cache.load(store)
     # The background for taste: this poll's items and the most recent stored ones.
     recent = store.db.execute("select title, summary from items order by id desc limit ?", [BACKGROUND_ITEMS])
     background = [tokens(f"{i.title} {i.summary[:300]}") for i in batch]
     background += [tokens(f"{t} {(s or '')[:300]}") for t, s in recent]
-    # Taste is read from what the entries name (link texts, quoted titles, the words of their links),
-    # not from the person's notes around them: "useful", "associated" or "found" say nothing of taste.
-    titles = store.entry_titles()
-    taste = TasteModel.build((tokens(" ".join([*titles.get(e["id"], ()), *map(url_words, e["urls"])]))
-                              for e in entries), background)
-    return Scorer(topics, model, now, taste=taste)
+    taste = TasteModel.from_library_counts(library.taste_counts, library.taste_entries, background)
+    return Scorer(topics, library.model, now, taste=taste)
 
 
 def poll(config: Config, store: Store, only: Sequence[str] = (), now: datetime | None = None,
@@ -183,37 +290,88 @@ def poll(config: Config, store: Store, only: Sequence[str] = (), now: datetime |
     states = {f.name: store.source_state(f.name) for f in feeds}
     for name in only:  # naming a feed that answered 410 Gone asks it again
         states[name].pop("gone", None)
-    fetcher = fetcher or Fetcher(fetch_settings(config, feeds), now=lambda: now)
+    library: list[LibraryCache] = []
+
+    def preload() -> None:
+        # A feed never fetched before answers with a body for sure: read the library's index and model
+        # while the requests are in flight. (A poll of feeds that may all answer 304 reads them only
+        # if some items come.)
+        if any(not (states[f.name].get("etag") or states[f.name].get("last_modified")) for f in feeds):
+            library.append(library_cache.load(store))
+
     finished: list[SourceOutcome] = []
     try:
-        outcomes = asyncio.run(fetch_all(feeds, states, fetcher, now, progress, finished))
+        if fetcher is not None:  # a test's own client: everything through it, in this process
+            outcomes = asyncio.run(fetch_feeds(feeds, states, fetcher, now, progress,
+                                               parse_pool=many_to_parse(feeds), finished=finished))
+        else:
+            outcomes = fetch_all(feeds, states, fetch_settings(config, feeds), int(config.http["concurrency"]),
+                                 now, progress, meanwhile=preload, finished=finished)
     except KeyboardInterrupt:  # Ctrl-C: keep what the feeds that had finished brought, then stop
         if finished:
-            store_outcomes(config, store, finished, topics, now, started)
+            store_outcomes(config, store, finished, topics, now, started, library[0] if library else None)
         raise
     if hook:
         hook("poll-fetched")  # crash tests stop here: fetched, nothing stored
-    report = store_outcomes(config, store, outcomes, topics, now, started)
+    report = store_outcomes(config, store, outcomes, topics, now, started, library[0] if library else None)
     if hook:
         hook("poll-stored")
     return report
 
 
+PARALLEL_SCORING_FROM = 500  # new items; below this, a process costs more than it saves
+_scoring: tuple[Scorer, list[Decision]] | None = None  # what forked scoring workers inherit
+
+
+def _score_range(start: int, stop: int) -> list[Scored]:
+    """Runs in a forked worker: scores its share of what the parent had in hand when it forked."""
+    assert _scoring is not None
+    scorer, decisions = _scoring
+    return [scorer.score(d.candidate.item, d.candidate.sources) for d in decisions[start:stop]]
+
+
+def score_all(scorer: Scorer, decisions: list[Decision]) -> list[Scored]:
+    """Each new item scored, in order. Many items on several cores: forked workers inherit the scorer
+    (a big library's model is never pickled) and score a share each while this process scores the
+    first. Each item's score depends on nothing but the item and the scorer, so the split changes no
+    result. Forking needs a process with no other thread running; elsewhere, one core does it all."""
+    global _scoring
+    workers = min(os.cpu_count() or 1, len(decisions) // (PARALLEL_SCORING_FROM // 2) or 1)
+    if len(decisions) < PARALLEL_SCORING_FROM or workers < 2 or _start_method() != "fork":
+        return [scorer.score(d.candidate.item, d.candidate.sources) for d in decisions]
+    bounds = [len(decisions) * k // workers for k in range(workers + 1)]
+    _scoring = (scorer, decisions)
+    try:
+        with ProcessPoolExecutor(max_workers=workers - 1, mp_context=multiprocessing.get_context("fork")) as pool:
+            shares = [pool.submit(_score_range, bounds[k], bounds[k + 1]) for k in range(1, workers)]
+            scored = _score_range(bounds[0], bounds[1])
+            for share in shares:
+                scored.extend(share.result())
+        return scored
+    except (OSError, BrokenProcessPool):  # no processes here, or a worker died: score here
+        return [scorer.score(d.candidate.item, d.candidate.sources) for d in decisions]
+    finally:
+        _scoring = None
+
+
 def store_outcomes(config: Config, store: Store, outcomes: Sequence[SourceOutcome], topics: TopicMatcher,
-                   now: datetime, started: str) -> PollReport:
+                   now: datetime, started: str, library: LibraryCache | None = None) -> PollReport:
     all_items = [item for o in outcomes for item in o.items]
     decisions: list[Decision] = []
     scorer: Scorer | None = None
-    if all_items:  # an all-304 poll builds neither the identity index nor the library model
-        decisions = decide(merge(all_items), build_index(store, owners=("entry", "item")))
-        scorer = build_scorer(topics, store, now, all_items)
+    if all_items:  # an all-304 poll reads neither the identity index nor the library model
+        library = library or library_cache.load(store)
+        decisions = decide(merge(all_items), library_cache.with_items(library.index, store))
+        scorer = build_scorer(topics, store, now, all_items, library)
+    fresh_decisions = [d for d in decisions if d.match is None]
+    scored = dict(zip(map(id, fresh_decisions), score_all(scorer, fresh_decisions), strict=True)) if scorer else {}
     fate: dict[int, str] = {}  # id(FeedItem) -> new | known | off_topic
     stamp = now.isoformat(timespec="seconds")
     with store.transaction():
         fresh: list[tuple[dict[str, Any], frozenset[Identity]]] = []
         for decision in decisions:
             assert scorer is not None
-            record = _apply(config, store, decision, scorer, stamp)
+            record = _apply(config, store, decision, scorer, stamp, scored.get(id(decision)))
             if record is None:
                 label = "known"
             else:
@@ -243,7 +401,8 @@ def store_outcomes(config: Config, store: Store, outcomes: Sequence[SourceOutcom
     return PollReport(started, store.now(), tuple(reports), tuple(new_ids))
 
 
-def _apply(config: Config, store: Store, decision: Decision, scorer: Scorer, stamp: str) -> dict[str, Any] | None:
+def _apply(config: Config, store: Store, decision: Decision, scorer: Scorer, stamp: str,
+           scored: Scored | None = None) -> dict[str, Any] | None:
     """The record of a new item to store, or None after refreshing a known, undigested one."""
     cand = decision.candidate
     match = decision.match
@@ -252,7 +411,7 @@ def _apply(config: Config, store: Store, decision: Decision, scorer: Scorer, sta
             _refresh(store, match.owner_id, cand, scorer, stamp)
         return None
     item = cand.item
-    scored = scorer.score(item, cand.sources)
+    scored = scored or scorer.score(item, cand.sources)
     status = "relevant" if scored.relevance >= config.relevance_threshold else "off_topic"
     record = {
         "title": item.title, "url": item.url, "hn_id": item.hn_id, "hn_url": item.hn_url,

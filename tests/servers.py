@@ -69,6 +69,8 @@ class FeedServer(_Loopback):
         self.host = host
         self.routes: dict[str, Route] = {}
         self.requests: list[dict[str, Any]] = []
+        self.connections = 0  # open now
+        self.most_connections = 0  # the most open at once: what per-host politeness bounds
         self._lock = threading.Lock()
         server = self
 
@@ -77,6 +79,19 @@ class FeedServer(_Loopback):
 
             def log_message(self, *args: Any) -> None:  # keep test output clean
                 pass
+
+            def setup(self) -> None:
+                super().setup()
+                with server._lock:
+                    server.connections += 1
+                    server.most_connections = max(server.most_connections, server.connections)
+
+            def finish(self) -> None:
+                try:
+                    super().finish()
+                finally:
+                    with server._lock:
+                        server.connections -= 1
 
             def do_GET(self) -> None:  # noqa: N802
                 path = self.path

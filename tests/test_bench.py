@@ -34,3 +34,27 @@ def test_arxiv_week_benchmark_runs_small() -> None:
     result = bench_arxiv_week.run(n_papers=30, n_stories=20)
     assert result["digest_items"] == 20 and result["poll_s"] > 0 and result["digest_s"] > 0
     assert 0 <= result["paper_slots"] < 20
+def test_the_benchmark_server_answers_200_then_304_on_distinct_hosts() -> None:
+    import json
+    import subprocess
+    import sys
+
+    import httpx
+
+    from tests.conftest import ROOT
+
+    server = subprocess.Popen([sys.executable, "-m", "bench.serve_feeds", "--feeds", "3", "--hosts", "2", "--latency",
+                               "0", "--items", "2"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert server.stdout is not None
+        urls = json.loads(server.stdout.readline())
+        assert [httpx.URL(u).host for u in urls] == ["127.0.0.2", "127.0.0.3", "127.0.0.2"]
+        with httpx.Client(trust_env=False) as client:
+            first = [client.get(u) for u in urls]
+            again = [client.get(u, headers={"If-None-Match": r.headers["etag"]}) for u, r in zip(urls, first, strict=True)]
+        assert [r.status_code for r in first] == [200] * 3 and all(b"<item>" in r.content for r in first)
+        assert [r.status_code for r in again] == [304] * 3
+    finally:
+        assert server.stdin is not None
+        server.stdin.close()
+        server.wait(timeout=30)

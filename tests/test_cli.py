@@ -94,3 +94,36 @@ def test_bad_config_exits_2(workdir: Path, capsys: pytest.CaptureFixture[str]) -
 def test_usage_error_exits_2(workdir: Path) -> None:
     assert main(["library", "frobnicate"]) == 2
     assert main(["library", "check"]) == 2
+
+
+# The SDKs a command loads only when it talks to the network, an LLM, Slack or the scheduler.
+HEAVY = ("httpx", "openai", "slack_sdk", "feedparser", "apscheduler")
+LOADED = """
+import json, sys
+from bot.cli.group import main
+code = main(sys.argv[1:]) if sys.argv[1:] else 0
+print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("args", [[], ["--help"], ["status", "--json"],
+                                  ["library", "check", "--json", "https://arxiv.org/abs/1706.03762"]])
+def test_start_up_imports_only_what_the_command_uses(workdir: Path, args: list[str]) -> None:
+    """`bot --help`, `bot status` and `bot library check` start fast: importing the CLI, or running these
+    commands, loads no HTTP, LLM, Slack, feed-parsing or scheduler library (a fresh process tells)."""
+    import subprocess
+    import sys
+
+    import bot.library.api as lib
+    from bot.store.database import Store
+
+    write_config(workdir, f'[bot]\ndb = "bot.db"\n[library]\npaths = ["{SEEDS}"]\n')
+    store = Store.open(workdir / "bot.db")  # a database in use: made, migrated and its library imported
+    lib.import_documents(store, [SEEDS])
+    store.close()
+    done = subprocess.run([sys.executable, "-c", LOADED, *args], cwd=workdir, capture_output=True, text=True,
+                          timeout=60)
+    loaded = set(json.loads(done.stderr.strip().splitlines()[-1]))
+    assert "bot" in loaded and "click" in loaded
+    assert loaded.isdisjoint(HEAVY), sorted(loaded & set(HEAVY))
+    assert "sqlite_utils" not in loaded  # reads are plain SQL; sqlite_utils (0.1 s to import) is for writes

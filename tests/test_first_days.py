@@ -111,13 +111,17 @@ def test_a_config_that_leaves_no_enabled_feed_is_refused(workdir: Path, capsys: 
 
 
 # -- refusals ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("key,value", [("per_host", 0), ("read_timeout", -5), ("concurrency", 0)])
+@pytest.mark.parametrize("key,value,message", [
+    ("per_host", 0, "[http] per_host must be greater than 0, not 0"),
+    ("read_timeout", -5, "[http] read_timeout must be greater than 0, not -5"),
+    ("concurrency", -1, "[http] concurrency must be 0 (sized from the hosts) or more, not -1"),
+])
 def test_zero_or_negative_http_numbers_are_refused(workdir: Path, capsys: pytest.CaptureFixture[str],
-                                                   key: str, value: int) -> None:
+                                                   key: str, value: int, message: str) -> None:
     write_config(workdir, f"[http]\n{key} = {value}\n")
     code, _, err = bot(["status"], capsys)
     assert code == 2
-    assert f"[http] {key} must be greater than 0, not {value}" in err
+    assert message in err
 
 
 def test_since_after_until_is_refused(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +16,7 @@ import bot.library.api as lib
 from bot import poll as poll_module
 from bot.cli.group import cli
 from bot.core.config import Config, load_config
-from bot.poll import PARALLEL_PARSE_FROM, poll
+from bot.poll import PARALLEL_FROM, partition_by_host, poll, select_feeds
 from bot.store.database import Store
 from tests.conftest import ROOT, cli_env
 from tests.servers import FeedServer, Route, algolia, arxiv_atom, atom, gzip_bomb, rss
@@ -159,35 +160,129 @@ def test_an_item_a_digest_carried_is_not_re_ranked(tmp_path: Path) -> None:
     assert after["points"] == 5 and after["score"] == row["score"]
 
 
-def _many_feeds(server: FeedServer, tmp_path: Path) -> Config:
-    """Enough feeds that the poll parses them in a pool of processes."""
-    for n in range(PARALLEL_PARSE_FROM + 2):
-        server.route(f"/m{n}.xml", Route(body=rss([{"title": f"Fine-tuning LLMs with adapters, note {n}-{k}",
-                                                    "link": f"https://many{n}.example/{k}"} for k in range(3)])))
-    return make_config(tmp_path, [{"name": f"m{n}", "kind": "rss", "url": server.url(f"/m{n}.xml")}
-                                  for n in range(PARALLEL_PARSE_FROM + 2)])
+HOSTS = ("127.0.0.2", "127.0.0.3", "127.0.0.4")  # Linux routes all of 127.0.0.0/8 to the loopback interface
 
 
-def test_many_feeds_are_parsed_in_processes(tmp_path: Path) -> None:
-    with FeedServer() as server:
-        config = _many_feeds(server, tmp_path)
+def _many_hosts(servers: list[FeedServer], tmp_path: Path, feeds_per_host: int = 6, delay: float = 0.0,
+                http: str = "") -> Config:
+    """Enough feeds on several hosts that the poll spreads them over processes."""
+    feeds = []
+    for h, server in enumerate(servers):
+        for n in range(feeds_per_host):
+            url = server.route(f"/m{n}.xml", Route(delay=delay, body=rss([
+                {"title": f"Fine-tuning LLMs with adapters, note {h}-{n}-{k}", "link": f"https://many{h}-{n}.example/{k}"}
+                for k in range(3)])))
+            feeds.append({"name": f"h{h}m{n}", "kind": "rss", "url": url})
+    assert len(feeds) >= PARALLEL_FROM
+    return make_config(tmp_path, feeds, http=http)
+
+
+class CountingPool(poll_module.ProcessPoolExecutor):
+    """The real pool, counting the shares of a poll handed to worker processes."""
+    shares: list[Any] = []  # feeds in each share of a fetch; (start, stop) of each share of scoring
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        CountingPool.shares.append(len(args[0]) if isinstance(args[0], list) else args[:2])
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_many_feeds_on_many_hosts_are_fetched_by_processes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The test's servers are threads, so `bot poll` would fetch in-process here; the fork server is safe.
+    monkeypatch.setattr(poll_module, "_start_method", lambda: "forkserver")
+    monkeypatch.setattr(poll_module, "ProcessPoolExecutor", CountingPool)
+    CountingPool.shares = []
+    with FeedServer(HOSTS[0]) as a, FeedServer(HOSTS[1]) as b, FeedServer(HOSTS[2]) as c:
+        config = _many_hosts([a, b, c], tmp_path)
         report = poll(config, open_store(config), now=NOW)
-    assert [s.result for s in report.sources] == ["ok"] * (PARALLEL_PARSE_FROM + 2)
-    assert sum(s.new + s.off_topic for s in report.sources) == 3 * (PARALLEL_PARSE_FROM + 2)
+    assert [s.result for s in report.sources] == ["ok"] * 18
+    assert [s.name for s in report.sources] == [f"h{h}m{n}" for h in range(3) for n in range(6)]
+    assert sum(s.new + s.off_topic for s in report.sources) == 3 * 18
+    workers = min(os.cpu_count() or 1, 3)
+    assert (sorted(CountingPool.shares) == sorted(len(p) for p in partition_by_host(
+        select_feeds(config), workers))) if workers > 1 else CountingPool.shares == []
+
+
+def test_hosts_are_never_split_between_processes() -> None:
+    from bot.core.config import FeedConfig
+
+    feeds = [FeedConfig(name=f"f{n}", kind="rss", url=f"https://host{n % 5}.example/{n}") for n in range(23)]
+    feeds.append(FeedConfig(name="local", kind="rss", url="/tmp/feed.xml"))
+    parts = partition_by_host(feeds, 2)
+    assert sorted(n for p in parts for n in p) == list(range(24))
+    owner = {poll_module.feed_host(feeds[n]): i for i, p in enumerate(parts) for n in p}
+    assert all(owner[poll_module.feed_host(feeds[n])] == i for i, p in enumerate(parts) for n in p)
+    assert len(parts) == 2 and abs(len(parts[0]) - len(parts[1])) <= 5  # about even: no host is bigger than 5
+    assert partition_by_host(feeds[:3], 8) == [[0], [1], [2]]  # no more groups than hosts
+
+
+def test_the_global_bound_is_sized_from_the_hosts_within_the_open_file_limit(tmp_path: Path) -> None:
+    import resource
+
+    from bot.sources.fetch import FD_RESERVE, MIN_GLOBAL, global_limit
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert global_limit(200, 4) == min(800, soft - FD_RESERVE)  # 200 hosts: 800 in flight, not 7 rounds of 32
+    assert global_limit(2, 4) == MIN_GLOBAL
+    assert global_limit(200, 4, configured=50) == min(50, soft - FD_RESERVE)
+    assert global_limit(10 ** 6, 4) == soft - FD_RESERVE  # never more sockets than the process may open
+    config = make_config(tmp_path, [{"name": f"f{n}", "url": f"https://h{n}.example/feed"} for n in range(150)])
+    assert poll_module.fetch_settings(config, select_feeds(config)).concurrency == min(600, soft - FD_RESERVE)
 
 
 @pytest.mark.parametrize("failure", [OSError("no processes here"), BrokenProcessPool("a worker died")])
-def test_without_processes_the_poll_parses_inline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                  failure: Exception) -> None:
+def test_without_processes_one_client_fetches_everything(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         failure: Exception) -> None:
     def cannot(*args: Any, **kwargs: Any) -> None:
         raise failure
 
+    monkeypatch.setattr(poll_module, "_start_method", lambda: "forkserver")
     monkeypatch.setattr(poll_module, "ProcessPoolExecutor", cannot)
-    with FeedServer() as server:
-        config = _many_feeds(server, tmp_path)
+    with FeedServer(HOSTS[0]) as a, FeedServer(HOSTS[1]) as b:
+        config = _many_hosts([a, b], tmp_path, feeds_per_host=9)
         report = poll(config, open_store(config), now=NOW)
-    assert [s.result for s in report.sources] == ["ok"] * (PARALLEL_PARSE_FROM + 2)
-    assert sum(s.new + s.off_topic for s in report.sources) == 3 * (PARALLEL_PARSE_FROM + 2)
+    assert [s.result for s in report.sources] == ["ok"] * 18
+    assert sum(s.new + s.off_topic for s in report.sources) == 3 * 18
+
+
+def test_a_worker_that_dies_loses_no_feed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker process killed mid-poll: its share is fetched by the poll itself."""
+    monkeypatch.setattr(poll_module, "_start_method", lambda: "forkserver")
+    monkeypatch.setattr(poll_module, "fetch_partition", _die_on_first_host)
+    with FeedServer(HOSTS[0]) as a, FeedServer(HOSTS[1]) as b:
+        config = _many_hosts([a, b], tmp_path, feeds_per_host=9)
+        report = poll(config, open_store(config), now=NOW)
+    assert [s.result for s in report.sources] == ["ok"] * 18
+    assert sum(s.new + s.off_topic for s in report.sources) == 3 * 18
+
+
+_REAL_FETCH_PARTITION = poll_module.fetch_partition
+
+
+def _die_on_first_host(feeds: Any, *args: Any) -> Any:
+    """Run in a worker process: the worker given the first host's feeds is killed like kill -9 would."""
+    import signal
+
+    if HOSTS[0] in feeds[0].url:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return _REAL_FETCH_PARTITION(feeds, *args)
+
+
+@pytest.mark.parametrize("workers", [None, "forkserver"], ids=["one-client", "processes"])
+def test_each_host_gets_at_most_per_host_connections(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     workers: str | None) -> None:
+    """Politeness: however many feeds a host serves and however the feeds are spread over processes, no
+    more than per_host connections to it are open at once (counted by the servers), while the hosts
+    are fetched side by side."""
+    monkeypatch.setattr(poll_module, "_start_method", lambda: workers)
+    with FeedServer(HOSTS[0]) as a, FeedServer(HOSTS[1]) as b:
+        config = _many_hosts([a, b], tmp_path, feeds_per_host=10, delay=0.15, http="per_host = 3\n")
+        started = datetime.now(UTC)
+        report = poll(config, open_store(config), now=NOW)
+        took = (datetime.now(UTC) - started).total_seconds()
+        most = (a.most_connections, b.most_connections)
+    assert [s.result for s in report.sources] == ["ok"] * 20
+    assert most == (3, 3), most  # the bound is reached (so it is what limits) and never passed
+    assert took >= 4 * 0.15  # 10 feeds, 3 at a time: four rounds of the server's delay
 
 
 FAULTS = {
@@ -362,3 +457,26 @@ def test_memory_stays_bounded_on_endless_and_bomb_bodies(tmp_path: Path) -> None
     assert report["good"]["new"] == 1
     assert "cap" in report["endless"]["error"] and "after decompression" in report["bomb"]["error"]
     assert 10 * 1024 < peak_kb < 250 * 1024, f"peak RSS {peak_kb / 1024:.0f} MB"
+
+
+def test_many_new_items_are_scored_on_every_core_with_the_same_results(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.core.normalize import make_item
+    from bot.library.matcher import IdentityIndex
+    from bot.relevance.dedupe import decide, merge
+    from bot.relevance.score import TopicMatcher
+    from bot.sources.feedlist import load_topics
+
+    config = make_config(tmp_path, [])
+    store = open_store(config)
+    items = [make_item(source="s", title=f"{('LLM inference', 'Kitchen tiles', 'LoRA adapters')[n % 3]} note {n}",
+                       url=f"https://x{n}.example/{n}", summary=f"post {n}", published="2026-11-18T10:00:00+00:00")
+             for n in range(poll_module.PARALLEL_SCORING_FROM + 100)]
+    decisions = decide(merge([i for i in items if i is not None]), IdentityIndex())
+    scorer = poll_module.build_scorer(TopicMatcher(load_topics(config.topics)), store, NOW)
+    monkeypatch.setattr(poll_module, "ProcessPoolExecutor", CountingPool)
+    CountingPool.shares = []
+    monkeypatch.setattr(poll_module, "_start_method", lambda: "fork")
+    in_parallel = poll_module.score_all(scorer, decisions)
+    assert in_parallel == [scorer.score(d.candidate.item, d.candidate.sources) for d in decisions]
+    assert len(CountingPool.shares) == min(os.cpu_count() or 1, 2) - 1  # (600 items: two shares at most)

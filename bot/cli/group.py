@@ -11,21 +11,24 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
 
-import bot.library.api as lib
-from bot.app import App
-from bot.core.config import Config, Secret, load_config
+from bot.core.config import Config, Secret
 from bot.core.errors import BotError
 from bot.core.redact import redact, register
 from bot.core.shorten import middle
 
 SECRET_VARIABLES = ("OPENAI_API_KEY", "SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL")
+
+# Start-up: a command imports only what it uses (`bot --help` must not load every SDK), so the
+# heavier modules are imported inside the commands that need them.
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from bot.app import App
+    from bot.library.api import ImportReport
 
 
 class RedactSecrets(logging.Filter):
@@ -50,8 +53,23 @@ def register_secrets(config: Config) -> None:
     register(value for value in vars(config).values() if isinstance(value, Secret))
 
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+class _LazyConsole:
+    """A rich Console made on first use: importing rich costs more than most commands' work."""
+
+    def __init__(self, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr, soft_wrap=True)
+        return getattr(self._console, name)
+
+
+out = cast("Console", _LazyConsole(stderr=False))
+err = cast("Console", _LazyConsole(stderr=True))
 
 
 class State:
@@ -64,6 +82,9 @@ class State:
     @property
     def app(self) -> App:
         if self._app is None:
+            from bot.app import App
+            from bot.core.config import load_config
+
             config = load_config(self.config_path)
             register_secrets(config)
             self._app = App(config)
@@ -87,10 +108,14 @@ def progress_bar(state: State, total: int, label: str) -> Iterator[Callable[[str
     if state.quiet or not err.is_terminal or total <= 1:
         yield lambda _name: None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    # Redrawn on each update, not by a refresh thread: a poll forks its fetching workers only while it
+    # is the process's one thread (bot.poll._start_method).
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[last]}"), console=err, transient=True) as bar:
+                  TextColumn("{task.fields[last]}"), console=err, transient=True, auto_refresh=False) as bar:
         task = bar.add_task(label, total=total, last="")
-        yield lambda name: bar.update(task, advance=1, last=name)
+        yield lambda name: bar.update(task, advance=1, last=name, refresh=True)
 
 
 def say(state: State, message: str) -> None:
@@ -128,6 +153,10 @@ def library() -> None:
 @pass_state
 def library_import(state: State, paths: tuple[str, ...], as_json: bool) -> None:
     """Parse reading documents into the library (default: [library] paths and the log). Idempotent."""
+    from rich.table import Table
+
+    import bot.library.api as lib
+
     app = state.app
     report = lib.import_documents(app.store, list(paths) or app.library_paths())
     if as_json:
@@ -154,15 +183,22 @@ def library_import(state: State, paths: tuple[str, ...], as_json: bool) -> None:
 @pass_state
 def library_check(state: State, queries: tuple[str, ...], as_json: bool) -> None:
     """Is each URL or title already known? Use - to read one query per line from stdin."""
+    from rich.table import Table
+
+    import bot.library.api as lib
+
     expanded: list[str] = []
     for q in queries:
         if q == "-":
             expanded.extend(line.strip() for line in sys.stdin if line.strip())
         else:
             expanded.append(q)
+    from bot import library_cache
+
     app = state.app
     ensure_library(state, app)
-    results = lib.check(app.store, expanded)
+    index = library_cache.with_items(library_cache.load(app.store, index_only=True).index, app.store)
+    results = lib.check(app.store, expanded, index)
     if as_json:
         emit_json([r.as_dict() for r in results])
         return
@@ -186,6 +222,8 @@ def library_check(state: State, queries: tuple[str, ...], as_json: bool) -> None
 @pass_state
 def library_stats(state: State, as_json: bool) -> None:
     """Counts of entries, links, arXiv ids, HN ids and title-only entries."""
+    from rich.table import Table
+
     stats = state.app.store.library_stats()
     if as_json:
         emit_json(stats.as_dict())
@@ -205,6 +243,8 @@ def library_stats(state: State, as_json: bool) -> None:
 @pass_state
 def library_search(state: State, text: tuple[str, ...], limit: int, as_json: bool) -> None:
     """Full-text search of the library (titles and lines)."""
+    from rich.table import Table
+
     rows = state.app.store.search_library(" ".join(text), limit=limit)
     if as_json:
         emit_json(rows)
@@ -223,14 +263,16 @@ def library_search(state: State, text: tuple[str, ...], limit: int, as_json: boo
 
 def ensure_library(state: State, app: App) -> None:
     """A check against an empty library would say "unknown" to everything: import first."""
-    if app.store.library_stats().entries == 0:
+    if app.store.library_is_empty():
+        import bot.library.api as lib
+
         report = lib.import_documents(app.store, app.library_paths())
         if not state.quiet:
             err.print(f"(imported {report.stats.entries} library entries from {len(report.files)} documents first)")
         say_ignored_links(report, err)
 
 
-def say_ignored_links(report: lib.ImportReport, console: Console) -> None:
+def say_ignored_links(report: ImportReport, console: Console) -> None:
     """Links in the documents that are not URLs: ignored (their lines are kept), named by file:line."""
     if report.ignored_links:
         console.print(f"Ignored {len(report.ignored_links)} link(s) that are not URLs (their lines are kept):",

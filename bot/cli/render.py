@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console
@@ -10,8 +10,10 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.core.shorten import middle
-from bot.digest.pipeline import DigestOutcome
-from bot.poll import PollReport
+
+if TYPE_CHECKING:  # types only: `bot status` should not import the poll's and digest's machinery
+    from bot.digest.pipeline import DigestOutcome
+    from bot.poll import PollReport
 
 
 def print_errors(console: Console, errors: list[tuple[str, str]]) -> None:

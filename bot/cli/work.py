@@ -8,7 +8,6 @@ import sys
 
 import click
 
-import bot.cli.render as render
 from bot.cli.group import State, cli, emit_json, ensure_library, err, out, pass_state, progress_bar
 from bot.core.errors import BotError
 
@@ -29,6 +28,8 @@ def poll_command(state: State, sources: tuple[str, ...], as_json: bool) -> None:
     if as_json:
         emit_json(report.as_dict())
     else:
+        import bot.cli.render as render
+
         render.poll_table(out, report)
     if report.sources and all(s.result == "error" for s in report.sources):
         raise BotError("Every feed failed; see the table above or `bot status`.")
@@ -45,6 +46,8 @@ def status_command(state: State, as_json: bool) -> None:
     if as_json:
         emit_json(data)
     else:
+        import bot.cli.render as render
+
         render.status_tables(out, data)
 
 
@@ -91,6 +94,8 @@ def digest_command(state: State, dry_run: bool, fmt: str | None, since: str | No
     elif dry_run or fmt == "text":
         click.echo(outcome.bodies["text"], nl=False)
     else:
+        import bot.cli.render as render
+
         render.digest_summary(out, outcome)
     failed = [d for d in outcome.deliveries + [x for e in outcome.finished_earlier for x in e["deliveries"]]
               if d["status"] in ("failed", "uncertain")]
@@ -184,6 +189,8 @@ def eval_command(state: State, archive: tuple[str, ...], also: tuple[str, ...], 
     if as_json:
         emit_json(report)
     else:
+        import bot.cli.render as render
+
         render.eval_tables(out, report)
 
 

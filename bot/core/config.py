@@ -275,10 +275,12 @@ def _build(data: dict[str, Any], root: Path, file: Path | None, env: Mapping[str
         raise ConfigError("[library] paths must be a list of strings")
     feeds = parse_feeds(data["feeds"], str(file), root) if "feeds" in data else None
     http_defaults = {"connect_timeout": 5.0, "read_timeout": 15.0, "feed_deadline": 45.0, "max_body_mb": 20.0,
-                     "max_redirects": 5.0, "concurrency": 32.0, "per_host": 4.0, "retry_after_cap_hours": 24.0}
+                     "max_redirects": 5.0, "concurrency": 0.0, "per_host": 4.0, "retry_after_cap_hours": 24.0}
     http = {k: float(_get(data, "http", k, v, (int, float))) for k, v in http_defaults.items()}
     for key, value in http.items():
-        if value <= 0:
+        if key == "concurrency" and value < 0:
+            raise ConfigError(f"[http] concurrency must be 0 (sized from the hosts) or more, not {value:g}")
+        if key != "concurrency" and value <= 0:
             raise ConfigError(f"[http] {key} must be greater than 0, not {value:g}; remove it to use the default "
                               f"({http_defaults[key]:g})")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import zlib
 from dataclasses import dataclass
 from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
@@ -299,7 +300,9 @@ def fuzzy_block_keys(normalized: str) -> list[tuple[int, str]]:
     words = normalized.split()
     if len(words) < MIN_FUZZY_WORDS:
         return []
-    return [(hash((len(words), i, *words[:i], *words[i + 1:])), words[i]) for i in range(len(words))]
+    # crc32, not hash(): str hashes differ from process to process, and the index is cached on disk.
+    return [(zlib.crc32(f"{len(words)} {i} {' '.join(words[:i] + words[i + 1:])}".encode()), words[i])
+            for i in range(len(words))]
 
 
 def url_identities(url: str) -> set[Identity]:

@@ -301,11 +301,21 @@ class TasteModel:
 
     @classmethod
     def build(cls, library_docs: Iterable[Sequence[str]], background_docs: Iterable[Sequence[str]]) -> TasteModel:
+        return cls.from_library_counts(*cls.library_counts(library_docs), background_docs)
+
+    @staticmethod
+    def library_counts(library_docs: Iterable[Sequence[str]]) -> tuple[Counter[str], int]:
+        """The library's side (document frequencies, number of documents): what the library cache keeps."""
         lib_df: Counter[str] = Counter()
         n_lib = 0
         for words in library_docs:
             lib_df.update(set(words))
             n_lib += 1
+        return lib_df, n_lib
+
+    @classmethod
+    def from_library_counts(cls, lib_df: Counter[str], n_lib: int,
+                            background_docs: Iterable[Sequence[str]]) -> TasteModel:
         bg_df: Counter[str] = Counter()
         n_bg = 0
         for words in background_docs:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import tomllib
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from bot.core.config import Config, FeedConfig, parse_feeds
@@ -52,6 +51,8 @@ def _feeds_folder(config: Config) -> list[FeedConfig]:
 
 def parse_opml(data: bytes, where: str = "OPML") -> list[FeedConfig]:
     """Every <outline xmlUrl=...> is an rss feed named by its title (or text), made slug-like."""
+    import xml.etree.ElementTree as ET  # here, not at the top: most polls read no OPML (start-up time)
+
     try:
         root = ET.fromstring(data)
     except ET.ParseError as exc:

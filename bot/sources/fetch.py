@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import ssl
+import sys
 import time
+import types
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -19,10 +22,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import httpx
 
-from bot.core.clock import system_clock
-from bot.sources.redirects import ORIGIN, RedirectRefused, guard_redirect, permanent_address
+def _without_httpx_cli() -> None:
+    """`import httpx` also imports httpx's command-line client whenever rich and click are installed (as
+    they are for the bot), and with it rich's console, progress and syntax modules and pygments: 0.2 s
+    of every process's start-up for a command line the bot never runs. A stand-in takes its place."""
+    if "httpx._main" not in sys.modules:
+        stand_in = types.ModuleType("httpx._main")
+
+        def main() -> None:
+            raise SystemExit("the httpx command line is not available inside the bot")
+
+        stand_in.main = main  # type: ignore[attr-defined]
+        sys.modules["httpx._main"] = stand_in
+
+
+_without_httpx_cli()
+import httpx  # noqa: E402
+
+from bot.core.clock import system_clock  # noqa: E402
+from bot.sources.redirects import ORIGIN, RedirectRefused, guard_redirect, permanent_address  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -58,6 +77,31 @@ class BodyTooLarge(Exception):
     pass
 
 
+MIN_GLOBAL = 32  # in flight at once when sized automatically, whatever the hosts (pages for `bot add`)
+FD_RESERVE = 64  # descriptors kept for the database, the lock, logs and pipes to worker processes
+
+
+def open_file_ceiling() -> int:
+    """How many connections this process can hold open at once: its soft RLIMIT_NOFILE, less a reserve."""
+    try:
+        import resource
+
+        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):  # no such limit here: a modest guess
+        return 256
+    if soft == resource.RLIM_INFINITY:
+        return 4096
+    return max(8, soft - FD_RESERVE)
+
+
+def global_limit(hosts: int, per_host: int, configured: int = 0) -> int:
+    """The bound on requests in flight: per_host for every host in play (so 200 feeds on 200 hosts go
+    out at once, while the per-host bound protects each server), or the configured number; never
+    more than the open-file limit allows."""
+    wanted = configured if configured > 0 else max(MIN_GLOBAL, hosts * per_host)
+    return max(1, min(wanted, open_file_ceiling()))
+
+
 def is_local(url: str) -> bool:
     return url.startswith("file://") or "://" not in url
 
@@ -85,12 +129,19 @@ class Fetcher:
 
     async def __aenter__(self) -> Fetcher:
         s = self.settings
+        # Certificates and host names are verified as httpx does by default, against certifi's store;
+        # but the store is read on the first https request (a redirect's included): reading it costs
+        # each fetching process 30 to 100 ms that a poll without https never needs.
+        self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        self._trusted = False
         self._client = httpx.AsyncClient(
             transport=self._transport,
+            verify=self._tls,
+            # every redirect hop is checked before it is followed; certificates load on the first https
+            event_hooks={"request": [self._trust_before_https], "response": [guard_redirect]},
             timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
             follow_redirects=True,
             max_redirects=s.max_redirects,
-            event_hooks={"response": [guard_redirect]},  # every hop checked before it is followed
             headers={"User-Agent": s.user_agent, "Accept-Encoding": "gzip, deflate"},
             # Few idle connections: httpcore scans its whole pool on every request, so a pool of hundreds
             # of idle feeds costs more than the reconnects it saves (feeds are one request each).
@@ -98,6 +149,13 @@ class Fetcher:
             trust_env=False,
         )
         return self
+
+    async def _trust_before_https(self, request: httpx.Request) -> None:
+        if request.url.scheme == "https" and not self._trusted:
+            import certifi
+
+            self._tls.load_verify_locations(cafile=certifi.where())
+            self._trusted = True
 
     async def __aexit__(self, *exc: object) -> None:
         if self._client is not None:

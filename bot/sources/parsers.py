@@ -9,12 +9,9 @@ from __future__ import annotations
 import calendar
 import json
 import re
-import xml.sax
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-
-import feedparser
 
 from bot.core.identity import arxiv_id_from_url, hn_id_from_url
 from bot.core.normalize import make_item, plain_text
@@ -60,8 +57,16 @@ def _iso(struct: Any) -> str | None:
         return None
 
 
+def _feedparser() -> Any:
+    """feedparser, imported on the first body to parse: a poll of unchanged feeds never needs it."""
+    import feedparser
+
+    return feedparser
+
+
 def _harmless(problem: Exception) -> bool:
     """Encoding notes and undeclared namespaces are feedparser telling us what it coped with."""
+    feedparser = _feedparser()
     return isinstance(problem, feedparser.CharacterEncodingOverride | feedparser.NonXMLContentType
                       | feedparser.UndeclaredNamespace)
 
@@ -91,8 +96,10 @@ def read_rss(body: bytes, source: str, content_type: str = "") -> Parsed:
     body = repair_utf8(body, content_type)
     # We reduce every field to plain text ourselves, so feedparser's HTML sanitizer (most of its
     # time on big feeds) and relative-URI resolution are switched off.
-    parsed = feedparser.parse(body, response_headers={"content-type": content_type} if content_type else None,
-                              sanitize_html=False, resolve_relative_uris=False)
+    parsed = _feedparser().parse(body, response_headers={"content-type": content_type} if content_type else None,
+                                 sanitize_html=False, resolve_relative_uris=False)
+    import xml.sax  # imported by feedparser already: here, so that a poll of unchanged feeds needs neither
+
     entries = parsed.get("entries") or []
     problem = parsed.get("bozo_exception")
     if not entries and _looks_like_html(body, content_type):
@@ -207,7 +214,7 @@ def parse_arxiv(body: bytes, source: str) -> tuple[list[FeedItem], dict[str, Any
     """arXiv export API Atom -> (items, paging: totalResults, startIndex, itemsPerPage, oldest)."""
     if not body.strip():
         raise ParseError("empty response body")
-    parsed = feedparser.parse(repair_utf8(body), sanitize_html=False, resolve_relative_uris=False)
+    parsed = _feedparser().parse(repair_utf8(body), sanitize_html=False, resolve_relative_uris=False)
     if not parsed.get("entries") and parsed.get("bozo"):
         raise ParseError(f"malformed arXiv answer: {parsed.get('bozo_exception')}")
     feed = parsed.get("feed", {})

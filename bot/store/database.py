@@ -14,9 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from bot.core.clock import Clock, stamp, system_clock
 from bot.core.errors import StoreError
@@ -24,10 +22,13 @@ from bot.core.identity import Identity
 from bot.core.records import LibraryEntry
 from bot.store.deliveries import DeliveryRecords
 
+if TYPE_CHECKING:
+    import sqlite_utils
+
 BUSY_TIMEOUT_MS = 10_000
 
 
-Migration = Callable[[sqlite_utils.Database], None]
+Migration = Callable[["sqlite_utils.Database"], None]
 MIGRATIONS: list[tuple[int, str, Migration]] = []
 
 
@@ -117,6 +118,74 @@ def _m7(db: sqlite_utils.Database) -> None:
     db.table("sources").add_column("moved_to", str)
 
 
+@migration(8, "library generation")
+def _m8(db: sqlite_utils.Database) -> None:
+    # What the library cache (bot.library_cache) is keyed by: a token naming this database and a
+    # generation that a trigger bumps on every change to the library's entries, whoever makes it.
+    db.execute("create table library_state (id integer primary key check (id = 1), token text not null, "
+               "generation integer not null)")
+    db.execute("insert into library_state values (1, lower(hex(randomblob(16))), 0)")
+    for event in ("insert", "update", "delete"):
+        db.execute(f"create trigger library_entries_{event}_generation after {event} on library_entries "
+                   "begin update library_state set generation = generation + 1; end")
+
+
+class Database:
+    """The connection, with sqlite_utils' Database made on first use of anything beyond plain SQL and
+    reading rows: importing sqlite_utils costs more than all of `bot status` (0.1 s), and reads go
+    through plain SQL anyway."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._full: sqlite_utils.Database | None = None
+
+    @property
+    def full(self) -> sqlite_utils.Database:
+        if self._full is None:
+            import sqlite_utils
+
+            self._full = sqlite_utils.Database(self.conn)
+        return self._full
+
+    def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] | None = None) -> sqlite3.Cursor:
+        return self.conn.execute(sql, parameters if parameters is not None else [])
+
+    def table(self, name: str) -> _Table:
+        return _Table(self, name)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.full, name)
+
+
+class _Table:
+    """Reads rows as sqlite_utils' Table does, in plain SQL; everything else goes to sqlite_utils."""
+
+    def __init__(self, db: Database, name: str) -> None:
+        self.db = db
+        self.name = name
+
+    def rows_where(self, where: str | None = None, where_args: Sequence[Any] | None = None,
+                   order_by: str | None = None, limit: int | None = None) -> Iterator[dict[str, Any]]:
+        sql = f"select * from [{self.name}]"
+        if where is not None:
+            sql += f" where {where}"
+        if order_by is not None:
+            sql += f" order by {order_by}"
+        if limit is not None:
+            sql += f" limit {int(limit)}"
+        cursor = self.db.conn.execute(sql, list(where_args or []))
+        columns = [d[0] for d in cursor.description]
+        for row in cursor:
+            yield dict(zip(columns, row, strict=True))
+
+    @property
+    def rows(self) -> Iterator[dict[str, Any]]:
+        return self.rows_where()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.db.full.table(self.name), name)
+
+
 @dataclass(frozen=True)
 class LibraryStats:
     entries: int
@@ -135,7 +204,7 @@ class LibraryStats:
 class Store(DeliveryRecords):
     """Owns one SQLite database. Construct with `Store.open(path)`; ":memory:" works for tests."""
 
-    def __init__(self, db: sqlite_utils.Database, path: str, clock: Clock = system_clock) -> None:
+    def __init__(self, db: Database, path: str, clock: Clock = system_clock) -> None:
         self.db = db
         self.path = path
         self.clock = clock
@@ -156,7 +225,7 @@ class Store(DeliveryRecords):
             if path != ":memory:":
                 _set_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
-            db = sqlite_utils.Database(conn)
+            db = Database(conn)
             store = cls(db, path, clock)
             store.migrate()
         except sqlite3.DatabaseError as exc:
@@ -182,7 +251,7 @@ class Store(DeliveryRecords):
             for version, name, fn in wanted:
                 if version in done:
                     continue
-                fn(self.db)
+                fn(self.db.full)
                 self.db.execute("insert into [_migrations] (version, name, applied) values (?, ?, ?)",
                                 [version, name, self.now()])
                 applied.append(version)
@@ -221,6 +290,11 @@ class Store(DeliveryRecords):
                     batch_size=500,
                 )
         return len(entries)
+
+    def library_version(self) -> tuple[str, int]:
+        """(this database's token, the library's generation): changes whenever any library entry does."""
+        token, generation = self.db.execute("select token, generation from library_state").fetchone()
+        return str(token), int(generation)
 
     def identity_rows(self, owner: str | None = None) -> Iterator[tuple[str, str, str, int]]:
         sql = "select kind, value, owner, owner_id from identities"
@@ -266,6 +340,9 @@ class Store(DeliveryRecords):
             if day:
                 dated.add(owner_id)
         return [k for owner_id, k in kinds.items() if owner_id in dated or not dated]
+    def library_is_empty(self) -> bool:
+        """One indexed lookup, where library_stats scans the whole library."""
+        return self.db.execute("select not exists (select 1 from library_entries)").fetchone()[0] == 1
 
     def library_stats(self) -> LibraryStats:
         q = self.db.execute

@@ -1,0 +1,74 @@
+"""A poll against a big library: `bot poll` as a whole process, with a library of N entries (synthetic
+titles and links in dated log sections), one feed of 20 new items on a loopback server. The first poll
+builds the library's identity index and model and caches them beside the database; later polls read
+the cache (each poll's feed has new items, so the index and model are needed every time).
+
+    .venv/bin/python -m bench.bench_library_poll [--library 100000] [--polls 3]
+
+Also times `bot status` and `bot library check` against that library, and `bot --help`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench.bench_dedupe import title
+from bench.bench_vs_reader import ROOT, bot_command, clean_env, load, timed
+from tests.servers import FeedServer, Route, rss
+
+
+def write_library(path: Path, entries: int, seed: int = 11) -> None:
+    rng = random.Random(seed)
+    lines = ["## 2024 Log"]
+    for n in range(entries):
+        if n % 50 == 0:
+            lines.append(f"## {1 + n // 50 % 28} March {2000 + n // 1400}")
+        url = (f"https://arxiv.org/abs/{2300 + n % 90:04d}.{n:05d}" if n % 5 == 0 else
+               f"https://blog{n % 997}.example/posts/{n}")
+        lines.append(f"* [{title(rng)}]({url})")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def run(library: int = 100_000, polls: int = 3) -> dict[str, Any]:
+    result: dict[str, Any] = {"library_entries": library, "load_before": load()}
+    with tempfile.TemporaryDirectory() as tmp, FeedServer() as server:
+        folder = Path(tmp)
+        write_library(folder / "log.md", library)
+        env = clean_env()
+        (folder / "bot.toml").write_text(
+            f'[bot]\ndb = "bot.db"\ntopics = {json.dumps(str(ROOT / "feeds" / "topics.toml"))}\n'
+            '[library]\npaths = ["log.md"]\n'
+            f'[[feeds]]\nname = "blog"\nurl = "{server.url("/feed.xml")}"\n', encoding="utf-8")
+        result["import_s"] = round(timed([*bot_command(), "-q", "library", "import"], folder, env)[0], 3)
+        times = []
+        for p in range(polls):
+            server.route("/feed.xml", Route(body=rss([
+                {"title": f"Poll {p}: notes on LLM inference number {k}", "link": f"https://new.example/{p}/{k}"}
+                for k in range(20)])))
+            took, out = timed([*bot_command(), "poll", "--json"], folder, env)
+            assert json.loads(out)["totals"].get("fetched") == 20, out
+            times.append(round(took, 3))
+        result["polls_s"] = times  # the first builds the cache; the others read it
+        for label, args in (("help_s", ["--help"]), ("status_s", ["status"]),
+                            ("library_check_s", ["library", "check", "https://arxiv.org/abs/2300.00000"])):
+            result[label] = min(round(timed([*bot_command(), *args], folder, env)[0], 3) for _ in range(3))
+        result["cache_mb"] = round((folder / "bot.db.library-cache").stat().st_size / 1e6, 1)
+    result["load_after"] = load()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--library", type=int, default=100_000)
+    parser.add_argument("--polls", type=int, default=3)
+    args = parser.parse_args()
+    print(json.dumps(run(args.library, args.polls), indent=2))
+
+
+if __name__ == "__main__":
+    main()
