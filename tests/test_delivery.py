@@ -20,7 +20,7 @@ from bot.core.config import Config, load_config
 from bot.store.database import Store
 from tests.conftest import ROOT
 from tests.servers import SlackReceiver
-from tests.test_digest import LOG, polled_store, setup_project
+from tests.test_digest import LOG, NOW, polled_store, setup_project
 
 CHANNEL = "#ai-digest"
 
@@ -39,8 +39,9 @@ def project(folder: Path, log: str | None = None, extra: str = "") -> Config:
 
 
 def bot(folder: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`bot ARGS` as a process, its clock at NOW (the test-only BOT_NOW) unless `env` says otherwise."""
     full = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "BOT_", "OPENAI_"))}
-    full.update({"PYTHONPATH": str(ROOT), **(env or {})})
+    full.update({"PYTHONPATH": str(ROOT), "BOT_NOW": NOW.isoformat(), **(env or {})})
     return subprocess.run([sys.executable, "-m", "bot", *args], cwd=folder, env=full, capture_output=True,
                           text=True, timeout=120)
 
@@ -164,7 +165,7 @@ def test_retry_after_is_honoured_by_the_next_run(tmp_path: Path, how: str) -> No
     with SlackReceiver() as slack:
         env = token_env(slack) if how == "token" else {"SLACK_WEBHOOK_URL": slack.webhook_url}
         slack.script = ["429:120"]
-        before = datetime.now(UTC)
+        before = NOW  # every run's clock (BOT_NOW): the rerun comes at the same moment, still inside the wait
         first = bot(tmp_path, "digest", env=env)
         time.sleep(1)
         rerun = bot(tmp_path, "digest", env=env)
