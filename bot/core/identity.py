@@ -96,6 +96,12 @@ def _is_tracking(key: str) -> bool:
     return k in _TRACKING_EXACT or k.startswith(_TRACKING_PREFIXES)
 
 
+def _web_link(url: str) -> SplitResult | None:
+    """The parts of `url` as an absolute http(s) link (see with_scheme and parse_link), or None."""
+    absolute = with_scheme(url)
+    return parse_link(absolute) if absolute else None
+
+
 def parse_link(url: str) -> SplitResult | None:
     """The parts of an absolute link with a host, or None when it cannot be one: `http://[oops/x`
     (urlsplit raises), `http://[your-host]/`, a port that is not a number, no host, or characters
@@ -137,8 +143,7 @@ def _host(parts_netloc: str) -> str:
 def canonical_url(url: str) -> str | None:
     """Scheme, `www.`, fragment, tracking parameters, parameter order, trailing slash and index.html
     do not make a link different. Returns None for anything that is not an http(s) link."""
-    absolute = with_scheme(url)
-    parts = parse_link(absolute) if absolute else None
+    parts = _web_link(url)
     if parts is None:
         return None
     host = _host(parts.netloc)
@@ -164,8 +169,7 @@ def canonical_url(url: str) -> str | None:
 
 
 def arxiv_id_from_url(url: str) -> str | None:
-    absolute = with_scheme(url)
-    parts = parse_link(absolute) if absolute else None
+    parts = _web_link(url)
     if parts is None:
         return None
     host = _host(parts.netloc)
@@ -204,8 +208,7 @@ def arxiv_id_from_query(text: str) -> str | None:
 
 
 def hn_id_from_url(url: str) -> int | None:
-    absolute = with_scheme(url)
-    parts = parse_link(absolute) if absolute else None
+    parts = _web_link(url)
     if parts is None:
         return None
     if _host(parts.netloc) != "news.ycombinator.com" or parts.path.rstrip("/") != "/item":
@@ -217,8 +220,7 @@ def hn_id_from_url(url: str) -> int | None:
 
 
 def doi_from_url(url: str) -> str | None:
-    absolute = with_scheme(url)
-    parts = parse_link(absolute) if absolute else None
+    parts = _web_link(url)
     if parts is None:
         return None
     host = _host(parts.netloc)
