@@ -23,7 +23,7 @@ from bot.core.config import Config, FeedConfig
 from bot.core.errors import ConfigError
 from bot.core.identity import Identity
 from bot.core.records import FeedItem, LibraryEntry
-from bot.digest.pipeline import select
+from bot.digest.select import select
 from bot.library.api import display_path, document_paths, read_document
 from bot.library.parser import parse_document
 from bot.poll import store_outcomes

@@ -15,7 +15,8 @@ import pytest
 import bot.library.api as lib
 from bot.core.config import Config, load_config
 from bot.delivery.slack import BotTokenPoster, WebhookPoster
-from bot.digest.pipeline import DigestOptions, run, without_repeats
+from bot.digest.pipeline import DigestOptions, run
+from bot.digest.repeats import without_repeats
 from bot.library.parser import parse_document
 from bot.poll import poll
 from bot.store.database import Store

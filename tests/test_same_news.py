@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.digest.pipeline import repeat_pairs, without_repeats
+from bot.digest.repeats import repeat_pairs, without_repeats
 from bot.sources.parsers import parse_rss
 
 # Pairs of headlines the old rule filed as one story, each two different stories; most share one

@@ -15,48 +15,25 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 import bot.digest.render as render
 from bot.core.config import Config
 from bot.core.errors import ConfigError, DeliveryError
-from bot.core.identity import normalize_title
-from bot.core.normalize import iso_time
 from bot.delivery.logfile import append_section, git_commit
 from bot.delivery.registry import DeliveryTarget, delivery_target, delivery_targets
 from bot.delivery.slack import SlackPoster
 from bot.digest.render import DigestItem
+from bot.digest.select import select, top_papers, window
 from bot.digest.summarize import extractive_summary
 from bot.library.api import import_documents
-from bot.relevance.keep import item_kind, library_counts, rank_by_keep
-from bot.relevance.score import STOPWORDS
 from bot.sources.hn_threads import ThreadFinder
 from bot.store.database import Store
 
 log = logging.getLogger(__name__)
-REPEAT_OVERLAP = 0.6  # share of title words (Jaccard) above which two items say the same thing
-# Two headlines of one launch often share little but its name ("Stability AI Launches StableLM: A New
-# Open-Source Language Model" / "Stability AI Launches the First of Its StableLM Suite of Language
-# Models"): a lower overlap is enough when they share a word of 5+ letters that at most 3 candidates use.
-NAMED_REPEAT_OVERLAP = 0.4
-NAME_MAX_TITLES = 3
-# Long, rare-looking words that name no one: a month shared by two "Ask HN: ... (January 2023)"
-# threads does not make them one story.
-NOT_NAMES = frozenset("january february march april june july august september october november december "
-                      "monday tuesday wednesday thursday friday saturday sunday".split())
-ROMAN_NUMERALS = frozenset("ii iii iv vi vii viii ix xi xii".split())
-# Words whose swap makes the opposite story ("less than $2k MRR" / "more than $2k MRR").
-OPPOSITES = (frozenset({"less", "more"}), frozenset({"fewer", "more"}), frozenset({"best", "worst"}),
-             frozenset({"for", "against"}), frozenset({"pro", "anti"}), frozenset({"open", "closed"}),
-             frozenset({"frontend", "backend"}), frozenset({"before", "after"}), frozenset({"win", "lose"}),
-             frozenset({"buy", "sell"}), frozenset({"rise", "fall"}), frozenset({"up", "down"}))
-_SERIES_SPLIT = re.compile(r":\s|\s[-–—]\s")
 Hook = Callable[[str], None]
 FIRST_RETRY = timedelta(seconds=30)  # `bot run` retries a failed delivery at the first poll tick after this,
 MAX_RETRY = timedelta(hours=6)  # doubling after each failure up to this
@@ -108,168 +85,6 @@ class DigestOutcome:
                 "deliveries": self.deliveries}
 
 
-def parse_when(value: str | None, tz: str, name: str) -> str | None:
-    """A date (midnight in the configured timezone) or an ISO time, as a UTC ISO string."""
-    if not value:
-        return None
-    try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            dt = datetime.combine(day, time(0, 0), tzinfo=ZoneInfo(tz))
-        else:
-            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            if dt.tzinfo is None:
-                dt = dt.replace(tzinfo=ZoneInfo(tz))
-    except ValueError as exc:
-        raise ConfigError(f"--{name} {value!r} is not a date (2026-11-23) or an ISO time") from exc
-    return iso_time(dt)
-
-
-def window(opts: DigestOptions, tz: str) -> tuple[str | None, str | None]:
-    """The [since, until) window of the options, as UTC ISO strings; an empty window is refused."""
-    since = parse_when(opts.since, tz, "since")
-    until = parse_when(opts.until, tz, "until")
-    if since and until and since >= until:
-        raise ConfigError(f"--since {opts.since} is not before --until {opts.until}, so no item could be in the "
-                          "window; swap them, or leave one out")
-    return since, until
-
-
-def select(store: Store, since: str | None, until: str | None, limit: int,
-           repeats: list[int] | None = None) -> tuple[list[dict[str, Any]], int]:
-    """(the top `limit` items, how many were candidates); ids of items left out as repeats of a chosen
-    one go into `repeats` when given. Ranked by how likely the person keeps each (bot.relevance.keep), which puts
-    the sources on one scale: that is each chosen row's score; the explanation, with the source's own
-    score, is in its explain["keep"]."""
-    window, args = _window(since, until)
-    counts = library_counts(store.entry_identity_kinds())
-    for hn_id, arxiv_id, n in store.db.execute(
-            f"select hn_id is not null, arxiv_id is not null, count(*) from items where {window} group by 1, 2",
-            args):
-        counts.offered[item_kind(hn_id, arxiv_id)] += n
-    clause = f"status = 'relevant' and {window}"
-    candidates = [dict(zip(("id", "score", "hn_id", "arxiv_id"), r, strict=True)) for r in store.db.execute(
-        f"select id, score, hn_id, arxiv_id from items where {clause}", args)]
-    ranked_ids = rank_by_keep(candidates, counts)[:limit * 2]
-    rows = {r["id"]: r for r in store.items_where(
-        f"id in ({','.join('?' * len(ranked_ids))})", [k.id for k in ranked_ids])} if ranked_ids else {}
-    ranked = []
-    for kept in ranked_ids:
-        row = rows[kept.id]
-        # The digest's score is the one comparable across sources; the source's own stays in explain.
-        row["explain"] = {**(row.get("explain") or {}), "keep": {**kept.explain, "source_score": row["score"]}}
-        row["score"] = kept.keep
-        ranked.append(row)
-    chosen, skipped = without_repeats(ranked, limit)
-    if repeats is not None:
-        repeats.extend(skipped)
-    return chosen, len(candidates)
-
-
-def top_papers(store: Store, since: str | None, until: str | None, limit: int) -> list[dict[str, Any]]:
-    """The highest-scored undigested relevant papers without an HN thread yet."""
-    window, args = _window(since, until)
-    return store.items_where(f"status = 'relevant' and hn_id is null and arxiv_id is not null and {window}", args,
-                             order_by="score desc, id", limit=limit)
-
-
-def _window(since: str | None, until: str | None) -> tuple[str, list[Any]]:
-    """The undigested items of the window [since, until), by published time (else first seen)."""
-    where = ["digest_id is null"]
-    args: list[Any] = []
-    if since:
-        where.append("coalesce(published, first_seen) >= ?")
-        args.append(since)
-    if until:
-        where.append("coalesce(published, first_seen) < ?")
-        args.append(until)
-    return " and ".join(where), args
-
-
-def without_repeats(ranked: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], list[int]]:
-    """The top items, leaving out one whose title is nearly another's already chosen (the same news
-    from two sites, with different links). Returns the chosen rows and the ids left out."""
-    chosen, pairs = repeat_pairs(ranked, limit)
-    return chosen, [left_out["id"] for left_out, _ in pairs]
-
-
-def repeat_pairs(ranked: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]],
-                                                                    list[tuple[dict[str, Any], dict[str, Any]]]]:
-    """The chosen rows, and each row left out with the chosen row it repeats (what the archive check
-    in the tests reviews)."""
-    chosen: list[dict[str, Any]] = []
-    pairs: list[tuple[dict[str, Any], dict[str, Any]]] = []
-    seen: list[_Headline] = []
-    headlines = [_Headline.of(row["title"] or "") for row in ranked]
-    used_by = Counter(w for h in headlines for w in h.words)
-    rare = {w for w, n in used_by.items()
-            if n <= NAME_MAX_TITLES and len(w) >= 5 and w.isalpha() and w not in NOT_NAMES}
-    for row, headline in zip(ranked, headlines, strict=True):
-        kept = next((n for n, other in enumerate(seen) if len(headline.words) >= 3
-                     and _same_news(headline, other, rare)), None)
-        if kept is not None:
-            pairs.append((row, chosen[kept]))
-            continue
-        chosen.append(row)
-        seen.append(headline)
-        if len(chosen) == limit:
-            break
-    return chosen, pairs
-
-
-@dataclass(frozen=True)
-class _Headline:
-    words: frozenset[str]  # normalized, without stopwords
-    every_word: frozenset[str]  # with them
-    head: frozenset[str]  # the words before a `:` or ` - `, if the title has one
-    tail: frozenset[str]  # the words after it
-
-    @classmethod
-    def of(cls, title: str) -> _Headline:
-        def words(text: str) -> frozenset[str]:
-            return frozenset(normalize_title(text).split()) - STOPWORDS
-
-        head, sep, tail = _split_series(title)
-        return cls(words(title), frozenset(normalize_title(title).split()),
-                   words(head) if sep else frozenset(), words(tail) if sep else frozenset())
-
-
-def _split_series(title: str) -> tuple[str, str, str]:
-    match = _SERIES_SPLIT.search(title)
-    if match is None:
-        return title, "", ""
-    return title[:match.start()], match.group(0), title[match.end():]
-
-
-def _same_news(a: _Headline, b: _Headline, rare: set[str]) -> bool:
-    """Mostly the same words, or many of them and a rare one (a name); but not when
-    - a number differs ("Part 2", "GPT-4" vs "GPT-3", "Part II" are other things);
-    - one word is swapped for another and nothing else differs ("Why did Backend / Frontend
-      development explode", "Hotglue / Swipe (YC S21) Is Hiring": one template, two subjects);
-    - one says what the other denies ("less" / "more", "best" / "worst");
-    - both are `series: part` titles with the same series and parts that share no word."""
-    differ = a.words ^ b.words
-    if any(ch.isdigit() for word in differ for ch in word) or differ & ROMAN_NUMERALS:
-        return False
-    only_a, only_b = a.words - b.words, b.words - a.words
-    if len(only_a) == 1 and len(only_b) == 1 and not _same_stem(next(iter(only_a)), next(iter(only_b))):
-        return False
-    if a.head and a.head == b.head and not (a.tail & b.tail):
-        return False
-    every = a.every_word ^ b.every_word
-    if any(pair <= every and not pair <= a.every_word and not pair <= b.every_word for pair in OPPOSITES):
-        return False
-    shared, either = len(a.words & b.words), len(a.words | b.words)
-    return shared >= REPEAT_OVERLAP * either or (shared >= NAMED_REPEAT_OVERLAP * either
-                                                 and bool(a.words & b.words & rare))
-
-
-def _same_stem(x: str, y: str) -> bool:
-    """"union" and "unionization", "launch" and "launches": one word in two forms."""
-    stem = min(len(x), len(y), 5)
-    return stem >= 4 and x[:stem] == y[:stem]
-
-
 def to_item(row: dict[str, Any], summary: str | None) -> DigestItem:
     return DigestItem(
         id=row["id"], title=row["title"], url=row["url"], hn_url=row["hn_url"], hn_id=row["hn_id"],
@@ -281,7 +96,7 @@ def to_item(row: dict[str, Any], summary: str | None) -> DigestItem:
 
 def build(config: Config, store: Store, now: datetime, opts: DigestOptions,
           summarizer: Summarizer | None = None) -> DigestOutcome:
-    since, until = window(opts, config.timezone)
+    since, until = window(opts.since, opts.until, config.timezone)
     limit = opts.limit or config.digest_limit
     repeats: list[int] = []
     rows, candidates = select(store, since, until, limit, repeats)
@@ -322,7 +137,7 @@ def run(config: Config, store: Store, opts: DigestOptions, poster: SlackPoster |
     hook = hook or (lambda _step: None)
     earlier = [] if opts.dry_run else finish_unfinished(config, store, poster, hook, opts.resend_uncertain, now=now)
     if finder is not None:  # give the chosen items their HN discussions before rendering
-        since, until = window(opts, config.timezone)
+        since, until = window(opts.since, opts.until, config.timezone)
         rows, _ = select(store, since, until, opts.limit or config.digest_limit)
         # Then the best papers left out: a paper people discussed is an HN thread, kept far more often
         # than a paper alone (bot.relevance.keep), so its discussion may win it a slot. Bounded by max_lookups.
