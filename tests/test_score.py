@@ -10,7 +10,11 @@ import pytest
 from bot.core.records import FeedItem
 from bot.library.parser import parse_document
 from bot.poll import build_scorer
-from bot.relevance.score import LibraryModel, Scorer, TopicMatcher, is_job_ad, parse_topics, url_words, work_year
+from bot.relevance.hn_titles import is_job_ad, work_year
+from bot.relevance.score import Scorer
+from bot.relevance.taste import LibraryModel
+from bot.relevance.topics import TopicMatcher, parse_topics
+from bot.relevance.words import url_words
 from bot.sources.feedlist import load_topics
 from bot.store.database import Store
 from tests.conftest import ROOT
