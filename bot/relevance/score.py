@@ -15,7 +15,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import NotRequired, TypedDict
 
 from bot.core.records import FeedItem
 from bot.relevance.hn_titles import is_job_ad, work_year
@@ -39,12 +39,39 @@ HEAT_WEIGHT = 0.15
 HEAT_SMOOTHING = 10
 
 
+class SimilarEntry(TypedDict):
+    entry: int
+    title: str | None
+    cosine: float
+
+
+class RankParts(TypedDict):
+    """The parts of the rank score, each 0..1; a refresh re-ranks an item with these alone."""
+
+    signal: float
+    heat: float
+    recency: float
+
+
+class Explanation(RankParts):
+    """Every number behind a score, as stored with the item (its `explain` JSON) in this key order."""
+
+    topic_score: float
+    topics: list[str]
+    phrases: list[str]
+    library_similarity: float
+    taste: float
+    taste_words: list[str]
+    similar_to: list[SimilarEntry]
+    job_ad: NotRequired[bool]  # present (True) only for a job ad, whose relevance is 0 whatever it matched
+
+
 @dataclass(frozen=True)
 class Scored:
     relevance: float
     score: float
     topics: tuple[str, ...]
-    explain: dict[str, Any]
+    explain: Explanation
 
 
 class Scorer:
@@ -71,7 +98,7 @@ class Scorer:
         if job_ad:
             relevance = 0.0
         score, parts = self.rank(relevance, item, sources)
-        explain = {
+        explain: Explanation = {
             "topic_score": round(topic_score, 3), "topics": topic_names, "phrases": phrases,
             "library_similarity": round(lib_sim, 3), "taste": round(taste, 3), "taste_words": taste_words,
             "similar_to": [{"entry": eid, "title": self.library.titles.get(eid), "cosine": round(s, 3)}
@@ -82,7 +109,7 @@ class Scorer:
             explain["job_ad"] = True
         return Scored(round(relevance, 4), score, tuple(topic_names), explain)
 
-    def rank(self, relevance: float, item: FeedItem, sources: Sequence[str] = ()) -> tuple[float, dict[str, float]]:
+    def rank(self, relevance: float, item: FeedItem, sources: Sequence[str] = ()) -> tuple[float, RankParts]:
         """The rank score of an item of this relevance, and its parts for `explain`. Separate from
         relevance because a known item's points and comments climb between polls while what it is
         about does not: a refresh re-ranks it without re-reading it."""
