@@ -1,9 +1,9 @@
 """The words of a text, as every relevance model counts them. Pure: only processes data.
 
-One tokenizer for the library and for the stream, so that the TF-IDF, the taste model and the digest's
-repeat check (its STOPWORDS) agree on what a word is: lower case, stop words and numbers dropped,
-plurals folded. A link adds what its address says: its site (`site:host`) for similarity, the words of
-its path for taste.
+One tokenizer for the library and for the stream, so that the TF-IDF and the taste model agree on what
+a word is: lower case, stop words and numbers dropped, plurals folded (the digest's repeat check uses
+the STOPWORDS too). A link adds what its address says: its site (`site:host`) for similarity, the
+words of its path for taste.
 """
 
 from __future__ import annotations
