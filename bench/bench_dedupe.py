@@ -22,7 +22,9 @@ from bot.core.identity import title_identity, url_identities
 from bot.core.normalize import make_item
 from bot.library.matcher import IdentityIndex
 from bot.relevance.dedupe import decide, merge
-from bot.relevance.score import LibraryModel, Scorer, TopicMatcher
+from bot.relevance.score import Scorer
+from bot.relevance.taste import LibraryModel
+from bot.relevance.topics import TopicMatcher
 from bot.sources.feedlist import load_topics
 
 ROOT = Path(__file__).resolve().parent.parent

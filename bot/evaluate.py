@@ -27,7 +27,7 @@ from bot.digest.select import select
 from bot.library.api import display_path, document_paths, read_document
 from bot.library.parser import parse_document
 from bot.poll import store_outcomes
-from bot.relevance.score import TopicMatcher
+from bot.relevance.topics import TopicMatcher
 from bot.sources.feedlist import load_topics
 from bot.sources.kinds import SourceOutcome
 from bot.sources.parsers import ParseError, parse_algolia, parse_arxiv, parse_rss

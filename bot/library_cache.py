@@ -26,12 +26,14 @@ from pathlib import Path
 from bot.core.identity import Identity
 from bot.library.api import build_index
 from bot.library.matcher import IdentityIndex
-from bot.relevance.score import LibraryModel, TasteModel, tokens, url_words
+from bot.relevance.taste import LibraryModel, TasteModel
+from bot.relevance.words import tokens, url_words
 from bot.store.database import Store
 
 FORMAT = 2
 # The modules whose code decides what the cache holds: a change to any of them rebuilds it.
-BUILT_BY = ("bot.core.identity", "bot.library.matcher", "bot.relevance.score", "bot.library.api", __name__)
+BUILT_BY = ("bot.core.identity", "bot.library.matcher", "bot.relevance.words", "bot.relevance.taste",
+            "bot.library.api", __name__)
 _stamp: str | None = None
 
 

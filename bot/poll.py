@@ -26,7 +26,10 @@ from bot.core.identity import Identity, parse_link
 from bot.core.records import FeedItem
 from bot.library_cache import LibraryCache
 from bot.relevance.dedupe import Candidate, Decision, decide, merge
-from bot.relevance.score import Scored, Scorer, TasteModel, TopicMatcher, tokens
+from bot.relevance.score import Scored, Scorer
+from bot.relevance.taste import TasteModel
+from bot.relevance.topics import TopicMatcher
+from bot.relevance.words import tokens
 from bot.sources.feedlist import load_feeds, load_topics
 from bot.sources.fetch import Fetcher, FetchSettings, global_limit, is_local
 from bot.sources.kinds import Offload, SourceOutcome, fetch_source, inline

@@ -99,7 +99,9 @@ def test_a_few_upvotes_never_count_against_a_paper() -> None:
     from dataclasses import replace
 
     from bot.core.normalize import make_item
-    from bot.relevance.score import LibraryModel, Scorer, TopicMatcher
+    from bot.relevance.score import Scorer
+    from bot.relevance.taste import LibraryModel
+    from bot.relevance.topics import TopicMatcher
 
     scorer = Scorer(TopicMatcher([]), LibraryModel(), datetime(2026, 11, 23, tzinfo=UTC))
     paper = make_item(source="arxiv", title="Tokens that wander", url="https://arxiv.org/abs/2611.00001",

@@ -147,7 +147,8 @@ def test_a_frozen_index_finds_what_the_open_one_finds() -> None:
 
 def test_packed_postings_score_as_the_model_built() -> None:
     from bot.library_cache import PackedPostings
-    from bot.relevance.score import LibraryModel, tokens
+    from bot.relevance.taste import LibraryModel
+    from bot.relevance.words import tokens
 
     model = LibraryModel.build((n, t, "", []) for n, t in enumerate(TITLES))
     packed = LibraryModel(titles=model.titles, idf=model.idf, size=model.size,

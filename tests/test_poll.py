@@ -464,7 +464,7 @@ def test_many_new_items_are_scored_on_every_core_with_the_same_results(tmp_path:
     from bot.core.normalize import make_item
     from bot.library.matcher import IdentityIndex
     from bot.relevance.dedupe import decide, merge
-    from bot.relevance.score import TopicMatcher
+    from bot.relevance.topics import TopicMatcher
     from bot.sources.feedlist import load_topics
 
     config = make_config(tmp_path, [])

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NotRequired, get_origin, get_type_hints
 
 import pytest
 
 from bot.core.records import FeedItem
 from bot.library.parser import parse_document
 from bot.poll import build_scorer
-from bot.relevance.score import LibraryModel, Scorer, TopicMatcher, is_job_ad, parse_topics, url_words, work_year
+from bot.relevance.hn_titles import is_job_ad, work_year
+from bot.relevance.score import Explanation, Scorer
+from bot.relevance.taste import LibraryModel
+from bot.relevance.topics import TopicMatcher, parse_topics
+from bot.relevance.words import url_words
 from bot.sources.feedlist import load_topics
 from bot.store.database import Store
 from tests.conftest import ROOT
@@ -70,6 +75,20 @@ def test_a_heated_thread_ranks_below_a_calm_one_of_the_same_relevance() -> None:
     assert calm.score > debate.score
     assert debate.explain["heat"] == 1.0 and calm.explain["heat"] == pytest.approx(0.08)
 
+
+
+def test_the_explanation_holds_the_typed_keys_in_the_stored_order() -> None:
+    """The explanation is stored as the item's `explain` JSON: its keys and their order are what
+    `Explanation` declares, with `job_ad` only on a job ad."""
+    order = ["topic_score", "topics", "phrases", "library_similarity", "taste", "taste_words", "similar_to",
+             "signal", "heat", "recency"]
+    # Read through get_type_hints: Python 3.11 does not see NotRequired in a postponed annotation.
+    declared = get_type_hints(Explanation, include_extras=True)
+    assert set(declared) == {*order, "job_ad"} and get_origin(declared["job_ad"]) is NotRequired
+    explain = plain_scorer().score(item("Finetuning Large Language Models with LoRA")).explain
+    assert list(explain) == order
+    job = plain_scorer().score(item("Acme (YC S18) Is Hiring Engineers to Build LLM Inference")).explain
+    assert list(job) == [*order, "job_ad"]
 
 @pytest.mark.parametrize(("points", "comments", "heat"), [
     (None, None, 0.0),  # a blog or arXiv item has no thread

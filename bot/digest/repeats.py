@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.core.identity import normalize_title
-from bot.relevance.score import STOPWORDS
+from bot.relevance.words import STOPWORDS
 
 REPEAT_OVERLAP = 0.6  # share of title words (Jaccard) above which two items say the same thing
 # Two headlines of one launch often share little but its name ("Stability AI Launches StableLM: A New

@@ -30,14 +30,17 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final, Literal, TypedDict
 
-HN, PAPER, FEED = "hn", "paper", "feed"
-KINDS = (HN, PAPER, FEED)
+Kind = Literal["hn", "paper", "feed"]
+HN: Final = "hn"
+PAPER: Final = "paper"
+FEED: Final = "feed"
+KINDS: tuple[Kind, ...] = (HN, PAPER, FEED)
 SMOOTHING = 1.0  # add-one: pseudo-keeps per kind
 
 
-def item_kind(hn_id: Any, arxiv_id: Any) -> str:
+def item_kind(hn_id: object, arxiv_id: object) -> Kind:
     if hn_id:
         return HN
     if arxiv_id:
@@ -57,7 +60,7 @@ class KindCounts:
     shown: Counter[str] = field(default_factory=Counter)
     deleted: Counter[str] = field(default_factory=Counter)
 
-    def shares(self) -> dict[str, float]:
+    def shares(self) -> dict[Kind, float]:
         """Share of the person's keeps per kind offered now (kinds the stream does not offer get none)."""
         present = [k for k in KINDS if self.offered[k] > 0]
         non_paper = sum(self.offered[k] for k in present if k != PAPER)
@@ -92,16 +95,26 @@ def _harmonic(n: int) -> float:
     return math.log(n) + 0.5772156649 + 1.0 / (2 * n)
 
 
+class KeepExplanation(TypedDict):
+    """How an item's keep was reached, as the digest stores it (in the item's explain["keep"])."""
+
+    kind: Kind
+    kind_share: float
+    rank_in_kind: int
+    offered_of_kind: int
+    keep: float
+
+
 @dataclass(frozen=True)
 class Kept:
     id: int
     keep: float  # the share of the expected keeps among the candidates that falls on this item
-    explain: dict[str, Any]
+    explain: KeepExplanation
 
 
 def rank_by_keep(candidates: Sequence[Mapping[str, Any]], counts: KindCounts) -> list[Kept]:
     """candidates: rows with id, score, hn_id, arxiv_id, best first or not. Returns them by keep, best first."""
-    by_kind: dict[str, list[Mapping[str, Any]]] = {k: [] for k in KINDS}
+    by_kind: dict[Kind, list[Mapping[str, Any]]] = {k: [] for k in KINDS}
     for row in candidates:
         by_kind[item_kind(row["hn_id"], row["arxiv_id"])].append(row)
     for k in KINDS:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bot.core.config import Config, FeedConfig, parse_feeds
 from bot.core.errors import ConfigError
-from bot.relevance.score import Topic, parse_topics
+from bot.relevance.topics import Topic, parse_topics
 
 
 def load_feeds(config: Config) -> list[FeedConfig]:
