@@ -273,7 +273,7 @@ def build_scorer(topics: TopicMatcher, store: Store, now: datetime, batch: Seque
                  library: LibraryCache | None = None) -> Scorer:
     library = library or library_cache.load(store)
     # The background for taste: this poll's items and the most recent stored ones.
-    recent = store.db.execute("select title, summary from items order by id desc limit ?", [BACKGROUND_ITEMS])
+    recent = store.recent_item_texts(BACKGROUND_ITEMS)
     background = [tokens(f"{i.title} {i.summary[:300]}") for i in batch]
     background += [tokens(f"{t} {(s or '')[:300]}") for t, s in recent]
     taste = TasteModel.from_library_counts(library.taste_counts, library.taste_entries, background)
@@ -287,7 +287,7 @@ def poll(config: Config, store: Store, only: Sequence[str] = (), now: datetime |
     started = now.isoformat(timespec="seconds")
     feeds = select_feeds(config, only)
     topics = TopicMatcher(load_topics(config.topics))  # a bad topics file fails before any request
-    states = {f.name: store.source_state(f.name) for f in feeds}
+    states = {f.name: store.source_state(f.name).remembered() for f in feeds}
     for name in only:  # naming a feed that answered 410 Gone asks it again
         states[name].pop("gone", None)
     library: list[LibraryCache] = []
@@ -429,28 +429,28 @@ def _refresh(store: Store, item_id: int, cand: Candidate, scorer: Scorer, stamp:
     source, and re-rank it on those signals (its relevance stands), but never touch an item that a
     digest already carried."""
     row = store.item(item_id)
-    if row is None or row.get("digest_id"):
+    if row is None or row.digest_id:
         return
     item = cand.item
     fields: dict[str, Any] = {"updated": stamp}
-    sources = list(dict.fromkeys([*row["sources"], *cand.sources]))
-    if sources != row["sources"]:
+    sources = tuple(dict.fromkeys([*row.sources, *cand.sources]))
+    if sources != row.sources:
         fields["sources"] = sources
     for key in ("points", "comments"):
-        new = getattr(item, key)
-        if new is not None and (row[key] is None or new > row[key]):
+        new, old = getattr(item, key), getattr(row, key)
+        if new is not None and (old is None or new > old):
             fields[key] = new
-    if item.hn_id and not row["hn_id"]:
+    if item.hn_id and not row.hn_id:
         fields.update(hn_id=item.hn_id, hn_url=item.hn_url)
-    if item.arxiv_id and not row["arxiv_id"]:
+    if item.arxiv_id and not row.arxiv_id:
         fields["arxiv_id"] = item.arxiv_id
-    if len(item.summary) > len(row["summary"] or ""):
+    if len(item.summary) > len(row.summary or ""):
         fields["summary"] = item.summary
-    if row["relevance"] is not None and fields.keys() & {"sources", "points", "comments", "hn_id", "arxiv_id"}:
-        now = {**row, **fields}  # the item as stored after this refresh
-        held = replace(item, published=now["published"] or item.published,
-                       categories=tuple(now["categories"]) or item.categories, points=now["points"],
-                       comments=now["comments"], hn_id=now["hn_id"], arxiv_id=now["arxiv_id"])
-        score, parts = scorer.rank(now["relevance"], held, now["sources"])
-        fields.update(score=score, explain={**(row["explain"] or {}), **parts})
+    if row.relevance is not None and fields.keys() & {"sources", "points", "comments", "hn_id", "arxiv_id"}:
+        now = replace(row, **fields)  # the item as stored after this refresh
+        held = replace(item, published=now.published or item.published,
+                       categories=now.categories or item.categories, points=now.points,
+                       comments=now.comments, hn_id=now.hn_id, arxiv_id=now.arxiv_id)
+        score, parts = scorer.rank(row.relevance, held, list(now.sources))
+        fields.update(score=score, explain={**row.explain, **parts})
     store.update_item(item_id, fields, item.identities)
