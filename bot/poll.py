@@ -22,8 +22,8 @@ from typing import Any
 from bot import library_cache
 from bot.core.config import Config, FeedConfig
 from bot.core.errors import ConfigError
-from bot.core.identity import Identity, parse_link
-from bot.core.records import FeedItem
+from bot.core.identity import parse_link
+from bot.core.records import FeedItem, ItemStatus, NewItem
 from bot.library_cache import LibraryCache
 from bot.relevance.dedupe import Candidate, Decision, decide, merge
 from bot.relevance.score import Scored, Scorer, TasteModel, TopicMatcher, tokens
@@ -368,15 +368,15 @@ def store_outcomes(config: Config, store: Store, outcomes: Sequence[SourceOutcom
     fate: dict[int, str] = {}  # id(FeedItem) -> new | known | off_topic
     stamp = now.isoformat(timespec="seconds")
     with store.transaction():
-        fresh: list[tuple[dict[str, Any], frozenset[Identity]]] = []
+        fresh: list[NewItem] = []
         for decision in decisions:
             assert scorer is not None
             record = _apply(config, store, decision, scorer, stamp, scored.get(id(decision)))
             if record is None:
                 label = "known"
             else:
-                fresh.append((record, decision.candidate.item.identities))
-                label = "off_topic" if record["status"] == "off_topic" else "new"
+                fresh.append(record)
+                label = "off_topic" if record.status == "off_topic" else "new"
             for member in decision.candidate.members:
                 fate[id(member)] = label
         new_ids = store.insert_items(fresh)
@@ -402,7 +402,7 @@ def store_outcomes(config: Config, store: Store, outcomes: Sequence[SourceOutcom
 
 
 def _apply(config: Config, store: Store, decision: Decision, scorer: Scorer, stamp: str,
-           scored: Scored | None = None) -> dict[str, Any] | None:
+           scored: Scored | None = None) -> NewItem | None:
     """The record of a new item to store, or None after refreshing a known, undigested one."""
     cand = decision.candidate
     match = decision.match
@@ -412,16 +412,14 @@ def _apply(config: Config, store: Store, decision: Decision, scorer: Scorer, sta
         return None
     item = cand.item
     scored = scored or scorer.score(item, cand.sources)
-    status = "relevant" if scored.relevance >= config.relevance_threshold else "off_topic"
-    record = {
-        "title": item.title, "url": item.url, "hn_id": item.hn_id, "hn_url": item.hn_url,
-        "arxiv_id": item.arxiv_id, "doi": item.doi, "published": item.published, "first_seen": stamp,
-        "updated": stamp, "sources": list(cand.sources), "topics": list(scored.topics), "score": scored.score,
-        "relevance": scored.relevance, "status": status, "summary": item.summary,
-        "categories": list(item.categories), "points": item.points, "comments": item.comments,
-        "explain": scored.explain, "digest_id": None,
-    }
-    return record
+    status: ItemStatus = "relevant" if scored.relevance >= config.relevance_threshold else "off_topic"
+    return NewItem(
+        title=item.title, url=item.url, hn_id=item.hn_id, hn_url=item.hn_url, arxiv_id=item.arxiv_id,
+        doi=item.doi, published=item.published, first_seen=stamp, sources=tuple(cand.sources),
+        topics=tuple(scored.topics), score=scored.score, relevance=scored.relevance, status=status,
+        summary=item.summary, categories=item.categories, points=item.points, comments=item.comments,
+        explain=scored.explain, identities=item.identities,
+    )
 
 
 def _refresh(store: Store, item_id: int, cand: Candidate, scorer: Scorer, stamp: str) -> None:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, get_args
+from typing import get_args
 
 import pytest
 
 from bot.core.identity import Identity
-from bot.core.records import ItemStatus, LibraryEntry, SourceResult, StoredItem
+from bot.core.records import ItemStatus, LibraryEntry, NewItem, SourceResult, StoredItem
 from bot.poll import poll
 from bot.store.database import Store
 from tests.servers import FeedServer, Route, rss
@@ -21,12 +21,12 @@ SINCE, UNTIL = "2026-11-16T00:00:00+00:00", "2026-11-23T00:00:00+00:00"
 
 
 def _record(title: str, published: str | None, first_seen: str = "2026-11-01T00:00:00+00:00",
-            status: str = "relevant", hn_id: int | None = None, arxiv_id: str | None = None,
-            score: float = 1.0) -> dict[str, Any]:
-    return {"title": title, "url": f"https://example.com/{title.replace(' ', '-')}", "hn_id": hn_id,
-            "arxiv_id": arxiv_id, "published": published, "first_seen": first_seen, "sources": ["blog"],
-            "topics": ["llm"], "score": score, "relevance": 0.5, "status": status, "summary": None,
-            "categories": [], "explain": {"topics": 1.0}, "digest_id": None}
+            status: ItemStatus = "relevant", hn_id: int | None = None, arxiv_id: str | None = None,
+            score: float = 1.0, summary: str = "", identities: frozenset[Identity] = frozenset()) -> NewItem:
+    return NewItem(title=title, url=f"https://example.com/{title.replace(' ', '-')}", hn_id=hn_id, hn_url=None,
+                   arxiv_id=arxiv_id, doi=None, published=published, first_seen=first_seen, sources=("blog",),
+                   topics=("llm",), score=score, relevance=0.5, status=status, summary=summary, categories=(),
+                   points=None, comments=None, explain={"topics": 1.0}, identities=identities)
 
 
 @pytest.fixture
@@ -40,16 +40,16 @@ def _ids_by_title(store: Store) -> dict[str, int]:
 
 def test_the_window_is_half_open_and_falls_back_to_first_seen(store: Store) -> None:
     store.insert_items([
-        (_record("before", "2026-11-15T23:59:59+00:00"), ()),
-        (_record("at since", SINCE), ()),
-        (_record("just before until", "2026-11-22T23:59:59+00:00"), ()),
-        (_record("at until", UNTIL), ()),
+        _record("before", "2026-11-15T23:59:59+00:00"),
+        _record("at since", SINCE),
+        _record("just before until", "2026-11-22T23:59:59+00:00"),
+        _record("at until", UNTIL),
         # no published time: the time it was first seen places it
-        (_record("unpublished inside", None, first_seen="2026-11-18T08:00:00+00:00"), ()),
-        (_record("unpublished outside", None, first_seen="2026-11-25T08:00:00+00:00"), ()),
+        _record("unpublished inside", None, first_seen="2026-11-18T08:00:00+00:00"),
+        _record("unpublished outside", None, first_seen="2026-11-25T08:00:00+00:00"),
         # published wins over first seen when both are there
-        (_record("published outside, seen inside", "2026-11-10T00:00:00+00:00",
-                 first_seen="2026-11-18T00:00:00+00:00"), ()),
+        _record("published outside, seen inside", "2026-11-10T00:00:00+00:00",
+                first_seen="2026-11-18T00:00:00+00:00"),
     ])
     ids = _ids_by_title(store)
     inside = {c.id for c in store.relevant_candidates(SINCE, UNTIL)}
@@ -66,7 +66,7 @@ def test_the_window_is_half_open_and_falls_back_to_first_seen(store: Store) -> N
 def test_an_empty_window_or_an_empty_store_answers_nothing(store: Store) -> None:
     assert store.relevant_candidates(SINCE, UNTIL) == [] and store.offered_counts(None, None) == {}
     assert store.top_unthreaded_papers(None, None, 10) == [] and store.items_by_id([]) == {}
-    store.insert_items([(_record("a paper", "2026-11-18T00:00:00+00:00", arxiv_id="2611.00001"), ())])
+    store.insert_items([_record("a paper", "2026-11-18T00:00:00+00:00", arxiv_id="2611.00001")])
     assert store.relevant_candidates(UNTIL, UNTIL) == []  # [t, t) holds nothing
     assert store.top_unthreaded_papers("2026-11-18T00:00:01+00:00", UNTIL, 10) == []
     assert (store.count_items(), store.count_pending(), store.count_off_topic(), store.count_digested()) == (1, 1, 0, 0)
@@ -75,12 +75,12 @@ def test_an_empty_window_or_an_empty_store_answers_nothing(store: Store) -> None
 def test_candidates_are_relevant_and_undigested_papers_have_no_thread(store: Store) -> None:
     day = "2026-11-18T00:00:00+00:00"
     store.insert_items([
-        (_record("relevant paper", day, arxiv_id="2611.00001", score=0.4), ()),
-        (_record("better paper", day, arxiv_id="2611.00002", score=0.9), ()),
-        (_record("discussed paper", day, arxiv_id="2611.00003", hn_id=46000001, score=2.0), ()),
-        (_record("off-topic paper", day, arxiv_id="2611.00004", status="off_topic", score=5.0), ()),
-        (_record("digested paper", day, arxiv_id="2611.00005", score=3.0), ()),
-        (_record("a thread", day, hn_id=46000002), ()),
+        _record("relevant paper", day, arxiv_id="2611.00001", score=0.4),
+        _record("better paper", day, arxiv_id="2611.00002", score=0.9),
+        _record("discussed paper", day, arxiv_id="2611.00003", hn_id=46000001, score=2.0),
+        _record("off-topic paper", day, arxiv_id="2611.00004", status="off_topic", score=5.0),
+        _record("digested paper", day, arxiv_id="2611.00005", score=3.0),
+        _record("a thread", day, hn_id=46000002),
     ])
     ids = _ids_by_title(store)
     store.update_item(ids["digested paper"], {"digest_id": 7})
@@ -95,7 +95,8 @@ def test_candidates_are_relevant_and_undigested_papers_have_no_thread(store: Sto
 
 
 def test_items_come_back_as_frozen_records_with_their_lists_decoded(store: Store) -> None:
-    (item_id,) = store.insert_items([(_record("one", "2026-11-18T00:00:00+00:00"), [Identity("url", "example.com/one")])])
+    (item_id,) = store.insert_items([_record("one", "2026-11-18T00:00:00+00:00",
+                                             identities=frozenset({Identity("url", "example.com/one")}))])
     item = store.item(item_id)
     assert isinstance(item, StoredItem)
     assert item.sources == ("blog",) and item.topics == ("llm",) and item.categories == ()
@@ -112,13 +113,13 @@ def test_items_come_back_as_frozen_records_with_their_lists_decoded(store: Store
 
 
 def test_items_by_id_reads_more_ids_than_one_statement_may_name(store: Store) -> None:
-    ids = store.insert_items([(_record(f"item {n}", "2026-11-18T00:00:00+00:00"), ()) for n in range(1200)])
+    ids = store.insert_items([_record(f"item {n}", "2026-11-18T00:00:00+00:00") for n in range(1200)])
     found = store.items_by_id(reversed(ids))
     assert sorted(found) == ids and found[ids[-1]].title == "item 1199"
 
 
 def test_recent_item_texts_are_the_newest_first(store: Store) -> None:
-    store.insert_items([(_record(f"item {n}", None) | {"summary": f"text {n}"}, ()) for n in range(5)])
+    store.insert_items([_record(f"item {n}", None, summary=f"text {n}") for n in range(5)])
     assert store.recent_item_texts(2) == [("item 4", "text 4"), ("item 3", "text 3")]
 
 

@@ -65,6 +65,32 @@ SourceResult = Literal["ok", "not_modified", "error", "gone"]
 
 
 @dataclass(frozen=True)
+class NewItem:
+    """An item a poll stores for the first time: what its sources said and how it scored (the store
+    gives it its id)."""
+
+    title: str
+    url: str | None
+    hn_id: int | None
+    hn_url: str | None
+    arxiv_id: str | None
+    doi: str | None
+    published: str | None
+    first_seen: str
+    sources: tuple[str, ...]
+    topics: tuple[str, ...]
+    score: float
+    relevance: float
+    status: ItemStatus
+    summary: str
+    categories: tuple[str, ...]
+    points: int | None
+    comments: int | None
+    explain: Mapping[str, Any]
+    identities: frozenset[Identity] = frozenset()
+
+
+@dataclass(frozen=True)
 class StoredItem:
     """One stored item, as the items table holds it (fields in the table's column order)."""
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from bot.core.identity import Identity
-from bot.core.records import ItemStatus, StoredItem
+from bot.core.records import ItemStatus, NewItem, StoredItem
 from bot.store.identities import IdentityRecords
 
 _JSON_FIELDS = ("sources", "topics", "categories", "explain")
@@ -31,18 +31,18 @@ class RankInput:
 
 class ItemRecords(IdentityRecords):
     # -- writes --------------------------------------------------------------------------------
-    def insert_items(self, batch: Sequence[tuple[dict[str, Any], Iterable[Identity]]]) -> list[int]:
+    def insert_items(self, batch: Sequence[NewItem]) -> list[int]:
         """Many new items in two statements' worth of work; ids are assigned here, in order."""
         if not batch:
             return []
         with self.transaction():
             start = int(self.db.execute("select coalesce(max(id), 0) from items").fetchone()[0]) + 1
             ids = list(range(start, start + len(batch)))
-            self._insert_rows("items", [{**_encode(record), "id": item_id}
-                                        for item_id, (record, _) in zip(ids, batch, strict=True)])
+            self._insert_rows("items", [{**_new_row(item), "id": item_id}
+                                        for item_id, item in zip(ids, batch, strict=True)])
             self._insert_rows("identities", [{"kind": i.kind, "value": i.value, "owner": "item", "owner_id": item_id}
-                                             for item_id, (_, idents) in zip(ids, batch, strict=True)
-                                             for i in idents])
+                                             for item_id, item in zip(ids, batch, strict=True)
+                                             for i in item.identities])
         return ids
 
     def _insert_rows(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
@@ -139,6 +139,17 @@ def _window(since: str | None, until: str | None) -> tuple[str, list[Any]]:
         where.append(f"{_WHEN} < ?")
         args.append(until)
     return " and ".join(where), args
+
+
+def _new_row(item: NewItem) -> dict[str, Any]:
+    """The items row of a new item: its own fields (not its identities; they go in their table),
+    first seen being its last update too, in no digest yet."""
+    return _encode({"title": item.title, "url": item.url, "hn_id": item.hn_id, "hn_url": item.hn_url,
+                    "arxiv_id": item.arxiv_id, "doi": item.doi, "published": item.published,
+                    "first_seen": item.first_seen, "updated": item.first_seen, "sources": item.sources,
+                    "topics": item.topics, "score": item.score, "relevance": item.relevance, "status": item.status,
+                    "summary": item.summary, "categories": item.categories, "points": item.points,
+                    "comments": item.comments, "explain": dict(item.explain), "digest_id": None})
 
 
 def _encode(record: dict[str, Any]) -> dict[str, Any]:
