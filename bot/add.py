@@ -150,12 +150,15 @@ class Adder:
         return (thread.url, thread.hn_id) if thread else (None, None)
 
     def _known(self, query: str, match: Match) -> AddResult:
-        owner = self.store.library_entry if match.owner == "entry" else self.store.item
-        entry = owner(match.owner_id) or {}
-        where = f"{entry.get('file', 'stored item')}:{entry.get('line', entry.get('id'))}"
-        label = entry.get("title") or str(entry.get("text") or "")[:80]
+        entry = self.store.library_entry(match.owner_id) if match.owner == "entry" else None
+        item = self.store.item(match.owner_id) if match.owner == "item" else None
+        if entry is not None:
+            where, label = f"{entry.file}:{entry.line}", entry.title or (entry.text or "")[:80]
+        else:  # a stored item (or, in a race with an import, nothing any more)
+            where, label = f"stored item:{item.id if item else None}", item.title if item else ""
         return AddResult(query, "known", f"Already in the library: {where} ({label}), matched by {match.rule}",
-                         match={"file": entry.get("file"), "line": entry.get("line"), "title": entry.get("title"),
+                         match={"file": entry.file if entry else None, "line": entry.line if entry else None,
+                                "title": entry.title if entry else item.title if item else None,
                                 "rule": match.rule})
 
     def add(self, queries: list[str], note: str | None, day: date, title: str | None, dry_run: bool,

@@ -22,7 +22,7 @@ from typing import Any
 from bot.core.config import Config, FeedConfig
 from bot.core.errors import ConfigError
 from bot.core.identity import Identity
-from bot.core.records import FeedItem, LibraryEntry
+from bot.core.records import FeedItem, LibraryEntry, StoredItem
 from bot.digest.select import select
 from bot.library.api import display_path, document_paths, read_document
 from bot.library.parser import parse_document
@@ -239,33 +239,33 @@ def _replay_week(config: Config, topics: TopicMatcher, start: date, end: date, w
         if len(archives) > 1 else None
     try:
         ours, _ = select(store, None, None, limit)
-        everything = store.items_where("1", [])
-        by_points = sorted(everything, key=lambda r: (-(r["points"] or 0), r["id"]))[:limit]
-        keyword = [r for r in everything if topics.match(r["title"], "")[0] > 0]
-        by_keyword = sorted(keyword, key=lambda r: (-(r["points"] or 0), r["id"]))[:limit]
-        rankings: list[tuple[str, Store, list[dict[str, Any]]]] = [
+        everything = store.all_items()
+        by_points = sorted(everything, key=lambda r: (-(r.points or 0), r.id))[:limit]
+        keyword = [r for r in everything if topics.match(r.title, "")[0] > 0]
+        by_keyword = sorted(keyword, key=lambda r: (-(r.points or 0), r.id))[:limit]
+        rankings: list[tuple[str, Store, list[StoredItem]]] = [
             ("bot", store, ours), ("points", store, by_points), ("keyword_points", store, by_keyword)]
         if alone is not None:
             rankings.append(("first_archive_only", alone, select(alone, None, None, limit)[0]))
         result = WeekResult(week=start.isoformat(), items=len(everything))
         for entry in week_picks:
-            idents = {(i.kind, i.value) for i in entry.identities if i.kind in PICK_KINDS}
+            idents = {i for i in entry.identities if i.kind in PICK_KINDS}
             record: dict[str, Any] = {"title": entry.title, "date": entry.date, "line": entry.line}
             for method, held, ranked in rankings:
-                rank = next((n + 1 for n, row in enumerate(ranked) if _row_identities(held, row["id"]) & idents),
+                rank = next((n + 1 for n, row in enumerate(ranked) if held.item_identities(row.id) & idents),
                             None)
                 record[f"rank_{method}"] = rank
                 if rank is not None:
                     result.hits[method] = result.hits.get(method, 0) + 1
-            found = [r for r in everything if _row_identities(store, r["id"]) & idents]
+            found = [r for r in everything if store.item_identities(r.id) & idents]
             record["found"] = bool(found)
-            record["sources"] = _source_label(found[0]["sources"]) if found else None
+            record["sources"] = _source_label(found[0].sources) if found else None
             result.picks.append(record)
-        pick_idents = {(i.kind, i.value) for e in week_picks for i in e.identities if i.kind in PICK_KINDS}
-        result.wasted = sum(1 for row in ours if not (_row_identities(store, row["id"]) & pick_idents))
-        result.slots = dict(Counter(_source_label(row["sources"]) for row in ours))
-        result.digest = [{"title": row["title"], "sources": _source_label(row["sources"]), "score": row["score"],
-                          "model": (row["explain"] or {}).get("keep")} for row in ours]
+        pick_idents = {i for e in week_picks for i in e.identities if i.kind in PICK_KINDS}
+        result.wasted = sum(1 for row in ours if not (store.item_identities(row.id) & pick_idents))
+        result.slots = dict(Counter(_source_label(row.sources) for row in ours))
+        result.digest = [{"title": row.title, "sources": _source_label(row.sources), "score": row.score,
+                          "model": row.explain.get("keep")} for row in ours]
         return result
     finally:
         store.close()
@@ -276,11 +276,6 @@ def _replay_week(config: Config, topics: TopicMatcher, start: date, end: date, w
 def _source_label(sources: Sequence[str]) -> str:
     """Which archives carried an item: one name, or several joined by '+' (a paper and its HN thread)."""
     return "+".join(sorted(set(sources))) or "?"
-
-
-def _row_identities(store: Store, item_id: int) -> set[tuple[str, str]]:
-    return {(k, v) for k, v, _o, _i in store.db.execute(
-        "select kind, value, owner, owner_id from identities where owner = 'item' and owner_id = ?", [item_id])}
 
 
 def _report(results: Sequence[WeekResult], limit: int, folders: Sequence[Path], archives: Sequence[Archive],

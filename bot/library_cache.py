@@ -19,7 +19,6 @@ import tempfile
 from array import array
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,29 +95,15 @@ def cache_path(store: Store) -> Path | None:
     return None if store.path == ":memory:" else Path(store.path + ".library-cache")
 
 
-@contextmanager
-def _snapshot(store: Store) -> Iterator[None]:
-    """One read transaction: the generation and the entries read under it are of the same library."""
-    conn = store.db.conn
-    own = not conn.in_transaction
-    if own:
-        conn.execute("begin")
-    try:
-        yield
-    finally:
-        if own:
-            conn.execute("commit")
-
-
 def build(store: Store) -> tuple[tuple[str, str, int], LibraryCache]:
-    with _snapshot(store):
+    with store.snapshot():  # the generation and the entries read under it are of the same library
         key = (code_stamp(), *store.library_version())
         entries = list(store.library_entries())
-        model = LibraryModel.build((e["id"], e["title"] or "", e["text"] or "", e["urls"]) for e in entries)
+        model = LibraryModel.build((e.id, e.title or "", e.text or "", e.urls) for e in entries)
         model.postings = PackedPostings(model.postings)  # type: ignore[assignment]  # read-only from here
         # Taste is read from what the entries name (link texts, quoted titles, the words of their links).
         titles = store.entry_titles()
-        counts, n = TasteModel.library_counts(tokens(" ".join([*titles.get(e["id"], ()), *map(url_words, e["urls"])]))
+        counts, n = TasteModel.library_counts(tokens(" ".join([*titles.get(e.id, ()), *map(url_words, e.urls)]))
                                               for e in entries)
         index = build_index(store, owners=("entry",))
         index.freeze()

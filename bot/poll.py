@@ -22,8 +22,8 @@ from typing import Any
 from bot import library_cache
 from bot.core.config import Config, FeedConfig
 from bot.core.errors import ConfigError
-from bot.core.identity import Identity, parse_link
-from bot.core.records import FeedItem
+from bot.core.identity import parse_link
+from bot.core.records import FeedItem, ItemStatus, NewItem
 from bot.library_cache import LibraryCache
 from bot.relevance.dedupe import Candidate, Decision, decide, merge
 from bot.relevance.score import Scored, Scorer
@@ -276,7 +276,7 @@ def build_scorer(topics: TopicMatcher, store: Store, now: datetime, batch: Seque
                  library: LibraryCache | None = None) -> Scorer:
     library = library or library_cache.load(store)
     # The background for taste: this poll's items and the most recent stored ones.
-    recent = store.db.execute("select title, summary from items order by id desc limit ?", [BACKGROUND_ITEMS])
+    recent = store.recent_item_texts(BACKGROUND_ITEMS)
     background = [tokens(f"{i.title} {i.summary[:300]}") for i in batch]
     background += [tokens(f"{t} {(s or '')[:300]}") for t, s in recent]
     taste = TasteModel.from_library_counts(library.taste_counts, library.taste_entries, background)
@@ -290,7 +290,7 @@ def poll(config: Config, store: Store, only: Sequence[str] = (), now: datetime |
     started = now.isoformat(timespec="seconds")
     feeds = select_feeds(config, only)
     topics = TopicMatcher(load_topics(config.topics))  # a bad topics file fails before any request
-    states = {f.name: store.source_state(f.name) for f in feeds}
+    states = {f.name: store.source_state(f.name).remembered() for f in feeds}
     for name in only:  # naming a feed that answered 410 Gone asks it again
         states[name].pop("gone", None)
     library: list[LibraryCache] = []
@@ -371,15 +371,15 @@ def store_outcomes(config: Config, store: Store, outcomes: Sequence[SourceOutcom
     fate: dict[int, str] = {}  # id(FeedItem) -> new | known | off_topic
     stamp = now.isoformat(timespec="seconds")
     with store.transaction():
-        fresh: list[tuple[dict[str, Any], frozenset[Identity]]] = []
+        fresh: list[NewItem] = []
         for decision in decisions:
             assert scorer is not None
             record = _apply(config, store, decision, scorer, stamp, scored.get(id(decision)))
             if record is None:
                 label = "known"
             else:
-                fresh.append((record, decision.candidate.item.identities))
-                label = "off_topic" if record["status"] == "off_topic" else "new"
+                fresh.append(record)
+                label = "off_topic" if record.status == "off_topic" else "new"
             for member in decision.candidate.members:
                 fate[id(member)] = label
         new_ids = store.insert_items(fresh)
@@ -405,7 +405,7 @@ def store_outcomes(config: Config, store: Store, outcomes: Sequence[SourceOutcom
 
 
 def _apply(config: Config, store: Store, decision: Decision, scorer: Scorer, stamp: str,
-           scored: Scored | None = None) -> dict[str, Any] | None:
+           scored: Scored | None = None) -> NewItem | None:
     """The record of a new item to store, or None after refreshing a known, undigested one."""
     cand = decision.candidate
     match = decision.match
@@ -415,16 +415,14 @@ def _apply(config: Config, store: Store, decision: Decision, scorer: Scorer, sta
         return None
     item = cand.item
     scored = scored or scorer.score(item, cand.sources)
-    status = "relevant" if scored.relevance >= config.relevance_threshold else "off_topic"
-    record = {
-        "title": item.title, "url": item.url, "hn_id": item.hn_id, "hn_url": item.hn_url,
-        "arxiv_id": item.arxiv_id, "doi": item.doi, "published": item.published, "first_seen": stamp,
-        "updated": stamp, "sources": list(cand.sources), "topics": list(scored.topics), "score": scored.score,
-        "relevance": scored.relevance, "status": status, "summary": item.summary,
-        "categories": list(item.categories), "points": item.points, "comments": item.comments,
-        "explain": scored.explain, "digest_id": None,
-    }
-    return record
+    status: ItemStatus = "relevant" if scored.relevance >= config.relevance_threshold else "off_topic"
+    return NewItem(
+        title=item.title, url=item.url, hn_id=item.hn_id, hn_url=item.hn_url, arxiv_id=item.arxiv_id,
+        doi=item.doi, published=item.published, first_seen=stamp, sources=tuple(cand.sources),
+        topics=tuple(scored.topics), score=scored.score, relevance=scored.relevance, status=status,
+        summary=item.summary, categories=item.categories, points=item.points, comments=item.comments,
+        explain=scored.explain, identities=item.identities,
+    )
 
 
 def _refresh(store: Store, item_id: int, cand: Candidate, scorer: Scorer, stamp: str) -> None:
@@ -432,28 +430,28 @@ def _refresh(store: Store, item_id: int, cand: Candidate, scorer: Scorer, stamp:
     source, and re-rank it on those signals (its relevance stands), but never touch an item that a
     digest already carried."""
     row = store.item(item_id)
-    if row is None or row.get("digest_id"):
+    if row is None or row.digest_id:
         return
     item = cand.item
     fields: dict[str, Any] = {"updated": stamp}
-    sources = list(dict.fromkeys([*row["sources"], *cand.sources]))
-    if sources != row["sources"]:
+    sources = tuple(dict.fromkeys([*row.sources, *cand.sources]))
+    if sources != row.sources:
         fields["sources"] = sources
     for key in ("points", "comments"):
-        new = getattr(item, key)
-        if new is not None and (row[key] is None or new > row[key]):
+        new, old = getattr(item, key), getattr(row, key)
+        if new is not None and (old is None or new > old):
             fields[key] = new
-    if item.hn_id and not row["hn_id"]:
+    if item.hn_id and not row.hn_id:
         fields.update(hn_id=item.hn_id, hn_url=item.hn_url)
-    if item.arxiv_id and not row["arxiv_id"]:
+    if item.arxiv_id and not row.arxiv_id:
         fields["arxiv_id"] = item.arxiv_id
-    if len(item.summary) > len(row["summary"] or ""):
+    if len(item.summary) > len(row.summary or ""):
         fields["summary"] = item.summary
-    if row["relevance"] is not None and fields.keys() & {"sources", "points", "comments", "hn_id", "arxiv_id"}:
-        now = {**row, **fields}  # the item as stored after this refresh
-        held = replace(item, published=now["published"] or item.published,
-                       categories=tuple(now["categories"]) or item.categories, points=now["points"],
-                       comments=now["comments"], hn_id=now["hn_id"], arxiv_id=now["arxiv_id"])
-        score, parts = scorer.rank(now["relevance"], held, now["sources"])
-        fields.update(score=score, explain={**(row["explain"] or {}), **parts})
+    if row.relevance is not None and fields.keys() & {"sources", "points", "comments", "hn_id", "arxiv_id"}:
+        now = replace(row, **fields)  # the item as stored after this refresh
+        held = replace(item, published=now.published or item.published,
+                       categories=now.categories or item.categories, points=now.points,
+                       comments=now.comments, hn_id=now.hn_id, arxiv_id=now.arxiv_id)
+        score, parts = scorer.rank(row.relevance, held, list(now.sources))
+        fields.update(score=score, explain={**row.explain, **parts})
     store.update_item(item_id, fields, item.identities)

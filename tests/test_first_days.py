@@ -149,7 +149,7 @@ def polled_project(folder: Path, log: bool, capsys: pytest.CaptureFixture[str]) 
 def digested(folder: Path) -> int:
     store = Store.open(folder / "bot.db")
     try:
-        return store.count_items("digest_id is not null")
+        return store.count_digested()
     finally:
         store.close()
 
@@ -282,7 +282,7 @@ def test_ctrl_c_exits_130_and_keeps_the_feeds_that_had_finished(tmp_path: Path) 
     assert "Traceback" not in stderr
     store = Store.open(tmp_path / "bot.db")
     assert store.count_items() == 2
-    assert store.source_state("fast")["result"] == "ok"
+    assert store.source_state("fast").result == "ok"
 
 
 def test_the_wheel_build_maps_the_top_level_folders_into_the_package() -> None:

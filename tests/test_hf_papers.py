@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from bot.cli.group import cli
 from bot.core.config import load_config
+from bot.core.records import StoredItem
 from bot.sources.feedlist import load_feeds
 from bot.store.database import Store
 from tests.conftest import ROOT
@@ -57,13 +58,13 @@ def project(tmp: Path, server: FeedServer, hf: Route) -> None:
         f'[[feeds]]\nname = "hf"\nkind = "hf_papers"\nurl = "{server.url("/api/daily_papers")}"\n')
 
 
-def poll(tmp: Path, hf: Route) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+def poll(tmp: Path, hf: Route) -> tuple[dict[str, Any], dict[str | None, StoredItem]]:
     with FeedServer() as server:
         project(tmp, server, hf)
         result = CliRunner().invoke(cli, ["poll", "--json"], catch_exceptions=False)
     report = json.loads(result.stdout)
     store = Store.open(str(tmp / "bot.db"))
-    rows = {r["arxiv_id"]: r for r in store.items_where("1", [])}
+    rows = {r.arxiv_id: r for r in store.all_items()}
     store.close()
     return report, rows
 
@@ -76,10 +77,10 @@ def test_upvotes_join_the_paper_from_arxiv_and_lift_it(workdir: Path) -> None:
     today, yesterday = (date.fromisoformat(d) for d in ASKED)  # one request per day, newest first
     assert today - yesterday == timedelta(days=1)
     routed, wandering = rows["2611.00002"], rows["2611.00001"]
-    assert routed["sources"] == ["arxiv", "hf"] and routed["points"] == 240 and routed["comments"] == 4
+    assert routed.sources == ("arxiv", "hf") and routed.points == 240 and routed.comments == 4
     # the same kind of paper, equally on topic: the upvoted one ranks higher, and says why
-    assert routed["score"] > wandering["score"] and routed["explain"]["signal"] > wandering["explain"]["signal"]
-    assert "2611.00009" in rows and rows["2611.00009"]["points"] == 3  # listed by Hugging Face alone
+    assert routed.score > wandering.score and routed.explain["signal"] > wandering.explain["signal"]
+    assert "2611.00009" in rows and rows["2611.00009"].points == 3  # listed by Hugging Face alone
 
 
 def test_a_broken_answer_is_the_sources_error_and_loses_nothing_else(workdir: Path) -> None:

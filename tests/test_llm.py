@@ -66,7 +66,7 @@ def test_injection_cannot_put_a_link_or_mention_into_slack_or_the_log(tmp_path: 
         llm.script = ["Sure! <!channel> see https://evil.example now", "Posted <!channel> https://evil.example"]
         run(config, store, DigestOptions(), WebhookPoster(slack.webhook_url, timeout=2), NOW, summarizer(store, llm))
         again = summarizer(store, llm)
-        again.summaries(store.items_where("1", []))
+        again.summaries(store.all_items())
         assert len(llm.requests) == 2  # rejected answers are cached as rejected, not asked again
     post = json.dumps(slack.accepted[0]["payload"])
     log = (tmp_path / "library" / "log.md").read_text()
@@ -173,7 +173,7 @@ def test_an_abandoned_request_is_cut_off_at_its_deadline(tmp_path: Path) -> None
         llm.script = ["drip"]
         started = time.monotonic()
         result = LLMSummarizer(store, "m", None, llm.base_url, request_seconds=1.0,
-                               budget_seconds=5.0).summaries(store.items_where("1", []))
+                               budget_seconds=5.0).summaries(store.all_items())
         took = time.monotonic() - started
         time.sleep(1.0)  # the thread notices the closed connection at its next byte
         assert llm.dropped, "the dripping connection was left open"

@@ -68,8 +68,8 @@ def test_known_items_never_come_back_whatever_their_spelling(tmp_path: Path) -> 
     assert report["blog"].fetched == 5
     assert report["blog"].known == 4
     assert report["blog"].new == 1
-    (item,) = store.items_where("1", [])
-    assert item["url"] == "https://example.com/new-post" and item["status"] == "relevant"
+    (item,) = store.all_items()
+    assert item.url == "https://example.com/new-post" and item.status == "relevant"
 
 
 def test_cross_source_duplicates_become_one_item(tmp_path: Path) -> None:
@@ -89,13 +89,13 @@ def test_cross_source_duplicates_become_one_item(tmp_path: Path) -> None:
         poll(config, store, now=NOW)
         hn_request = next(r for r in server.requests if r["path"].startswith("/hn"))
         arxiv_request = next(r for r in server.requests if r["path"].startswith("/arxiv"))
-    items = store.items_where("1", [])
+    items = store.all_items()
     assert len(items) == 1
     (item,) = items
-    assert item["arxiv_id"] == "2611.01234" and item["hn_id"] == 46000001
-    assert item["hn_url"] == "https://news.ycombinator.com/item?id=46000001"
-    assert sorted(item["sources"]) == ["arxiv", "hn"]
-    assert item["points"] == 250 and item["summary"] == "We route tokens to experts."
+    assert item.arxiv_id == "2611.01234" and item.hn_id == 46000001
+    assert item.hn_url == "https://news.ycombinator.com/item?id=46000001"
+    assert sorted(item.sources) == ["arxiv", "hn"]
+    assert item.points == 250 and item.summary == "We route tokens to experts."
     assert "tags=story" in hn_request["path"] and "points%3E%3D10" in hn_request["path"]
     assert "submittedDate" in arxiv_request["path"] and "cat%3Acs.CL" in arxiv_request["path"]
     assert "research-digest-bot" in arxiv_request["headers"]["User-Agent"]
@@ -130,19 +130,19 @@ def test_a_known_item_is_re_ranked_as_its_points_climb(tmp_path: Path) -> None:
         config = make_config(tmp_path, [{"name": "hn", "kind": "hn", "url": server.url("/hn"), "min_points": 1}])
         store = open_store(config)
         poll(config, store, now=NOW)
-        first = {r["hn_id"]: r for r in store.items_where("1", [])}
+        first = {r.hn_id: r for r in store.all_items()}
         server.route("/hn", Route(content_type="application/json", body=algolia([
             {**early, "points": 450, "num_comments": 40}, steady])))
         poll(config, store, now=later)
-    after = {r["hn_id"]: r for r in store.items_where("1", [])}
-    assert first[46000010]["score"] < first[46000011]["score"]
+    after = {r.hn_id: r for r in store.all_items()}
+    assert first[46000010].score < first[46000011].score
     climbed = after[46000010]
-    assert climbed["points"] == 450 and climbed["comments"] == 40
-    assert climbed["score"] > after[46000011]["score"]
-    assert climbed["relevance"] == first[46000010]["relevance"]
-    assert climbed["explain"]["signal"] > first[46000010]["explain"]["signal"]
-    assert climbed["explain"]["heat"] > 0 and climbed["explain"]["topics"] == first[46000010]["explain"]["topics"]
-    assert after[46000011]["score"] == first[46000011]["score"]  # nothing changed, nothing re-ranked
+    assert climbed.points == 450 and climbed.comments == 40
+    assert climbed.score > after[46000011].score
+    assert climbed.relevance == first[46000010].relevance
+    assert climbed.explain["signal"] > first[46000010].explain["signal"]
+    assert climbed.explain["heat"] > 0 and climbed.explain["topics"] == first[46000010].explain["topics"]
+    assert after[46000011].score == first[46000011].score  # nothing changed, nothing re-ranked
 
 
 def test_an_item_a_digest_carried_is_not_re_ranked(tmp_path: Path) -> None:
@@ -152,12 +152,12 @@ def test_an_item_a_digest_carried_is_not_re_ranked(tmp_path: Path) -> None:
         config = make_config(tmp_path, [{"name": "hn", "kind": "hn", "url": server.url("/hn"), "min_points": 1}])
         store = open_store(config)
         poll(config, store, now=NOW)
-        (row,) = store.items_where("1", [])
-        store.update_item(row["id"], {"digest_id": 1})
+        (row,) = store.all_items()
+        store.update_item(row.id, {"digest_id": 1})
         server.route("/hn", Route(content_type="application/json", body=algolia([{**story, "points": 500}])))
         poll(config, store, now=NOW)
-    (after,) = store.items_where("1", [])
-    assert after["points"] == 5 and after["score"] == row["score"]
+    (after,) = store.all_items()
+    assert after.points == 5 and after.score == row.score
 
 
 HOSTS = ("127.0.0.2", "127.0.0.3", "127.0.0.4")  # Linux routes all of 127.0.0.0/8 to the loopback interface
@@ -329,7 +329,7 @@ def test_a_failing_feed_is_recorded_and_the_others_are_stored(tmp_path: Path, fa
     assert report["bad"].result == "error" and report["bad"].error
     assert took < 10, f"{fault} took {took:.1f}s"
     state = store.source_state("bad")
-    assert state["result"] == "error" and state["error"] == report["bad"].error
+    assert state.result == "error" and state.error == report["bad"].error
 
 
 def _send_raw(handler: Any, body: bytes, headers: dict[str, str]) -> None:
@@ -368,10 +368,10 @@ def test_hostile_titles_and_links_are_made_inert(tmp_path: Path) -> None:
         config = make_config(tmp_path, [{"name": "h", "url": url}])
         store = open_store(config)
         poll(config, store, now=NOW)
-    (item,) = store.items_where("1", [])
-    assert item["url"] is None
-    assert "<script>" not in item["title"] and "\u202e" not in item["title"] and "\u200b" not in item["title"]
-    assert len(item["title"]) <= 300
+    (item,) = store.all_items()
+    assert item.url is None
+    assert "<script>" not in item.title and "\u202e" not in item.title and "\u200b" not in item.title
+    assert len(item.title) <= 300
 
 
 def test_poll_cli_json_and_status(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -424,8 +424,8 @@ def test_wrong_or_missing_encodings_still_give_the_item(tmp_path: Path, body: by
         store = open_store(config)
         report = by_name(poll(config, store, now=NOW))
     assert report["enc"].fetched == 1, report["enc"].error
-    (item,) = store.items_where("1", [])
-    assert item["title"].startswith("Caf") and "LLM inference notes" in item["title"]
+    (item,) = store.all_items()
+    assert item.title.startswith("Caf") and "LLM inference notes" in item.title
 
 
 @pytest.mark.slow

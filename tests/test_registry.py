@@ -44,9 +44,9 @@ def test_a_registered_source_kind_is_polled_deduped_and_stored(tmp_path: Path, t
         store = open_store(config)
         report = by_name(poll(config, store, now=NOW))
     assert (report["toys"].fetched, report["toys"].known, report["toys"].new) == (2, 1, 1)
-    (item,) = store.items_where("1", [])
-    assert item["title"] == "Toy: A new method for LLM inference with speculative decoding"
-    assert item["url"] == "https://toy.example/spec"
+    (item,) = store.all_items()
+    assert item.title == "Toy: A new method for LLM inference with speculative decoding"
+    assert item.url == "https://toy.example/spec"
 
 
 def test_a_registered_kind_brings_its_request_interval(tmp_path: Path, toy_kind: str) -> None:

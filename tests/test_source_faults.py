@@ -54,7 +54,7 @@ def stored_titles(tmp: Path) -> list[str]:
 
     store = Store.open(tmp / "bot.db")
     try:
-        return sorted(r["title"] for r in store.items_where("1", []))
+        return sorted(r.title for r in store.all_items())
     finally:
         store.close()
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import sqlite_utils
 
 from bot.library.api import check
-from bot.store.database import MIGRATIONS, Store
+from bot.store.database import Store
+from bot.store.schema import MIGRATIONS
 
 
 def test_a_database_from_the_oldest_schema_migrates_and_keeps_its_library(tmp_path: Path) -> None:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.store.database import MIGRATIONS, Store
+from bot.store.database import Store
+from bot.store.schema import MIGRATIONS
 from tests.conftest import ROOT
 
 

@@ -247,7 +247,7 @@ def library_search(state: State, text: tuple[str, ...], limit: int, as_json: boo
 
     rows = state.app.store.search_library(" ".join(text), limit=limit)
     if as_json:
-        emit_json(rows)
+        emit_json([r.as_json() for r in rows])
         return
     if not rows:
         say(state, "No matches.")
@@ -257,7 +257,7 @@ def library_search(state: State, text: tuple[str, ...], limit: int, as_json: boo
     table.add_column("date")
     table.add_column("title / line", overflow="fold")
     for r in rows:
-        table.add_row(middle(f"{r['file']}:{r['line']}", 32), r["date"] or "", r["title"] or r["text"][:120])
+        table.add_row(middle(f"{r.file}:{r.line}", 32), r.date or "", r.title or (r.text or "")[:120])
     out.print(table)
 
 

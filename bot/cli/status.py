@@ -7,35 +7,33 @@ from typing import Any
 
 from bot.app import App
 from bot.core.cron import next_occurrence
+from bot.core.records import SourceState
 from bot.sources.feedlist import load_feeds
 
 
-def _address(state: dict[str, Any], url: str | None) -> dict[str, Any]:
+def _address(state: SourceState, url: str | None) -> dict[str, Any]:
     """A 410 or a 301 recorded for the address the configuration names (a new address starts afresh)."""
-    same = state.get("url") == url
-    return {"gone": state.get("gone") if same else None, "moved_to": state.get("moved_to") if same else None}
+    same = state.url == url
+    return {"gone": state.gone if same else None, "moved_to": state.moved_to if same else None}
+
+
+def _source(state: SourceState, kind: str | None, url: str | None, enabled: bool) -> dict[str, Any]:
+    return {"name": state.name, "kind": kind, "url": url, "enabled": enabled, "last_poll": state.last_poll,
+            "result": state.result, "error": state.error, "etag": state.etag, "last_modified": state.last_modified,
+            "retry_after": state.retry_after, "stats": dict(state.stats), **_address(state, url)}
 
 
 def collect_status(app: App) -> dict[str, Any]:
     now = app.now()
     store = app.store
     config = app.config
-    states = {s["name"]: s for s in store.source_states()}
+    states = {s.name: s for s in store.source_states()}
     sources = []
     for feed in load_feeds(config):
-        s = states.pop(feed.name, {})
-        sources.append({
-            "name": feed.name, "kind": feed.kind, "url": feed.url, "enabled": feed.enabled,
-            "last_poll": s.get("last_poll"), "result": s.get("result"), "error": s.get("error"),
-            "etag": s.get("etag"), "last_modified": s.get("last_modified"), "retry_after": s.get("retry_after"),
-            "stats": s.get("stats") or {}, **_address(s, feed.url),
-        })
-    for name, s in states.items():  # polled once, since removed from the configuration
-        sources.append({"name": name, "kind": s.get("kind"), "url": s.get("url"), "enabled": False,
-                        "last_poll": s.get("last_poll"), "result": s.get("result"), "error": s.get("error"),
-                        "etag": s.get("etag"), "last_modified": s.get("last_modified"),
-                        "retry_after": s.get("retry_after"), "stats": s.get("stats") or {},
-                        **_address(s, s.get("url"))})
+        sources.append(_source(states.pop(feed.name, SourceState(feed.name)), feed.kind, feed.url,
+                               feed.enabled))
+    for s in states.values():  # polled once, since removed from the configuration
+        sources.append(_source(s, s.kind, s.url, False))
     last_polls = [str(s["last_poll"]) for s in sources if s["last_poll"]]
     next_poll = (datetime.fromisoformat(max(last_polls)) + timedelta(minutes=config.poll_every_minutes)
                  if last_polls else now)
@@ -48,9 +46,9 @@ def collect_status(app: App) -> dict[str, Any]:
         "library": store.library_stats().as_dict(),
         "sources": sources,
         "pending": {
-            "relevant": store.count_items("status = 'relevant' and digest_id is null"),
-            "off_topic": store.count_items("status = 'off_topic'"),
-            "digested": store.count_items("digest_id is not null"),
+            "relevant": store.count_pending(),
+            "off_topic": store.count_off_topic(),
+            "digested": store.count_digested(),
         },
         "digests": digests,
         "llm": {"enabled": config.llm_enabled, "model": config.llm_model, **store.token_usage()},

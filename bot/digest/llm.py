@@ -26,10 +26,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from openai import OpenAI
 
+from bot.core.records import StoredItem
 from bot.core.redact import redact
 from bot.digest.nolinks import has_domain
 from bot.digest.summarize import extractive_summary, sanitize_summary
@@ -62,21 +62,21 @@ class Answer:
     reason: str | None = None
 
 
-def identity_key(row: dict[str, Any]) -> str:
+def identity_key(row: StoredItem) -> str:
     """A stable name for an item across databases: arXiv id, HN id, link, or title."""
-    if row.get("arxiv_id"):
-        return f"arxiv:{row['arxiv_id']}"
-    if row.get("hn_id"):
-        return f"hn:{row['hn_id']}"
-    return f"url:{row.get('url') or row.get('title')}"
+    if row.arxiv_id:
+        return f"arxiv:{row.arxiv_id}"
+    if row.hn_id:
+        return f"hn:{row.hn_id}"
+    return f"url:{row.url or row.title}"
 
 
-def build_messages(row: dict[str, Any]) -> list[dict[str, str]]:
+def build_messages(row: StoredItem) -> list[dict[str, str]]:
     def data(text: str) -> str:  # the delimiters cannot be closed from inside
         return re.sub(r"</?\s*item\s*>", " ", text or "", flags=re.IGNORECASE)
 
-    body = data(row.get("summary") or "")[:MAX_INPUT_CHARS]
-    user = f"<item>\nTitle: {data(row.get('title') or '')[:300]}\nText: {body or '(no text)'}\n</item>"
+    body = data(row.summary or "")[:MAX_INPUT_CHARS]
+    user = f"<item>\nTitle: {data(row.title or '')[:300]}\nText: {body or '(no text)'}\n</item>"
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
 
@@ -118,8 +118,8 @@ class LLMSummarizer:
         # request: closing it is how an abandoned request is cut off.
         return OpenAI(api_key=self._api_key, base_url=self._base_url, timeout=self._timeout, max_retries=0)
 
-    def summaries(self, rows: Sequence[dict[str, Any]]) -> dict[int, str | None]:
-        result = {row["id"]: extractive_summary(row.get("summary")) for row in rows}
+    def summaries(self, rows: Sequence[StoredItem]) -> dict[int, str | None]:
+        result = {row.id: extractive_summary(row.summary) for row in rows}
         wanted = list(rows)[: self.max_items]
         cached = self.store.cached_summaries([identity_key(r) for r in wanted], self.model, PROMPT_VERSION)
         now = self.store.clock()
@@ -129,26 +129,26 @@ class LLMSummarizer:
             if hit is None or (hit["status"] == "error" and _failed_long_ago(hit.get("created"), now)):
                 todo.append(row)
             elif hit["status"] == "ok":
-                result[row["id"]] = hit["text"]
+                result[row.id] = hit["text"]
             elif hit["status"] == "error":
                 log.info("summary of item %s: failed at %s (%s); not asked again before %s minutes have passed",
-                         row["id"], hit.get("created"), hit.get("reason"),
+                         row.id, hit.get("created"), hit.get("reason"),
                          int(FAILURE_RETRY_AFTER.total_seconds() // 60))
         if todo:
             answers = self._ask_all(todo)
             for row in todo:
-                answer = answers[row["id"]]
+                answer = answers[row.id]
                 self.store.cache_summary(identity_key(row), self.model, PROMPT_VERSION, answer.status,
                                          answer.text, answer.prompt_tokens, answer.completion_tokens,
                                          answer.reason)
                 if answer.status == "ok":
-                    result[row["id"]] = answer.text
+                    result[row.id] = answer.text
                 else:
-                    log.info("summary of item %s: %s (%s); using the extractive one", row["id"], answer.status,
+                    log.info("summary of item %s: %s (%s); using the extractive one", row.id, answer.status,
                              answer.reason)
         return result
 
-    def _ask_all(self, rows: Sequence[dict[str, Any]]) -> dict[int, Answer]:
+    def _ask_all(self, rows: Sequence[StoredItem]) -> dict[int, Answer]:
         """Every row's answer, at most `concurrency` requests at a time, each within its deadline and
         all within the budget. Rows not asked before the budget ran out get an error answer too."""
         budget_end = time.monotonic() + self.budget_seconds
@@ -161,9 +161,9 @@ class LLMSummarizer:
             while waiting and len(running) < self.concurrency and now < budget_end:
                 row = waiting.pop(0)
                 client = self._client()
-                running[row["id"]] = (min(now + self.request_seconds, budget_end), client)
-                threading.Thread(target=lambda r=row, c=client: finished.put((r["id"], self._ask(r, c))),
-                                 name=f"llm-summary-{row['id']}", daemon=True).start()
+                running[row.id] = (min(now + self.request_seconds, budget_end), client)
+                threading.Thread(target=lambda r=row, c=client: finished.put((r.id, self._ask(r, c))),
+                                 name=f"llm-summary-{row.id}", daemon=True).start()
             if not running:
                 break
             try:
@@ -185,10 +185,10 @@ class LLMSummarizer:
             log.warning("LLM summaries: the %g s budget ran out; %d more items use the extractive summary",
                         self.budget_seconds, len(waiting))
         for row in waiting:
-            answers[row["id"]] = Answer("error", None, reason="not asked: the digest's time budget ran out")
+            answers[row.id] = Answer("error", None, reason="not asked: the digest's time budget ran out")
         return answers
 
-    def _ask(self, row: dict[str, Any], client: OpenAI) -> Answer:
+    def _ask(self, row: StoredItem, client: OpenAI) -> Answer:
         try:
             response = client.chat.completions.create(
                 model=self.model, messages=build_messages(row),  # type: ignore[arg-type]

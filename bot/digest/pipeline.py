@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import bot.digest.render as render
 from bot.core.config import Config
 from bot.core.errors import ConfigError, DeliveryError
+from bot.core.records import StoredItem
 from bot.delivery.logfile import append_section, git_commit
 from bot.delivery.registry import DeliveryTarget, delivery_target, delivery_targets
 from bot.delivery.slack import SlackPoster
@@ -40,14 +41,14 @@ MAX_RETRY = timedelta(hours=6)  # doubling after each failure up to this
 
 
 class Summarizer(Protocol):
-    def summaries(self, items: Sequence[dict[str, Any]]) -> dict[int, str | None]: ...
+    def summaries(self, items: Sequence[StoredItem]) -> dict[int, str | None]: ...
 
 
 class ExtractiveSummarizer:
     """The default, and the fallback of every LLM failure: the first sentence of the text we have."""
 
-    def summaries(self, items: Sequence[dict[str, Any]]) -> dict[int, str | None]:
-        return {row["id"]: extractive_summary(row.get("summary")) for row in items}
+    def summaries(self, items: Sequence[StoredItem]) -> dict[int, str | None]:
+        return {item.id: extractive_summary(item.summary) for item in items}
 
 
 @dataclass(frozen=True)
@@ -85,12 +86,11 @@ class DigestOutcome:
                 "deliveries": self.deliveries}
 
 
-def to_item(row: dict[str, Any], summary: str | None) -> DigestItem:
+def to_item(row: StoredItem, summary: str | None) -> DigestItem:
     return DigestItem(
-        id=row["id"], title=row["title"], url=row["url"], hn_url=row["hn_url"], hn_id=row["hn_id"],
-        arxiv_id=row["arxiv_id"], sources=tuple(row["sources"]), topics=tuple(row["topics"]),
-        score=round(row["score"] or 0.0, 4), published=row["published"] or row["first_seen"], summary=summary,
-        points=row["points"], comments=row["comments"], explain=row.get("explain") or {},
+        id=row.id, title=row.title, url=row.url, hn_url=row.hn_url, hn_id=row.hn_id, arxiv_id=row.arxiv_id,
+        sources=row.sources, topics=row.topics, score=round(row.score or 0.0, 4), published=row.when,
+        summary=summary, points=row.points, comments=row.comments, explain=dict(row.explain),
     )
 
 
@@ -101,11 +101,11 @@ def build(config: Config, store: Store, now: datetime, opts: DigestOptions,
     repeats: list[int] = []
     rows, candidates = select(store, since, until, limit, repeats)
     summaries = (summarizer or ExtractiveSummarizer()).summaries(rows)
-    items = [to_item(r, summaries.get(r["id"])) for r in rows]
+    items = [to_item(r, summaries.get(r.id)) for r in rows]
     day = now.astimezone(config.tz).date()
-    failed = [s["name"] for s in store.source_states() if s.get("result") == "error"]
+    failed = [s.name for s in store.source_states() if s.result == "error"]
     stats = {"candidates": candidates, "shown": len(items),
-             "off_topic": store.count_items("status = 'off_topic' and digest_id is null"),
+             "off_topic": store.count_off_topic(undigested=True),
              "failed_sources": failed}
     footer = render.footer_text(stats)
     bodies = {
@@ -141,8 +141,8 @@ def run(config: Config, store: Store, opts: DigestOptions, poster: SlackPoster |
         rows, _ = select(store, since, until, opts.limit or config.digest_limit)
         # Then the best papers left out: a paper people discussed is an HN thread, kept far more often
         # than a paper alone (bot.relevance.keep), so its discussion may win it a slot. Bounded by max_lookups.
-        chosen = {r["id"] for r in rows}
-        papers = [r for r in top_papers(store, since, until, finder.max_requests) if r["id"] not in chosen]
+        chosen = {r.id for r in rows}
+        papers = [r for r in top_papers(store, since, until, finder.max_requests) if r.id not in chosen]
         finder.attach(store, [*rows, *papers], now)
     outcome = build(config, store, now, opts, summarizer)
     outcome.finished_earlier = earlier

@@ -3,12 +3,13 @@ sources on one scale (bot.relevance.keep), and repeats left out (bot.digest.repe
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, time
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.core.errors import ConfigError
 from bot.core.normalize import iso_time
+from bot.core.records import StoredItem
 from bot.digest.repeats import without_repeats
 from bot.relevance.keep import item_kind, library_counts, rank_by_keep
 from bot.store.database import Store
@@ -42,51 +43,30 @@ def window(since_text: str | None, until_text: str | None, tz: str) -> tuple[str
 
 
 def select(store: Store, since: str | None, until: str | None, limit: int,
-           repeats: list[int] | None = None) -> tuple[list[dict[str, Any]], int]:
+           repeats: list[int] | None = None) -> tuple[list[StoredItem], int]:
     """(the top `limit` items, how many were candidates); ids of items left out as repeats of a chosen
     one go into `repeats` when given. Ranked by how likely the person keeps each (bot.relevance.keep), which puts
-    the sources on one scale: that is each chosen row's score; the explanation, with the source's own
+    the sources on one scale: that is each chosen item's score; the explanation, with the source's own
     score, is in its explain["keep"]."""
-    window, args = _window(since, until)
     counts = library_counts(store.entry_identity_kinds())
-    for hn_id, arxiv_id, n in store.db.execute(
-            f"select hn_id is not null, arxiv_id is not null, count(*) from items where {window} group by 1, 2",
-            args):
-        counts.offered[item_kind(hn_id, arxiv_id)] += n
-    clause = f"status = 'relevant' and {window}"
-    candidates = [dict(zip(("id", "score", "hn_id", "arxiv_id"), r, strict=True)) for r in store.db.execute(
-        f"select id, score, hn_id, arxiv_id from items where {clause}", args)]
-    ranked_ids = rank_by_keep(candidates, counts)[:limit * 2]
-    rows = {r["id"]: r for r in store.items_where(
-        f"id in ({','.join('?' * len(ranked_ids))})", [k.id for k in ranked_ids])} if ranked_ids else {}
-    ranked = []
+    for (has_hn, has_arxiv), n in store.offered_counts(since, until).items():
+        counts.offered[item_kind(has_hn, has_arxiv)] += n
+    candidates = store.relevant_candidates(since, until)
+    ranked_ids = rank_by_keep([{"id": c.id, "score": c.score, "hn_id": c.hn_id, "arxiv_id": c.arxiv_id}
+                               for c in candidates], counts)[:limit * 2]
+    stored = store.items_by_id(k.id for k in ranked_ids)
+    ranked: dict[int, StoredItem] = {}
     for kept in ranked_ids:
-        row = rows[kept.id]
+        item = stored[kept.id]
         # The digest's score is the one comparable across sources; the source's own stays in explain.
-        row["explain"] = {**(row.get("explain") or {}), "keep": {**kept.explain, "source_score": row["score"]}}
-        row["score"] = kept.keep
-        ranked.append(row)
-    chosen, skipped = without_repeats(ranked, limit)
+        ranked[item.id] = replace(item, score=kept.keep,
+                                  explain={**item.explain, "keep": {**kept.explain, "source_score": item.score}})
+    chosen, skipped = without_repeats([{"id": item.id, "title": item.title} for item in ranked.values()], limit)
     if repeats is not None:
         repeats.extend(skipped)
-    return chosen, len(candidates)
+    return [ranked[row["id"]] for row in chosen], len(candidates)
 
 
-def top_papers(store: Store, since: str | None, until: str | None, limit: int) -> list[dict[str, Any]]:
+def top_papers(store: Store, since: str | None, until: str | None, limit: int) -> list[StoredItem]:
     """The highest-scored undigested relevant papers without an HN thread yet."""
-    window, args = _window(since, until)
-    return store.items_where(f"status = 'relevant' and hn_id is null and arxiv_id is not null and {window}", args,
-                             order_by="score desc, id", limit=limit)
-
-
-def _window(since: str | None, until: str | None) -> tuple[str, list[Any]]:
-    """The undigested items of the window [since, until), by published time (else first seen)."""
-    where = ["digest_id is null"]
-    args: list[Any] = []
-    if since:
-        where.append("coalesce(published, first_seen) >= ?")
-        args.append(since)
-    if until:
-        where.append("coalesce(published, first_seen) < ?")
-        args.append(until)
-    return " and ".join(where), args
+    return store.top_unthreaded_papers(since, until, limit)

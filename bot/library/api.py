@@ -17,10 +17,10 @@ from bot.core.identity import (
     title_identity,
     url_identities,
 )
-from bot.core.records import LibraryEntry
+from bot.core.records import LibraryEntry, LibraryStats
 from bot.library.matcher import IdentityIndex
 from bot.library.parser import parse_document
-from bot.store.database import LibraryStats, Store
+from bot.store.database import Store
 
 DOCUMENT_SUFFIXES = {".md", ".markdown", ".txt", ".mdx", ""}
 
@@ -155,9 +155,8 @@ def check(store: Store, queries: Iterable[str], index: IdentityIndex | None = No
         if match is None:
             results.append(CheckResult(query, False, identities=[f"{i.kind}:{i.value}" for i in idents]))
             continue
-        entry = store.library_entry(match.owner_id) if match.owner == "entry" else store.item(match.owner_id)
-        if entry is not None:
-            entry = {**entry, "source": "library" if match.owner == "entry" else "item"}
+        found = store.library_entry(match.owner_id) if match.owner == "entry" else store.item(match.owner_id)
+        entry = {**found.as_json(), "source": "library" if match.owner == "entry" else "item"} if found else None
         results.append(CheckResult(query, True, match.rule, entry, [f"{i.kind}:{i.value}" for i in idents]))
     return results
 

@@ -19,7 +19,7 @@ from urllib.parse import urlencode, urlsplit
 
 from bot.core.config import HN_SEARCH_URL
 from bot.core.identity import Identity, canonical_url, url_identities
-from bot.core.records import FeedItem
+from bot.core.records import FeedItem, StoredItem
 from bot.sources.fetch import Fetcher, FetchSettings
 from bot.sources.parsers import ParseError, parse_algolia
 from bot.store.database import Store
@@ -93,7 +93,7 @@ class ThreadFinder:
             hits.extend(found)
         return best_thread(hits, wanted), None
 
-    def attach(self, store: Store, rows: Sequence[dict[str, Any]], now: datetime) -> dict[int, Thread]:
+    def attach(self, store: Store, rows: Sequence[StoredItem], now: datetime) -> dict[int, Thread]:
         """Looks up threads for the rows that need one, stores what it finds, returns {item id: thread}."""
         todo = [r for r in rows if self._needs_lookup(store, r, now)][: self.max_requests]
         if not todo:
@@ -101,7 +101,7 @@ class ThreadFinder:
 
         async def run() -> list[tuple[Thread | None, str | None]]:
             async with Fetcher(self.settings, now=lambda: now) as fetcher:
-                return list(await asyncio.gather(*(self.find(fetcher, r.get("url"), r.get("arxiv_id"))
+                return list(await asyncio.gather(*(self.find(fetcher, r.url, r.arxiv_id)
                                                    for r in todo)))
 
         try:
@@ -113,30 +113,30 @@ class ThreadFinder:
         stamp = now.isoformat(timespec="seconds")
         for row, (thread, error) in zip(todo, answers, strict=True):
             if error:
-                log.info("HN thread lookup for item %s: %s", row["id"], error)
+                log.info("HN thread lookup for item %s: %s", row.id, error)
                 continue  # not cached: try again next time
-            store.record_hn_lookup(row["id"], stamp, thread.hn_id if thread else None)
+            store.record_hn_lookup(row.id, stamp, thread.hn_id if thread else None)
             if thread:
-                found[row["id"]] = thread
+                found[row.id] = thread
                 fields: dict[str, Any] = {"hn_id": thread.hn_id, "hn_url": thread.url}
                 if thread.points is not None:
                     fields["points"] = thread.points
                 if thread.comments is not None:
                     fields["comments"] = thread.comments
-                store.update_item(row["id"], fields, [Identity("hn", str(thread.hn_id))])
+                store.update_item(row.id, fields, [Identity("hn", str(thread.hn_id))])
         return found
 
     @staticmethod
-    def _needs_lookup(store: Store, row: dict[str, Any], now: datetime) -> bool:
-        if not row.get("url") and not row.get("arxiv_id"):
+    def _needs_lookup(store: Store, row: StoredItem, now: datetime) -> bool:
+        if not row.url and not row.arxiv_id:
             return False
-        host = (urlsplit(row.get("url") or "").hostname or "").lower()
+        host = (urlsplit(row.url or "").hostname or "").lower()
         if host == "news.ycombinator.com":
             return False
-        last = store.hn_lookup(row["id"])
+        last = store.hn_lookup(row.id)
         if last is None:
-            return not row.get("hn_id")
-        published = str(row.get("published") or row.get("first_seen") or "")
+            return not row.hn_id
+        published = row.when
         if not published or now - datetime.fromisoformat(published) >= YOUNG:
             return False
         return now - datetime.fromisoformat(str(last["checked"])) >= REFRESH_EVERY

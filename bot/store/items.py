@@ -1,0 +1,172 @@
+"""The items table: what the sources brought, scored, and whether a digest carried it. Callers ask
+named questions (the undigested relevant items of a window, how many are pending) and get frozen
+records back; no SQL leaves this module."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from bot.core.identity import Identity
+from bot.core.records import ItemStatus, NewItem, StoredItem
+from bot.store.identities import IdentityRecords
+
+_JSON_FIELDS = ("sources", "topics", "categories", "explain")
+# An item's time in a digest's window: published, else when first seen.
+_WHEN = "coalesce(published, first_seen)"
+
+
+@dataclass(frozen=True)
+class RankInput:
+    """What ranking a digest's candidates needs of each: the score and whether it has an HN thread or
+    an arXiv id (its kind)."""
+
+    id: int
+    score: float | None
+    hn_id: int | None
+    arxiv_id: str | None
+
+
+class ItemRecords(IdentityRecords):
+    # -- writes --------------------------------------------------------------------------------
+    def insert_items(self, batch: Sequence[NewItem]) -> list[int]:
+        """Many new items in two statements' worth of work; ids are assigned here, in order."""
+        if not batch:
+            return []
+        with self.transaction():
+            start = int(self.db.execute("select coalesce(max(id), 0) from items").fetchone()[0]) + 1
+            ids = list(range(start, start + len(batch)))
+            self._insert_rows("items", [{**_new_row(item), "id": item_id}
+                                        for item_id, item in zip(ids, batch, strict=True)])
+            self._insert_rows("identities", [{"kind": i.kind, "value": i.value, "owner": "item", "owner_id": item_id}
+                                             for item_id, item in zip(ids, batch, strict=True)
+                                             for i in item.identities])
+        return ids
+
+    def _insert_rows(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Rows of one shape in one executemany: a poll's thousands of items without sqlite-utils'
+        per-value type inspection, which cost more than the insert itself."""
+        if not rows:
+            return
+        columns = list(rows[0])
+        if any(row.keys() != rows[0].keys() for row in rows):
+            raise ValueError(f"rows for {table} differ in their columns")
+        names = ", ".join(f"[{c}]" for c in columns)
+        self.db.conn.executemany(f"insert into [{table}] ({names}) values ({', '.join('?' * len(columns))})",
+                                 [[row[c] for c in columns] for row in rows])
+
+    def update_item(self, item_id: int, fields: dict[str, Any], identities: Iterable[Identity] = ()) -> None:
+        if fields:
+            self.db.table("items").update(item_id, _encode(fields))
+        have = self.item_identities(item_id)
+        self.add_identities("item", item_id, [i for i in identities if i not in have])
+
+    # -- one item, all items -------------------------------------------------------------------
+    def item(self, item_id: int) -> StoredItem | None:
+        row = next(self.db.rows("select * from items where id = ?", [item_id]), None)
+        return _item(row) if row else None
+
+    def items_by_id(self, ids: Iterable[int]) -> dict[int, StoredItem]:
+        wanted = list(dict.fromkeys(ids))
+        found: dict[int, StoredItem] = {}
+        for i in range(0, len(wanted), 500):  # SQLite's limit on parameters is no limit on the ids
+            chunk = wanted[i:i + 500]
+            for row in self.db.rows(f"select * from items where id in ({','.join('?' * len(chunk))})", chunk):
+                found[row["id"]] = _item(row)
+        return found
+
+    def all_items(self) -> list[StoredItem]:
+        """Every stored item, in the order they were stored."""
+        return [_item(row) for row in self.db.rows("select * from items order by id")]
+
+    def recent_item_texts(self, n: int) -> list[tuple[str, str | None]]:
+        """(title, summary) of the `n` items stored last, newest first."""
+        return [(str(title), summary) for title, summary in
+                self.db.execute("select title, summary from items order by id desc limit ?", [n])]
+
+    # -- a digest's window: undigested items with published (else first seen) in [since, until) ----
+    def offered_counts(self, since: str | None, until: str | None) -> dict[tuple[bool, bool], int]:
+        """How many undigested items of the window there are, whatever their status, by (has an HN
+        id, has an arXiv id): what the stream offered of each kind."""
+        where, args = _window(since, until)
+        return {(bool(hn), bool(arxiv)): int(n) for hn, arxiv, n in self.db.execute(
+            f"select hn_id is not null, arxiv_id is not null, count(*) from items where {where} group by 1, 2",
+            args)}
+
+    def relevant_candidates(self, since: str | None, until: str | None) -> list[RankInput]:
+        """The undigested relevant items of the window, as ranking needs them."""
+        where, args = _window(since, until)
+        return [RankInput(*row) for row in self.db.execute(
+            f"select id, score, hn_id, arxiv_id from items where status = 'relevant' and {where}", args)]
+
+    def top_unthreaded_papers(self, since: str | None, until: str | None, limit: int) -> list[StoredItem]:
+        """The highest-scored undigested relevant papers of the window without an HN thread yet."""
+        where, args = _window(since, until)
+        return [_item(row) for row in self.db.rows(
+            f"select * from items where status = 'relevant' and hn_id is null and arxiv_id is not null and {where}"
+            " order by score desc, id limit ?", [*args, int(limit)])]
+
+    # -- counts ----------------------------------------------------------------------------------
+    def count_items(self) -> int:
+        return self._count("1")
+
+    def count_pending(self) -> int:
+        """Relevant items no digest has carried yet."""
+        return self._count("status = 'relevant' and digest_id is null")
+
+    def count_off_topic(self, undigested: bool = False) -> int:
+        """Items scored below the relevance threshold (only those no digest has seen, if undigested)."""
+        return self._count("status = 'off_topic'" + (" and digest_id is null" if undigested else ""))
+
+    def count_digested(self) -> int:
+        """Items a digest carried (or left out as a repeat of one it carried)."""
+        return self._count("digest_id is not null")
+
+    def _count(self, where: str) -> int:
+        return int(self.db.execute(f"select count(*) from items where {where}").fetchone()[0])
+
+
+def _window(since: str | None, until: str | None) -> tuple[str, list[Any]]:
+    """The undigested items of the window [since, until) (either end open when None)."""
+    where = ["digest_id is null"]
+    args: list[Any] = []
+    if since:
+        where.append(f"{_WHEN} >= ?")
+        args.append(since)
+    if until:
+        where.append(f"{_WHEN} < ?")
+        args.append(until)
+    return " and ".join(where), args
+
+
+def _new_row(item: NewItem) -> dict[str, Any]:
+    """The items row of a new item: its own fields (not its identities; they go in their table),
+    first seen being its last update too, in no digest yet."""
+    return _encode({"title": item.title, "url": item.url, "hn_id": item.hn_id, "hn_url": item.hn_url,
+                    "arxiv_id": item.arxiv_id, "doi": item.doi, "published": item.published,
+                    "first_seen": item.first_seen, "updated": item.first_seen, "sources": item.sources,
+                    "topics": item.topics, "score": item.score, "relevance": item.relevance, "status": item.status,
+                    "summary": item.summary, "categories": item.categories, "points": item.points,
+                    "comments": item.comments, "explain": dict(item.explain), "digest_id": None})
+
+
+def _encode(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: (json.dumps(list(v) if isinstance(v, tuple) else v)
+                if k in _JSON_FIELDS and not isinstance(v, str) and v is not None else v)
+            for k, v in record.items()}
+
+
+def _item(row: dict[str, Any]) -> StoredItem:
+    def listed(key: str) -> tuple[str, ...]:
+        return tuple(json.loads(row[key])) if row[key] else ()
+
+    return StoredItem(
+        id=row["id"], title=row["title"], url=row["url"], hn_id=row["hn_id"], hn_url=row["hn_url"],
+        arxiv_id=row["arxiv_id"], doi=row["doi"], published=row["published"], first_seen=row["first_seen"],
+        updated=row["updated"], sources=listed("sources"), topics=listed("topics"), score=row["score"],
+        relevance=row["relevance"], status=cast(ItemStatus, row["status"]), summary=row["summary"],
+        categories=listed("categories"), points=row["points"], comments=row["comments"],
+        explain=json.loads(row["explain"]) if row["explain"] else {}, digest_id=row["digest_id"],
+    )

@@ -1,0 +1,104 @@
+"""The library's tables: the person's entries (one per line of a reading document that names
+something) with their identities, the full-text index, and the library's generation (what the library
+cache is keyed by)."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from bot.core.records import LibraryEntry, LibraryHit, LibraryStats, StoredEntry
+from bot.store.identities import IdentityRecords
+
+
+class LibraryRecords(IdentityRecords):
+    def replace_library_file(self, file: str, entries: Iterable[LibraryEntry]) -> int:
+        """Replaces every entry that came from `file` (so importing twice changes nothing)."""
+        entries = list(entries)
+        with self.transaction():
+            old = [r[0] for r in self.db.execute("select id from library_entries where file = ?", [file])]
+            if old:
+                marks = ",".join("?" * len(old))
+                self.db.execute(f"delete from identities where owner = 'entry' and owner_id in ({marks})", old)
+                self.db.execute("delete from library_entries where file = ?", [file])
+            for entry in entries:
+                entry_id = self.db.table("library_entries").insert(
+                    {"file": entry.file, "line": entry.line, "kind": entry.kind, "title": entry.title,
+                     "date": entry.date, "urls": json.dumps(list(entry.urls)),
+                     "internal_links": json.dumps(list(entry.internal_links)), "text": entry.text}
+                ).last_pk
+                self.add_identities("entry", entry_id, sorted(entry.identities))
+        return len(entries)
+
+    def library_version(self) -> tuple[str, int]:
+        """(this database's token, the library's generation): changes whenever any library entry does."""
+        token, generation = self.db.execute("select token, generation from library_state").fetchone()
+        return str(token), int(generation)
+
+    def library_entry(self, entry_id: int) -> StoredEntry | None:
+        row = next(self.db.rows("select * from library_entries where id = ?", [entry_id]), None)
+        return _entry(row) if row else None
+
+    def library_entries(self) -> Iterator[StoredEntry]:
+        for row in self.db.rows("select * from library_entries"):
+            yield _entry(row)
+
+    def entry_titles(self) -> dict[int, list[str]]:
+        """The titles each library entry names (normalized), by entry id."""
+        titles: dict[int, list[str]] = defaultdict(list)
+        for owner_id, value in self.db.execute(
+                "select owner_id, value from identities where owner = 'entry' and kind = 'title'"):
+            titles[owner_id].append(value)
+        return dict(titles)
+
+    def entry_identity_kinds(self) -> list[set[str]]:
+        """The kinds of identity (hn, arxiv, url, doi, title) each library entry carries: of the dated
+        entries (a log: what the person picked as it came) when there are any, else of all."""
+        kinds: dict[int, set[str]] = defaultdict(set)
+        dated: set[int] = set()
+        for owner_id, kind, day in self.db.execute(
+                "select distinct i.owner_id, i.kind, e.date from identities i join library_entries e"
+                " on e.id = i.owner_id where i.owner = 'entry'"):
+            kinds[owner_id].add(kind)
+            if day:
+                dated.add(owner_id)
+        return [k for owner_id, k in kinds.items() if owner_id in dated or not dated]
+
+    def library_is_empty(self) -> bool:
+        """One indexed lookup, where library_stats scans the whole library."""
+        return self.db.execute("select not exists (select 1 from library_entries)").fetchone()[0] == 1
+
+    def library_stats(self) -> LibraryStats:
+        q = self.db.execute
+
+        def one(sql: str) -> int:
+            return int(q(sql).fetchone()[0] or 0)
+
+        return LibraryStats(
+            entries=one("select count(*) from library_entries"),
+            links=one("select coalesce(sum(json_array_length(urls)), 0) from library_entries"),
+            internal_links=one("select coalesce(sum(json_array_length(internal_links)), 0) from library_entries"),
+            arxiv_ids=one("select count(distinct value) from identities where owner='entry' and kind='arxiv'"),
+            hn_ids=one("select count(distinct value) from identities where owner='entry' and kind='hn'"),
+            dois=one("select count(distinct value) from identities where owner='entry' and kind='doi'"),
+            title_only=one("select count(*) from library_entries where kind = 'title-only'"),
+            documents=one("select count(distinct file) from library_entries"),
+        )
+
+    def search_library(self, text: str, limit: int = 20) -> list[LibraryHit]:
+        query = self.db.quote_fts(text)
+        sql = (
+            "select e.id, e.file, e.line, e.date, e.title, e.urls, e.text from library_entries e "
+            "join library_entries_fts on e.rowid = library_entries_fts.rowid "
+            "where library_entries_fts match ? order by library_entries_fts.rank limit ?"
+        )
+        return [LibraryHit(id=r[0], file=r[1], line=r[2], date=r[3], title=r[4], urls=tuple(json.loads(r[5] or "[]")),
+                           text=r[6]) for r in self.db.execute(sql, [query, limit])]
+
+
+def _entry(row: dict[str, Any]) -> StoredEntry:
+    return StoredEntry(id=row["id"], file=row["file"], line=row["line"], kind=row["kind"], title=row["title"],
+                       date=row["date"], urls=tuple(json.loads(row["urls"] or "[]")),
+                       internal_links=tuple(json.loads(row["internal_links"] or "[]")), text=row["text"])

@@ -1,0 +1,144 @@
+"""The schema: a list of registered migrations, each run once, in order, so a database made by any
+earlier version is brought forward in place (simonw/llm's migrations are the model)."""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from bot.store.connection import Database, write_transaction
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+Migration = Callable[["sqlite_utils.Database"], None]
+MIGRATIONS: list[tuple[int, str, Migration]] = []
+
+
+def migration(version: int, name: str) -> Callable[[Migration], Migration]:
+    def register(fn: Migration) -> Migration:
+        MIGRATIONS.append((version, name, fn))
+        return fn
+
+    return register
+
+
+@migration(1, "library")
+def _m1(db: sqlite_utils.Database) -> None:
+    db.table("library_entries").create(
+        {"id": int, "file": str, "line": int, "kind": str, "title": str, "date": str, "urls": str,
+         "internal_links": str, "text": str},
+        pk="id",
+    )
+    db.table("library_entries").create_index(["file"])
+    db.table("identities").create({"kind": str, "value": str, "owner": str, "owner_id": int})
+    db.table("identities").create_index(["kind", "value"])
+    db.table("identities").create_index(["owner", "owner_id"])
+    db.table("library_entries").enable_fts(["title", "text"], create_triggers=True, tokenize="porter")
+
+
+@migration(2, "items and sources")
+def _m2(db: sqlite_utils.Database) -> None:
+    db.table("items").create(
+        {"id": int, "title": str, "url": str, "hn_id": int, "hn_url": str, "arxiv_id": str, "doi": str,
+         "published": str, "first_seen": str, "updated": str, "sources": str, "topics": str,
+         "score": float, "relevance": float, "status": str, "summary": str, "categories": str,
+         "points": int, "comments": int, "explain": str, "digest_id": int},
+        pk="id",
+    )
+    db.table("items").create_index(["status", "digest_id"])
+    db.table("sources").create(
+        {"name": str, "kind": str, "url": str, "last_poll": str, "result": str, "error": str,
+         "etag": str, "last_modified": str, "retry_after": str, "cursor": str, "stats": str},
+        pk="name",
+    )
+
+
+@migration(3, "digests and deliveries")
+def _m3(db: sqlite_utils.Database) -> None:
+    db.table("digests").create(
+        {"id": int, "date": str, "since": str, "until": str, "created": str, "item_ids": str, "item_count": int,
+         "stats": str, "bodies": str},
+        pk="id",
+    )
+    db.table("deliveries").create(
+        {"digest_id": int, "target": str, "status": str, "attempts": int, "error": str, "detail": str,
+         "updated": str},
+        pk=("digest_id", "target"),
+    )
+
+
+@migration(4, "summary cache")
+def _m4(db: sqlite_utils.Database) -> None:
+    db.table("summaries").create(
+        {"key": str, "model": str, "prompt_version": str, "status": str, "text": str, "prompt_tokens": int,
+         "completion_tokens": int, "reason": str, "created": str},
+        pk=("key", "model", "prompt_version"),
+    )
+
+
+@migration(5, "HN thread lookups")
+def _m5(db: sqlite_utils.Database) -> None:
+    db.table("hn_lookups").create({"item_id": int, "checked": str, "hn_id": int}, pk="item_id")
+
+
+@migration(6, "install id and delivery retry times")
+def _m6(db: sqlite_utils.Database) -> None:
+    # A random id per database: Slack message marks carry it, so a message that another install (or
+    # this one before its database was rebuilt) posted to the same channel never counts as ours.
+    db.table("install").create({"key": str, "value": str}, pk="key")
+    db.table("install").insert({"key": "install_id", "value": secrets.token_hex(8)})
+    # not_before: Slack asked us to wait (429 Retry-After), no send before it; next_retry: when `bot run`
+    # tries a failed delivery again (backoff).
+    db.table("deliveries").add_column("not_before", str)
+    db.table("deliveries").add_column("next_retry", str)
+
+
+@migration(7, "feed moves and removals")
+def _m7(db: sqlite_utils.Database) -> None:
+    # gone: when a feed answered 410 Gone (not polled until named); moved_to: a 301/308's new address.
+    db.table("sources").add_column("gone", str)
+    db.table("sources").add_column("moved_to", str)
+
+
+@migration(8, "library generation")
+def _m8(db: sqlite_utils.Database) -> None:
+    # What the library cache (bot.library_cache) is keyed by: a token naming this database and a
+    # generation that a trigger bumps on every change to the library's entries, whoever makes it.
+    db.execute("create table library_state (id integer primary key check (id = 1), token text not null, "
+               "generation integer not null)")
+    db.execute("insert into library_state values (1, lower(hex(randomblob(16))), 0)")
+    for event in ("insert", "update", "delete"):
+        db.execute(f"create trigger library_entries_{event}_generation after {event} on library_entries "
+                   "begin update library_state set generation = generation + 1; end")
+
+
+def migrate(db: Database, now: str) -> list[int]:
+    """Brings the schema forward; returns the versions applied. Several commands may open a fresh
+    database at once: the check and every migration run in one BEGIN IMMEDIATE transaction (the others
+    queue on the busy timeout), and what is applied is read again inside it, so each migration runs
+    exactly once."""
+    wanted = sorted(MIGRATIONS, key=lambda m: m[0])
+    if applied_migrations(db) >= {version for version, _, _ in wanted}:
+        return []  # the usual case: a read, no write lock
+    applied = []
+    with write_transaction(db.conn):
+        db.execute("create table if not exists [_migrations] "
+                   "([version] INTEGER PRIMARY KEY, [name] TEXT, [applied] TEXT)")
+        done = applied_migrations(db)
+        for version, name, fn in wanted:
+            if version in done:
+                continue
+            fn(db.full)
+            db.execute("insert into [_migrations] (version, name, applied) values (?, ?, ?)", [version, name, now])
+            applied.append(version)
+    return applied
+
+
+def applied_migrations(db: Database) -> set[int]:
+    try:
+        return {row[0] for row in db.execute("select version from [_migrations]")}
+    except sqlite3.OperationalError:  # no such table: a fresh database
+        return set()
