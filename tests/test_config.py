@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import bot.sources.builtin  # noqa: F401 -- the kinds a feed may name (the configuration checks feeds against them)
 from bot.core.config import load_config
 from bot.core.cron import validate_cron
 from bot.core.errors import ConfigError
