@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.core.config import FeedConfig
 from bot.core.normalize import make_item
-from bot.sources.kinds import Getter, Offload, SourceOutcome
+from bot.sources.outcome import Getter, Offload, SourceOutcome
 from bot.sources.registry import register_source
 
 KIND = "toy"

@@ -20,7 +20,8 @@ from bot.core.identity import arxiv_id_from_url
 from bot.core.normalize import InvalidItem, make_item
 from bot.core.records import FeedItem
 from bot.sources.answer import is_local
-from bot.sources.kinds import Getter, Offload, SourceOutcome, ask, read_saved_answer, with_defaults
+from bot.sources.kinds import ask, read_saved_answer, with_defaults
+from bot.sources.outcome import Getter, Offload, SourceOutcome
 from bot.sources.parsers import Parsed, ParseError
 from bot.sources.registry import register_source
 

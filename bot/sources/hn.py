@@ -11,7 +11,8 @@ from urllib.parse import urlencode
 
 from bot.core.config import FeedConfig
 from bot.sources.answer import is_local
-from bot.sources.kinds import Getter, Offload, SourceOutcome, ask, read_saved_answer, timestamp, with_defaults
+from bot.sources.kinds import ask, read_saved_answer, timestamp, with_defaults
+from bot.sources.outcome import Getter, Offload, SourceOutcome
 from bot.sources.parsers import parse_algolia
 from bot.sources.registry import register_source
 

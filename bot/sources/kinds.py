@@ -9,39 +9,17 @@ error, and the state to remember.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from bot.core.config import FeedConfig
 from bot.core.identity import parse_link
 from bot.core.records import FeedItem
 from bot.sources.answer import FetchResult, is_local
-from bot.sources.parsers import MAX_SKIPPED_REASONS, ParseError
+from bot.sources.outcome import Getter, Offload, SourceOutcome, inline
+from bot.sources.parsers import ParseError
 from bot.sources.registry import source_kind
-
-
-class Getter(Protocol):
-    async def get(self, url: str, etag: str | None = None, last_modified: str | None = None,
-                  accept: str = "*/*") -> FetchResult: ...
-
-
-@dataclass
-class SourceOutcome:
-    feed: FeedConfig
-    items: list[FeedItem] = field(default_factory=list)
-    result: str = "ok"  # ok | not_modified | error
-    error: str | None = None
-    state: dict[str, Any] = field(default_factory=dict)  # what to remember for next time
-    requests: int = 0
-    elapsed: float = 0.0
-    skipped: int = 0  # entries that could not be read alone (a link that is not a URL); the rest stand
-    skipped_items: list[str] = field(default_factory=list)
-
-    def count_skipped(self, paging: dict[str, Any]) -> None:
-        self.skipped += paging.get("skipped", 0)
-        self.skipped_items = (self.skipped_items + paging.get("skipped_items", []))[:MAX_SKIPPED_REASONS]
 
 
 def with_defaults(feed: FeedConfig, defaults: Mapping[str, Any]) -> dict[str, Any]:
@@ -58,13 +36,6 @@ def timestamp(value: str | None) -> datetime | None:
     except ValueError:
         return None
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
-Offload = Callable[..., Awaitable[Any]]
-
-
-async def inline(fn: Callable[..., Any], *args: Any) -> Any:
-    return fn(*args)
 
 
 async def fetch_source(feed: FeedConfig, state: dict[str, Any], getter: Getter, now: datetime,

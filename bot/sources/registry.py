@@ -4,7 +4,7 @@
     async def fetch_toy(feed, state, getter, now, outcome, offload) -> None: ...
 
 The built-in kinds (bot.sources.hn, arxiv, rss, hf_papers) register through this same call, when
-bot.sources.builtin imports them. A fetch function asks `getter` for bytes (counting
+bot.sources.builtin imports them. A fetch function (see FetchKind) asks `getter` for bytes (counting
 `outcome.requests`; bot.sources.kinds has the shared helpers for that), and fills `outcome` with
 items, its result and error, and the state to remember for next time; `offload` runs a CPU-heavy
 parse elsewhere (`await offload(parse, body)`), or inline. Registering tells the configuration the
@@ -15,14 +15,20 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
+from bot.core.config import FeedConfig
 from bot.core.feed_kinds import declare_kind, withdraw_kind
+from bot.sources.outcome import Getter, Offload, SourceOutcome
 
-# (feed: FeedConfig, state: dict, getter: Getter, now: datetime, outcome: SourceOutcome, offload: Offload)
-# -> None. Typed loosely: bot.sources.kinds, which owns Getter and SourceOutcome, looks kinds up here.
-FetchKind = Callable[..., Awaitable[None]]
+
+class FetchKind(Protocol):
+    """How feeds of one kind are asked: an `async def` with these parameters, in this order."""
+
+    def __call__(self, feed: FeedConfig, state: dict[str, Any], getter: Getter, now: datetime,
+                 outcome: SourceOutcome, offload: Offload, /) -> Awaitable[None]: ...
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from bot.core.config import FeedConfig
-from bot.sources.kinds import Getter, Offload, SourceOutcome, failed
+from bot.sources.kinds import failed
+from bot.sources.outcome import Getter, Offload, SourceOutcome
 from bot.sources.parsers import read_rss
 from bot.sources.registry import register_source
 
