@@ -9,8 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bot.core.config import FeedConfig
-from bot.sources.answer import is_local
-from bot.sources.kinds import ask, read_saved_answer, timestamp, with_defaults
+from bot.sources.kinds import ask_page, timestamp, with_defaults
 from bot.sources.outcome import Getter, Offload, SourceOutcome
 from bot.sources.parsers import parse_arxiv
 from bot.sources.registry import register_source
@@ -29,12 +28,9 @@ def _stamp(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y%m%d%H%M")
 
 
-@register_source("arxiv", min_interval=ARXIV_INTERVAL, options=OPTIONS)
+@register_source("arxiv", min_interval=ARXIV_INTERVAL, options=OPTIONS, saved_answer=parse_arxiv)
 async def fetch_arxiv(feed: FeedConfig, state: dict[str, Any], getter: Getter, now: datetime,
                       outcome: SourceOutcome, offload: Offload) -> None:
-    if is_local(feed.url):
-        await read_saved_answer(feed, state, getter, outcome, lambda body: parse_arxiv(body, feed.name))
-        return
     options = with_defaults(feed, OPTIONS)
     cursor = timestamp(state.get("cursor"))
     start = (cursor - CURSOR_OVERLAP) if cursor else now - timedelta(days=float(options["lookback_days"]))
@@ -45,11 +41,10 @@ async def fetch_arxiv(feed: FeedConfig, state: dict[str, Any], getter: Getter, n
         url = feed.url + "?" + urlencode({"search_query": query, "sortBy": "submittedDate",
                                           "sortOrder": "descending", "start": page * page_size,
                                           "max_results": page_size})
-        res = await ask(getter, url, "application/atom+xml", outcome)
-        if res is None:
+        answer = await ask_page(getter, url, "application/atom+xml", outcome, parse_arxiv)
+        if answer is None:
             return
-        items, paging = parse_arxiv(res.body, feed.name)
-        outcome.count_skipped(paging)
+        items, paging = answer
         outcome.items.extend(items)
         total = paging["total"] or 0
         if paging["count"] < page_size or (page + 1) * page_size >= total:

@@ -19,8 +19,7 @@ from bot.core.config import FeedConfig
 from bot.core.identity import arxiv_id_from_url
 from bot.core.normalize import InvalidItem, make_item
 from bot.core.records import FeedItem
-from bot.sources.answer import is_local
-from bot.sources.kinds import ask, read_saved_answer, with_defaults
+from bot.sources.kinds import ask_page, with_defaults
 from bot.sources.outcome import Getter, Offload, SourceOutcome
 from bot.sources.parsers import Parsed, ParseError
 from bot.sources.registry import register_source
@@ -67,21 +66,17 @@ def parse_daily_papers(body: bytes, source: str) -> tuple[list[FeedItem], dict[s
     return result.items, {"skipped": result.skipped, "skipped_items": result.reasons}
 
 
-@register_source("hf_papers", options=OPTIONS)
+@register_source("hf_papers", options=OPTIONS, saved_answer=parse_daily_papers)
 async def fetch_hf_papers(feed: FeedConfig, state: dict[str, Any], getter: Getter, now: datetime,
                           outcome: SourceOutcome, offload: Offload) -> None:
     """One request per day of the last lookback_days; a local path is a saved answer, one document."""
-    if is_local(feed.url):
-        await read_saved_answer(feed, state, getter, outcome, lambda body: parse_daily_papers(body, feed.name))
-        return
     days = max(1, int(with_defaults(feed, OPTIONS)["lookback_days"]))
     for back in range(days):
         day = (now - timedelta(days=back)).date().isoformat()
-        res = await ask(getter, feed.url + "?" + urlencode({"date": day}), "application/json", outcome)
-        if res is None:
+        answer = await ask_page(getter, feed.url + "?" + urlencode({"date": day}), "application/json", outcome,
+                                parse_daily_papers)
+        if answer is None:
             outcome.items = []
             return
-        items, paging = parse_daily_papers(res.body, feed.name)
-        outcome.count_skipped(paging)
-        outcome.items.extend(items)
+        outcome.items.extend(answer[0])
     outcome.state.update(retry_after=None)

@@ -10,8 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bot.core.config import FeedConfig
-from bot.sources.answer import is_local
-from bot.sources.kinds import ask, read_saved_answer, timestamp, with_defaults
+from bot.sources.kinds import ask_page, timestamp, with_defaults
 from bot.sources.outcome import Getter, Offload, SourceOutcome
 from bot.sources.parsers import parse_algolia
 from bot.sources.registry import register_source
@@ -33,12 +32,9 @@ def window_start(options: dict[str, Any], state: dict[str, Any], now: datetime) 
     return cursor - timedelta(hours=float(options["overlap_hours"]))
 
 
-@register_source("hn", options=OPTIONS)
+@register_source("hn", options=OPTIONS, saved_answer=parse_algolia)
 async def fetch_hn(feed: FeedConfig, state: dict[str, Any], getter: Getter, now: datetime,
                    outcome: SourceOutcome, offload: Offload) -> None:
-    if is_local(feed.url):
-        await read_saved_answer(feed, state, getter, outcome, lambda body: parse_algolia(body, feed.name))
-        return
     options = with_defaults(feed, OPTIONS)
     since = int(window_start(options, state, now).timestamp())
     min_points = int(options["min_points"])
@@ -51,11 +47,10 @@ async def fetch_hn(feed: FeedConfig, state: dict[str, Any], getter: Getter, now:
             filters.append(f"created_at_i<{upper}")
         url = feed.url + "?" + urlencode({"tags": "story", "numericFilters": ",".join(filters),
                                           "hitsPerPage": per_page})
-        res = await ask(getter, url, "application/json", outcome)
-        if res is None:
+        answer = await ask_page(getter, url, "application/json", outcome, parse_algolia)
+        if answer is None:
             return
-        items, paging = parse_algolia(res.body, feed.name)
-        outcome.count_skipped(paging)
+        items, paging = answer
         outcome.items.extend(i for i in items if i.hn_id not in seen)
         seen.update(i.hn_id for i in items if i.hn_id)
         # At most 1,000 hits a query: page by moving the window's upper edge down.

@@ -19,7 +19,7 @@ from bot.core.records import FeedItem
 from bot.sources.answer import FetchResult, is_local
 from bot.sources.outcome import Getter, Offload, SourceOutcome, inline
 from bot.sources.parsers import ParseError
-from bot.sources.registry import source_kind
+from bot.sources.registry import ParseAnswer, source_kind
 
 
 def with_defaults(feed: FeedConfig, defaults: Mapping[str, Any]) -> dict[str, Any]:
@@ -60,7 +60,11 @@ async def fetch_source(feed: FeedConfig, state: dict[str, Any], getter: Getter, 
         outcome.result, outcome.error = "error", f"its kind {feed.kind!r} is not a registered source kind"
         return outcome
     try:
-        await kind.fetch(feed, state, getter, now, outcome, offload)
+        if kind.saved_answer is not None and is_local(feed.url):
+            parse = kind.saved_answer
+            await _read_saved_answer(feed, state, getter, outcome, lambda body: parse(body, feed.name))
+        else:
+            await kind.fetch(feed, state, getter, now, outcome, offload)
     except ParseError as exc:
         outcome.result, outcome.error, outcome.items = "error", str(exc), []
     if outcome.result == "gone":
@@ -71,15 +75,19 @@ async def fetch_source(feed: FeedConfig, state: dict[str, Any], getter: Getter, 
     return outcome
 
 
-async def ask(getter: Getter, url: str, accept: str, outcome: SourceOutcome) -> FetchResult | None:
-    """One page of a paged API: the answer, or None with the failure recorded in `outcome`."""
+async def ask_page(getter: Getter, url: str, accept: str, outcome: SourceOutcome,
+                   parse: ParseAnswer) -> tuple[list[FeedItem], dict[str, Any]] | None:
+    """One page of a paged API, parsed: its items and paging facts (its skipped entries counted), or
+    None with the failure recorded in `outcome`."""
     res = await getter.get(url, accept=accept)
     outcome.requests += 1
     outcome.elapsed += res.elapsed
     if res.status != "ok":
         failed(outcome, res)
         return None
-    return res
+    items, paging = parse(res.body, outcome.feed.name)
+    outcome.count_skipped(paging)
+    return items, paging
 
 
 def gone_reason(name: str, since: str) -> str:
@@ -96,7 +104,7 @@ def failed(outcome: SourceOutcome, res: FetchResult) -> None:
         outcome.state["retry_after"] = res.retry_after.isoformat(timespec="seconds")
 
 
-async def read_saved_answer(feed: FeedConfig, state: dict[str, Any], getter: Getter, outcome: SourceOutcome,
+async def _read_saved_answer(feed: FeedConfig, state: dict[str, Any], getter: Getter, outcome: SourceOutcome,
                             parse: Callable[[bytes], tuple[list[FeedItem], dict[str, Any]]]) -> None:
     """An API answer saved to a file: read it (unless unchanged since last time) and parse it."""
     res = await getter.get(feed.url, last_modified=state.get("last_modified"))

@@ -8,7 +8,9 @@ bot.sources.builtin imports them. A fetch function (see FetchKind) asks `getter`
 `outcome.requests`; bot.sources.kinds has the shared helpers for that), and fills `outcome` with
 items, its result and error, and the state to remember for next time; `offload` runs a CPU-heavy
 parse elsewhere (`await offload(parse, body)`), or inline. Registering tells the configuration the
-kind's name and options, so `kind = "toy"` is a valid feed and `prefix` an option it reads.
+kind's name and options, so `kind = "toy"` is a valid feed and `prefix` an option it reads. A kind
+that asks an API may also register `saved_answer`, the parser of one answer saved to a file, so a
+feed whose url is a local path replays it (the demo and the tests do).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any, Protocol
 
 from bot.core.config import FeedConfig
 from bot.core.feed_kinds import declare_kind, withdraw_kind
+from bot.core.records import FeedItem
 from bot.sources.outcome import Getter, Offload, SourceOutcome
 
 
@@ -31,6 +34,10 @@ class FetchKind(Protocol):
                  outcome: SourceOutcome, offload: Offload, /) -> Awaitable[None]: ...
 
 
+# (body, the feed's name) -> (items, {"skipped", "skipped_items"}): one saved answer of a kind's API.
+ParseAnswer = Callable[[bytes, str], tuple[list[FeedItem], dict[str, Any]]]
+
+
 @dataclass(frozen=True)
 class SourceKind:
     name: str
@@ -38,19 +45,22 @@ class SourceKind:
     min_interval: float = 0.0  # seconds between requests to one host, unless the feed sets min_interval
     # The feed options it reads (beside name, kind, url, enabled and min_interval), each with its default.
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # For an API: how to read one of its answers saved to a file. A feed whose url is a local path is
+    # then that one document, read (unless unchanged) and parsed instead of asking `fetch`.
+    saved_answer: ParseAnswer | None = None
 
 
 _KINDS: dict[str, SourceKind] = {}
 
 
-def register_source(name: str, *, min_interval: float = 0.0,
-                    options: Mapping[str, Any] | None = None) -> Callable[[FetchKind], FetchKind]:
+def register_source(name: str, *, min_interval: float = 0.0, options: Mapping[str, Any] | None = None,
+                    saved_answer: ParseAnswer | None = None) -> Callable[[FetchKind], FetchKind]:
     """Decorator: `fetch` is how feeds of kind `name` are asked. A name is registered once."""
     if name in _KINDS:
         raise ValueError(f"a source kind called {name!r} is already registered")
 
     def register(fetch: FetchKind) -> FetchKind:
-        kind = SourceKind(name, fetch, min_interval, MappingProxyType(dict(options or {})))
+        kind = SourceKind(name, fetch, min_interval, MappingProxyType(dict(options or {})), saved_answer)
         _KINDS[name] = kind
         declare_kind(name, kind.options)
         return fetch
