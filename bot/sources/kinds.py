@@ -9,7 +9,7 @@ error, and the state to remember.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -61,8 +61,7 @@ async def fetch_source(feed: FeedConfig, state: dict[str, Any], getter: Getter, 
         return outcome
     try:
         if kind.saved_answer is not None and is_local(feed.url):
-            parse = kind.saved_answer
-            await _read_saved_answer(feed, state, getter, outcome, lambda body: parse(body, feed.name))
+            await _read_saved_answer(feed, state, getter, outcome, kind.saved_answer)
         else:
             await kind.fetch(feed, state, getter, now, outcome, offload)
     except ParseError as exc:
@@ -105,7 +104,7 @@ def failed(outcome: SourceOutcome, res: FetchResult) -> None:
 
 
 async def _read_saved_answer(feed: FeedConfig, state: dict[str, Any], getter: Getter, outcome: SourceOutcome,
-                            parse: Callable[[bytes], tuple[list[FeedItem], dict[str, Any]]]) -> None:
+                             parse: ParseAnswer) -> None:
     """An API answer saved to a file: read it (unless unchanged since last time) and parse it."""
     res = await getter.get(feed.url, last_modified=state.get("last_modified"))
     outcome.requests += 1
@@ -116,6 +115,6 @@ async def _read_saved_answer(feed: FeedConfig, state: dict[str, Any], getter: Ge
     if res.status == "error":
         failed(outcome, res)
         return
-    outcome.items, paging = parse(res.body)
+    outcome.items, paging = parse(res.body, feed.name)
     outcome.count_skipped(paging)
     outcome.state.update(last_modified=res.last_modified)
