@@ -84,7 +84,7 @@ def fetch_settings(config: Config, feeds: Sequence[FeedConfig]) -> FetchSettings
     h = config.http
     intervals: dict[str, float] = {}
     for feed in feeds:
-        interval = feed.options.get("min_interval", 3.0 if feed.kind == "arxiv" else default_interval(feed.kind))
+        interval = feed.options.get("min_interval", default_interval(feed.kind))
         if not is_local(feed.url) and interval:
             host = feed_host(feed)
             intervals[host] = max(intervals.get(host, 0.0), float(interval))

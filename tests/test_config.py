@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import bot.sources.builtin  # noqa: F401 -- the kinds a feed may name (the configuration checks feeds against them)
 from bot.core.config import load_config
 from bot.core.cron import validate_cron
 from bot.core.errors import ConfigError
@@ -71,3 +72,35 @@ def test_feeds_in_config_replace_defaults(workdir: Path) -> None:
 def test_cron_accepts_day_names() -> None:
     assert validate_cron("Mon,Thu 08:30") == "mon,thu 08:30"
     assert validate_cron("daily 07:00") == "daily 07:00"
+
+
+def test_an_option_the_feed_s_kind_does_not_read_is_ignored_with_a_warning(
+        workdir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    write_config(workdir, "[[feeds]]\nname = 'hn'\nkind = 'hn'\nurl = 'https://hn.example/search'\n"
+                          "min_point = 50\nmin_interval = 1\n")
+    (feed,) = load_config(env={}).feeds or ()
+    assert feed.options == {"min_point": 50, "min_interval": 1}  # kept, as before: the kind never reads it
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert "feed 'hn' in " in warning and "kind 'hn' reads no option 'min_point', so it is ignored" in warning
+    assert "min_points" in warning  # what it does read, so the misspelling shows
+
+
+def test_the_shipped_feeds_set_only_options_their_kinds_read(workdir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from bot.sources.feedlist import load_feeds
+
+    assert {f.kind for f in load_feeds(load_config(env={}))} == {"hn", "arxiv", "rss", "hf_papers"}
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == []
+
+
+def test_reading_feeds_before_any_kind_is_registered_is_a_program_error_that_says_so() -> None:
+    """The configuration learns the kinds from the registry: a program that reads feeds without
+    importing bot.sources.builtin (as the composition root and the feed list do) fails loudly."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = "from bot.core.config import parse_feeds; parse_feeds([{'name': 'a', 'kind': 'hn', 'url': 'x'}], 'here')"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "RuntimeError: no source kinds are registered: import bot.sources.builtin" in done.stderr

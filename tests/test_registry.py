@@ -3,19 +3,26 @@ tests/toy_target.py) are polled and delivered to like the built-in ones."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
+from bot.core.config import FeedConfig
 from bot.core.errors import ConfigError
 from bot.delivery.registry import DeliveryTarget, delivery_target, register_target, unregister_target
 from bot.digest.pipeline import DigestOptions, run
 from bot.poll import fetch_settings, poll, select_feeds
-from bot.sources.registry import register_source, source_kind, unregister_source
+from bot.sources.answer import FetchResult
+from bot.sources.kinds import fetch_source
+from bot.sources.registry import register_source, source_kind, source_kinds, unregister_source
+from tests.conftest import cli_env, write_config
 from tests.servers import FeedServer, Route
 from tests.test_digest import NOW as DIGEST_NOW
 from tests.test_digest import log_sections, polled_store, setup_project
@@ -64,6 +71,54 @@ def test_a_kind_is_registered_once(toy_kind: str) -> None:
         register_source(toy_kind)
     with pytest.raises(ValueError, match="already registered"):
         register_source("rss")
+
+
+def test_the_built_in_kinds_are_registered_like_any_other_with_their_intervals_and_options() -> None:
+    kinds = {kind.name: kind for kind in source_kinds()}
+    assert [kind.name for kind in source_kinds()][:4] == ["hn", "arxiv", "rss", "hf_papers"]
+    assert {name: kinds[name].min_interval for name in ("hn", "arxiv", "rss", "hf_papers")} == {
+        "hn": 0.0, "arxiv": 3.0, "rss": 0.0, "hf_papers": 0.0}  # arXiv asks for 3 s between requests (spec 6)
+    assert kinds["hn"].options["min_points"] == 30 and kinds["hf_papers"].options["lookback_days"] == 2
+    assert set(kinds["arxiv"].options) == {"categories", "page_size", "max_pages", "lookback_days"}
+
+
+def test_the_poll_takes_a_built_in_kind_s_interval_from_the_registry(tmp_path: Path) -> None:
+    config = make_config(tmp_path, [{"name": "arxiv", "kind": "arxiv", "url": "https://export.arxiv.org/api/query"},
+                                    {"name": "blog", "kind": "rss", "url": "https://blog.example/feed.xml"}])
+    assert fetch_settings(config, select_feeds(config)).min_interval == {"export.arxiv.org": 3.0}
+
+
+class NoServer:
+    """A getter for a source that must not be asked."""
+
+    async def get(self, url: str, etag: str | None = None, last_modified: str | None = None,
+                  accept: str = "*/*") -> FetchResult:
+        raise AssertionError(f"asked {url}")
+
+
+def test_a_feed_of_an_unregistered_kind_built_by_hand_fails_alone_without_a_request() -> None:
+    feed = FeedConfig(name="r", kind="reddit", url="https://reddit.example/r.json")
+    outcome = asyncio.run(fetch_source(feed, {}, NoServer(), NOW))
+    assert (outcome.result, outcome.error, outcome.requests) == (
+        "error", "its kind 'reddit' is not a registered source kind", 0)
+
+
+def test_the_command_line_knows_the_built_in_kinds_and_refuses_another_with_exit_2(tmp_path: Path) -> None:
+    """In a fresh process: the composition root registers the built-in kinds before the configuration
+    checks its feeds, so `kind = "hn"` passes and `kind = "nosuch"` is refused in one sentence."""
+    def status(kind: str) -> subprocess.CompletedProcess[str]:
+        config = write_config(tmp_path, f'[bot]\ndb = "bot.db"\n[library]\npaths = []\n'
+                                        f'[[feeds]]\nname = "x"\nkind = "{kind}"\nurl = "https://x.example/a"\n')
+        return subprocess.run([sys.executable, "-m", "bot", "--config", str(config), "status", "--json"],
+                              cwd=tmp_path, env=cli_env(NOW), capture_output=True, text=True, timeout=60)
+
+    known = status("hn")
+    assert known.returncode == 0, known.stderr
+    assert [s["name"] for s in json.loads(known.stdout)["sources"]] == ["x"]
+    refused = status("nosuch")
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert "has kind 'nosuch'; expected one of hn, arxiv, rss, hf_papers" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
 
 
 @pytest.fixture

@@ -9,15 +9,15 @@ from typing import Any
 
 from bot.core.config import FeedConfig
 from bot.core.normalize import make_item
-from bot.sources.kinds import Getter, SourceOutcome
+from bot.sources.outcome import Getter, Offload, SourceOutcome
 from bot.sources.registry import register_source
 
 KIND = "toy"
 
 
-@register_source(KIND, min_interval=0.25, options=("prefix",))
+@register_source(KIND, min_interval=0.25, options={"prefix": ""})
 async def fetch_toy(feed: FeedConfig, state: dict[str, Any], getter: Getter, now: datetime,
-                    outcome: SourceOutcome) -> None:
+                    outcome: SourceOutcome, offload: Offload) -> None:
     res = await getter.get(feed.url, accept="application/json")
     outcome.requests += 1
     if res.status == "error":

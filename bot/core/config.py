@@ -8,6 +8,7 @@ file (beside the config file, or in the working folder) and are never printed (t
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from collections.abc import Mapping
@@ -21,14 +22,14 @@ from dotenv import dotenv_values
 
 from bot.core.cron import validate_cron
 from bot.core.errors import ConfigError
+from bot.core.feed_kinds import FEED_KEYS, kind_options, known_kinds
 from bot.core.resources import shipped_feeds, shipped_topics
 
 # The services' own addresses, named once (the shipped feeds/sources.toml names them too, as data).
 HN_SEARCH_URL = "https://hn.algolia.com/api/v1"
 ARXIV_API_URL = "https://export.arxiv.org/api/query"
-FEED_KINDS = ("hn", "arxiv", "rss", "hf_papers")
-# Kinds that modules registered with bot.sources.registry; the configuration only learns their names.
-REGISTERED_FEED_KINDS: set[str] = set()
+
+log = logging.getLogger(__name__)
 
 
 class Secret(str):
@@ -213,20 +214,31 @@ def parse_feeds(raw: Any, where: str, root: Path | None = None) -> tuple[FeedCon
         name, kind, url = item.get("name"), item.get("kind", "rss"), item.get("url")
         if not isinstance(name, str) or not name.strip():
             raise ConfigError(f"feed #{i} in {where} has no name")
-        if kind not in FEED_KINDS and kind not in REGISTERED_FEED_KINDS:
-            known = ", ".join((*FEED_KINDS, *sorted(REGISTERED_FEED_KINDS)))
+        if kind not in known_kinds():
+            known = ", ".join(known_kinds())
             raise ConfigError(f"feed '{name}' in {where} has kind {kind!r}; expected one of {known}")
         if not isinstance(url, str) or not url.strip():
             raise ConfigError(f"feed '{name}' in {where} has no url")
         if name in names:
             raise ConfigError(f"feed name '{name}' appears twice in {where}")
         names.add(name)
-        options = {k: v for k, v in item.items() if k not in ("name", "kind", "url", "enabled")}
+        options = {k: v for k, v in item.items() if k not in (*FEED_KEYS, "enabled")}
+        _warn_unread_options(name, kind, item, where)
         if root is not None:
             url = resolve_feed_url(url, root)
         feeds.append(FeedConfig(name=name, kind=kind, url=url, enabled=bool(item.get("enabled", True)),
                                 options=options))
     return tuple(feeds)
+
+
+def _warn_unread_options(name: str, kind: str, item: Mapping[str, Any], where: str) -> None:
+    """An option the feed's kind does not read is ignored, as it always was, but said: it is most
+    likely a misspelling (`min_point = 50`) that would otherwise change nothing, silently."""
+    reads = kind_options(kind)
+    for key in item:
+        if key not in FEED_KEYS and key not in reads:
+            log.warning("feed '%s' in %s: kind %r reads no option %r, so it is ignored (it reads %s)",
+                        name, where, kind, key, ", ".join(reads))
 
 
 def masked_url(url: str) -> str:

@@ -7,6 +7,7 @@ import re
 import tomllib
 from pathlib import Path
 
+import bot.sources.builtin  # noqa: F401 -- the kinds the feed files may name, registered before they are read
 from bot.core.config import Config, FeedConfig, parse_feeds
 from bot.core.errors import ConfigError
 from bot.relevance.topics import Topic, parse_topics

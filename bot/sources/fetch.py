@@ -41,22 +41,8 @@ _without_httpx_cli()
 import httpx  # noqa: E402
 
 from bot.core.clock import system_clock  # noqa: E402
+from bot.sources.answer import FetchResult, is_local  # noqa: E402
 from bot.sources.redirects import ORIGIN, RedirectRefused, guard_redirect, permanent_address  # noqa: E402
-
-
-@dataclass(frozen=True)
-class FetchResult:
-    url: str
-    status: str  # ok | not_modified | error
-    body: bytes = b""
-    http_status: int | None = None
-    etag: str | None = None
-    last_modified: str | None = None
-    content_type: str = ""
-    error: str | None = None
-    retry_after: datetime | None = None  # don't ask this URL again before then
-    elapsed: float = 0.0
-    moved_to: str | None = None  # where a permanent redirect (301, 308) said the resource now lives
 
 
 @dataclass
@@ -100,10 +86,6 @@ def global_limit(hosts: int, per_host: int, configured: int = 0) -> int:
     more than the open-file limit allows."""
     wanted = configured if configured > 0 else max(MIN_GLOBAL, hosts * per_host)
     return max(1, min(wanted, open_file_ceiling()))
-
-
-def is_local(url: str) -> bool:
-    return url.startswith("file://") or "://" not in url
 
 
 def local_path(url: str) -> Path:

@@ -1,4 +1,5 @@
 """Hugging Face Daily Papers: arXiv papers that people upvoted, as a source of popularity evidence.
+The source kind `hf_papers`: how to ask it, and how to read its answer.
 
 `GET {url}?date=YYYY-MM-DD` answers a JSON list, one object per paper of that day's list:
 `{"paper": {"id": "2310.06825", "title", "summary", "upvotes", "publishedAt", ...}, "title",
@@ -10,12 +11,20 @@ no recording of it to replay, so it has not been shown to help yet.
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
+from bot.core.config import FeedConfig
 from bot.core.identity import arxiv_id_from_url
 from bot.core.normalize import InvalidItem, make_item
 from bot.core.records import FeedItem
+from bot.sources.kinds import ask_page, with_defaults
+from bot.sources.outcome import Getter, Offload, SourceOutcome
 from bot.sources.parsers import Parsed, ParseError
+from bot.sources.registry import register_source
+
+OPTIONS = {"lookback_days": 2}  # one request per day: upvotes climb for a day or two
 
 
 def _count(value: Any) -> int | None:
@@ -55,3 +64,19 @@ def parse_daily_papers(body: bytes, source: str) -> tuple[list[FeedItem], dict[s
         if item is not None:
             result.items.append(item)
     return result.items, {"skipped": result.skipped, "skipped_items": result.reasons}
+
+
+@register_source("hf_papers", options=OPTIONS, saved_answer=parse_daily_papers)
+async def fetch_hf_papers(feed: FeedConfig, state: dict[str, Any], getter: Getter, now: datetime,
+                          outcome: SourceOutcome, offload: Offload) -> None:
+    """One request per day of the last lookback_days; a local path is a saved answer, one document."""
+    days = max(1, int(with_defaults(feed, OPTIONS)["lookback_days"]))
+    for back in range(days):
+        day = (now - timedelta(days=back)).date().isoformat()
+        answer = await ask_page(getter, feed.url + "?" + urlencode({"date": day}), "application/json", outcome,
+                                parse_daily_papers)
+        if answer is None:
+            outcome.items = []
+            return
+        outcome.items.extend(answer[0])
+    outcome.state.update(retry_after=None)

@@ -17,8 +17,7 @@ from bot.core.identity import arxiv_id_from_url, hn_id_from_url
 from bot.core.normalize import make_item, plain_text
 from bot.core.records import FeedItem
 from bot.sources.encoding import repair_utf8
-
-MAX_SKIPPED_REASONS = 10  # a feed of ten thousand broken items reports the first few, and the count
+from bot.sources.outcome import MAX_SKIPPED_REASONS
 
 _HN_POINTS_RE = re.compile(r"Points:\s*(\d+)")
 _HN_COMMENTS_RE = re.compile(r"#\s*Comments:\s*(\d+)")
