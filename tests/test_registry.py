@@ -11,6 +11,8 @@ from types import ModuleType
 
 import pytest
 
+import bot.delivery.builtin  # noqa: F401  (the built-in targets, for the names a toy may not take)
+from bot.app import App
 from bot.core.errors import ConfigError
 from bot.delivery.registry import DeliveryTarget, delivery_target, register_target, unregister_target
 from bot.digest.pipeline import DigestOptions, run
@@ -81,14 +83,16 @@ def test_a_registered_target_gets_the_digest_exactly_once(tmp_path: Path, toy_ta
     config = setup_project(tmp_path)
     store = polled_store(config)
     toy_target.failures_to_come = 1
-    first = run(config, store, DigestOptions(slack=False), None, DIGEST_NOW)
-    assert {d["target"]: d["status"] for d in first.deliveries} == {"log": "done", "toy": "failed"}
+    opts = DigestOptions(slack=False)
+    targets = App(config, store).delivery_targets(opts)  # as the composition root builds them: the toy among them
+    first = run(config, store, opts, targets, DIGEST_NOW)
+    assert {d.target: d.status for d in first.deliveries} == {"log": "done", "toy": "failed"}
     assert not toy_target.outbox(config).exists()
-    second = run(config, store, DigestOptions(slack=False), None, DIGEST_NOW)  # finishes the first digest
-    third = run(config, store, DigestOptions(slack=False), None, DIGEST_NOW)
+    second = run(config, store, opts, targets, DIGEST_NOW)  # finishes the first digest
+    third = run(config, store, opts, targets, DIGEST_NOW)
     assert second.items == [] and third.items == []
-    finished = second.finished_earlier[0]["deliveries"]
-    assert {d["target"]: d["status"] for d in finished} == {"log": "done", "toy": "done"}
+    finished = second.finished_earlier[0].deliveries
+    assert {d.target: d.status for d in finished} == {"log": "done", "toy": "done"}
     (line,) = toy_target.outbox(config).read_text(encoding="utf-8").splitlines()
     body = json.loads(line)
     assert body["day"] == "2026-11-23" and body["titles"] == [i.title for i in first.items]
@@ -98,8 +102,9 @@ def test_a_registered_target_gets_the_digest_exactly_once(tmp_path: Path, toy_ta
 def test_a_digest_with_only_a_registered_target_reaches_it(tmp_path: Path, toy_target: ModuleType) -> None:
     config = setup_project(tmp_path, log=False)
     store = polled_store(config)
-    outcome = run(config, store, DigestOptions(slack=False), None, DIGEST_NOW)
-    assert [(d["target"], d["status"]) for d in outcome.deliveries] == [("toy", "done")]
+    opts = DigestOptions(slack=False)
+    outcome = run(config, store, opts, App(config, store).delivery_targets(opts), DIGEST_NOW)
+    assert [(d.target, d.status) for d in outcome.deliveries] == [("toy", "done")]
     assert len(toy_target.outbox(config).read_text(encoding="utf-8").splitlines()) == 1
 
 
