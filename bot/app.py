@@ -89,12 +89,11 @@ class App:
         import bot.delivery.builtin  # noqa: F401  (registers the built-in targets)
         from bot.delivery.registry import delivery_targets
 
-        targets = []
-        for target in delivery_targets():
-            wanted = opts is None or (not opts.dry_run and target.enabled(self.config, opts))
-            connected = target.connect(self.config) if target.connect is not None and wanted else None
-            targets.append(connected or target)
-        return targets
+        def asked_for(target: DeliveryTarget) -> bool:
+            return opts is None or (not opts.dry_run and target.enabled(self.config, opts))
+
+        return [(t.connect(self.config) or t) if t.connect is not None and asked_for(t) else t
+                for t in delivery_targets()]
 
     @staticmethod
     def stop_hook() -> Callable[[str], None]:
