@@ -49,6 +49,8 @@ def cannot_tell(send: Send) -> tuple[Settled, Detail]:
 
 @dataclass(frozen=True)
 class DeliveryTarget:
+    """What a delivery target registers (each field is described in bot.delivery.registry)."""
+
     name: str
     deliver: Deliver
     render: Render | None = None  # None: the target needs no body of its own

@@ -21,8 +21,9 @@ registered the same way. The exactly-once ledger (bot.digest.pipeline) knows non
 - `ledger` is the name of its deliveries in the database (default: its own name). Two targets may share
   one, when a configuration uses one or the other (the Slack webhook and the bot token are "slack").
 - `after` names ledger entries that must be done first (git commits the log once it has its section).
-- `connect(config)`: a target that talks to a service returns itself bound to a client built from the
-  configuration, or None when the configuration does not set it up (`unconfigured` says what to set).
+- `connect(config)`: a target that talks to a service is registered unconnected (`ready=False`; its
+  `unconfigured` says what to set up) and returns itself bound to a client built from the
+  configuration, or None when the configuration sets none up. The composition root (bot.app) calls it.
 """
 
 from __future__ import annotations

@@ -191,8 +191,9 @@ def finish_unfinished(config: Config, store: Store, targets: Sequence[DeliveryTa
             store.update_delivery(row.digest_id, row.target, status="failed")
     # A delivery left "sending" was in flight when its process died, and an "uncertain" one timed out:
     # the receiver may have it. Where the target can look, it does; else it is left to a person.
+    by_ledger = _one_per_ledger(targets)
     for row in store.deliveries_in(*UNSETTLED):
-        _settle_unknown(config, store, row, _one_per_ledger(targets).get(row.target), hook)
+        _settle_unknown(config, store, row, by_ledger.get(row.target), hook)
     done = []
     unfinished = [d for d in store.unfinished_deliveries() if not due_only or _due(d, now)]
     for digest_id in sorted({d.digest_id for d in unfinished}):
