@@ -37,6 +37,7 @@ from bot.digest.summarize import extractive_summary
 from bot.library.api import import_documents
 from bot.sources.hn_threads import ThreadFinder
 from bot.store.database import Store
+from bot.store.deliveries import KEEP
 
 log = logging.getLogger(__name__)
 Hook = Callable[[str], None]
@@ -305,12 +306,12 @@ def deliver(config: Config, store: Store, digest_id: int, targets: Sequence[Deli
             failures = row.attempts + 1
             error = str(exc)
             next_retry = _iso(now + retry_delay(failures)) if status == "failed" else None
+            not_before = KEEP
             if exc.retry_after is not None:  # the receiver said when; the next run keeps to it (wait_until)
                 until = now + timedelta(seconds=exc.retry_after)
-                error = f"{exc}; next try at {_iso(until)}"
-                store.update_delivery(digest_id, row.target, not_before=_iso(until))
+                error, not_before = f"{exc}; next try at {_iso(until)}", _iso(until)
                 next_retry = _iso(max(until, now + retry_delay(failures)))
             store.update_delivery(digest_id, row.target, status=status, error=error, attempts=failures,
-                                  next_retry=next_retry)
+                                  next_retry=next_retry, not_before=not_before)
             log.warning("digest %s: %s delivery %s: %s", digest_id, row.target, status, error)
         digest = store.digest(digest_id) or digest
