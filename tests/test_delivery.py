@@ -17,6 +17,7 @@ import pytest
 
 from bot.app import App
 from bot.core.config import Config, load_config
+from bot.core.errors import StoreError
 from bot.core.targets import DeliveryTarget
 from bot.delivery import log
 from bot.digest.pipeline import DigestOptions, run
@@ -340,3 +341,18 @@ def test_commit_without_a_log_is_refused_before_anything_is_recorded(tmp_path: P
     result = bot(tmp_path, "digest", "--no-slack", "--no-log", "--commit")
     assert result.returncode == 2 and "--commit needs the log" in result.stderr
     assert deliveries(config) == {}
+
+
+def test_the_ledger_reads_records_and_refuses_a_status_no_version_writes(tmp_path: Path) -> None:
+    config = setup_project(tmp_path)
+    store = polled_store(config)
+    outcome = run(config, store, DigestOptions(slack=False), targets(), NOW)
+    assert outcome.digest_id is not None
+    digest = store.digest(outcome.digest_id)
+    assert digest is not None and digest.item_count == 3 and digest.bodies["markdown"].startswith("## 23 November")
+    assert [(d.target, d.status, d.detail["changed"]) for d in digest.deliveries] == [("log", "done", True)]
+    assert store.digests()[0].bodies == {}  # the list leaves the bodies out
+    store.db.execute("update deliveries set status = 'posted' where target = 'log'")
+    with pytest.raises(StoreError, match=r"status 'posted', which no version of the bot writes; set it to one of "
+                                         r"pending, sending, done, failed, uncertain"):
+        store.deliveries(outcome.digest_id)

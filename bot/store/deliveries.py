@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, cast
 
+from bot.core.errors import StoreError
 from bot.core.ledger import DELIVERY_STATUSES, UNFINISHED, WAITING, Delivery, DeliveryStatus, Detail, Digest
 
 
@@ -52,8 +53,9 @@ _DIGEST_COLUMNS = "id, date, since, until, created, item_ids, item_count, stats,
 
 def _delivery(row: Sequence[Any]) -> Delivery:
     digest_id, target, status, attempts, error, detail, updated, not_before, next_retry = row
-    if status not in DELIVERY_STATUSES:
-        raise ValueError(f"delivery {digest_id}/{target} has the unknown status {status!r}")
+    if status not in DELIVERY_STATUSES:  # written by no version of the bot: someone edited the database
+        raise StoreError(f"The delivery of digest {digest_id} to {target} has the status {status!r}, which no "
+                         f"version of the bot writes; set it to one of {', '.join(DELIVERY_STATUSES)}")
     return Delivery(digest_id=int(digest_id), target=str(target), status=cast(DeliveryStatus, status),
                     attempts=int(attempts or 0), error=error, detail=json.loads(detail) if detail else {},
                     updated=updated, not_before=not_before, next_retry=next_retry)
