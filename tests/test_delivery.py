@@ -20,7 +20,6 @@ from bot.core.config import Config, load_config
 from bot.core.errors import StoreError
 from bot.core.targets import DeliveryTarget
 from bot.delivery import log
-from bot.delivery.slack_api import WebhookPoster
 from bot.digest.pipeline import DigestOptions, run
 from bot.store.database import Store
 from tests.conftest import ROOT
@@ -358,18 +357,3 @@ def test_the_ledger_reads_records_and_refuses_a_status_no_version_writes(tmp_pat
                                          r"pending, sending, done, failed, uncertain"):
         store.deliveries(outcome.digest_id)
 
-
-def test_resend_uncertain_sends_what_a_person_checked_once_more(tmp_path: Path) -> None:
-    config = setup_project(tmp_path)
-    store = polled_store(config)
-    with SlackReceiver(hang_seconds=2) as slack:
-        slack.script = ["hang"]
-        poster = WebhookPoster(slack.webhook_url, timeout=1)
-        first = run(config, store, DigestOptions(), targets(poster), NOW)
-        assert [(d.target, d.status) for d in first.deliveries] == [("slack", "uncertain"), ("log", "done")]
-        time.sleep(1.5)  # the hung request ends on the receiver's side: a webhook cannot tell, a person can
-        left = run(config, store, DigestOptions(), targets(poster), NOW)
-        assert left.finished_earlier == [] and len(slack.posts) == 1  # never re-sent by itself
-        resent = run(config, store, DigestOptions(resend_uncertain=True), targets(poster), NOW)
-    assert [(d.target, d.status) for d in resent.finished_earlier[0].deliveries] == [("slack", "done"), ("log", "done")]
-    assert len(slack.posts) == 2 and len(log_sections(config)) == 1

@@ -203,9 +203,13 @@ def test_slack_timeout_is_never_blindly_retried(tmp_path: Path) -> None:
         import time
 
         time.sleep(1.5)  # let the hung request finish on the receiver's side
+        assert len(slack.posts) == 1 and len(slack.accepted) == 1
+        # A person looked (a webhook cannot) and asks for it again: sent once more, then done.
+        resent = run(config, store, DigestOptions(resend_uncertain=True), targets(poster), NOW)
     assert {d.target: d.status for d in first.deliveries}["slack"] == "uncertain"
     assert again.finished_earlier == []
-    assert len(slack.posts) == 1 and len(slack.accepted) == 1
+    assert [(d.target, d.status) for d in resent.finished_earlier[0].deliveries] == [("slack", "done"), ("log", "done")]
+    assert len(slack.posts) == 2
     assert len(log_sections(config)) == 1
 
 
