@@ -28,7 +28,8 @@ from bot.core.identity import (
 )
 from bot.core.normalize import plain_text
 from bot.core.records import Match
-from bot.delivery.logfile import append_section, git_commit
+from bot.delivery.git import git_commit
+from bot.delivery.log import append_section
 from bot.digest.render import DigestItem, render_log_section
 from bot.library.api import build_index, import_documents
 from bot.sources.fetch import Fetcher, FetchSettings

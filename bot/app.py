@@ -24,7 +24,8 @@ from bot.lock import daemon_lock, hold, work_lock
 from bot.store.database import Store
 
 if TYPE_CHECKING:  # the SDKs behind these are imported by the methods that build them (start-up time)
-    from bot.delivery.slack import SlackPoster
+    from bot.core.ledger import DigestOptions
+    from bot.delivery.registry import DeliveryTarget
     from bot.digest.pipeline import Summarizer
     from bot.sources.hn_threads import ThreadFinder
 
@@ -82,12 +83,18 @@ class App:
 
         return ThreadFinder(fetch_settings(self.config, []), self.config.hn_search_url, self.config.hn_max_lookups)
 
-    def slack_poster(self) -> SlackPoster | None:
-        from bot.delivery.slack import make_poster
+    def delivery_targets(self, opts: DigestOptions | None = None) -> list[DeliveryTarget]:
+        """Every registered delivery target; one that talks to a service (Slack) is bound to the client the
+        configuration sets up, or stays unconnected (it then says what to set up). With `opts`, clients
+        are built only for targets they ask for, and none for a dry run (nor its checks of Slack URLs)."""
+        import bot.delivery.builtin  # noqa: F401  (registers the built-in targets)
+        from bot.delivery.registry import delivery_targets
 
-        c = self.config
-        return make_poster(c.slack_webhook_url, c.slack_bot_token, c.slack_channel, c.slack_api_url,
-                           timeout=c.slack_timeout)
+        def asked_for(target: DeliveryTarget) -> bool:
+            return opts is None or (not opts.dry_run and target.enabled(self.config, opts))
+
+        return [(t.connect(self.config) or t) if t.connect is not None and asked_for(t) else t
+                for t in delivery_targets()]
 
     @staticmethod
     def stop_hook() -> Callable[[str], None]:
@@ -116,13 +123,13 @@ class App:
     def digest_job(self) -> str:
         from bot.digest.pipeline import DigestOptions, run
 
+        opts = DigestOptions(commit=self.config.commit_log)
         with self.lock("the scheduled digest"):
-            outcome = run(self.config, self.store, DigestOptions(commit=self.config.commit_log),
-                          self.slack_poster(), self.now(), summarizer=self.summarizer(),
-                          finder=self.thread_finder())
+            outcome = run(self.config, self.store, opts, self.delivery_targets(opts), self.now(),
+                          summarizer=self.summarizer(), finder=self.thread_finder())
         if not outcome.items:
             return f"{outcome.date}: no new items; nothing posted or appended"
-        states = ", ".join(f"{d['target']} {d['status']}" for d in outcome.deliveries) or "no delivery targets"
+        states = ", ".join(f"{d.target} {d.status}" for d in outcome.deliveries) or "no delivery targets"
         return f"{outcome.date}: {len(outcome.items)} items; {states}" + "".join(f" ({n})" for n in outcome.notes)
 
     def retry_job(self, now: datetime | None = None) -> str:
@@ -133,10 +140,10 @@ class App:
         if not self.store.count_waiting_deliveries():
             return ""
         with self.lock("the delivery retry"):
-            done = finish_unfinished(self.config, self.store, self.slack_poster(), self.stop_hook(),
+            done = finish_unfinished(self.config, self.store, self.delivery_targets(), self.stop_hook(),
                                      now=now or self.now(), due_only=True)
-        return "; ".join(f"digest {d['digest_id']}: "
-                         + ", ".join(f"{x['target']} {x['status']}" for x in d["deliveries"]) for d in done)
+        return "; ".join(f"digest {d.id}: " + ", ".join(f"{x.target} {x.status}" for x in d.deliveries)
+                         for d in done)
 
     def last_digest_time(self) -> datetime | None:
         created = self.store.last_digest_created()

@@ -17,10 +17,14 @@ import pytest
 
 from bot.app import App
 from bot.core.config import Config, load_config
+from bot.core.errors import StoreError
+from bot.core.targets import DeliveryTarget
+from bot.delivery import log
+from bot.digest.pipeline import DigestOptions, run
 from bot.store.database import Store
 from tests.conftest import ROOT
 from tests.servers import SlackReceiver
-from tests.test_digest import LOG, NOW, polled_store, setup_project
+from tests.test_digest import LOG, NOW, log_sections, polled_store, setup_project, targets
 
 CHANNEL = "#ai-digest"
 
@@ -287,3 +291,69 @@ def test_other_lines_keep_their_endings_in_a_mixed_log(tmp_path: Path) -> None:
     assert after.startswith(head) and after.endswith("## 24 November 2026" + tail)
     assert after[len(head):-len("## 24 November 2026" + tail)] == \
         "## 23 November 2026\r\n* [A new LLM paper](https://d.example/new)\r\n\r\n"
+
+
+# -- the ledger and its targets ---------------------------------------------------------------------
+
+def test_importing_the_digest_or_a_slack_target_loads_no_slack_sdk() -> None:
+    """The Slack targets know their client through a Protocol; slack_sdk is loaded when a client is built."""
+    code = ("import sys, bot.digest.pipeline, bot.delivery.builtin, bot.delivery.slack_token; "
+            "print('slack_sdk' in sys.modules, 'bot.delivery.slack_api' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize("in_the_log", [True, False])
+def test_an_interrupted_log_append_is_settled_by_reading_the_log(tmp_path: Path, in_the_log: bool) -> None:
+    config = setup_project(tmp_path)
+    assert config.log is not None
+    store = polled_store(config)
+    first = run(config, store, DigestOptions(slack=False), targets(), NOW)
+    assert first.digest_id is not None and [(d.target, d.status) for d in first.deliveries] == [("log", "done")]
+    if not in_the_log:  # the process died before the section was written
+        config.log.write_text(LOG, encoding="utf-8")
+    store.update_delivery(first.digest_id, "log", status="sending")  # ... while the append was under way
+    again = run(config, store, DigestOptions(slack=False), targets(), NOW)
+    (settled,) = again.finished_earlier[0].deliveries
+    assert settled.status == "done"  # never "uncertain": the log can tell
+    assert settled.detail["changed"] is not in_the_log  # appended only when it was missing
+    assert len(log_sections(config)) == 1
+
+
+def test_a_target_that_cannot_tell_leaves_an_interrupted_send_to_a_person(tmp_path: Path) -> None:
+    config = setup_project(tmp_path)
+    store = polled_store(config)
+    first = run(config, store, DigestOptions(slack=False), targets(), NOW)
+    assert first.digest_id is not None
+    store.update_delivery(first.digest_id, "log", status="sending")
+    blind_log = DeliveryTarget("log", deliver=log.deliver, render=log.render_section, body=log.BODY,
+                              label="the log")  # the log, as a target with no way to look
+    again = run(config, store, DigestOptions(slack=False), [blind_log], NOW)
+    assert again.finished_earlier == []
+    (row,) = store.deliveries(first.digest_id)
+    assert row.status == "uncertain" and row.error is not None
+    assert row.error == "interrupted while sending; check the log, then use --resend-uncertain if missing"
+
+
+def test_commit_without_a_log_is_refused_before_anything_is_recorded(tmp_path: Path) -> None:
+    config = project(tmp_path)
+    result = bot(tmp_path, "digest", "--no-slack", "--no-log", "--commit")
+    assert result.returncode == 2 and "--commit needs the log" in result.stderr
+    assert deliveries(config) == {}
+
+
+def test_the_ledger_reads_records_and_refuses_a_status_no_version_writes(tmp_path: Path) -> None:
+    config = setup_project(tmp_path)
+    store = polled_store(config)
+    outcome = run(config, store, DigestOptions(slack=False), targets(), NOW)
+    assert outcome.digest_id is not None
+    digest = store.digest(outcome.digest_id)
+    assert digest is not None and digest.item_count == 3 and digest.bodies["markdown"].startswith("## 23 November")
+    assert [(d.target, d.status, d.detail["changed"]) for d in digest.deliveries] == [("log", "done", True)]
+    assert store.digests()[0].bodies == {}  # the list leaves the bodies out
+    store.db.execute("update deliveries set status = 'posted' where target = 'log'")
+    with pytest.raises(StoreError, match=r"status 'posted', which no version of the bot writes; set it to one of "
+                                         r"pending, sending, done, failed, uncertain"):
+        store.deliveries(outcome.digest_id)
+

@@ -14,7 +14,9 @@ import pytest
 
 import bot.library.api as lib
 from bot.core.config import Config, load_config
-from bot.delivery.slack import BotTokenPoster, WebhookPoster
+from bot.core.targets import DeliveryTarget
+from bot.delivery import git, log, slack_token, slack_webhook
+from bot.delivery.slack_api import BotTokenPoster, WebhookPoster
 from bot.digest.pipeline import DigestOptions, run
 from bot.digest.repeats import without_repeats
 from bot.library.parser import parse_document
@@ -57,6 +59,13 @@ def setup_project(tmp: Path, items: list[dict[str, str]] | None = None, log: boo
     return load_config(str(tmp / "bot.toml"), env={})
 
 
+def targets(poster: WebhookPoster | BotTokenPoster | None = None) -> list[DeliveryTarget]:
+    """The built-in targets as the composition root (bot.app) builds them, Slack posting through `poster`
+    (a client of the receiver on 127.0.0.1), or not set up when there is none."""
+    slack = slack_token.through(poster) if isinstance(poster, BotTokenPoster) else slack_webhook.through(poster)
+    return [slack, log.TARGET, git.TARGET]
+
+
 def polled_store(config: Config) -> Store:
     store = Store.open(config.db)
     lib.import_documents(store, config.library_paths)
@@ -77,7 +86,7 @@ def test_one_digest_is_one_valid_post_with_hostile_titles_inert(tmp_path: Path) 
     config = setup_project(tmp_path)
     store = polled_store(config)
     with SlackReceiver() as slack:
-        outcome = run(config, store, DigestOptions(), WebhookPoster(slack.webhook_url, timeout=2), NOW)
+        outcome = run(config, store, DigestOptions(), targets(WebhookPoster(slack.webhook_url, timeout=2)), NOW)
     assert len(outcome.items) == 3
     assert len(slack.posts) == 1
     post = slack.posts[0]["payload"]
@@ -93,13 +102,13 @@ def test_one_digest_is_one_valid_post_with_hostile_titles_inert(tmp_path: Path) 
     assert set(links) <= {"https://a.example/one", "https://b.example/two", "https://c.example/three",
                           "https://news.ycombinator.com/item?id=46100001"}
     assert "evil.example" not in " ".join(links)
-    assert [d["status"] for d in outcome.deliveries] == ["done", "done"]
+    assert [d.status for d in outcome.deliveries] == ["done", "done"]
 
 
 def test_log_section_reads_like_the_person_and_adds_no_links(tmp_path: Path) -> None:
     config = setup_project(tmp_path)
     store = polled_store(config)
-    run(config, store, DigestOptions(slack=False), None, NOW)
+    run(config, store, DigestOptions(slack=False), targets(), NOW)
     text = (tmp_path / "library" / "log.md").read_text(encoding="utf-8")
     assert text.startswith(LOG.rstrip("\n"))
     section = text[len(LOG.rstrip("\n")):]
@@ -122,7 +131,7 @@ def test_log_section_reads_like_the_person_and_adds_no_links(tmp_path: Path) -> 
 def test_appended_items_are_known_on_the_next_poll(tmp_path: Path) -> None:
     config = setup_project(tmp_path)
     store = polled_store(config)
-    run(config, store, DigestOptions(slack=False), None, NOW)
+    run(config, store, DigestOptions(slack=False), targets(), NOW)
     fresh = Store.open(tmp_path / "fresh.db")  # a new database: only the log can know them now
     lib.import_documents(fresh, config.library_paths)
     report = poll(config, fresh, now=NOW)
@@ -135,7 +144,7 @@ def test_long_digest_continues_in_further_messages(tmp_path: Path) -> None:
     config = setup_project(tmp_path, items)
     store = polled_store(config)
     with SlackReceiver() as slack:
-        outcome = run(config, store, DigestOptions(limit=60), WebhookPoster(slack.webhook_url, timeout=2), NOW)
+        outcome = run(config, store, DigestOptions(limit=60), targets(WebhookPoster(slack.webhook_url, timeout=2)), NOW)
     assert len(outcome.items) == 60
     assert len(slack.posts) == 2
     assert all(len(p["payload"]["blocks"]) <= 50 for p in slack.posts)
@@ -148,13 +157,13 @@ def test_bot_token_threads_the_overflow_and_records_ts(tmp_path: Path) -> None:
     store = polled_store(config)
     with SlackReceiver() as slack:
         poster = BotTokenPoster("xoxb-test-secret", "#ai-digest", base_url=slack.api_url, timeout=2)
-        outcome = run(config, store, DigestOptions(limit=50), poster, NOW)
+        outcome = run(config, store, DigestOptions(limit=50), targets(poster), NOW)
     assert [p["path"] for p in slack.posts] == ["/api/chat.postMessage"] * 2
     first, second = (p["payload"] for p in slack.posts)
     assert first["channel"] == "#ai-digest" and "thread_ts" not in first
     assert second["thread_ts"] == "1700000000.000001"
-    slack_delivery = next(d for d in outcome.deliveries if d["target"] == "slack")
-    assert slack_delivery["detail"] == {"sent": 2, "ts": "1700000000.000001"}
+    slack_delivery = next(d for d in outcome.deliveries if d.target == "slack")
+    assert slack_delivery.detail == {"sent": 2, "ts": "1700000000.000001"}
 
 
 def test_slack_500_then_next_digest_posts_exactly_once(tmp_path: Path) -> None:
@@ -163,13 +172,13 @@ def test_slack_500_then_next_digest_posts_exactly_once(tmp_path: Path) -> None:
     with SlackReceiver() as slack:
         slack.script = ["500"]
         poster = WebhookPoster(slack.webhook_url, timeout=2)
-        first = run(config, store, DigestOptions(), poster, NOW)
-        assert {d["target"]: d["status"] for d in first.deliveries} == {"slack": "failed", "log": "done"}
-        second = run(config, store, DigestOptions(), poster, NOW)
-        third = run(config, store, DigestOptions(), poster, NOW)
+        first = run(config, store, DigestOptions(), targets(poster), NOW)
+        assert {d.target: d.status for d in first.deliveries} == {"slack": "failed", "log": "done"}
+        second = run(config, store, DigestOptions(), targets(poster), NOW)
+        third = run(config, store, DigestOptions(), targets(poster), NOW)
     assert len(slack.accepted) == 1
     assert second.items == [] and third.items == []
-    assert second.finished_earlier[0]["deliveries"][0]["status"] == "done"
+    assert second.finished_earlier[0].deliveries[0].status == "done"
     assert len(log_sections(config)) == 1
 
 
@@ -178,9 +187,9 @@ def test_slack_429_is_retried_after_retry_after(tmp_path: Path) -> None:
     store = polled_store(config)
     with SlackReceiver() as slack:
         slack.script = ["429"]
-        outcome = run(config, store, DigestOptions(), WebhookPoster(slack.webhook_url, timeout=2), NOW)
+        outcome = run(config, store, DigestOptions(), targets(WebhookPoster(slack.webhook_url, timeout=2)), NOW)
     assert len(slack.posts) == 2 and len(slack.accepted) == 1
-    assert outcome.deliveries[0]["status"] == "done"
+    assert outcome.deliveries[0].status == "done"
 
 
 def test_slack_timeout_is_never_blindly_retried(tmp_path: Path) -> None:
@@ -189,14 +198,18 @@ def test_slack_timeout_is_never_blindly_retried(tmp_path: Path) -> None:
     with SlackReceiver(hang_seconds=2) as slack:
         slack.script = ["hang"]
         poster = WebhookPoster(slack.webhook_url, timeout=1)
-        first = run(config, store, DigestOptions(), poster, NOW)
-        again = run(config, store, DigestOptions(), poster, NOW)
+        first = run(config, store, DigestOptions(), targets(poster), NOW)
+        again = run(config, store, DigestOptions(), targets(poster), NOW)
         import time
 
         time.sleep(1.5)  # let the hung request finish on the receiver's side
-    assert {d["target"]: d["status"] for d in first.deliveries}["slack"] == "uncertain"
+        assert len(slack.posts) == 1 and len(slack.accepted) == 1
+        # A person looked (a webhook cannot) and asks for it again: sent once more, then done.
+        resent = run(config, store, DigestOptions(resend_uncertain=True), targets(poster), NOW)
+    assert {d.target: d.status for d in first.deliveries}["slack"] == "uncertain"
     assert again.finished_earlier == []
-    assert len(slack.posts) == 1 and len(slack.accepted) == 1
+    assert [(d.target, d.status) for d in resent.finished_earlier[0].deliveries] == [("slack", "done"), ("log", "done")]
+    assert len(slack.posts) == 2
     assert len(log_sections(config)) == 1
 
 
@@ -205,7 +218,7 @@ def test_dry_run_delivers_and_marks_nothing(tmp_path: Path) -> None:
     store = polled_store(config)
     before = (tmp_path / "library" / "log.md").read_text()
     with SlackReceiver() as slack:
-        outcome = run(config, store, DigestOptions(dry_run=True), WebhookPoster(slack.webhook_url), NOW)
+        outcome = run(config, store, DigestOptions(dry_run=True), targets(WebhookPoster(slack.webhook_url)), NOW)
     assert len(outcome.items) == 3 and slack.posts == []
     assert (tmp_path / "library" / "log.md").read_text() == before
     assert store.count_digested() == 0
@@ -222,10 +235,10 @@ def test_empty_digest_posts_and_appends_nothing(tmp_path: Path) -> None:
     store = polled_store(config)
     before = (tmp_path / "library" / "log.md").read_text()
     with SlackReceiver() as slack:
-        outcome = run(config, store, DigestOptions(), WebhookPoster(slack.webhook_url), NOW)
+        outcome = run(config, store, DigestOptions(), targets(WebhookPoster(slack.webhook_url)), NOW)
     assert outcome.items == [] and slack.posts == []
     assert (tmp_path / "library" / "log.md").read_text() == before
-    assert store.digests()[0]["item_count"] == 0
+    assert store.digests()[0].item_count == 0
 
 
 def test_window_selects_by_published_time(tmp_path: Path) -> None:
@@ -233,7 +246,7 @@ def test_window_selects_by_published_time(tmp_path: Path) -> None:
              {"title": "LLM agents in November", "link": "https://w.example/nov", "pubDate": "Fri, 14 Nov 2025 10:00:00 GMT"}]
     config = setup_project(tmp_path, items)
     store = polled_store(config)
-    outcome = run(config, store, DigestOptions(dry_run=True, since="2025-11-01", until="2025-12-01"), None, NOW)
+    outcome = run(config, store, DigestOptions(dry_run=True, since="2025-11-01", until="2025-12-01"), targets(), NOW)
     assert [i.url for i in outcome.items] == ["https://w.example/nov"]
 
 
@@ -337,11 +350,11 @@ def test_the_same_news_from_two_sites_takes_one_slot(tmp_path: Path) -> None:
              {"title": "Quantization tricks for LLM inference", "link": "https://c.example/q"}]
     config = setup_project(tmp_path, items)
     store = polled_store(config)
-    outcome = run(config, store, DigestOptions(slack=False), None, NOW)
+    outcome = run(config, store, DigestOptions(slack=False), targets(), NOW)
     titles = [i.title for i in outcome.items]
     assert len(titles) == 2 and sum("Llama 3" in t for t in titles) == 1
     assert sum(i.status == "repeat" and i.digest_id is not None for i in store.all_items()) == 1  # never shown on its own later
-    assert run(config, store, DigestOptions(slack=False, dry_run=True), None, NOW).items == []
+    assert run(config, store, DigestOptions(slack=False, dry_run=True), targets(), NOW).items == []
 
 
 def _rows(*titles: str) -> list[dict[str, Any]]:
@@ -376,15 +389,15 @@ def test_bot_token_resolves_an_uncertain_send_by_reading_the_channel(tmp_path: P
     with SlackReceiver(hang_seconds=2) as slack:
         slack.script = ["hang"]
         poster = BotTokenPoster("xoxb-test", "#ai-digest", base_url=slack.api_url, timeout=1)
-        first = run(config, store, DigestOptions(), poster, NOW)
-        assert {d["target"]: d["status"] for d in first.deliveries}["slack"] == "uncertain"
+        first = run(config, store, DigestOptions(), targets(poster), NOW)
+        assert {d.target: d.status for d in first.deliveries}["slack"] == "uncertain"
         import time
 
         time.sleep(1.5)  # the slow answer lands: Slack has the message
-        second = run(config, store, DigestOptions(), poster, NOW)
+        second = run(config, store, DigestOptions(), targets(poster), NOW)
     assert slack.reads >= 1
     assert len([p for p in slack.posts if p["path"] == "/api/chat.postMessage"]) == 1  # found, not re-sent
-    assert second.finished_earlier[0]["deliveries"][0]["status"] == "done"
+    assert second.finished_earlier[0].deliveries[0].status == "done"
     assert slack.accepted[0]["payload"]["metadata"]["event_payload"]["mark"] == f"digest-{store.install_id()}-1-part-1"
 
 
@@ -393,7 +406,7 @@ def test_an_interrupted_send_is_resent_only_when_the_channel_shows_it_missing(tm
     config = setup_project(tmp_path)
     store = polled_store(config)
     # A digest recorded, then a crash while its Slack message was in flight (it never arrived).
-    outcome = run(config, store, DigestOptions(slack=True), None, NOW)  # no poster: recorded, nothing sent
+    outcome = run(config, store, DigestOptions(slack=True), targets(), NOW)  # no poster: recorded, nothing sent
     assert outcome.digest_id is not None
     mark = json.dumps({"mark": f"digest-{store.install_id()}-{outcome.digest_id}-part-1"})
     store.db.execute("insert into deliveries (digest_id, target, status, attempts, detail, updated) "
@@ -401,9 +414,9 @@ def test_an_interrupted_send_is_resent_only_when_the_channel_shows_it_missing(tm
     with SlackReceiver() as slack:
         slack.history_scope = scope
         poster = BotTokenPoster("xoxb-test", "#ai-digest", base_url=slack.api_url, timeout=2)
-        again = run(config, store, DigestOptions(), poster, NOW)
-    status = {d["target"]: d["status"] for d in again.finished_earlier[0]["deliveries"]} if again.finished_earlier \
-        else {d["target"]: d["status"] for d in store.deliveries(outcome.digest_id)}
+        again = run(config, store, DigestOptions(), targets(poster), NOW)
+    status = {d.target: d.status for d in again.finished_earlier[0].deliveries} if again.finished_earlier \
+        else {d.target: d.status for d in store.deliveries(outcome.digest_id)}
     if scope:  # the channel could be read and the message was not there: sent once now
         assert len(slack.accepted) == 1 and status["slack"] == "done"
     else:  # we cannot tell: nothing is sent twice, and the person is told

@@ -22,6 +22,7 @@ from bot.sources.hn_threads import ThreadFinder
 from bot.store.database import Store
 from tests.conftest import ROOT, SEEDS
 from tests.servers import FeedServer, Route, arxiv_atom, rss
+from tests.test_digest import targets
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 STORIES = [  # what "HN" knows: (id, title, url, points, created_at_i)
@@ -87,7 +88,7 @@ def digest_items(tmp: Path, hn_up: bool = True) -> dict[str, Any]:
         lib.import_documents(store, config.library_paths)
         poll(config, store, now=NOW)
         finder = ThreadFinder(fetch_settings(config, []), config.hn_search_url)
-        outcome = run(config, store, DigestOptions(slack=False), None, NOW, finder=finder)
+        outcome = run(config, store, DigestOptions(slack=False), targets(), NOW, finder=finder)
     return {i.url: i for i in outcome.items}
 
 

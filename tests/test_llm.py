@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.delivery.slack import WebhookPoster
+from bot.delivery.slack_api import WebhookPoster
 from bot.digest.llm import LLMSummarizer, validate
 from bot.digest.pipeline import DigestOptions, run
 from tests.servers import OpenAIServer, SlackReceiver
-from tests.test_digest import NOW, polled_store, setup_project
+from tests.test_digest import NOW, polled_store, setup_project, targets
 
 ITEMS = [
     {"title": "Speculative decoding for LLM inference", "link": "https://s.example/spec",
@@ -30,9 +30,9 @@ def test_summaries_appear_and_are_never_requested_twice(tmp_path: Path) -> None:
     config = setup_project(tmp_path, ITEMS)
     store = polled_store(config)
     with OpenAIServer() as llm:
-        dry = run(config, store, DigestOptions(dry_run=True, slack=False), None, NOW, summarizer(store, llm))
+        dry = run(config, store, DigestOptions(dry_run=True, slack=False), targets(), NOW, summarizer(store, llm))
         assert len(llm.requests) == 2
-        real = run(config, store, DigestOptions(slack=False), None, NOW, summarizer(store, llm))
+        real = run(config, store, DigestOptions(slack=False), targets(), NOW, summarizer(store, llm))
         assert len(llm.requests) == 2  # the dry run cached them
     assert {i.summary for i in dry.items} == {i.summary for i in real.items}
     assert any(i.summary and i.summary.startswith("A concise look at") for i in real.items)
@@ -52,9 +52,9 @@ def test_a_failing_server_still_yields_a_delivered_digest_with_fallbacks(tmp_pat
     store = polled_store(config)
     with OpenAIServer(hang_seconds=2) as llm, SlackReceiver() as slack:
         llm.script = [failure, failure]
-        outcome = run(config, store, DigestOptions(), WebhookPoster(slack.webhook_url, timeout=2), NOW,
+        outcome = run(config, store, DigestOptions(), targets(WebhookPoster(slack.webhook_url, timeout=2)), NOW,
                       summarizer(store, llm))
-    assert len(slack.accepted) == 1 and [d["status"] for d in outcome.deliveries] == ["done", "done"]
+    assert len(slack.accepted) == 1 and [d.status for d in outcome.deliveries] == ["done", "done"]
     by_url = {i.url: i.summary for i in outcome.items}
     assert by_url["https://s.example/spec"] == "We make decoding 3x faster by drafting tokens with a small model."
 
@@ -64,7 +64,7 @@ def test_injection_cannot_put_a_link_or_mention_into_slack_or_the_log(tmp_path: 
     store = polled_store(config)
     with OpenAIServer() as llm, SlackReceiver() as slack:
         llm.script = ["Sure! <!channel> see https://evil.example now", "Posted <!channel> https://evil.example"]
-        run(config, store, DigestOptions(), WebhookPoster(slack.webhook_url, timeout=2), NOW, summarizer(store, llm))
+        run(config, store, DigestOptions(), targets(WebhookPoster(slack.webhook_url, timeout=2)), NOW, summarizer(store, llm))
         again = summarizer(store, llm)
         again.summaries(store.all_items())
         assert len(llm.requests) == 2  # rejected answers are cached as rejected, not asked again
@@ -81,7 +81,7 @@ def test_max_items_caps_requests(tmp_path: Path) -> None:
     config = setup_project(tmp_path, ITEMS)
     store = polled_store(config)
     with OpenAIServer() as llm:
-        run(config, store, DigestOptions(dry_run=True), None, NOW, summarizer(store, llm, max_items=1))
+        run(config, store, DigestOptions(dry_run=True), targets(), NOW, summarizer(store, llm, max_items=1))
     assert len(llm.requests) == 1
 
 

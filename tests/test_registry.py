@@ -14,8 +14,12 @@ from types import ModuleType
 
 import pytest
 
+import bot.delivery.builtin  # noqa: F401  (the built-in targets, for the names a toy may not take)
+from bot.app import App
+from bot.cli.group import main
 from bot.core.config import FeedConfig
 from bot.core.errors import ConfigError
+from bot.delivery import log
 from bot.delivery.registry import DeliveryTarget, delivery_target, register_target, unregister_target
 from bot.digest.pipeline import DigestOptions, run
 from bot.poll import fetch_settings, poll, select_feeds
@@ -136,14 +140,16 @@ def test_a_registered_target_gets_the_digest_exactly_once(tmp_path: Path, toy_ta
     config = setup_project(tmp_path)
     store = polled_store(config)
     toy_target.failures_to_come = 1
-    first = run(config, store, DigestOptions(slack=False), None, DIGEST_NOW)
-    assert {d["target"]: d["status"] for d in first.deliveries} == {"log": "done", "toy": "failed"}
+    opts = DigestOptions(slack=False)
+    targets = App(config, store).delivery_targets(opts)  # as the composition root builds them: the toy among them
+    first = run(config, store, opts, targets, DIGEST_NOW)
+    assert {d.target: d.status for d in first.deliveries} == {"log": "done", "toy": "failed"}
     assert not toy_target.outbox(config).exists()
-    second = run(config, store, DigestOptions(slack=False), None, DIGEST_NOW)  # finishes the first digest
-    third = run(config, store, DigestOptions(slack=False), None, DIGEST_NOW)
+    second = run(config, store, opts, targets, DIGEST_NOW)  # finishes the first digest
+    third = run(config, store, opts, targets, DIGEST_NOW)
     assert second.items == [] and third.items == []
-    finished = second.finished_earlier[0]["deliveries"]
-    assert {d["target"]: d["status"] for d in finished} == {"log": "done", "toy": "done"}
+    finished = second.finished_earlier[0].deliveries
+    assert {d.target: d.status for d in finished} == {"log": "done", "toy": "done"}
     (line,) = toy_target.outbox(config).read_text(encoding="utf-8").splitlines()
     body = json.loads(line)
     assert body["day"] == "2026-11-23" and body["titles"] == [i.title for i in first.items]
@@ -153,8 +159,9 @@ def test_a_registered_target_gets_the_digest_exactly_once(tmp_path: Path, toy_ta
 def test_a_digest_with_only_a_registered_target_reaches_it(tmp_path: Path, toy_target: ModuleType) -> None:
     config = setup_project(tmp_path, log=False)
     store = polled_store(config)
-    outcome = run(config, store, DigestOptions(slack=False), None, DIGEST_NOW)
-    assert [(d["target"], d["status"]) for d in outcome.deliveries] == [("toy", "done")]
+    opts = DigestOptions(slack=False)
+    outcome = run(config, store, opts, App(config, store).delivery_targets(opts), DIGEST_NOW)
+    assert [(d.target, d.status) for d in outcome.deliveries] == [("toy", "done")]
     assert len(toy_target.outbox(config).read_text(encoding="utf-8").splitlines()) == 1
 
 
@@ -163,3 +170,59 @@ def test_a_target_is_registered_once(toy_target: ModuleType) -> None:
         register_target(DeliveryTarget(toy_target.NAME, render=toy_target.render_toy, deliver=toy_target.deliver_toy))
     with pytest.raises(ValueError, match="already registered"):
         register_target(DeliveryTarget("slack", render=toy_target.render_toy, deliver=toy_target.deliver_toy))
+
+
+def test_a_digest_goes_exactly_once_to_a_list_of_the_toy_target_and_the_log(tmp_path: Path,
+                                                                            toy_target: ModuleType) -> None:
+    config = setup_project(tmp_path)
+    store = polled_store(config)
+    targets = [toy_target.TARGET, log.TARGET]  # a test's own list: no Slack, no git
+    toy_target.failures_to_come = 2
+    first = run(config, store, DigestOptions(), targets, DIGEST_NOW)
+    assert [(d.target, d.status) for d in first.deliveries] == [("toy", "failed"), ("log", "done")]
+    assert first.notes == []  # nothing asked for is missing: Slack is not in the list at all
+    failed = first.deliveries[0]
+    assert failed.error == "the toy outbox is closed" and failed.attempts == 1 and failed.next_retry is not None
+    again = run(config, store, DigestOptions(), targets, DIGEST_NOW)  # fails once more
+    assert [(d.target, d.status, d.attempts) for d in again.finished_earlier[0].deliveries] == \
+        [("toy", "failed", 2), ("log", "done", 0)]
+    last = run(config, store, DigestOptions(), targets, DIGEST_NOW)
+    assert [(d.target, d.status) for d in last.finished_earlier[0].deliveries] == [("toy", "done"), ("log", "done")]
+    assert run(config, store, DigestOptions(), targets, DIGEST_NOW).finished_earlier == []  # done stays done
+    (line,) = toy_target.outbox(config).read_text(encoding="utf-8").splitlines()
+    assert json.loads(line)["titles"] == [i.title for i in first.items]
+    assert len(log_sections(config)) == 1
+
+
+def test_a_delivery_to_a_target_no_longer_registered_is_reported_not_crashed_on(
+        tmp_path: Path, toy_target: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+    config = setup_project(tmp_path)
+    store = polled_store(config)
+    opts = DigestOptions(slack=False)
+    first = run(config, store, opts, App(config, store).delivery_targets(opts), DIGEST_NOW)
+    assert [(d.target, d.status) for d in first.deliveries] == [("log", "done"), ("toy", "done")]
+    store.update_delivery(first.digest_id or 0, "toy", status="pending")  # left undone, then the toy went away
+    unregister_target(toy_target.NAME)
+    again = run(config, store, opts, App(config, store).delivery_targets(opts), DIGEST_NOW)
+    (toy,) = [d for d in again.finished_earlier[0].deliveries if d.target == "toy"]
+    assert toy.status == "failed"
+    assert toy.error == "No delivery target called 'toy' is registered, so this delivery cannot be finished; " \
+                        "nothing was sent"
+    assert len(toy_target.outbox(config).read_text(encoding="utf-8").splitlines()) == 1  # nothing sent again
+    store.close()
+    bot_toml = str(tmp_path / "bot.toml")
+    assert main(["--config", bot_toml, "status"]) == 0
+    assert "toy failed: No delivery target called 'toy' is registered" in capsys.readouterr().out
+    assert main(["--config", bot_toml, "digest", "--no-slack"]) == 1  # said, with the exit code of failed work
+    assert "toy delivery failed: No delivery target called 'toy' is registered" in capsys.readouterr().err
+
+def test_targets_share_a_ledger_name_only_when_both_say_so_and_render_one_body(toy_target: ModuleType) -> None:
+    with pytest.raises(ValueError, match="'log' is already registered"):
+        register_target(DeliveryTarget("log", render=toy_target.render_toy, deliver=toy_target.deliver_toy))
+    with pytest.raises(ValueError, match="must render the same body"):
+        register_target(DeliveryTarget("slack_discord_bridge", ledger="slack", body="bridge",
+                                       render=toy_target.render_toy, deliver=toy_target.deliver_toy))
+    with pytest.raises(ValueError, match="the digest's own"):
+        register_target(DeliveryTarget("texter", body="text", render=toy_target.render_toy,
+                                       deliver=toy_target.deliver_toy))
+    assert delivery_target("slack_discord_bridge") is None and delivery_target("texter") is None

@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.core.config import Config
 from bot.core.errors import DeliveryError
-from bot.delivery.registry import DeliveryTarget, register_target
+from bot.delivery.registry import DeliveryTarget, Send, register_target
 from bot.digest.render import DigestItem
 
 NAME = "toy"
@@ -26,14 +26,14 @@ def render_toy(day: date, items: Sequence[DigestItem], footer: str) -> dict[str,
     return {"day": day.isoformat(), "titles": [i.title for i in items], "footer": footer}
 
 
-def deliver_toy(body: dict[str, Any], config: Config) -> dict[str, Any]:
+def deliver_toy(send: Send) -> dict[str, Any]:
     global failures_to_come
     if failures_to_come > 0:
         failures_to_come -= 1
         raise DeliveryError("the toy outbox is closed", NAME, retryable=True)
-    with outbox(config).open("a", encoding="utf-8") as f:
-        f.write(json.dumps(body) + "\n")
+    with outbox(send.config).open("a", encoding="utf-8") as f:
+        f.write(json.dumps(send.body) + "\n")
     return {"lines": 1}
 
 
-register_target(DeliveryTarget(NAME, render=render_toy, deliver=deliver_toy))
+TARGET = register_target(DeliveryTarget(NAME, render=render_toy, deliver=deliver_toy))

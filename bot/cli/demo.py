@@ -52,7 +52,7 @@ def run_demo(console: Console, quiet: bool = False) -> str:
             polled = poll(config, store, now=DEMO_NOW)
             if not quiet:
                 poll_table(console, polled)
-            outcome = run(config, store, DigestOptions(dry_run=True), None, DEMO_NOW)
+            outcome = run(config, store, DigestOptions(dry_run=True), [], DEMO_NOW)  # text only: no target
         finally:
             store.close()
     console.print(outcome.bodies["text"], highlight=False, markup=False, end="")

@@ -91,12 +91,12 @@ def status_tables(console: Console, data: dict[str, Any]) -> None:
 
 def digest_summary(console: Console, outcome: DigestOutcome) -> None:
     for earlier in outcome.finished_earlier:
-        states = ", ".join(f"{d['target']}: {d['status']}" for d in earlier["deliveries"])
-        console.print(f"Finished earlier digest {earlier['digest_id']}: {states}", highlight=False)
+        states = ", ".join(f"{d.target}: {d.status}" for d in earlier.deliveries)
+        console.print(f"Finished earlier digest {earlier.id}: {states}", highlight=False)
     if not outcome.items:
         console.print(f"No new items for {outcome.date}: nothing posted, nothing appended.", highlight=False)
         return
-    states = ", ".join(f"{d['target']}: {d['status']}" for d in outcome.deliveries) or "no delivery targets"
+    states = ", ".join(f"{d.target}: {d.status}" for d in outcome.deliveries) or "no delivery targets"
     console.print(f"Digest {outcome.date}: {len(outcome.items)} items ({states}).", highlight=False)
     console.print(outcome.bodies["footer"], highlight=False)
 

@@ -37,9 +37,9 @@ def collect_status(app: App) -> dict[str, Any]:
     last_polls = [str(s["last_poll"]) for s in sources if s["last_poll"]]
     next_poll = (datetime.fromisoformat(max(last_polls)) + timedelta(minutes=config.poll_every_minutes)
                  if last_polls else now)
-    digests = store.digests(limit=5)
+    digests = [d.as_json() for d in store.digests(limit=5)]
     # Failed deliveries: `bot run` tries them again at its first poll tick after next_retry.
-    retries = [d["next_retry"] for d in store.unfinished_deliveries() if d.get("next_retry")]
+    retries = [d.next_retry for d in store.unfinished_deliveries() if d.next_retry]
     return {
         "config": str(config.file) if config.file else None,  # None: the built-in defaults
         "database": str(config.db),

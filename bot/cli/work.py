@@ -78,9 +78,9 @@ def digest_command(state: State, dry_run: bool, fmt: str | None, since: str | No
     app = state.app
     opts = DigestOptions(dry_run=dry_run, since=since, until=until, limit=limit, slack=not no_slack,
                          log=not no_log, commit=commit, resend_uncertain=resend_uncertain)
-    poster = None if dry_run or no_slack else app.slack_poster()
+    targets = app.delivery_targets(opts)
     with app.lock("this digest"):
-        outcome = run(app.config, app.store, opts, poster, app.now(), summarizer=app.summarizer(),
+        outcome = run(app.config, app.store, opts, targets, app.now(), summarizer=app.summarizer(),
                       hook=app.stop_hook(), finder=app.thread_finder())
     if not state.quiet:
         for note in outcome.notes:
@@ -88,19 +88,19 @@ def digest_command(state: State, dry_run: bool, fmt: str | None, since: str | No
     if fmt == "json":
         emit_json(outcome.as_json())
     elif fmt == "markdown":
-        click.echo(outcome.bodies["markdown"] or "", nl=False)
+        click.echo(outcome.bodies.get("markdown") or "", nl=False)  # an empty digest has no section
     elif fmt == "slack":
-        emit_json(outcome.bodies["slack"])
+        emit_json(outcome.bodies.get("slack") or [])
     elif dry_run or fmt == "text":
         click.echo(outcome.bodies["text"], nl=False)
     else:
         import bot.cli.render as render
 
         render.digest_summary(out, outcome)
-    failed = [d for d in outcome.deliveries + [x for e in outcome.finished_earlier for x in e["deliveries"]]
-              if d["status"] in ("failed", "uncertain")]
+    failed = [d for d in [*outcome.deliveries, *(x for e in outcome.finished_earlier for x in e.deliveries)]
+              if d.status in ("failed", "uncertain")]
     if failed:
-        raise BotError("; ".join(f"{d['target']} delivery {d['status']}: {d['error']}" for d in failed)
+        raise BotError("; ".join(f"{d.target} delivery {d.status}: {d.error}" for d in failed)
                        + ". Run `bot digest` again to retry what failed.")
 
 

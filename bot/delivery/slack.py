@@ -1,74 +1,28 @@
-"""Slack delivery: the only module that imports slack_sdk.
+"""A digest posted to Slack, message by message, by either client (bot.delivery.slack_webhook,
+bot.delivery.slack_token): both deliver under the ledger name "slack", since a configuration uses one or
+the other (the bot token when it has one and a channel, as it can thread). Imports no SDK: the clients
+(bot.delivery.slack_api) satisfy `SlackPoster`.
 
-Incoming webhook (SLACK_WEBHOOK_URL) or bot token (SLACK_BOT_TOKEN + channel, chat.postMessage, which
-returns the message ts and lets continuations go in the thread). A 429 is retried after its
-Retry-After (capped); nothing else is retried here, and never a timeout: Slack may have posted the
-message before the answer was lost, and a blind retry would post it twice.
-
-Every failure is a DeliveryError that says which of three it was: Slack answered and did not post
-(definite: `invalid_blocks`, a 4xx or 5xx, a 429 whose wait is too long to sleep through, kept as
-`retry_after`), the request never went out (a bad URL, a refused connection), or the outcome is
-unknown (`maybe_sent`: a timeout after the request was sent).
+Every message carries a mark unique to this database, digest and part. A delivery is "sending" from the
+moment a request may reach Slack, and resumes after the messages recorded as sent. A send whose fate is
+unknown is settled by looking for its mark in the channel, where the client can read it.
 """
 
 from __future__ import annotations
 
-import socket
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import date
 from typing import Any, Protocol
-from urllib.error import URLError
 
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackRequestError
-from slack_sdk.http_retry.handler import RetryHandler
-from slack_sdk.http_retry.request import HttpRequest
-from slack_sdk.http_retry.response import HttpResponse
-from slack_sdk.http_retry.state import RetryState
-from slack_sdk.webhook import WebhookClient
-
-from bot.core.config import check_slack_url
+import bot.digest.render as render
+from bot.core.config import Config
 from bot.core.errors import DeliveryError
+from bot.core.ledger import Detail, DigestOptions
+from bot.delivery.registry import DeliveryTarget, Send, Settled
 
-MAX_RETRY_AFTER = 30.0
-
-
-class CappedRateLimitRetry(RetryHandler):
-    """Retries a 429 after Retry-After seconds, unless Slack asks for more than MAX_RETRY_AFTER."""
-
-    def __init__(self, max_retry_count: int = 2, sleep: Any = time.sleep) -> None:
-        super().__init__(max_retry_count=max_retry_count)
-        self._sleep = sleep
-
-    def _can_retry(self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
-                   error: Exception | None = None) -> bool:
-        return response is not None and response.status_code == 429 and _retry_after(response) <= MAX_RETRY_AFTER
-
-    def prepare_for_next_attempt(self, *, state: RetryState, request: HttpRequest,
-                                 response: HttpResponse | None = None, error: Exception | None = None) -> None:
-        state.next_attempt_requested = True
-        self._sleep(_retry_after(response) if response is not None else 1.0)
-        state.increment_current_attempt()
-
-
-def _retry_after(response: HttpResponse) -> float:
-    return header_retry_after(response.headers)
-
-
-def header_retry_after(headers: Any) -> float:
-    """Seconds from a Retry-After header (1 when absent, just over the cap when unreadable)."""
-    for key, values in (headers or {}).items():
-        if key.lower() == "retry-after":
-            value = values[0] if isinstance(values, list) else values
-            try:
-                return max(0.0, float(value))
-            except (TypeError, ValueError):
-                return MAX_RETRY_AFTER + 1
-    return 1.0
-
-
-MARK_EVENT = "research_digest_message"
-
+LEDGER = "slack"
+MARK_EVENT = "research_digest_message"  # the metadata event type that carries a message's mark
+MISSING = "Slack is not configured (set SLACK_WEBHOOK_URL, or SLACK_BOT_TOKEN and [slack] channel)"
 
 OnSend = Callable[[], None]
 
@@ -86,117 +40,70 @@ class SlackPoster(Protocol):
         """Whether a message with this mark is in the channel: True, False, or None when we cannot tell."""
 
 
-class WebhookPoster:
-    target = "slack webhook"
-
-    def __init__(self, url: str, timeout: int = 15) -> None:
-        check_slack_url(url, "SLACK_WEBHOOK_URL")
-        self._client = WebhookClient(url, timeout=timeout, retry_handlers=[CappedRateLimitRetry()])
-
-    def post(self, message: dict[str, Any], thread_ts: str | None = None, mark: str | None = None,
-             on_send: OnSend | None = None) -> str | None:
-        if on_send is not None:
-            on_send()
-        try:
-            response = self._client.send(text=message["text"], blocks=message["blocks"], unfurl_links=False,
-                                         unfurl_media=False)
-        except TimeoutError as exc:
-            raise DeliveryError("Slack webhook timed out; not retried, since Slack may have posted it",
-                                self.target, retryable=False, maybe_sent=True) from exc
-        except URLError as exc:
-            timed_out = isinstance(exc.reason, TimeoutError | socket.timeout)
-            raise DeliveryError(f"Slack webhook unreachable: {exc.reason}", self.target,
-                                retryable=not timed_out, maybe_sent=timed_out) from exc
-        except (SlackRequestError, ValueError) as exc:  # urllib refused the URL: nothing went out
-            raise DeliveryError("Slack webhook URL was refused before sending; nothing was sent", self.target,
-                                retryable=False) from exc
-        except OSError as exc:
-            raise DeliveryError(f"Slack webhook failed: {exc}", self.target) from exc
-        body = (response.body or "").strip()
-        if response.status_code == 429:
-            wait = header_retry_after(response.headers)
-            raise DeliveryError(f"Slack webhook is rate-limited (HTTP 429, Retry-After {wait:.0f} s)", self.target,
-                                retry_after=wait)
-        if response.status_code != 200 or body != "ok":
-            # Slack answered, and not with "ok": nothing was posted (invalid_blocks, no_service, ...).
-            raise DeliveryError(f"Slack webhook rejected the message (HTTP {response.status_code}: "
-                                f"{body[:200] or 'no body'})", self.target,
-                                retryable=response.status_code >= 500)
-        return None
-
-    def find(self, mark: str, thread_ts: str | None = None) -> bool | None:
-        return None  # a webhook can post but not read the channel
+def mark(install_id: str, digest_id: int, part: int) -> str:
+    """Names one Slack message: unique to this database, so no other install's message matches it."""
+    return f"digest-{install_id}-{digest_id}-part-{part + 1}"
 
 
-class BotTokenPoster:
-    target = "slack chat.postMessage"
-
-    def __init__(self, token: str, channel: str, base_url: str | None = None, timeout: int = 15) -> None:
-        if base_url:
-            check_slack_url(base_url, "SLACK_API_URL")
-        self._client = WebClient(token=token, base_url=base_url or WebClient.BASE_URL, timeout=timeout,
-                                 retry_handlers=[CappedRateLimitRetry()])
-        self.channel = channel
-
-    def post(self, message: dict[str, Any], thread_ts: str | None = None, mark: str | None = None,
-             on_send: OnSend | None = None) -> str | None:
-        metadata = {"event_type": MARK_EVENT, "event_payload": {"mark": mark}} if mark else None
-        if on_send is not None:
-            on_send()
-        try:
-            response = self._client.chat_postMessage(channel=self.channel, text=message["text"],
-                                                     blocks=message["blocks"], thread_ts=thread_ts,
-                                                     unfurl_links=False, unfurl_media=False, metadata=metadata)
-        except SlackApiError as exc:  # Slack answered ok:false (or an HTTP error): nothing was posted
-            code = exc.response.get("error") if exc.response is not None else None
-            status = getattr(exc.response, "status_code", 0) if exc.response is not None else 0
-            if not code and exc.response is not None:
-                code = str(getattr(exc.response, "data", "") or "")[:200] or None
-            if status == 429 or code == "ratelimited":
-                wait = header_retry_after(getattr(exc.response, "headers", None))
-                raise DeliveryError(f"Slack chat.postMessage is rate-limited (HTTP {status}, Retry-After "
-                                    f"{wait:.0f} s)", self.target, retry_after=wait) from exc
-            raise DeliveryError(f"Slack chat.postMessage rejected the message: {code or f'HTTP {status}'}",
-                                self.target, retryable=status >= 500 or code == "internal_error") from exc
-        except TimeoutError as exc:
-            raise DeliveryError("Slack chat.postMessage timed out; not retried, since Slack may have posted it",
-                                self.target, retryable=False, maybe_sent=True) from exc
-        except URLError as exc:
-            raise DeliveryError(f"Slack unreachable: {exc.reason}", self.target) from exc
-        except (SlackRequestError, ValueError) as exc:  # the URL was refused before anything went out
-            raise DeliveryError("Slack API URL was refused before sending; nothing was sent", self.target,
-                                retryable=False) from exc
-        except OSError as exc:
-            raise DeliveryError(f"Slack failed: {exc}", self.target) from exc
-        ts = response.get("ts")
-        if response.get("channel"):
-            self.channel_id = str(response["channel"])
-        return str(ts) if ts else None
-
-    def find(self, mark: str, thread_ts: str | None = None) -> bool | None:
-        """Reads the channel's recent history (or the thread) for a message carrying this mark in its
-        metadata. Needs the channels:history scope; without it, or on any error, we cannot tell."""
-        channel = getattr(self, "channel_id", None) or self.channel
-        try:
-            if thread_ts:
-                response = self._client.conversations_replies(channel=channel, ts=thread_ts, limit=200,
-                                                              include_all_metadata=True)
-            else:
-                response = self._client.conversations_history(channel=channel, limit=200, include_all_metadata=True)
-        except (SlackApiError, OSError, URLError):
-            return None
-        for message in response.get("messages") or []:
-            payload = (message.get("metadata") or {}).get("event_payload") or {}
-            if payload.get("mark") == mark:
-                return True
-        return False
+def render_messages(day: date, items: Sequence[Any], footer: str) -> list[dict[str, Any]]:
+    return render.render_slack(day, list(items), footer)
 
 
-def make_poster(webhook_url: str | None, bot_token: str | None, channel: str | None,
-                api_url: str | None = None, timeout: int = 15) -> SlackPoster | None:
-    """Bot token (with a channel) first, as it can thread; else the webhook; else no Slack."""
-    if bot_token and channel:
-        return BotTokenPoster(bot_token, channel, base_url=api_url, timeout=timeout)
-    if webhook_url:
-        return WebhookPoster(webhook_url, timeout=timeout)
-    return None
+def wanted(_config: Config, options: DigestOptions) -> bool:
+    return options.slack
+
+
+def deliver(poster: SlackPoster, send: Send) -> Detail:
+    """Posts the messages not yet sent; the first one's ts (bot token) threads the rest."""
+    messages: list[dict[str, Any]] = send.body or []
+    detail = dict(send.detail)
+    detail.pop("mark", None)
+    for n in range(int(detail.get("sent", 0)), len(messages)):
+        this = mark(send.install_id, send.digest_id, n)
+
+        def going_out(this: str = this) -> None:  # from here on, Slack may get it: record what to look for
+            send.record("sending", {**detail, "mark": this})
+
+        ts = poster.post(messages[n], thread_ts=detail.get("ts") if n > 0 else None, mark=this, on_send=going_out)
+        detail["sent"] = n + 1
+        if n == 0 and ts:
+            detail["ts"] = ts
+        send.record("done" if n + 1 == len(messages) else "pending", detail)
+        send.hook(f"slack-{n + 1}")
+    return detail
+
+
+def settle(poster: SlackPoster, send: Send) -> tuple[Settled, Detail]:
+    """Only the exact mark this database put on that message proves it arrived. A send recorded without
+    one (by a version whose marks were the same in every database) cannot be settled by reading."""
+    detail = dict(send.detail)
+    part = int(detail.get("sent", 0))
+    this = detail.get("mark")
+    found = poster.find(this, detail.get("ts") if part > 0 else None) if this else None
+    if found is None:
+        return "unknown", detail
+    if found:  # it did arrive: count it as sent, and go on with the rest
+        detail["sent"] = part + 1
+        detail.pop("mark", None)
+        return "sent", detail
+    return "missing", detail
+
+
+def target(name: str, poster: SlackPoster | None, connect: Callable[[Config], DeliveryTarget | None]) -> DeliveryTarget:
+    """The Slack target `name` posting through `poster`: the composition root's client, or a test's;
+    None for the registered, unconnected one (`connect` builds the client from the configuration)."""
+    if poster is None:
+        def unconnected(_send: Send) -> Detail:
+            raise DeliveryError(f"{MISSING} now", LEDGER)
+
+        return DeliveryTarget(name, deliver=unconnected, render=render_messages, enabled=wanted, ledger=LEDGER,
+                              label="Slack", connect=connect, ready=False, unconfigured=MISSING)
+
+    def deliver_through(send: Send) -> Detail:
+        return deliver(poster, send)
+
+    def settle_through(send: Send) -> tuple[Settled, Detail]:
+        return settle(poster, send)
+
+    return DeliveryTarget(name, deliver=deliver_through, render=render_messages, enabled=wanted,
+                          settle=settle_through, ledger=LEDGER, label="Slack", connect=connect, unconfigured=MISSING)

@@ -1,2 +1,3 @@
-"""The digest: select and record (pipeline), summarize with or without an LLM (summarize, llm), render the
-Slack blocks and the markdown log section (render)."""
+"""The digest: select, record and deliver exactly once to the targets it is given (pipeline), summarize with
+or without an LLM (summarize, llm), render the Slack blocks and the markdown log section (render, which
+the delivery targets call)."""

@@ -3,36 +3,42 @@
 Exactly once: the digest (items and rendered bodies) is recorded, with its items marked digested and
 one pending delivery per target, in a single transaction before anything is delivered. Each delivery
 is marked done only after it succeeds (Slack message by message), always from the recorded bodies. A
-later run first finishes what an earlier one left undone and never repeats what is done. A Slack
-request whose outcome is unknown (a timeout, or a crash while it was in flight) is marked "uncertain"
-and not re-sent by itself: `--resend-uncertain` does that after a person has looked. A delivery is
-"sending" only from the moment its request goes out; anything that fails before that leaves it
-"failed" with the reason. Slack's 429 sets a time before which nothing is sent (`not_before`, kept
-across runs); every failure sets when `bot run` tries again (`next_retry`, with backoff).
+later run first finishes what an earlier one left undone and never repeats what is done. A request
+whose outcome is unknown (a timeout, or a crash while it was in flight) is marked "uncertain" and not
+re-sent by itself: the target settles it by looking where it can (Slack: the channel), else
+`--resend-uncertain` does that after a person has looked. A delivery is "sending" only from the moment
+its request goes out; anything that fails before that leaves it "failed" with the reason. A receiver's
+429 sets a time before which nothing is sent to it (`not_before`, kept across runs); every failure sets
+when `bot run` tries again (`next_retry`, with backoff).
+
+The ledger knows no target by name: each is a registered bot.delivery module (bot.delivery.registry),
+known here only through its interface (bot.core.targets). `run` renders for and delivers to the targets
+it is given: the composition root (bot.app) passes every registered one, bound to its client where the
+configuration sets one up; tests pass their own.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
 import bot.digest.render as render
 from bot.core.config import Config
 from bot.core.errors import ConfigError, DeliveryError
+from bot.core.ledger import UNFINISHED, UNSETTLED, Delivery, DeliveryStatus, Detail, Digest, DigestOptions
 from bot.core.records import StoredItem
-from bot.delivery.logfile import append_section, git_commit
-from bot.delivery.registry import DeliveryTarget, delivery_target, delivery_targets
-from bot.delivery.slack import SlackPoster
+from bot.core.targets import DeliveryTarget, Send
 from bot.digest.render import DigestItem
 from bot.digest.select import select, top_papers, window
 from bot.digest.summarize import extractive_summary
 from bot.library.api import import_documents
 from bot.sources.hn_threads import ThreadFinder
 from bot.store.database import Store
+from bot.store.deliveries import KEEP
 
 log = logging.getLogger(__name__)
 Hook = Callable[[str], None]
@@ -51,19 +57,7 @@ class ExtractiveSummarizer:
         return {item.id: extractive_summary(item.summary) for item in items}
 
 
-@dataclass(frozen=True)
-class DigestOptions:
-    dry_run: bool = False
-    since: str | None = None
-    until: str | None = None
-    limit: int | None = None
-    slack: bool = True
-    log: bool = True
-    commit: bool = False
-    resend_uncertain: bool = False
-
-
-SLACK_MISSING = "Slack is not configured (set SLACK_WEBHOOK_URL, or SLACK_BOT_TOKEN and [slack] channel)"
+__all__ = ["DigestOptions", "DigestOutcome", "ExtractiveSummarizer", "Summarizer", "build", "run"]
 
 
 @dataclass
@@ -75,15 +69,15 @@ class DigestOutcome:
     stats: dict[str, Any]
     bodies: dict[str, Any]
     digest_id: int | None = None
-    deliveries: list[dict[str, Any]] = field(default_factory=list)
-    finished_earlier: list[dict[str, Any]] = field(default_factory=list)
+    deliveries: list[Delivery] = field(default_factory=list)
+    finished_earlier: list[Digest] = field(default_factory=list)  # earlier digests this run finished
     repeat_ids: list[int] = field(default_factory=list)  # covered by an item shown; never shown themselves
     notes: list[str] = field(default_factory=list)  # what a person should know, such as a target left out
 
     def as_json(self) -> dict[str, Any]:
         return {"date": self.date, "since": self.since, "until": self.until,
                 "items": [i.as_json() for i in self.items], "stats": self.stats, "digest_id": self.digest_id,
-                "deliveries": self.deliveries}
+                "deliveries": [d.as_json() for d in self.deliveries]}
 
 
 def to_item(row: StoredItem, summary: str | None) -> DigestItem:
@@ -109,33 +103,50 @@ def build(config: Config, store: Store, now: datetime, opts: DigestOptions,
              "failed_sources": failed}
     footer = render.footer_text(stats)
     bodies = {
-        "markdown": render.render_log_section(day, items) if items else "",
-        "slack": render.render_slack(day, items, footer) if items else [],
         "text": render.render_text(day, items, footer, since, until),
         "footer": footer,
-        **{t.name: t.render(day, items, footer) for t in delivery_targets() if items},
     }
     return DigestOutcome(day.isoformat(), since, until, items, stats, bodies, repeat_ids=repeats)
 
 
-def targets_for(config: Config, opts: DigestOptions, poster: SlackPoster | None) -> list[str]:
-    targets = []
-    if opts.slack and poster is not None:
-        targets.append("slack")
-    if opts.log and config.log is not None:
-        targets.append("log")
-        if opts.commit:
-            targets.append("commit")
-    elif opts.commit:
-        raise ConfigError("--commit needs the log: set [bot] log in bot.toml (and do not pass --no-log)")
-    return targets + [t.name for t in delivery_targets() if t.enabled(config)]
+def target_bodies(targets: Iterable[DeliveryTarget], day: date, items: Sequence[DigestItem],
+                  footer: str) -> dict[str, Any]:
+    """Each target's body by its body name (targets that share a ledger name render one body). An empty
+    digest has none: it goes nowhere."""
+    bodies: dict[str, Any] = {}
+    for t in targets:
+        if items and t.render is not None and t.body not in bodies:
+            bodies[t.body] = t.render(day, items, footer)
+    return bodies
 
 
-def run(config: Config, store: Store, opts: DigestOptions, poster: SlackPoster | None, now: datetime,
+def _one_per_ledger(targets: Iterable[DeliveryTarget]) -> dict[str, DeliveryTarget]:
+    """The target that delivers each ledger name: the first ready one (the Slack token or webhook that the
+    configuration sets up), else the first."""
+    found: dict[str, DeliveryTarget] = {}
+    for t in targets:
+        if t.ledger not in found or (t.ready and not found[t.ledger].ready):
+            found[t.ledger] = t
+    return found
+
+
+def chosen_targets(config: Config, opts: DigestOptions, targets: Sequence[DeliveryTarget]) -> list[DeliveryTarget]:
+    """The targets a new digest goes to, one per ledger name, in the order given."""
+    return [t for t in _one_per_ledger(targets).values() if t.ready and t.enabled(config, opts)]
+
+
+def not_set_up(config: Config, opts: DigestOptions, targets: Sequence[DeliveryTarget]) -> list[DeliveryTarget]:
+    """The targets the options ask for (Slack unless --no-slack) that the configuration does not set up."""
+    return [t for t in _one_per_ledger(targets).values() if not t.ready and t.enabled(config, opts)]
+
+
+def run(config: Config, store: Store, opts: DigestOptions, targets: Sequence[DeliveryTarget], now: datetime,
         summarizer: Summarizer | None = None, hook: Hook | None = None,
         finder: ThreadFinder | None = None) -> DigestOutcome:
+    """One `bot digest`: finish what earlier runs left, then select, render, record and deliver to
+    `targets` (bot.app builds them from the configuration; tests pass their own)."""
     hook = hook or (lambda _step: None)
-    earlier = [] if opts.dry_run else finish_unfinished(config, store, poster, hook, opts.resend_uncertain, now=now)
+    earlier = [] if opts.dry_run else finish_unfinished(config, store, targets, hook, opts.resend_uncertain, now=now)
     if finder is not None:  # give the chosen items their HN discussions before rendering
         since, until = window(opts.since, opts.until, config.timezone)
         rows, _ = select(store, since, until, opts.limit or config.digest_limit)
@@ -146,73 +157,77 @@ def run(config: Config, store: Store, opts: DigestOptions, poster: SlackPoster |
         finder.attach(store, [*rows, *papers], now)
     outcome = build(config, store, now, opts, summarizer)
     outcome.finished_earlier = earlier
+    outcome.bodies.update(target_bodies(targets, date.fromisoformat(outcome.date), outcome.items,
+                                        outcome.bodies["footer"]))
     if opts.dry_run:
         return outcome
-    targets = targets_for(config, opts, poster) if outcome.items else []
-    if outcome.items and opts.slack and poster is None:
-        if not targets:  # marking the items digested would lose them: they would reach no one
-            raise ConfigError(f"{SLACK_MISSING}, and there is no log to append to, so this digest would reach no "
-                              "one; nothing was marked digested. Set up Slack, set [bot] log, or pass --no-slack")
-        outcome.notes.append(f"{SLACK_MISSING}: the digest went to the log only")
+    going = chosen_targets(config, opts, targets) if outcome.items else []
+    for missing in not_set_up(config, opts, targets) if outcome.items else []:
+        if not going:  # marking the items digested would lose them: they would reach no one
+            raise ConfigError(f"{missing.unconfigured}, and there is no log to append to, so this digest would "
+                              f"reach no one; nothing was marked digested. Set up {missing.label}, set [bot] log, "
+                              f"or pass --no-{missing.ledger}")
+        outcome.notes.append(f"{missing.unconfigured}: the digest went to "
+                             f"{' and '.join(t.label for t in going)} only")
     record = {"date": outcome.date, "since": outcome.since, "until": outcome.until,
               "created": now.isoformat(timespec="seconds"), "stats": outcome.stats, "bodies": outcome.bodies}
-    outcome.digest_id = store.record_digest(record, targets, [i.id for i in outcome.items],
+    outcome.digest_id = store.record_digest(record, [t.ledger for t in going], [i.id for i in outcome.items],
                                             repeats=outcome.repeat_ids)
     hook("recorded")
     if not outcome.items:
         log.info("digest %s: no new items; nothing posted or appended", outcome.date)
-    deliver(config, store, outcome.digest_id, poster, hook, now=now)
+    deliver(config, store, outcome.digest_id, targets, hook, now=now)
     outcome.deliveries = store.deliveries(outcome.digest_id)
     return outcome
 
 
-def finish_unfinished(config: Config, store: Store, poster: SlackPoster | None, hook: Hook,
+def finish_unfinished(config: Config, store: Store, targets: Sequence[DeliveryTarget], hook: Hook,
                       resend_uncertain: bool = False, now: datetime | None = None,
-                      due_only: bool = False) -> list[dict[str, Any]]:
-    """Settles and retries what earlier runs left undone. `due_only` (the daemon's poll tick): only the
-    deliveries whose next_retry has come."""
+                      due_only: bool = False) -> list[Digest]:
+    """Settles and retries what earlier runs left undone; returns those digests as they are now.
+    `due_only` (the daemon's poll tick): only the deliveries whose next_retry has come."""
     now = now or store.clock()
     if resend_uncertain:
         for row in store.deliveries_in("uncertain"):
-            store.update_delivery(row["digest_id"], row["target"], status="failed")
+            store.update_delivery(row.digest_id, row.target, status="failed")
     # A delivery left "sending" was in flight when its process died, and an "uncertain" one timed out:
-    # Slack may have the message. Where the channel can be read, look for it; else leave it to a person.
-    for row in store.deliveries_in("sending", "uncertain"):
-        _settle_unknown(store, row, poster)
+    # the receiver may have it. Where the target can look, it does; else it is left to a person.
+    by_ledger = _one_per_ledger(targets)
+    for row in store.deliveries_in(*UNSETTLED):
+        _settle_unknown(config, store, row, by_ledger.get(row.target), hook)
     done = []
     unfinished = [d for d in store.unfinished_deliveries() if not due_only or _due(d, now)]
-    for digest_id in sorted({d["digest_id"] for d in unfinished}):
-        deliver(config, store, digest_id, poster, hook, now=now, due_only=due_only)
-        done.append({"digest_id": digest_id, "deliveries": store.deliveries(digest_id)})
+    for digest_id in sorted({d.digest_id for d in unfinished}):
+        deliver(config, store, digest_id, targets, hook, now=now, due_only=due_only)
+        finished = store.digest(digest_id)
+        if finished is not None:
+            done.append(finished)
     return done
 
 
-def _due(row: dict[str, Any], now: datetime) -> bool:
-    return not row.get("next_retry") or datetime.fromisoformat(row["next_retry"]) <= now
+def _due(row: Delivery, now: datetime) -> bool:
+    return not row.next_retry or datetime.fromisoformat(row.next_retry) <= now
 
 
-def _settle_unknown(store: Store, row: dict[str, Any], poster: SlackPoster | None) -> None:
-    detail = json.loads(row["detail"]) if isinstance(row.get("detail"), str) else dict(row.get("detail") or {})
-    part = int(detail.get("sent", 0))
-    # Only the exact mark this database put on that message proves it arrived. A send recorded without
-    # one (by a version whose marks were the same in every database) cannot be settled by reading.
-    mark = detail.get("mark")
-    found = poster.find(mark, detail.get("ts") if part > 0 else None) if poster and mark else None
-    if found is True:  # it did arrive: count it as sent and go on with the rest
-        detail["sent"] = part + 1
-        detail.pop("mark", None)
-        store.update_delivery(row["digest_id"], row["target"], status="pending", detail=detail, error=None)
-    elif found is False:  # it did not: sending it again cannot double-post
-        store.update_delivery(row["digest_id"], row["target"], status="failed", detail=detail,
-                              error="not in the channel after an interrupted send; sending again")
-    elif row["status"] == "sending":
-        store.update_delivery(row["digest_id"], row["target"], status="uncertain",
-                              error="interrupted while sending; check Slack, then use --resend-uncertain if missing")
+def _label(ledger: str, target: DeliveryTarget | None) -> str:
+    return target.label if target is not None else ledger
 
 
-def _mark(install_id: str, digest_id: int, part: int) -> str:
-    """Names one Slack message: unique to this database, so no other install's message matches it."""
-    return f"digest-{install_id}-{digest_id}-part-{part + 1}"
+def _settle_unknown(config: Config, store: Store, row: Delivery, target: DeliveryTarget | None, hook: Hook) -> None:
+    digest = store.digest(row.digest_id)
+    if target is not None and digest is not None:
+        settled, detail = target.settle(_send(config, store, digest, row, target, hook))
+    else:
+        settled, detail = "unknown", dict(row.detail)
+    label = _label(row.target, target)
+    if settled == "sent":  # it did arrive: go on with the rest
+        store.update_delivery(row.digest_id, row.target, status="pending", detail=detail, error=None)
+    elif settled == "missing":  # it did not: sending it again cannot deliver it twice
+        store.update_delivery(row.digest_id, row.target, status="failed", detail=detail,
+                              error=f"{label} does not have it after an interrupted send; sending again")
+    elif row.status == "sending":
+        store.update_delivery(row.digest_id, row.target, status="uncertain",
+                              error=f"interrupted while sending; check {label}, then use --resend-uncertain if missing")
 
 
 def _iso(moment: datetime) -> str:
@@ -224,104 +239,79 @@ def retry_delay(failures: int) -> timedelta:
     return min(FIRST_RETRY * 2 ** max(0, min(failures, 20) - 1), MAX_RETRY)
 
 
-def slack_wait_until(store: Store, now: datetime) -> datetime | None:
-    """The time Slack's last 429 asked us to wait until, while it is still ahead."""
-    stamp = store.slack_not_before()
+def wait_until(store: Store, ledger: str, now: datetime) -> datetime | None:
+    """The time this target's receiver last asked us to wait until (a 429's Retry-After), while still ahead."""
+    stamp = store.not_before(ledger)
     until = datetime.fromisoformat(stamp) if stamp else None
     return until if until is not None and until > now else None
 
 
-def deliver(config: Config, store: Store, digest_id: int, poster: SlackPoster | None, hook: Hook,
+def _record(store: Store, digest_id: int, row: Delivery, status: DeliveryStatus, detail: Detail) -> None:
+    """A target's progress: "sending" from the moment a request may arrive; a part sent, or all of them."""
+    if status == "sending":
+        store.update_delivery(digest_id, row.target, status=status, detail=detail)
+    else:
+        store.update_delivery(digest_id, row.target, status=status, detail=detail, error=None,
+                              attempts=row.attempts + 1, next_retry=None)
+
+
+def _send(config: Config, store: Store, digest: Digest, row: Delivery, target: DeliveryTarget, hook: Hook) -> Send:
+    def record(status: DeliveryStatus, detail: Detail) -> None:
+        _record(store, digest.id, row, status, detail)
+
+    def read_into_library(path: Path) -> None:
+        import_documents(store, [path])
+
+    return Send(config=config, digest_id=digest.id, date=digest.date, item_count=digest.item_count,
+                body=digest.bodies.get(target.body), detail=dict(row.detail), install_id=store.install_id(),
+                record=record, hook=hook, read_into_library=read_into_library)
+
+
+def _unknown(ledger: str) -> DeliveryError:
+    """A delivery recorded for a target this run does not know (one an earlier version had, or a plugin
+    no longer registered): reported, never crashed on, and nothing is sent."""
+    return DeliveryError(f"No delivery target called {ledger!r} is registered, so this delivery cannot be "
+                         "finished; nothing was sent", ledger, retryable=False)
+
+
+def deliver(config: Config, store: Store, digest_id: int, targets: Sequence[DeliveryTarget], hook: Hook,
             now: datetime | None = None, due_only: bool = False) -> None:
     now = now or store.clock()
     digest = store.digest(digest_id)
     if digest is None:
         return
-    for row in digest["deliveries"]:
-        if row["status"] not in ("pending", "failed") or (due_only and not _due(row, now)):
+    by_name = _one_per_ledger(targets)
+    for row in digest.deliveries:
+        if row.status not in UNFINISHED or (due_only and not _due(row, now)):
             continue
-        target = row["target"]
-        if target == "commit" and any(d["target"] == "log" and d["status"] != "done" for d in digest["deliveries"]):
-            continue  # nothing to commit before the log has its section
-        wait = slack_wait_until(store, now) if target == "slack" else None
-        if wait is not None:  # Slack said when: not one request before then, whatever run this is
-            store.update_delivery(digest_id, target, status="failed", not_before=_iso(wait), next_retry=_iso(wait),
-                                  error=f"Slack asked us to wait (HTTP 429): not sent; next try at {_iso(wait)}")
+        target = by_name.get(row.target)
+        if target is not None and any(d.target in target.after and not d.done for d in digest.deliveries):
+            continue  # what it needs first is not done (git commits the log once it has its section)
+        wait = wait_until(store, row.target, now)
+        if wait is not None:  # the receiver said when: not one request before then, whatever run this is
+            store.update_delivery(digest_id, row.target, status="failed", not_before=_iso(wait), next_retry=_iso(wait),
+                                  error=f"{_label(row.target, target)} asked us to wait (HTTP 429): not sent; "
+                                        f"next try at {_iso(wait)}")
             digest = store.digest(digest_id) or digest
             continue
         try:
-            if target == "slack":
-                _deliver_slack(store, digest, row, poster, hook)
-            elif target == "log":
-                _deliver_log(config, store, digest, hook)
-            elif target == "commit":
-                _deliver_commit(config, store, digest, hook)
-            elif (registered := delivery_target(target)) is not None:
-                _deliver_registered(config, store, digest, registered, hook)
+            if target is None:
+                raise _unknown(row.target)
+            detail = target.deliver(_send(config, store, digest, row, target, hook))
+            store.update_delivery(digest_id, row.target, status="done", error=None, next_retry=None,
+                                  detail=detail if detail is not None else {})
+            hook(row.target)
         except DeliveryError as exc:
-            status = "uncertain" if exc.maybe_sent and target == "slack" else "failed"
-            failures = (row.get("attempts") or 0) + 1
-            fields: dict[str, Any] = {"status": status, "error": str(exc), "attempts": failures,
-                                      "next_retry": _iso(now + retry_delay(failures)) if status == "failed" else None}
-            if exc.retry_after is not None:
+            status: DeliveryStatus = "uncertain" if exc.maybe_sent else "failed"
+            failures = row.attempts + 1
+            error = str(exc)
+            next_retry = _iso(now + retry_delay(failures)) if status == "failed" else None
+            not_before = KEEP
+            if exc.retry_after is not None:  # the receiver said when; the next run keeps to it (wait_until)
                 until = now + timedelta(seconds=exc.retry_after)
-                fields.update(not_before=_iso(until), next_retry=_iso(max(until, now + retry_delay(failures))),
-                              error=f"{exc}; next try at {_iso(until)}")
-            store.update_delivery(digest_id, target, **fields)
-            log.warning("digest %s: %s delivery %s: %s", digest_id, target, status, fields["error"])
+                error, not_before = f"{exc}; next try at {_iso(until)}", _iso(until)
+                next_retry = _iso(max(until, now + retry_delay(failures)))
+            store.update_delivery(digest_id, row.target, status=status, error=error, attempts=failures,
+                                  next_retry=next_retry, not_before=not_before)
+            log.warning("digest %s: %s delivery %s: %s", digest_id, row.target, status, error)
         digest = store.digest(digest_id) or digest
-
-
-def _deliver_registered(config: Config, store: Store, digest: dict[str, Any], target: DeliveryTarget,
-                        hook: Hook) -> None:
-    detail = target.deliver(digest["bodies"].get(target.name), config)
-    store.update_delivery(digest["id"], target.name, status="done", error=None, detail=detail or {})
-    hook(target.name)
-
-
-def _deliver_slack(store: Store, digest: dict[str, Any], row: dict[str, Any], poster: SlackPoster | None,
-                   hook: Hook) -> None:
-    if poster is None:
-        raise DeliveryError(f"{SLACK_MISSING} now", "slack")
-    messages = digest["bodies"].get("slack", [])
-    detail = dict(row.get("detail") or {})
-    detail.pop("mark", None)
-    sent = int(detail.get("sent", 0))
-    install_id = store.install_id()
-    for n in range(sent, len(messages)):
-        mark = _mark(install_id, digest["id"], n)
-
-        def going_out(mark: str = mark) -> None:  # from here on, Slack may get it: record what to look for
-            store.update_delivery(digest["id"], "slack", status="sending", detail={**detail, "mark": mark})
-
-        ts = poster.post(messages[n], thread_ts=detail.get("ts") if n > 0 else None, mark=mark, on_send=going_out)
-        detail["sent"] = n + 1
-        if n == 0 and ts:
-            detail["ts"] = ts
-        last = n + 1 == len(messages)
-        store.update_delivery(digest["id"], "slack", status="done" if last else "pending", detail=detail,
-                              error=None, attempts=(row.get("attempts") or 0) + 1, next_retry=None)
-        hook(f"slack-{n + 1}")
-    if int(detail.get("sent", 0)) >= len(messages):  # nothing (left) to send
-        store.update_delivery(digest["id"], "slack", status="done", detail=detail, error=None, next_retry=None)
-
-
-def _deliver_log(config: Config, store: Store, digest: dict[str, Any], hook: Hook) -> None:
-    assert config.log is not None
-    changed = append_section(config.log, digest["bodies"]["markdown"])
-    store.update_delivery(digest["id"], "log", status="done", error=None, next_retry=None,
-                          detail={"path": str(config.log), "changed": changed})
-    hook("log")
-    try:
-        import_documents(store, [config.log])  # the appended entries are library entries from now on
-    except Exception as exc:  # the log is delivered; a re-import problem must not undo that
-        log.warning("re-reading the log after the digest failed: %s", exc)
-
-
-def _deliver_commit(config: Config, store: Store, digest: dict[str, Any], hook: Hook) -> None:
-    assert config.log is not None
-    message = f"digest: {digest['date']}, {digest['item_count']} items"
-    commit = git_commit(config.log, message)
-    store.update_delivery(digest["id"], "commit", status="done", error=None, next_retry=None,
-                          detail={"commit": commit})
-    hook("commit")

@@ -1,145 +1,198 @@
-"""Delivery records of the store: digests and their deliveries, the LLM summary cache, HN thread
-lookups. A mixin of Store (bot.store.database), working through its connection; it imports no SDK itself."""
+"""Delivery records of the store: digests and their deliveries (the exactly-once ledger), the LLM summary
+cache, HN thread lookups. A mixin of Store (bot.store.database), typed against the little of the store
+it uses (`LedgerBase`): its connection's `execute`, `transaction()` and `now()`. Plain SQL, no SDK."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol, cast
+
+from bot.core.errors import StoreError
+from bot.core.ledger import DELIVERY_STATUSES, UNFINISHED, WAITING, Delivery, DeliveryStatus, Detail, Digest
+
+
+class Rows(Protocol):
+    """A cursor, as sqlite3 returns it."""
+
+    @property
+    def lastrowid(self) -> int | None: ...
+
+    @property
+    def description(self) -> Any: ...
+
+    def fetchone(self) -> Any: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(Protocol):
+    def execute(self, sql: str, parameters: Sequence[Any]) -> Rows: ...
+
+
+class LedgerBase(Protocol):
+    """What the mixin needs of the Store it is mixed into."""
+
+    @property
+    def db(self) -> Connection: ...
+
+    def now(self) -> str: ...
+
+    def transaction(self) -> AbstractContextManager[Any]: ...
+
+
+class _Keep:
+    """An update_delivery argument left out: the column keeps its value."""
+
+
+KEEP: Any = _Keep()
+_DELIVERY_COLUMNS = "digest_id, target, status, attempts, error, detail, updated, not_before, next_retry"
+_DIGEST_COLUMNS = "id, date, since, until, created, item_ids, item_count, stats, bodies"
+
+
+def _delivery(row: Sequence[Any]) -> Delivery:
+    digest_id, target, status, attempts, error, detail, updated, not_before, next_retry = row
+    if status not in DELIVERY_STATUSES:  # written by no version of the bot: someone edited the database
+        raise StoreError(f"The delivery of digest {digest_id} to {target} has the status {status!r}, which no "
+                         f"version of the bot writes; set it to one of {', '.join(DELIVERY_STATUSES)}")
+    return Delivery(digest_id=int(digest_id), target=str(target), status=cast(DeliveryStatus, status),
+                    attempts=int(attempts or 0), error=error, detail=json.loads(detail) if detail else {},
+                    updated=updated, not_before=not_before, next_retry=next_retry)
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ",".join("?" * len(values))
 
 
 class DeliveryRecords:
-    db: Any
-
-    def now(self) -> str:
-        raise NotImplementedError
-
-    def transaction(self) -> Any:
-        raise NotImplementedError
-
-    def install_id(self) -> str:
+    def install_id(self: LedgerBase) -> str:
         """This database's random id (made when it was created), in the marks of its Slack messages."""
-        row = self.db.execute("select value from install where key = 'install_id'").fetchone()
+        row = self.db.execute("select value from install where key = 'install_id'", []).fetchone()
         return str(row[0])
 
     # -- digests ----------------------------------------------------------------------------------
-    def record_digest(self, record: dict[str, Any], targets: Iterable[str], item_ids: Iterable[int],
+    def record_digest(self: LedgerBase, record: dict[str, Any], targets: Iterable[str], item_ids: Iterable[int],
                       repeats: Iterable[int] = ()) -> int:
         """The digest, its rendered bodies, its pending deliveries and its items marked digested: one
         transaction, so a crash leaves either all of it or none."""
         ids = list(item_ids)
         with self.transaction():
-            digest_id = self.db.table("digests").insert(
-                {**record, "item_ids": json.dumps(ids), "item_count": len(ids),
-                 "stats": json.dumps(record.get("stats", {})), "bodies": json.dumps(record.get("bodies", {}))}
-            ).last_pk
+            cursor = self.db.execute(
+                "insert into digests (date, since, until, created, item_ids, item_count, stats, bodies) "
+                "values (?, ?, ?, ?, ?, ?, ?, ?)",
+                [record["date"], record.get("since"), record.get("until"), record["created"], json.dumps(ids),
+                 len(ids), json.dumps(record.get("stats", {})), json.dumps(record.get("bodies", {}))])
+            digest_id = cursor.lastrowid
             assert isinstance(digest_id, int)
             for target in targets:
-                self.db.table("deliveries").insert(
-                    {"digest_id": digest_id, "target": target, "status": "pending", "attempts": 0, "error": None,
-                     "detail": "{}", "updated": self.now()})
+                self.db.execute("insert into deliveries (digest_id, target, status, attempts, error, detail, updated) "
+                                "values (?, ?, 'pending', 0, null, '{}', ?)", [digest_id, target, self.now()])
             if ids:
-                marks = ",".join("?" * len(ids))
-                self.db.execute(f"update items set digest_id = ? where id in ({marks})", [digest_id, *ids])
+                self.db.execute(f"update items set digest_id = ? where id in ({_marks(ids)})", [digest_id, *ids])
             covered = list(repeats)
             if covered:  # the same news as a shown item: never shown later on its own
-                marks = ",".join("?" * len(covered))
-                self.db.execute(f"update items set digest_id = ?, status = 'repeat' where id in ({marks})",
+                self.db.execute(f"update items set digest_id = ?, status = 'repeat' where id in ({_marks(covered)})",
                                 [digest_id, *covered])
         return digest_id
 
-    def digest(self, digest_id: int) -> dict[str, Any] | None:
-        row = next(self.db.table("digests").rows_where("id = ?", [digest_id]), None)
-        if row is None:
-            return None
-        for key in ("item_ids", "stats", "bodies"):
-            row[key] = json.loads(row[key]) if row.get(key) else {}
-        row["deliveries"] = self.deliveries(digest_id)
-        return row
+    def digest(self: LedgerBase, digest_id: int) -> Digest | None:
+        row = self.db.execute(f"select {_DIGEST_COLUMNS} from digests where id = ?", [digest_id]).fetchone()
+        return None if row is None else _digest(self, row, with_bodies=True)
 
-    def digests(self, limit: int = 5) -> list[dict[str, Any]]:
-        ids = [r[0] for r in self.db.execute("select id from digests order by id desc limit ?", [limit])]
-        found = [self.digest(i) for i in ids]
-        out = []
-        for d in found:
-            if d is not None:
-                d.pop("bodies", None)
-                out.append(d)
-        return out
+    def digests(self: LedgerBase, limit: int = 5) -> list[Digest]:
+        """The latest digests, newest first, without their bodies."""
+        rows = list(self.db.execute(f"select {_DIGEST_COLUMNS} from digests order by id desc limit ?", [limit]))
+        return [_digest(self, row, with_bodies=False) for row in rows]
 
-    def deliveries(self, digest_id: int) -> list[dict[str, Any]]:
-        rows = []
-        for row in self.db.table("deliveries").rows_where("digest_id = ?", [digest_id], order_by="rowid"):
-            row["detail"] = json.loads(row["detail"]) if row.get("detail") else {}
-            rows.append(row)
-        return rows
+    def deliveries(self: LedgerBase, digest_id: int) -> list[Delivery]:
+        return [_delivery(row) for row in self.db.execute(
+            f"select {_DELIVERY_COLUMNS} from deliveries where digest_id = ? order by rowid", [digest_id])]
 
-    def unfinished_deliveries(self) -> list[dict[str, Any]]:
-        return self.deliveries_in("pending", "failed")
+    def unfinished_deliveries(self: LedgerBase) -> list[Delivery]:
+        return DeliveryRecords.deliveries_in(self, *UNFINISHED)
 
-    def deliveries_in(self, *statuses: str) -> list[dict[str, Any]]:
+    def deliveries_in(self: LedgerBase, *statuses: DeliveryStatus) -> list[Delivery]:
         """Every digest's deliveries in one of these states, oldest digest first."""
-        rows = []
-        marks = ",".join("?" * len(statuses))
-        for row in self.db.table("deliveries").rows_where(f"status in ({marks})", list(statuses),
-                                                          order_by="digest_id, rowid"):
-            row["detail"] = json.loads(row["detail"]) if row.get("detail") else {}
-            rows.append(row)
-        return rows
+        return [_delivery(row) for row in self.db.execute(
+            f"select {_DELIVERY_COLUMNS} from deliveries where status in ({_marks(statuses)}) "
+            "order by digest_id, rowid", list(statuses))]
 
-    def count_waiting_deliveries(self) -> int:
+    def count_waiting_deliveries(self: LedgerBase) -> int:
         """Deliveries not done: pending, failed, or with an outcome still to settle."""
-        return int(self.db.execute("select count(*) from deliveries where status in "
-                                   "('pending', 'failed', 'sending', 'uncertain')").fetchone()[0])
+        return int(self.db.execute(f"select count(*) from deliveries where status in ({_marks(WAITING)})",
+                                   list(WAITING)).fetchone()[0])
 
-    def slack_not_before(self) -> str | None:
-        """The latest time Slack asked (429 Retry-After) not to be sent anything before."""
-        row = self.db.execute("select max(not_before) from deliveries where target = 'slack'").fetchone()
+    def not_before(self: LedgerBase, target: str) -> str | None:
+        """The latest time this target's receiver asked (Slack's 429 Retry-After) not to be sent anything before."""
+        row = self.db.execute("select max(not_before) from deliveries where target = ?", [target]).fetchone()
         return str(row[0]) if row and row[0] else None
 
-    def last_digest_created(self) -> str | None:
-        row = self.db.execute("select max(created) from digests").fetchone()
+    def last_digest_created(self: LedgerBase) -> str | None:
+        row = self.db.execute("select max(created) from digests", []).fetchone()
         return str(row[0]) if row and row[0] else None
 
-    def update_delivery(self, digest_id: int, target: str, **fields: Any) -> None:
-        if "detail" in fields and not isinstance(fields["detail"], str):
-            fields["detail"] = json.dumps(fields["detail"])
+    def update_delivery(self: LedgerBase, digest_id: int, target: str, *, status: DeliveryStatus = KEEP,
+                        detail: Detail = KEEP, error: str | None = KEEP, attempts: int = KEEP,
+                        not_before: str | None = KEEP, next_retry: str | None = KEEP) -> None:
+        """Sets the given columns of one delivery (the others keep their values) and its `updated` time."""
+        given = {"status": status, "detail": detail, "error": error, "attempts": attempts, "not_before": not_before,
+                 "next_retry": next_retry}
+        fields = {k: (json.dumps(v) if k == "detail" else v) for k, v in given.items() if v is not KEEP}
         fields["updated"] = self.now()
+        assigned = ", ".join(f"{k} = ?" for k in fields)
         with self.transaction():
-            self.db.table("deliveries").update((digest_id, target), fields)
+            self.db.execute(f"update deliveries set {assigned} where digest_id = ? and target = ?",
+                            [*fields.values(), digest_id, target])
 
     # -- HN thread lookups -------------------------------------------------------------------------
-    def hn_lookup(self, item_id: int) -> dict[str, Any] | None:
-        return next(self.db.table("hn_lookups").rows_where("item_id = ?", [item_id]), None)
+    def hn_lookup(self: LedgerBase, item_id: int) -> dict[str, Any] | None:
+        row = self.db.execute("select item_id, checked, hn_id from hn_lookups where item_id = ?", [item_id]).fetchone()
+        return None if row is None else {"item_id": row[0], "checked": row[1], "hn_id": row[2]}
 
-    def record_hn_lookup(self, item_id: int, checked: str, hn_id: int | None) -> None:
+    def record_hn_lookup(self: LedgerBase, item_id: int, checked: str, hn_id: int | None) -> None:
         with self.transaction():
-            self.db.table("hn_lookups").upsert({"item_id": item_id, "checked": checked, "hn_id": hn_id},
-                                               pk="item_id")
+            self.db.execute("insert into hn_lookups (item_id, checked, hn_id) values (?, ?, ?) on conflict (item_id) "
+                            "do update set checked = excluded.checked, hn_id = excluded.hn_id",
+                            [item_id, checked, hn_id])
 
     # -- summary cache ------------------------------------------------------------------------------
-    def cached_summaries(self, keys: list[str], model: str, prompt_version: str) -> dict[str, dict[str, Any]]:
+    def cached_summaries(self: LedgerBase, keys: list[str], model: str,
+                         prompt_version: str) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
         for i in range(0, len(keys), 500):
             chunk = keys[i:i + 500]
-            marks = ",".join("?" * len(chunk))
-            for row in self.db.table("summaries").rows_where(
-                    f"model = ? and prompt_version = ? and key in ({marks})", [model, prompt_version, *chunk]):
+            cursor = self.db.execute(f"select * from summaries where model = ? and prompt_version = ? and key in "
+                                     f"({_marks(chunk)})", [model, prompt_version, *chunk])
+            columns = [d[0] for d in cursor.description]
+            for values in cursor:
+                row = dict(zip(columns, values, strict=True))
                 found[row["key"]] = row
         return found
 
-    def cache_summary(self, key: str, model: str, prompt_version: str, status: str, text: str | None,
+    def cache_summary(self: LedgerBase, key: str, model: str, prompt_version: str, status: str, text: str | None,
                       prompt_tokens: int, completion_tokens: int, reason: str | None) -> None:
         with self.transaction():
-            self.db.table("summaries").upsert(
-                {"key": key, "model": model, "prompt_version": prompt_version, "status": status, "text": text,
-                 "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "reason": reason,
-                 "created": self.now()}, pk=("key", "model", "prompt_version"))
+            self.db.execute(
+                "insert into summaries (key, model, prompt_version, status, text, prompt_tokens, completion_tokens, "
+                "reason, created) values (?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (key, model, prompt_version) do "
+                "update set status = excluded.status, text = excluded.text, prompt_tokens = excluded.prompt_tokens, "
+                "completion_tokens = excluded.completion_tokens, reason = excluded.reason, created = excluded.created",
+                [key, model, prompt_version, status, text, prompt_tokens, completion_tokens, reason, self.now()])
 
-    def token_usage(self) -> dict[str, int]:
+    def token_usage(self: LedgerBase) -> dict[str, int]:
         # Failed requests are cached too (for a few minutes, bot.digest.llm), but they are no summaries.
         row = self.db.execute("select coalesce(sum(status != 'error'), 0), coalesce(sum(prompt_tokens), 0),"
                               " coalesce(sum(completion_tokens), 0), coalesce(sum(status = 'rejected'), 0),"
-                              " coalesce(sum(status = 'error'), 0) from summaries").fetchone()
+                              " coalesce(sum(status = 'error'), 0) from summaries", []).fetchone()
         return {"summaries": row[0], "prompt_tokens": row[1], "completion_tokens": row[2], "rejected": row[3],
                 "failed": row[4]}
+
+
+def _digest(store: LedgerBase, row: Sequence[Any], with_bodies: bool) -> Digest:
+    digest_id, date, since, until, created, item_ids, item_count, stats, bodies = row
+    return Digest(id=int(digest_id), date=str(date), since=since, until=until, created=str(created or ""),
+                  item_ids=tuple(json.loads(item_ids) if item_ids else ()), item_count=int(item_count or 0),
+                  stats=json.loads(stats) if stats else {},
+                  bodies=(json.loads(bodies) if bodies else {}) if with_bodies else {},
+                  deliveries=tuple(DeliveryRecords.deliveries(store, digest_id)))

@@ -1,15 +1,26 @@
-"""The markdown log: merge a digest section in (never twice), write atomically, commit with git."""
+"""The markdown log target: the digest's section merged into the log (never twice), written atomically,
+and read back into the library. `bot add` appends through the same merge."""
 
 from __future__ import annotations
 
+import logging
 import os
-import subprocess
 import tempfile
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
+import bot.digest.render as render
+from bot.core.config import Config
 from bot.core.errors import DeliveryError
+from bot.core.ledger import Detail, DigestOptions
+from bot.delivery.registry import DeliveryTarget, Send, Settled
 from bot.library.parser import parse_heading_date
+
+NAME = "log"
+BODY = "markdown"  # the name the section is recorded under (databases written before the registry say so)
+log = logging.getLogger(__name__)
 
 
 def _entries(section: str) -> tuple[str, list[list[str]]]:
@@ -117,29 +128,41 @@ def append_section(path: Path, section: str, day: date | None = None) -> bool:
     return True
 
 
-def git_commit(path: Path, message: str) -> str:
-    """Commits the log alone; returns the commit id, or "" when there was nothing to commit."""
-    folder = path.resolve().parent
+def render_section(day: date, items: Sequence[Any], _footer: str) -> str:
+    return render.render_log_section(day, list(items))
 
-    def git(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=60)
 
+def wanted(config: Config, options: DigestOptions) -> bool:
+    return options.log and config.log is not None
+
+
+def _path(send: Send) -> Path:
+    if send.config.log is None:
+        raise DeliveryError("There is no log to append to now: set [bot] log in bot.toml", NAME, retryable=False)
+    return send.config.log
+
+
+def deliver(send: Send) -> Detail:
+    path = _path(send)
+    changed = append_section(path, send.body or "")
     try:
-        if git("rev-parse", "--is-inside-work-tree").returncode != 0:
-            raise DeliveryError(f"The log {path} is not inside a git repository, so --commit cannot commit it",
-                                "commit", retryable=False)
-        name = str(path.resolve())
-        added = git("add", "--", name)
-        if added.returncode != 0:
-            raise DeliveryError(f"git add failed: {added.stderr.strip()}", "commit")
-        if git("diff", "--cached", "--quiet", "--", name).returncode == 0:
-            return ""  # already committed (a re-run after a crash between commit and bookkeeping)
-        done = git("commit", "-m", message, "--", name)
-        if done.returncode != 0:
-            raise DeliveryError(f"git commit failed: {(done.stderr or done.stdout).strip()}", "commit")
-        return git("rev-parse", "HEAD").stdout.strip()
-    except FileNotFoundError as exc:
-        raise DeliveryError("git is not installed, so --commit cannot commit the log", "commit",
-                            retryable=False) from exc
-    except subprocess.TimeoutExpired as exc:
-        raise DeliveryError("git did not finish within 60 s", "commit") from exc
+        send.read_into_library(path)  # the appended entries are library entries from now on
+    except Exception as exc:  # the log is delivered; a re-import problem must not undo that
+        log.warning("re-reading the log after the digest failed: %s", exc)
+    return {"path": str(path), "changed": changed}
+
+
+def settle(send: Send) -> tuple[Settled, Detail]:
+    """The section is in the log, or it is not: whatever was interrupted, the log says which."""
+    path = send.config.log
+    if path is None or not send.body:
+        return "unknown", dict(send.detail)
+    try:
+        existing = path.read_bytes().decode("utf-8") if path.exists() else ""
+    except (OSError, UnicodeDecodeError):
+        return "unknown", dict(send.detail)
+    return ("sent" if merge_section(existing, send.body) == existing else "missing"), dict(send.detail)
+
+
+TARGET = DeliveryTarget(NAME, deliver=deliver, render=render_section, enabled=wanted, settle=settle, body=BODY,
+                        label="the log")
