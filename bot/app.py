@@ -19,7 +19,7 @@ import bot.sources.builtin  # noqa: F401 -- the built-in source kinds, which the
 from bot.core.clock import Clock, clock_from_environment
 from bot.core.config import Config
 from bot.core.errors import ConfigError
-from bot.library.api import find_log
+from bot.library.documents import find_log
 from bot.lock import daemon_lock, hold, work_lock
 from bot.store.database import Store
 

@@ -24,7 +24,8 @@ from bot.core.errors import ConfigError
 from bot.core.identity import Identity
 from bot.core.records import FeedItem, LibraryEntry, StoredItem
 from bot.digest.select import select
-from bot.library.api import display_path, document_paths, read_document
+from bot.library.api import display_path
+from bot.library.documents import document_paths, read_document
 from bot.library.parser import parse_document
 from bot.poll import store_outcomes
 from bot.relevance.topics import TopicMatcher

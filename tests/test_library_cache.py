@@ -160,7 +160,7 @@ def test_packed_postings_score_as_the_model_built() -> None:
 
 def test_the_dated_log_is_the_document_with_the_most_dated_headings(tmp_path: Path) -> None:
     """Every command looks for the log among the library's documents (App): found by its headings."""
-    from bot.library.api import find_log
+    from bot.library.documents import find_log
 
     (tmp_path / "notes.md").write_text("## 1 May 2023\n## Ideas\n## 2 May\n", encoding="utf-8")
     (tmp_path / "log.md").write_text("intro\n## 27 March 2023\r\n* a\n## 28 March\n##29 March\n### 30 March\n"

@@ -1,2 +1,3 @@
-"""The library: the person's reading-log documents, parsed (parser), indexed by identity (matcher), imported
+"""The library: the person's reading-log documents, found and read (documents), parsed (parser), indexed by
+identity (matcher), imported
 into the store and checked against (api)."""
