@@ -17,24 +17,23 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot import library_cache
 from bot.core.config import Config, FeedConfig
 from bot.core.errors import ConfigError
 from bot.core.identity import parse_link
 from bot.core.records import FeedItem, ItemStatus, NewItem
-from bot.library_cache import LibraryCache
-from bot.relevance.dedupe import Candidate, Decision, decide, merge
-from bot.relevance.score import Scored, Scorer
-from bot.relevance.taste import TasteModel
 from bot.relevance.topics import TopicMatcher
-from bot.relevance.words import tokens
 from bot.sources.feedlist import load_feeds, load_topics
 from bot.sources.fetch import Fetcher, FetchSettings, global_limit, is_local
 from bot.sources.kinds import Offload, SourceOutcome, fetch_source, inline
 from bot.sources.registry import default_interval
 from bot.store.database import Store
+
+if TYPE_CHECKING:  # deciding's parts are imported when items come: an all-304 poll never loads them
+    from bot.library_cache import LibraryCache
+    from bot.relevance.dedupe import Candidate, Decision
+    from bot.relevance.score import Scored, Scorer
 
 
 @dataclass(frozen=True)
@@ -274,6 +273,11 @@ BACKGROUND_ITEMS = 3000
 
 def build_scorer(topics: TopicMatcher, store: Store, now: datetime, batch: Sequence[FeedItem] = (),
                  library: LibraryCache | None = None) -> Scorer:
+    from bot import library_cache
+    from bot.relevance.score import Scorer
+    from bot.relevance.taste import TasteModel
+    from bot.relevance.words import tokens
+
     library = library or library_cache.load(store)
     # The background for taste: this poll's items and the most recent stored ones.
     recent = store.recent_item_texts(BACKGROUND_ITEMS)
@@ -300,6 +304,8 @@ def poll(config: Config, store: Store, only: Sequence[str] = (), now: datetime |
         # while the requests are in flight. (A poll of feeds that may all answer 304 reads them only
         # if some items come.)
         if any(not (states[f.name].get("etag") or states[f.name].get("last_modified")) for f in feeds):
+            from bot import library_cache
+
             library.append(library_cache.load(store))
 
     finished: list[SourceOutcome] = []
@@ -362,7 +368,10 @@ def store_outcomes(config: Config, store: Store, outcomes: Sequence[SourceOutcom
     all_items = [item for o in outcomes for item in o.items]
     decisions: list[Decision] = []
     scorer: Scorer | None = None
-    if all_items:  # an all-304 poll reads neither the identity index nor the library model
+    if all_items:  # an all-304 poll reads (and imports) neither the identity index nor the library model
+        from bot import library_cache
+        from bot.relevance.dedupe import decide, merge
+
         library = library or library_cache.load(store)
         decisions = decide(merge(all_items), library_cache.with_items(library.index, store))
         scorer = build_scorer(topics, store, now, all_items, library)
