@@ -126,6 +126,25 @@ def load(store: Store, index_only: bool = False) -> LibraryCache:
     return built
 
 
+def refresh(store: Store) -> bool:
+    """Build and save the cache now, unless the file already holds it for the library as it is. Run
+    where the library changes (`bot library import`), so that polls find it ready instead of paying
+    for it. True when it was built."""
+    path = cache_path(store)
+    if path is None:
+        return False
+    key = (code_stamp(), *store.library_version())
+    try:
+        with path.open("rb") as f:
+            if pickle.load(f) == key:
+                return False
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
+        pass  # missing or unreadable: built below
+    key, built = build(store)
+    _write(path, key, built)
+    return True
+
+
 def _read(path: Path, key: tuple[str, str, int], index_only: bool = False) -> LibraryCache | None:
     """The file holds the key, then the index, the model and the taste counts, one pickle each."""
     try:

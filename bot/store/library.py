@@ -15,10 +15,14 @@ from bot.store.identities import IdentityRecords
 
 class LibraryRecords(IdentityRecords):
     def replace_library_file(self, file: str, entries: Iterable[LibraryEntry]) -> int:
-        """Replaces every entry that came from `file` (so importing twice changes nothing)."""
+        """Replaces every entry that came from `file` (so importing twice changes nothing). A file whose
+        entries are stored exactly so already is left alone: the library's generation stays, and with it
+        the library cache that polls read."""
         entries = list(entries)
         with self.transaction():
             old = [r[0] for r in self.db.execute("select id from library_entries where file = ?", [file])]
+            if old and self._stored_as(old, entries):
+                return len(entries)
             if old:
                 marks = ",".join("?" * len(old))
                 self.db.execute(f"delete from identities where owner = 'entry' and owner_id in ({marks})", old)
@@ -31,6 +35,25 @@ class LibraryRecords(IdentityRecords):
                 ).last_pk
                 self.add_identities("entry", entry_id, sorted(entry.identities))
         return len(entries)
+
+    def _stored_as(self, ids: list[int], entries: list[LibraryEntry]) -> bool:
+        """Whether the entries with these ids (one file's) are these entries, field for field and
+        identity for identity, in order."""
+        if len(ids) != len(entries):
+            return False
+        marks = ",".join("?" * len(ids))
+        rows = self.db.execute(f"select id, line, kind, title, date, urls, internal_links, text from library_entries "
+                               f"where id in ({marks}) order by id", ids).fetchall()
+        held: dict[int, set[tuple[str, str]]] = defaultdict(set)
+        for kind, value, owner_id in self.db.execute(
+                f"select kind, value, owner_id from identities where owner = 'entry' and owner_id in ({marks})", ids):
+            held[owner_id].add((kind, value))
+        for row, entry in zip(rows, entries, strict=True):
+            if (tuple(row[1:]) != (entry.line, entry.kind, entry.title, entry.date, json.dumps(list(entry.urls)),
+                                   json.dumps(list(entry.internal_links)), entry.text)
+                    or held[row[0]] != {(i.kind, i.value) for i in entry.identities}):
+                return False
+        return True
 
     def library_version(self) -> tuple[str, int]:
         """(this database's token, the library's generation): changes whenever any library entry does."""

@@ -1,0 +1,106 @@
+"""What a poll's process loads and how it ends: an all-304 re-poll imports none of the deciding side (the
+relevance models, the library's cache, rich); `bot library import` builds the library's cache so that
+no poll has to; and the command line's quick exit keeps exit codes and every byte of output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.cli.group import cli
+from bot.store.database import Store
+from tests.conftest import SEEDS, cli_env, write_config
+from tests.servers import FeedServer, Route, rss
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+# Runs `bot` with the given arguments, then names every module the process holds (the output stays clean).
+LOADED = """
+import json, sys
+from bot.cli.group import main
+code = main(sys.argv[1:])
+print(json.dumps(sorted(sys.modules)), file=sys.stderr)
+sys.exit(code)
+"""
+# What only items that came need: the identity index and library model, dedupe and scoring, and rich
+# (the progress bar and tables; `--json` prints neither).
+DECIDING = {"bot.library_cache", "bot.relevance.score", "bot.relevance.dedupe", "bot.relevance.taste",
+            "bot.library.api", "rich.console"}
+
+
+def _bot(args: list[str], cwd: Path, code: str | None = None) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-c", code, *args] if code else [sys.executable, "-m", "bot", *args]
+    return subprocess.run(command, cwd=cwd, env=cli_env(NOW), capture_output=True, text=True, timeout=120)
+
+
+def test_an_all_304_poll_loads_nothing_that_deciding_needs(workdir: Path) -> None:
+    with FeedServer() as server:
+        url = server.route("/a.xml", Route(body=rss([{"title": "LLM inference at scale", "link": "https://a.example/1"}]),
+                                           etag='"v1"'))
+        write_config(workdir, f'[bot]\ndb = "bot.db"\n[library]\npaths = ["{SEEDS}"]\n'
+                              f'[[feeds]]\nname = "a"\nkind = "rss"\nurl = "{url}"\n')
+        first = _bot(["poll", "--json"], workdir)
+        assert first.returncode == 0, first.stderr
+        assert json.loads(first.stdout)["totals"]["fetched"] == 1
+        again = _bot(["poll", "--json"], workdir, code=LOADED)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["totals"]["not_modified"] == 1
+    loaded = set(json.loads(again.stderr.strip().splitlines()[-1]))
+    assert "bot.poll" in loaded
+    assert loaded.isdisjoint(DECIDING), sorted(loaded & DECIDING)
+
+
+def test_library_import_builds_the_library_cache_once(workdir: Path) -> None:
+    from click.testing import CliRunner
+
+    from bot import library_cache
+
+    write_config(workdir, f'[bot]\ndb = "bot.db"\n[library]\npaths = ["{SEEDS}"]\n')
+    cache = workdir / "bot.db.library-cache"
+    assert CliRunner().invoke(cli, ["library", "import", "--json"]).exit_code == 0
+    assert cache.is_file()  # built by the import, not left to the first poll
+    built = cache.stat().st_mtime_ns
+    store = Store.open(workdir / "bot.db")
+    try:
+        assert library_cache.refresh(store) is False  # it matches the library as imported
+        assert library_cache.load(store).taste_entries > 0
+    finally:
+        store.close()
+    assert CliRunner().invoke(cli, ["library", "import", "--json"]).exit_code == 0
+    assert cache.stat().st_mtime_ns == built  # the same library: not built again
+
+
+def test_a_changed_library_is_rebuilt_by_its_import(workdir: Path) -> None:
+    from click.testing import CliRunner
+
+    from bot import library_cache
+
+    docs = workdir / "docs"
+    docs.mkdir()
+    (docs / "list.md").write_text("+ [QLoRA](https://arxiv.org/abs/2305.14314)\n", encoding="utf-8")
+    write_config(workdir, '[bot]\ndb = "bot.db"\n[library]\npaths = ["docs"]\n')
+    assert CliRunner().invoke(cli, ["library", "import"]).exit_code == 0
+    (docs / "list.md").write_text("+ [QLoRA](https://arxiv.org/abs/2305.14314)\n"
+                                  "+ [LoRA](https://arxiv.org/abs/2106.09685)\n", encoding="utf-8")
+    assert CliRunner().invoke(cli, ["library", "import"]).exit_code == 0
+    store = Store.open(workdir / "bot.db")
+    try:
+        assert library_cache.refresh(store) is False  # the import already built it for two entries
+        assert library_cache.load(store).taste_entries == 2
+    finally:
+        store.close()
+
+
+def test_the_quick_exit_keeps_exit_codes_and_all_output(workdir: Path) -> None:
+    write_config(workdir, f'[bot]\ndb = "bot.db"\n[library]\npaths = ["{SEEDS}"]\n')
+    assert _bot(["library", "import"], workdir).returncode == 0
+    queries = [f"https://example.org/page/{n}" for n in range(400)]  # a long answer: 400 objects
+    done = _bot(["library", "check", "--json", *queries], workdir)
+    assert done.returncode == 0, done.stderr
+    assert [r["query"] for r in json.loads(done.stdout)] == queries
+    bad = _bot(["--config", "missing.toml", "status"], workdir)
+    assert bad.returncode == 2 and "missing.toml" in bad.stderr
+    usage = _bot(["digest", "--limit", "0"], workdir)
+    assert usage.returncode == 2 and "limit" in usage.stderr.lower()
