@@ -9,6 +9,7 @@ import re
 import unicodedata
 import zlib
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from rapidfuzz.distance import Levenshtein
@@ -96,8 +97,11 @@ def _is_tracking(key: str) -> bool:
     return k in _TRACKING_EXACT or k.startswith(_TRACKING_PREFIXES)
 
 
+@lru_cache(maxsize=4096)
 def _web_link(url: str) -> SplitResult | None:
-    """The parts of `url` as an absolute http(s) link (see with_scheme and parse_link), or None."""
+    """The parts of `url` as an absolute http(s) link (see with_scheme and parse_link), or None.
+    Remembered: an item's identities ask for the same link's parts six times (canonical URL, arXiv,
+    HN, DOI, ...), and the parts are an immutable tuple."""
     absolute = with_scheme(url)
     return parse_link(absolute) if absolute else None
 
