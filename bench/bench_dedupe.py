@@ -20,6 +20,7 @@ from typing import Any
 
 from bot.core.identity import title_identity, url_identities
 from bot.core.normalize import make_item
+from bot.core.records import Discussion
 from bot.library.matcher import IdentityIndex
 from bot.relevance.dedupe import decide, merge
 from bot.relevance.score import Scorer
@@ -62,7 +63,8 @@ def build(library: int, items: int, seed: int = 7) -> tuple[list[Any], list[Any]
         else:
             fresh.append(make_item(source="bench", title=title(rng), url=f"https://new{k % 313}.example/{k}",
                                    published="2026-11-19T10:00:00+00:00", summary=title(rng),
-                                   points=rng.randint(1, 900) if k % 2 else None, hn_id=40000000 + k if k % 2 else None))
+                                   points=rng.randint(1, 900) if k % 2 else None,
+                                   discussion=Discussion.hn(40000000 + k) if k % 2 else None))
     return entries, fresh
 
 

@@ -17,7 +17,6 @@ from typing import Any
 from bot.core.config import ARXIV_API_URL, Config
 from bot.core.errors import BotError, ConfigError
 from bot.core.identity import (
-    Identity,
     arxiv_id_from_url,
     clean_url,
     hn_id_from_url,
@@ -27,7 +26,7 @@ from bot.core.identity import (
     with_scheme,
 )
 from bot.core.normalize import plain_text
-from bot.core.records import Match
+from bot.core.records import Discussion, Match
 from bot.delivery.git import git_commit
 from bot.delivery.log import append_section
 from bot.digest.render import DigestItem, render_log_section
@@ -128,7 +127,7 @@ class Adder:
             if not title:
                 raise AddError(f"HN item {hn} has no title (a comment?); pass --title")
             link = data.get("url") if isinstance(data.get("url"), str) and parse_link(data["url"]) else None
-            link = link or f"https://news.ycombinator.com/item?id={hn}"  # Ask HN, or a link that is no URL
+            link = link or Discussion.hn(hn).url  # Ask HN, or a link that is no URL
             return title, clean_url(link), hn
         res = await fetcher.get(url, accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5")
         if res.status != "ok":
@@ -144,11 +143,11 @@ class Adder:
             raise AddError(f"{url} has no <title> or og:title; pass --title")
         return found, clean_url(url), None
 
-    async def _thread(self, fetcher: Fetcher, link: str, arxiv: str | None) -> tuple[str | None, int | None]:
+    async def _thread(self, fetcher: Fetcher, link: str, arxiv: str | None) -> Discussion | None:
         if self.finder is None:
-            return None, None
+            return None
         thread, _error = await self.finder.find(fetcher, link, arxiv)  # HN down: no thread, not an error
-        return (thread.url, thread.hn_id) if thread else (None, None)
+        return thread.discussion if thread else None
 
     def _known(self, query: str, match: Match) -> AddResult:
         entry = self.store.library_entry(match.owner_id) if match.owner == "entry" else None
@@ -217,14 +216,14 @@ class Adder:
             found_title, link, hn_item = await self._title(fetcher, url)
         # The resolved link (an HN story's article, an arXiv abs page) or the title may be known even if
         # the query was not.
-        resolved = url_identities(link) | ({Identity("hn", str(hn_item))} if hn_item else set())
+        discussion = Discussion.hn(hn_item) if hn_item else None
+        resolved = url_identities(link) | ({discussion.identity} if discussion else set())
         title_ident = title_identity(found_title, min_words=3)
         match = index.match(resolved | ({title_ident} if title_ident else set()))
         if match is not None:
             return self._known(query, match)
-        hn_url = f"https://news.ycombinator.com/item?id={hn_item}" if hn_item else None
-        if not hn_url:
-            hn_url, hn_item = await self._thread(fetcher, link, arxiv_id_from_url(link))
-        return DigestItem(id=0, title=found_title, url=link, hn_url=hn_url, hn_id=hn_item,
+        if discussion is None:
+            discussion = await self._thread(fetcher, link, arxiv_id_from_url(link))
+        return DigestItem(id=0, title=found_title, url=link, discussion=discussion,
                           arxiv_id=arxiv_id_from_url(link), sources=("add",), topics=(), score=0.0,
                           published=self.store.now(), summary=None)

@@ -426,7 +426,7 @@ def _apply(config: Config, store: Store, decision: Decision, scorer: Scorer, sta
     scored = scored or scorer.score(item, cand.sources)
     status: ItemStatus = "relevant" if scored.relevance >= config.relevance_threshold else "off_topic"
     return NewItem(
-        title=item.title, url=item.url, hn_id=item.hn_id, hn_url=item.hn_url, arxiv_id=item.arxiv_id,
+        title=item.title, url=item.url, discussion=item.discussion, arxiv_id=item.arxiv_id,
         doi=item.doi, published=item.published, first_seen=stamp, sources=tuple(cand.sources),
         topics=tuple(scored.topics), score=scored.score, relevance=scored.relevance, status=status,
         summary=item.summary, categories=item.categories, points=item.points, comments=item.comments,
@@ -450,17 +450,17 @@ def _refresh(store: Store, item_id: int, cand: Candidate, scorer: Scorer, stamp:
         new, old = getattr(item, key), getattr(row, key)
         if new is not None and (old is None or new > old):
             fields[key] = new
-    if item.hn_id and not row.hn_id:
-        fields.update(hn_id=item.hn_id, hn_url=item.hn_url)
+    if item.discussion and not row.discussion:
+        fields["discussion"] = item.discussion
     if item.arxiv_id and not row.arxiv_id:
         fields["arxiv_id"] = item.arxiv_id
     if len(item.summary) > len(row.summary or ""):
         fields["summary"] = item.summary
-    if row.relevance is not None and fields.keys() & {"sources", "points", "comments", "hn_id", "arxiv_id"}:
+    if row.relevance is not None and fields.keys() & {"sources", "points", "comments", "discussion", "arxiv_id"}:
         now = replace(row, **fields)  # the item as stored after this refresh
         held = replace(item, published=now.published or item.published,
                        categories=now.categories or item.categories, points=now.points,
-                       comments=now.comments, hn_id=now.hn_id, arxiv_id=now.arxiv_id)
+                       comments=now.comments, discussion=now.discussion, arxiv_id=now.arxiv_id)
         score, parts = scorer.rank(row.relevance, held, list(now.sources))
         fields.update(score=score, explain={**row.explain, **parts})
     store.update_item(item_id, fields, item.identities)

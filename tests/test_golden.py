@@ -24,8 +24,7 @@ GOLDEN = Path(__file__).parent / "golden"
 
 def fixed_digest() -> tuple[date, list[DigestItem], str]:
     data = json.loads((GOLDEN / "digest.json").read_text(encoding="utf-8"))
-    items = [DigestItem(**{**raw, "sources": tuple(raw["sources"]), "topics": tuple(raw["topics"])})
-             for raw in data["items"]]
+    items = [DigestItem.from_json(raw) for raw in data["items"]]
     return date.fromisoformat(data["day"]), items, footer_text(data["stats"])
 
 

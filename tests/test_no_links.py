@@ -86,7 +86,7 @@ def test_a_bare_domain_fails_validation_and_leaves_summaries() -> None:
 
 
 def _item(title: str, summary: str | None, topics: tuple[str, ...] = ("t",)) -> DigestItem:
-    return DigestItem(id=1, title=title, url=None, hn_url=None, hn_id=None, arxiv_id=None, sources=("s",),
+    return DigestItem(id=1, title=title, url=None, discussion=None, arxiv_id=None, sources=("s",),
                       topics=topics, score=1.0, published=None, summary=summary)
 
 

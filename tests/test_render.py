@@ -12,7 +12,7 @@ from bot.library.parser import parse_document
 
 
 def item(n: int, topic: str, title: str | None = None, summary: str | None = "A summary.") -> DigestItem:
-    return DigestItem(id=n, title=title or f"Item {n}", url=f"https://x.example/{n}", hn_url=None, hn_id=None,
+    return DigestItem(id=n, title=title or f"Item {n}", url=f"https://x.example/{n}", discussion=None,
                       arxiv_id=None, sources=("s",), topics=(topic,), score=1.0 - n / 1000, published=None,
                       summary=summary)
 

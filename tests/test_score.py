@@ -8,7 +8,7 @@ from typing import NotRequired, get_origin, get_type_hints
 
 import pytest
 
-from bot.core.records import FeedItem
+from bot.core.records import Discussion, FeedItem
 from bot.library.parser import parse_document
 from bot.poll import build_scorer
 from bot.relevance.hn_titles import is_job_ad, work_year
@@ -27,7 +27,7 @@ TOPICS = TopicMatcher(load_topics(ROOT / "feeds" / "topics.toml"))
 def item(title: str, points: int | None = 20, comments: int | None = 2, age_days: float = 1.0,
          url: str = "https://blog.example/post") -> FeedItem:
     published = (NOW - timedelta(days=age_days)).isoformat()
-    return FeedItem("hn", title, url, published, hn_id=1, points=points, comments=comments)
+    return FeedItem("hn", title, url, published, discussion=Discussion.hn(1), points=points, comments=comments)
 
 
 def plain_scorer() -> Scorer:

@@ -11,7 +11,7 @@ from typing import get_args
 import pytest
 
 from bot.core.identity import Identity
-from bot.core.records import ItemStatus, LibraryEntry, NewItem, SourceResult, StoredItem
+from bot.core.records import Discussion, ItemStatus, LibraryEntry, NewItem, SourceResult, StoredItem
 from bot.poll import poll
 from bot.store.database import Store
 from tests.servers import FeedServer, Route, rss
@@ -23,8 +23,9 @@ SINCE, UNTIL = "2026-11-16T00:00:00+00:00", "2026-11-23T00:00:00+00:00"
 def _record(title: str, published: str | None, first_seen: str = "2026-11-01T00:00:00+00:00",
             status: ItemStatus = "relevant", hn_id: int | None = None, arxiv_id: str | None = None,
             score: float = 1.0, summary: str = "", identities: frozenset[Identity] = frozenset()) -> NewItem:
-    return NewItem(title=title, url=f"https://example.com/{title.replace(' ', '-')}", hn_id=hn_id, hn_url=None,
-                   arxiv_id=arxiv_id, doi=None, published=published, first_seen=first_seen, sources=("blog",),
+    return NewItem(title=title, url=f"https://example.com/{title.replace(' ', '-')}",
+                   discussion=Discussion.hn(hn_id) if hn_id else None, arxiv_id=arxiv_id, doi=None,
+                   published=published, first_seen=first_seen, sources=("blog",),
                    topics=("llm",), score=score, relevance=0.5, status=status, summary=summary, categories=(),
                    points=None, comments=None, explain={"topics": 1.0}, identities=identities)
 

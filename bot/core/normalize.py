@@ -8,11 +8,10 @@ import unicodedata
 from datetime import UTC, datetime
 
 from bot.core.identity import Identity, clean_url, parse_link, title_identity, url_identities, with_scheme
-from bot.core.records import FeedItem
+from bot.core.records import Discussion, FeedItem
 
 MAX_TITLE = 300
 MAX_SUMMARY = 4000
-HN_ITEM_URL = "https://news.ycombinator.com/item?id={}"
 # Real HTML tags and comments only: `<!channel>` or `<https://x|y>` in a title is text, kept and
 # escaped wherever it is shown.
 _TAG_RE = re.compile(r"<!--.*?-->|</?[a-zA-Z][a-zA-Z0-9-]*(?:\s[^<>]*)?/?>", re.DOTALL)
@@ -60,11 +59,12 @@ def iso_time(value: str | datetime | None) -> str | None:
 
 
 def make_item(*, source: str, title: str, url: str | None, published: str | None, summary: str = "",
-              hn_id: int | None = None, points: int | None = None, comments: int | None = None,
+              discussion: Discussion | None = None, points: int | None = None, comments: int | None = None,
               arxiv_id: str | None = None, doi: str | None = None, categories: tuple[str, ...] = (),
               version: int = 1) -> FeedItem | None:
     """None when there is nothing to show: no title and no link. Raises InvalidItem for a link that
-    looks like a web link but cannot be parsed (`http://[oops/llm`): the caller skips and counts it."""
+    looks like a web link but cannot be parsed (`http://[oops/llm`): the caller skips and counts it.
+    An item with a discussion and no link of its own (Ask HN) links its thread."""
     clean_title = plain_text(title, MAX_TITLE)
     link = None
     if url:
@@ -72,14 +72,14 @@ def make_item(*, source: str, title: str, url: str | None, published: str | None
         link = clean_url(absolute) if absolute else None  # javascript:, data:, relative: dropped
         if link is not None and parse_link(link) is None:
             raise InvalidItem(f"its link {url.strip()[:200]!r} is not a valid URL")
-    hn_url = HN_ITEM_URL.format(hn_id) if hn_id else None
-    if not clean_title and not link and not hn_url:
+    thread = discussion.url if discussion else None
+    if not clean_title and not link and not thread:
         return None
     identities: set[Identity] = set()
     if link:
         identities |= url_identities(link)
-    if hn_id:
-        identities.add(Identity("hn", str(hn_id)))
+    if discussion:
+        identities.add(discussion.identity)
     if arxiv_id:
         identities.add(Identity("arxiv", arxiv_id))
     if doi:
@@ -90,12 +90,11 @@ def make_item(*, source: str, title: str, url: str | None, published: str | None
     found_arxiv = arxiv_id or next((i.value for i in identities if i.kind == "arxiv"), None)
     return FeedItem(
         source=source,
-        title=clean_title or (link or hn_url or ""),
-        url=link or hn_url,
+        title=clean_title or (link or thread or ""),
+        url=link or thread,
         published=iso_time(published),
         summary=plain_text(summary),
-        hn_id=hn_id,
-        hn_url=hn_url,
+        discussion=discussion,
         arxiv_id=found_arxiv,
         doi=doi,
         points=points,

@@ -3,10 +3,69 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
 from bot.core.identity import Identity
+
+HN_ITEM_URL = "https://news.ycombinator.com/item?id={}"
+
+
+@dataclass(frozen=True)
+class Discussion:
+    """Where an item is discussed: one thread on one site (a Hacker News item today). A digest shows it
+    as "[<label> thread](url)"; a second site (Lobsters, say) is one more constructor like `hn`, and
+    the templates need no change.
+
+    An item's points and comments stay on the item, not here: they are the source's signals, which
+    scoring and ranking read whether or not there is a thread (Hugging Face Daily Papers reports
+    upvotes and comments with none), and they climb from poll to poll while the thread stays the same
+    record; so two reports of one thread are equal Discussions and the JSON keeps `points` and
+    `comments` where they are."""
+
+    site: str  # "hn"
+    id: str  # the thread's id on its site
+    url: str
+    label: str  # the site's name in a digest: "HN"
+
+    @classmethod
+    def hn(cls, item_id: int | str) -> Discussion:
+        """A Hacker News thread by its item id (36064568)."""
+        number = int(item_id)
+        return cls(site="hn", id=str(number), url=HN_ITEM_URL.format(number), label="HN")
+
+    @property
+    def hn_id(self) -> int | None:
+        """The HN item number, when the thread is on HN."""
+        return int(self.id) if self.site == "hn" else None
+
+    @property
+    def hn_url(self) -> str | None:
+        """The thread's link, when the thread is on HN."""
+        return self.url if self.site == "hn" else None
+
+    @property
+    def identity(self) -> Identity:
+        """The thread as an identity of the item (`hn:36064568`): two reports of it are one item."""
+        return Identity(self.site, self.id)
+
+    def as_json(self) -> dict[str, str]:
+        return {"site": self.site, "id": self.id, "url": self.url, "label": self.label}
+
+
+class Discussed:
+    """`hn_id` and `hn_url`, read from an item's `discussion`, for the readers that need only the HN
+    number (scoring's HN rules, identity keys, ranking by kind) and for the JSON output, which keeps them."""
+
+    discussion: Discussion | None
+
+    @property
+    def hn_id(self) -> int | None:
+        return self.discussion.hn_id if self.discussion is not None else None
+
+    @property
+    def hn_url(self) -> str | None:
+        return self.discussion.hn_url if self.discussion is not None else None
 
 
 @dataclass(frozen=True)
@@ -26,7 +85,7 @@ class LibraryEntry:
 
 
 @dataclass(frozen=True)
-class FeedItem:
+class FeedItem(Discussed):
     """One entry as a source reported it, already normalized to plain fields."""
 
     source: str
@@ -34,8 +93,7 @@ class FeedItem:
     url: str | None
     published: str | None  # ISO 8601, UTC
     summary: str = ""
-    hn_id: int | None = None
-    hn_url: str | None = None
+    discussion: Discussion | None = None  # its thread (an HN story's own, or the one it links)
     arxiv_id: str | None = None
     doi: str | None = None
     points: int | None = None
@@ -65,14 +123,13 @@ SourceResult = Literal["ok", "not_modified", "error", "gone"]
 
 
 @dataclass(frozen=True)
-class NewItem:
+class NewItem(Discussed):
     """An item a poll stores for the first time: what its sources said and how it scored (the store
     gives it its id)."""
 
     title: str
     url: str | None
-    hn_id: int | None
-    hn_url: str | None
+    discussion: Discussion | None
     arxiv_id: str | None
     doi: str | None
     published: str | None
@@ -91,14 +148,14 @@ class NewItem:
 
 
 @dataclass(frozen=True)
-class StoredItem:
-    """One stored item, as the items table holds it (fields in the table's column order)."""
+class StoredItem(Discussed):
+    """One stored item, as the items table holds it (fields in the table's column order; its discussion
+    is the columns hn_id and hn_url)."""
 
     id: int
     title: str
     url: str | None
-    hn_id: int | None
-    hn_url: str | None
+    discussion: Discussion | None
     arxiv_id: str | None
     doi: str | None
     published: str | None  # ISO 8601, UTC, when the source gives it
@@ -122,7 +179,41 @@ class StoredItem:
         return self.published or self.first_seen
 
     def as_json(self) -> dict[str, Any]:
-        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+        """Every field by name, the discussion as `hn_id` and `hn_url` (the keys the JSON output has
+        always had) with the record beside them."""
+        found: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name == "discussion":
+                found.update(discussion_json(self.discussion))
+            else:
+                found[f.name] = _plain(getattr(self, f.name))
+        return found
+
+
+def discussion_json(discussion: Discussion | None) -> dict[str, Any]:
+    """An item's discussion in its JSON output: `hn_id` and `hn_url` as always (null off HN), then the
+    record itself (or null)."""
+    return {"hn_id": discussion.hn_id if discussion else None, "hn_url": discussion.hn_url if discussion else None,
+            "discussion": discussion.as_json() if discussion else None}
+
+
+def discussion_from_json(data: Mapping[str, Any]) -> Discussion | None:
+    """The discussion of an item's JSON: its `discussion` object, else (JSON written before the record
+    existed) its `hn_id` and `hn_url`."""
+    found = data.get("discussion")
+    if isinstance(found, Mapping):
+        return Discussion(site=str(found["site"]), id=str(found["id"]), url=str(found["url"]),
+                          label=str(found["label"]))
+    return hn_discussion(data.get("hn_id"), data.get("hn_url"))
+
+
+def hn_discussion(hn_id: int | str | None, hn_url: str | None) -> Discussion | None:
+    """The HN thread that an `hn_id` and `hn_url` name (the items table's columns, the keys of JSON
+    written before the record existed): None without an id; the link as it was written."""
+    if not hn_id:
+        return None
+    thread = Discussion.hn(hn_id)
+    return replace(thread, url=hn_url) if hn_url and hn_url != thread.url else thread
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,7 @@ class DigestOutcome:
 
 def to_item(row: StoredItem, summary: str | None) -> DigestItem:
     return DigestItem(
-        id=row.id, title=row.title, url=row.url, hn_url=row.hn_url, hn_id=row.hn_id, arxiv_id=row.arxiv_id,
+        id=row.id, title=row.title, url=row.url, discussion=row.discussion, arxiv_id=row.arxiv_id,
         sources=row.sources, topics=row.topics, score=round(row.score or 0.0, 4), published=row.when,
         summary=summary, points=row.points, comments=row.comments, explain=dict(row.explain),
     )

@@ -12,7 +12,7 @@ Links are built only from stored http(s) URLs, never from titles or summaries.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -21,6 +21,7 @@ from urllib.parse import quote
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from bot.core.normalize import plain_text
+from bot.core.records import Discussed, Discussion, discussion_from_json, discussion_json
 from bot.core.resources import shipped_templates
 from bot.digest.nolinks import defang_domains
 
@@ -36,12 +37,14 @@ _SLACK_FORMATTING = str.maketrans({"*": "\u2217", "_": "\u02cd", "~": "\u223c", 
 
 
 @dataclass(frozen=True)
-class DigestItem:
+class DigestItem(Discussed):
+    """One item of a digest, as the templates and the JSON output see it. The templates link its
+    discussion as "<label> thread" (`[HN thread](url)`), whatever site it is on."""
+
     id: int
     title: str
     url: str | None
-    hn_url: str | None
-    hn_id: int | None
+    discussion: Discussion | None
     arxiv_id: str | None
     sources: tuple[str, ...]
     topics: tuple[str, ...]
@@ -53,10 +56,22 @@ class DigestItem:
     explain: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
-        return {"id": self.id, "title": self.title, "url": self.url, "hn_id": self.hn_id, "hn_url": self.hn_url,
+        """The item in `bot digest --format json`: `hn_id` and `hn_url` as always, the discussion beside them."""
+        return {"id": self.id, "title": self.title, "url": self.url, **discussion_json(self.discussion),
                 "arxiv_id": self.arxiv_id, "sources": list(self.sources), "topics": list(self.topics),
                 "score": self.score, "published": self.published, "summary": self.summary,
                 "points": self.points, "comments": self.comments, "explain": self.explain}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DigestItem:
+        """The item that `as_json` gave, or that JSON written before the discussion was a record of its
+        own gave (`hn_id` and `hn_url`, no `discussion`)."""
+        return cls(id=int(data["id"]), title=str(data["title"]), url=data.get("url"),
+                   discussion=discussion_from_json(data), arxiv_id=data.get("arxiv_id"),
+                   sources=tuple(data.get("sources") or ()), topics=tuple(data.get("topics") or ()),
+                   score=float(data.get("score") or 0.0), published=data.get("published"),
+                   summary=data.get("summary"), points=data.get("points"), comments=data.get("comments"),
+                   explain=dict(data.get("explain") or {}))
 
 
 def safe_link(url: str | None) -> str | None:

@@ -47,21 +47,20 @@ def merge(items: Sequence[FeedItem]) -> list[Candidate]:
 
 
 def combine(members: Sequence[FeedItem]) -> Candidate:
-    """One view of several reports of the same thing: the article link over the HN link, a paper or
-    blog title over an HN title, the longest summary, the largest counts, the earliest date."""
+    """One view of several reports of the same thing: the article link over the discussion's (HN) link,
+    a paper or blog title over a discussion's title, the first discussion, the longest summary, the
+    largest counts, the earliest date."""
     first = members[0]
-    non_hn = [m for m in members if not m.hn_id] or list(members)
-    best = non_hn[0]
+    undiscussed = [m for m in members if not m.discussion] or list(members)
+    best = undiscussed[0]
     # The article's own source knows its link best (arXiv's abs page over an HN submission's pdf link).
-    ordered = [m for m in members if not m.hn_id] + [m for m in members if m.hn_id]
-    url = next((m.url for m in ordered if m.url and m.url != m.hn_url), first.url)
-    hn = next((m for m in members if m.hn_id), None)
+    ordered = [m for m in members if not m.discussion] + [m for m in members if m.discussion]
+    url = next((m.url for m in ordered if m.url and not (m.discussion and m.url == m.discussion.url)), first.url)
     dates = [m.published for m in members if m.published]
     merged = replace(
         best,
         url=url,
-        hn_id=hn.hn_id if hn else None,
-        hn_url=hn.hn_url if hn else None,
+        discussion=next((m.discussion for m in members if m.discussion), None),
         arxiv_id=next((m.arxiv_id for m in members if m.arxiv_id), None),
         doi=next((m.doi for m in members if m.doi), None),
         published=min(dates) if dates else None,

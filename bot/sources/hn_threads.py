@@ -19,7 +19,7 @@ from urllib.parse import urlencode, urlsplit
 
 from bot.core.config import HN_SEARCH_URL
 from bot.core.identity import Identity, canonical_url, url_identities
-from bot.core.records import FeedItem, StoredItem
+from bot.core.records import Discussion, FeedItem, StoredItem
 from bot.sources.fetch import Fetcher, FetchSettings
 from bot.sources.parsers import ParseError, parse_algolia
 from bot.store.database import Store
@@ -31,14 +31,16 @@ REFRESH_EVERY = timedelta(hours=12)
 
 @dataclass(frozen=True)
 class Thread:
+    """The HN story found for an item, with the points and comments it brings the item."""
+
     hn_id: int
     points: int | None
     comments: int | None
     created: str | None
 
     @property
-    def url(self) -> str:
-        return f"https://news.ycombinator.com/item?id={self.hn_id}"
+    def discussion(self) -> Discussion:
+        return Discussion.hn(self.hn_id)
 
 
 def search_terms(url: str | None, arxiv_id: str | None) -> list[str]:
@@ -118,12 +120,12 @@ class ThreadFinder:
             store.record_hn_lookup(row.id, stamp, thread.hn_id if thread else None)
             if thread:
                 found[row.id] = thread
-                fields: dict[str, Any] = {"hn_id": thread.hn_id, "hn_url": thread.url}
+                fields: dict[str, Any] = {"discussion": thread.discussion}
                 if thread.points is not None:
                     fields["points"] = thread.points
                 if thread.comments is not None:
                     fields["comments"] = thread.comments
-                store.update_item(row.id, fields, [Identity("hn", str(thread.hn_id))])
+                store.update_item(row.id, fields, [thread.discussion.identity])
         return found
 
     @staticmethod

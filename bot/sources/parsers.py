@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.core.identity import arxiv_id_from_url, hn_id_from_url
 from bot.core.normalize import make_item, plain_text
-from bot.core.records import FeedItem
+from bot.core.records import Discussion, FeedItem
 from bot.sources.encoding import repair_utf8
 from bot.sources.outcome import MAX_SKIPPED_REASONS
 
@@ -153,7 +153,7 @@ def _rss_item(entry: Any, source: str) -> FeedItem | None:
         url=link or None,
         published=_iso(entry.get("published_parsed") or entry.get("updated_parsed")),
         summary=plain_text(description or content),
-        hn_id=hn_id,
+        discussion=Discussion.hn(hn_id) if hn_id else None,
         points=points,
         comments=comments_n,
         categories=tags,
@@ -194,7 +194,7 @@ def parse_algolia(body: bytes, source: str) -> tuple[list[FeedItem], dict[str, A
                 url=hit.get("url") if isinstance(hit.get("url"), str) else None,
                 published=published if isinstance(published, str) else None,
                 summary=plain_text(str(hit.get("story_text") or "")),
-                hn_id=int(object_id),
+                discussion=Discussion.hn(object_id),
                 points=hit.get("points") if isinstance(hit.get("points"), int) else None,
                 comments=hit.get("num_comments") if isinstance(hit.get("num_comments"), int) else None,
             )

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from bot.core.identity import Identity
-from bot.core.records import ItemStatus, NewItem, StoredItem
+from bot.core.records import Discussion, ItemStatus, NewItem, StoredItem, hn_discussion
 from bot.store.identities import IdentityRecords
 
 _JSON_FIELDS = ("sources", "topics", "categories", "explain")
@@ -58,6 +58,8 @@ class ItemRecords(IdentityRecords):
                                  [[row[c] for c in columns] for row in rows])
 
     def update_item(self, item_id: int, fields: dict[str, Any], identities: Iterable[Identity] = ()) -> None:
+        """Sets the given fields of one item (by StoredItem's names: `discussion` is a Discussion) and adds
+        the identities it does not have yet."""
         if fields:
             self.db.table("items").update(item_id, _encode(fields))
         have = self.item_identities(item_id)
@@ -144,7 +146,7 @@ def _window(since: str | None, until: str | None) -> tuple[str, list[Any]]:
 def _new_row(item: NewItem) -> dict[str, Any]:
     """The items row of a new item: its own fields (not its identities; they go in their table),
     first seen being its last update too, in no digest yet."""
-    return _encode({"title": item.title, "url": item.url, "hn_id": item.hn_id, "hn_url": item.hn_url,
+    return _encode({"title": item.title, "url": item.url, "discussion": item.discussion,
                     "arxiv_id": item.arxiv_id, "doi": item.doi, "published": item.published,
                     "first_seen": item.first_seen, "updated": item.first_seen, "sources": item.sources,
                     "topics": item.topics, "score": item.score, "relevance": item.relevance, "status": item.status,
@@ -153,9 +155,26 @@ def _new_row(item: NewItem) -> dict[str, Any]:
 
 
 def _encode(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: (json.dumps(list(v) if isinstance(v, tuple) else v)
-                if k in _JSON_FIELDS and not isinstance(v, str) and v is not None else v)
-            for k, v in record.items()}
+    """Fields as the items table holds them: lists and mappings as JSON, the discussion as its columns."""
+    encoded: dict[str, Any] = {}
+    for k, v in record.items():
+        if k == "discussion":
+            encoded.update(_discussion_columns(v))
+        elif k in _JSON_FIELDS and not isinstance(v, str) and v is not None:
+            encoded[k] = json.dumps(list(v) if isinstance(v, tuple) else v)
+        else:
+            encoded[k] = v
+    return encoded
+
+
+def _discussion_columns(discussion: Discussion | None) -> dict[str, Any]:
+    """An item's discussion in the columns the items table has always had: hn_id and hn_url."""
+    if discussion is None:
+        return {"hn_id": None, "hn_url": None}
+    if discussion.site != "hn":  # no source makes one yet; the one that does adds its columns
+        raise ValueError(f"The items table keeps HN discussions only (columns hn_id and hn_url), not a "
+                         f"{discussion.label} thread")
+    return {"hn_id": discussion.hn_id, "hn_url": discussion.hn_url}
 
 
 def _item(row: dict[str, Any]) -> StoredItem:
@@ -163,7 +182,7 @@ def _item(row: dict[str, Any]) -> StoredItem:
         return tuple(json.loads(row[key])) if row[key] else ()
 
     return StoredItem(
-        id=row["id"], title=row["title"], url=row["url"], hn_id=row["hn_id"], hn_url=row["hn_url"],
+        id=row["id"], title=row["title"], url=row["url"], discussion=hn_discussion(row["hn_id"], row["hn_url"]),
         arxiv_id=row["arxiv_id"], doi=row["doi"], published=row["published"], first_seen=row["first_seen"],
         updated=row["updated"], sources=listed("sources"), topics=listed("topics"), score=row["score"],
         relevance=row["relevance"], status=cast(ItemStatus, row["status"]), summary=row["summary"],
