@@ -18,8 +18,6 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dotenv import dotenv_values
-
 from bot.core.cron import validate_cron
 from bot.core.errors import ConfigError
 from bot.core.feed_kinds import FEED_KEYS, kind_options, known_kinds
@@ -128,6 +126,8 @@ def environment(cwd: Path, base: Mapping[str, str] | None = None, config_folder:
     for folder in folders:
         dotenv = folder / ".env"
         if dotenv.is_file() and dotenv.resolve() not in seen:
+            from dotenv import dotenv_values  # here: most folders have no .env, and every command reads config
+
             seen.add(dotenv.resolve())
             env.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
     env.update(os.environ if base is None else base)

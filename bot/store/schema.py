@@ -3,7 +3,6 @@ earlier version is brought forward in place (simonw/llm's migrations are the mod
 
 from __future__ import annotations
 
-import secrets
 import sqlite3
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -86,6 +85,8 @@ def _m5(db: sqlite_utils.Database) -> None:
 
 @migration(6, "install id and delivery retry times")
 def _m6(db: sqlite_utils.Database) -> None:
+    import secrets  # here, not at the top: only a new database (or this migration) makes an install id
+
     # A random id per database: Slack message marks carry it, so a message that another install (or
     # this one before its database was rebuilt) posted to the same channel never counts as ours.
     db.table("install").create({"key": str, "value": str}, pk="key")
