@@ -24,10 +24,10 @@ code = main(sys.argv[1:])
 print(json.dumps(sorted(sys.modules)), file=sys.stderr)
 sys.exit(code)
 """
-# What only items that came need: the identity index and library model, dedupe and scoring, and rich
-# (the progress bar and tables; `--json` prints neither).
+# What only items that came need: the identity index and library model, dedupe (with its fuzzy title
+# comparison) and scoring, and rich (the progress bar and tables; `--json` prints neither).
 DECIDING = {"bot.library_cache", "bot.relevance.score", "bot.relevance.dedupe", "bot.relevance.taste",
-            "bot.library.api", "rich.console"}
+            "bot.library.api", "rich.console", "rapidfuzz"}
 
 
 def _bot(args: list[str], cwd: Path, code: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
-from rapidfuzz.distance import Levenshtein
-
 
 @dataclass(frozen=True, order=True)
 class Identity:
@@ -295,20 +293,25 @@ def words_typo_equal(x: str, y: str) -> bool:
     """The one word in which two titles differ is a typo of the other: no digits, long enough, close."""
     if any(ch.isdigit() for ch in x + y) or min(len(x), len(y)) < 4:
         return False
+    # Imported here: only a fuzzy comparison needs it, and a poll that brings nothing new never makes one.
+    from rapidfuzz.distance import Levenshtein
+
     return Levenshtein.normalized_similarity(x, y) >= FUZZY_WORD_SIMILARITY
 
 
-def fuzzy_block_keys(normalized: str) -> list[tuple[int, str]]:
+@lru_cache(maxsize=8192)
+def fuzzy_block_keys(normalized: str) -> tuple[tuple[int, str], ...]:
     """Index keys such that two fuzzy-equal titles share one: the title with one word left out, for
     each word, paired with the word left out. Titles differing in exactly one word share the key that
     leaves that word out, so a lookup costs a few dictionary hits whatever the size of the library,
-    and comparing two titles under a shared key is comparing the two words left out."""
+    and comparing two titles under a shared key is comparing the two words left out. Remembered: a
+    poll asks for a new title's keys twice (to look it up, then to add it)."""
     words = normalized.split()
     if len(words) < MIN_FUZZY_WORDS:
-        return []
+        return ()
     # crc32, not hash(): str hashes differ from process to process, and the index is cached on disk.
-    return [(zlib.crc32(f"{len(words)} {i} {' '.join(words[:i] + words[i + 1:])}".encode()), words[i])
-            for i in range(len(words))]
+    return tuple((zlib.crc32(f"{len(words)} {i} {' '.join(words[:i] + words[i + 1:])}".encode()), words[i])
+                 for i in range(len(words)))
 
 
 def url_identities(url: str) -> set[Identity]:
