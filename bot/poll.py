@@ -31,6 +31,8 @@ from bot.sources.registry import default_interval
 from bot.store.database import Store
 
 if TYPE_CHECKING:  # deciding's parts are imported when items come: an all-304 poll never loads them
+    from bot.core.records import Match
+    from bot.library.matcher import IdentityIndex
     from bot.library_cache import LibraryCache
     from bot.relevance.dedupe import Candidate, Decision
     from bot.relevance.score import Scored, Scorer
@@ -328,39 +330,64 @@ def poll(config: Config, store: Store, only: Sequence[str] = (), now: datetime |
     return report
 
 
-PARALLEL_SCORING_FROM = 500  # new items; below this, a process costs more than it saves
-_scoring: tuple[Scorer, list[Decision]] | None = None  # what forked scoring workers inherit
+PARALLEL_SCORING_FROM = 500  # candidates; below this, a process costs more than it saves
+# What forked judging workers inherit: the index of what is known, the scorer and the candidates.
+_judging: tuple[IdentityIndex, Scorer, Sequence[Candidate]] | None = None
+Judged = tuple["Match | None", "Scored | None"]
 
 
-def _score_range(start: int, stop: int) -> list[Scored]:
-    """Runs in a forked worker: scores its share of what the parent had in hand when it forked."""
-    assert _scoring is not None
-    scorer, decisions = _scoring
-    return [scorer.score(d.candidate.item, d.candidate.sources) for d in decisions[start:stop]]
+def _judge_range(start: int, stop: int) -> list[Judged]:
+    """Each candidate of a share looked up among what is known, and scored unless it is known. Runs
+    here and in forked workers, on what this process had in hand when it forked."""
+    assert _judging is not None
+    index, scorer, candidates = _judging
+    judged: list[Judged] = []
+    for c in candidates[start:stop]:
+        match = index.match(c.item.identities)
+        judged.append((match, None if match is not None else scorer.score(c.item, c.sources)))
+    return judged
 
 
-def score_all(scorer: Scorer, decisions: list[Decision]) -> list[Scored]:
-    """Each new item scored, in order. Many items on several cores: forked workers inherit the scorer
-    (a big library's model is never pickled) and score a share each while this process scores the
-    first. Each item's score depends on nothing but the item and the scorer, so the split changes no
-    result. Forking needs a process with no other thread running; elsewhere, one core does it all."""
-    global _scoring
-    workers = min(os.cpu_count() or 1, len(decisions) // (PARALLEL_SCORING_FROM // 2) or 1)
-    if len(decisions) < PARALLEL_SCORING_FROM or workers < 2 or _start_method() != "fork":
-        return [scorer.score(d.candidate.item, d.candidate.sources) for d in decisions]
-    bounds = [len(decisions) * k // workers for k in range(workers + 1)]
-    _scoring = (scorer, decisions)
+def _judge_in_shares(count: int) -> list[Judged]:
+    """_judge_range over all `count` candidates: for many, forked workers take a share each while this
+    process does the first (the index and a big library's model are inherited, never pickled). Each
+    lookup and score depends on nothing but the candidate, the index and the scorer, so the split changes
+    no result. Forking needs a process with no other thread running; elsewhere, one core does it all."""
+    workers = min(os.cpu_count() or 1, count // (PARALLEL_SCORING_FROM // 2) or 1)
+    if count < PARALLEL_SCORING_FROM or workers < 2 or _start_method() != "fork":
+        return _judge_range(0, count)
+    bounds = [count * k // workers for k in range(workers + 1)]
     try:
         with ProcessPoolExecutor(max_workers=workers - 1, mp_context=multiprocessing.get_context("fork")) as pool:
-            shares = [pool.submit(_score_range, bounds[k], bounds[k + 1]) for k in range(1, workers)]
-            scored = _score_range(bounds[0], bounds[1])
+            shares = [pool.submit(_judge_range, bounds[k], bounds[k + 1]) for k in range(1, workers)]
+            judged = _judge_range(bounds[0], bounds[1])
             for share in shares:
-                scored.extend(share.result())
-        return scored
-    except (OSError, BrokenProcessPool):  # no processes here, or a worker died: score here
-        return [scorer.score(d.candidate.item, d.candidate.sources) for d in decisions]
+                judged.extend(share.result())
+        return judged
+    except (OSError, BrokenProcessPool):  # no processes here, or a worker died: all of it here
+        return _judge_range(0, count)
+
+
+def judge_all(candidates: Sequence[Candidate], index: IdentityIndex,
+              scorer: Scorer) -> tuple[list[Decision], dict[int, Scored]]:
+    """Each candidate known or new (dedupe.decide), and each new one scored, keyed by id(decision). The
+    costly part, looking each up among the library and the stored items and scoring those not found,
+    is spread over the cores; deciding in order among this poll's own new candidates stays here."""
+    from bot.relevance.dedupe import decide
+
+    global _judging
+    _judging = (index, scorer, candidates)
+    try:
+        judged = _judge_in_shares(len(candidates))
     finally:
-        _scoring = None
+        _judging = None
+    decisions = decide(candidates, index, [match for match, _ in judged])
+    scored: dict[int, Scored] = {}
+    for decision, (_, score) in zip(decisions, judged, strict=True):
+        if decision.match is None:
+            assert score is not None  # not found in the index, so scored
+            scored[id(decision)] = score
+    return decisions, scored
 
 
 def store_outcomes(config: Config, store: Store, outcomes: Sequence[SourceOutcome], topics: TopicMatcher,
@@ -370,13 +397,13 @@ def store_outcomes(config: Config, store: Store, outcomes: Sequence[SourceOutcom
     scorer: Scorer | None = None
     if all_items:  # an all-304 poll reads (and imports) neither the identity index nor the library model
         from bot import library_cache
-        from bot.relevance.dedupe import decide, merge
+        from bot.relevance.dedupe import merge
 
         library = library or library_cache.load(store)
-        decisions = decide(merge(all_items), library_cache.with_items(library.index, store))
         scorer = build_scorer(topics, store, now, all_items, library)
-    fresh_decisions = [d for d in decisions if d.match is None]
-    scored = dict(zip(map(id, fresh_decisions), score_all(scorer, fresh_decisions), strict=True)) if scorer else {}
+        decisions, scored = judge_all(merge(all_items), library_cache.with_items(library.index, store), scorer)
+    else:
+        scored = {}
     fate: dict[int, str] = {}  # id(FeedItem) -> new | known | off_topic
     stamp = now.isoformat(timespec="seconds")
     with store.transaction():

@@ -472,11 +472,56 @@ def test_many_new_items_are_scored_on_every_core_with_the_same_results(tmp_path:
     items = [make_item(source="s", title=f"{('LLM inference', 'Kitchen tiles', 'LoRA adapters')[n % 3]} note {n}",
                        url=f"https://x{n}.example/{n}", summary=f"post {n}", published="2026-11-18T10:00:00+00:00")
              for n in range(poll_module.PARALLEL_SCORING_FROM + 100)]
-    decisions = decide(merge([i for i in items if i is not None]), IdentityIndex())
+    candidates = merge([i for i in items if i is not None])
+    decisions = decide(candidates, IdentityIndex())
     scorer = poll_module.build_scorer(TopicMatcher(load_topics(config.topics)), store, NOW)
     monkeypatch.setattr(poll_module, "ProcessPoolExecutor", CountingPool)
     CountingPool.shares = []
     monkeypatch.setattr(poll_module, "_start_method", lambda: "fork")
-    in_parallel = poll_module.score_all(scorer, decisions)
-    assert in_parallel == [scorer.score(d.candidate.item, d.candidate.sources) for d in decisions]
+    judged, scored = poll_module.judge_all(candidates, IdentityIndex(), scorer)
+    assert [d.match for d in judged] == [d.match for d in decisions]
+    assert [scored[id(d)] for d in judged] == [scorer.score(d.candidate.item, d.candidate.sources) for d in decisions]
     assert len(CountingPool.shares) == min(os.cpu_count() or 1, 2) - 1  # (600 items: two shares at most)
+
+
+def test_judging_on_every_core_decides_as_one_core_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Known by the library, known as a typo of an earlier new candidate of the same poll, or new: the
+    forked lookups and the ordered pass after them decide each as the one-process path does."""
+    from bot.core.identity import url_identities
+    from bot.core.normalize import make_item
+    from bot.library.matcher import IdentityIndex
+    from bot.relevance.dedupe import merge
+    from bot.relevance.topics import TopicMatcher
+    from bot.sources.feedlist import load_topics
+
+    config = make_config(tmp_path, [])
+    store = open_store(config)
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet"]
+    items = []
+    for n in range(poll_module.PARALLEL_SCORING_FROM + 100):
+        title = f"Serving {words[n % 10]} {words[n // 10 % 10]} {words[n // 100 % 10]} models quickly"
+        if n % 7 == 3:  # a typo of the title of the item before it (same words otherwise): a fuzzy duplicate
+            prev = n - 1
+            title = f"Servng {words[prev % 10]} {words[prev // 10 % 10]} {words[prev // 100 % 10]} models quickly"
+        items.append(make_item(source="s", title=title, url=f"https://x{n}.example/{n}", summary=f"post {n}",
+                               published="2026-11-18T10:00:00+00:00"))
+    candidates = merge([i for i in items if i is not None])
+
+    def library() -> IdentityIndex:
+        index = IdentityIndex()
+        for n in range(0, len(items), 10):  # every tenth link is in the library already
+            index.add("entry", n, url_identities(f"https://x{n}.example/{n}"))
+        return index
+
+    scorer = poll_module.build_scorer(TopicMatcher(load_topics(config.topics)), store, NOW)
+    monkeypatch.setattr(poll_module, "_start_method", lambda: None)  # one process
+    alone, alone_scored = poll_module.judge_all(candidates, library(), scorer)
+    monkeypatch.setattr(poll_module, "ProcessPoolExecutor", CountingPool)
+    CountingPool.shares = []
+    monkeypatch.setattr(poll_module, "_start_method", lambda: "fork")
+    shared, shared_scored = poll_module.judge_all(candidates, library(), scorer)
+    rules = [d.match.rule if d.match else None for d in shared]
+    assert rules == [d.match.rule if d.match else None for d in alone]
+    assert rules.count("url") >= 50 and rules.count("fuzzy_title") >= 50 and rules.count(None) >= 400
+    assert [shared_scored[id(d)] for d in shared if not d.match] == [alone_scored[id(d)] for d in alone if not d.match]
+    assert len(CountingPool.shares) == min(os.cpu_count() or 1, 2) - 1

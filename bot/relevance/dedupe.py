@@ -51,6 +51,8 @@ def combine(members: Sequence[FeedItem]) -> Candidate:
     a paper or blog title over a discussion's title, the first discussion, the longest summary, the
     largest counts, the earliest date."""
     first = members[0]
+    if len(members) == 1 and len(set(first.categories)) == len(first.categories):
+        return Candidate(first, (first.source,), (first,))  # most items are reported once: nothing to combine
     undiscussed = [m for m in members if not m.discussion] or list(members)
     best = undiscussed[0]
     # The article's own source knows its link best (arXiv's abs page over an HN submission's pdf link).
@@ -84,13 +86,20 @@ class Decision:
         return self.match is not None
 
 
-def decide(candidates: Sequence[Candidate], index: IdentityIndex) -> list[Decision]:
-    """Known or new for each candidate; new ones are added to the index as they are decided, so two
-    candidates that only a fuzzy title links are not both new."""
+def decide(candidates: Sequence[Candidate], index: IdentityIndex,
+           found: Sequence[Match | None] | None = None) -> list[Decision]:
+    """Known or new for each candidate. Each is looked up in `index` (the library and the stored items;
+    `found` holds those lookups when processes that shared the work made them). One that the index does
+    not know is then looked up among the new candidates before it, and joins them if none matches, so
+    two candidates that only a fuzzy title links are not both new. The index itself is left as it was."""
+    new = IdentityIndex()
     decisions = []
     for n, candidate in enumerate(candidates):
-        match = index.match(candidate.item.identities)
-        decisions.append(Decision(candidate, match))
+        identities = candidate.item.identities
+        match = found[n] if found is not None else index.match(identities)
         if match is None:
-            index.add("pending", n, candidate.item.identities)
+            match = new.match(identities)
+            if match is None:
+                new.add("pending", n, identities)
+        decisions.append(Decision(candidate, match))
     return decisions
