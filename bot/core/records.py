@@ -216,8 +216,15 @@ def hn_discussion(hn_id: int | str | None, hn_url: str | None) -> Discussion | N
     return replace(thread, url=hn_url) if hn_url and hn_url != thread.url else thread
 
 
+class _FieldsAsJson:
+    """`as_json`: every field of a record, in order, tuples as lists (what `--json` prints)."""
+
+    def as_json(self) -> dict[str, Any]:
+        return {name: _plain(value) for name, value in vars(self).items()}
+
+
 @dataclass(frozen=True)
-class StoredEntry:
+class StoredEntry(_FieldsAsJson):
     """One library entry as stored (fields in the table's column order)."""
 
     id: int
@@ -230,12 +237,9 @@ class StoredEntry:
     internal_links: tuple[str, ...]
     text: str | None
 
-    def as_json(self) -> dict[str, Any]:
-        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
-
 
 @dataclass(frozen=True)
-class LibraryHit:
+class LibraryHit(_FieldsAsJson):
     """A library entry that a full-text search found."""
 
     id: int
@@ -245,9 +249,6 @@ class LibraryHit:
     title: str | None
     urls: tuple[str, ...]
     text: str | None
-
-    def as_json(self) -> dict[str, Any]:
-        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
 
 
 @dataclass(frozen=True)
