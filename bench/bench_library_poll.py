@@ -1,7 +1,7 @@
 """A poll against a big library: `bot poll` as a whole process, with a library of N entries (synthetic
-titles and links in dated log sections), one feed of 20 new items on a loopback server. The first poll
-builds the library's identity index and model and caches them beside the database; later polls read
-the cache (each poll's feed has new items, so the index and model are needed every time).
+titles and links in dated log sections), one feed of 20 new items on a loopback server. `bot library
+import` builds the library's identity index and model and caches them beside the database; every poll
+reads the cache (each poll's feed has new items, so the index and model are needed every time).
 
     .venv/bin/python -m bench.bench_library_poll [--library 100000] [--polls 3]
 
@@ -53,7 +53,7 @@ def run(library: int = 100_000, polls: int = 3) -> dict[str, Any]:
             took, out = timed([*bot_command(), "poll", "--json"], folder, env)
             assert json.loads(out)["totals"].get("fetched") == 20, out
             times.append(round(took, 3))
-        result["polls_s"] = times  # the first builds the cache; the others read it
+        result["polls_s"] = times  # each reads the cache that the import built
         for label, args in (("help_s", ["--help"]), ("status_s", ["status"]),
                             ("library_check_s", ["library", "check", "https://arxiv.org/abs/2300.00000"])):
             result[label] = min(round(timed([*bot_command(), *args], folder, env)[0], 3) for _ in range(3))
