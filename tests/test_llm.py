@@ -41,7 +41,7 @@ def test_summaries_appear_and_are_never_requested_twice(tmp_path: Path) -> None:
     assert "<item>" in request["messages"][1]["content"]
     assert llm.requests[0]["auth"] == "Bearer sk-test-key"
     usage = store.token_usage()
-    assert usage["prompt_tokens"] == 100 and usage["completion_tokens"] == 40
+    assert usage.prompt_tokens == 100 and usage.completion_tokens == 40
     log = (tmp_path / "library" / "log.md").read_text()
     assert "\t* A concise look at" in log
 
@@ -180,8 +180,8 @@ def test_an_abandoned_request_is_cut_off_at_its_deadline(tmp_path: Path) -> None
     assert 0.9 < took < 2.0
     assert list(result.values()) == [DRIP_ITEMS[0]["description"]]
     cached = store.cached_summaries([f"url:{DRIP_ITEMS[0]['link']}"], "m", "v1")
-    assert [row["status"] for row in cached.values()] == ["error"]
-    assert store.token_usage()["summaries"] == 0 and store.token_usage()["failed"] == 1
+    assert [row.status for row in cached.values()] == ["error"]
+    assert store.token_usage().summaries == 0 and store.token_usage().failed == 1
 
 
 @pytest.mark.parametrize("setting", ["budget_seconds = 0", "request_seconds = -1", "budget_seconds = nan"])

@@ -164,3 +164,33 @@ def test_after_a_poll_every_status_and_result_is_one_of_its_declared_values(tmp_
     states = {s.name: s for s in store.source_states()}
     assert (states["good"].result, states["bad"].result) == ("ok", "error")
     assert all(s.result in get_args(SourceResult) for s in states.values())
+
+
+def test_the_summary_cache_and_hn_lookups_answer_with_records(store: Store) -> None:
+    from bot.core.errors import StoreError
+    from bot.core.records import CachedSummary, HnLookup, SummaryStatus, TokenUsage
+
+    keys = [f"url:https://example.com/{n}" for n in range(700)]  # more than one query may name
+    for n, key in enumerate(keys):
+        status: SummaryStatus = ("ok", "rejected", "error")[n % 3]
+        store.cache_summary(key, "m", "v1", status, "text" if status == "ok" else None, 10, 5, None)
+    found = store.cached_summaries(keys + ["url:https://example.com/none"], "m", "v1")
+    assert set(found) == set(keys)
+    first = found[keys[0]]
+    assert isinstance(first, CachedSummary) and dataclasses.is_dataclass(first)
+    assert (first.status, first.text, first.prompt_tokens, first.created) == ("ok", "text", 10, store.now())
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        first.text = "changed"  # type: ignore[misc]
+    assert store.cached_summaries(keys, "other model", "v1") == {}
+    usage = store.token_usage()
+    assert usage == TokenUsage(summaries=467, prompt_tokens=7000, completion_tokens=3500, rejected=233, failed=233)
+    assert usage.as_json()["summaries"] == 467
+    store.db.execute("update summaries set status = 'maybe' where key = ?", [keys[0]])
+    with pytest.raises(StoreError, match="maybe"):
+        store.cached_summaries(keys[:1], "m", "v1")
+
+    assert store.hn_lookup(1) is None
+    store.record_hn_lookup(1, "2026-11-20T12:00:00+00:00", None)
+    assert store.hn_lookup(1) == HnLookup(1, "2026-11-20T12:00:00+00:00", None)
+    store.record_hn_lookup(1, "2026-11-21T12:00:00+00:00", 36064568)
+    assert store.hn_lookup(1) == HnLookup(1, "2026-11-21T12:00:00+00:00", 36064568)

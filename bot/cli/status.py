@@ -51,7 +51,7 @@ def collect_status(app: App) -> dict[str, Any]:
             "digested": store.count_digested(),
         },
         "digests": digests,
-        "llm": {"enabled": config.llm_enabled, "model": config.llm_model, **store.token_usage()},
+        "llm": {"enabled": config.llm_enabled, "model": config.llm_model, **store.token_usage().as_json()},
         "next": {
             "poll": max(next_poll, now).isoformat(timespec="seconds"),
             "digest": next_occurrence(config.digest_cron, config.timezone, now).isoformat(timespec="seconds"),

@@ -296,3 +296,46 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Mapping):
         return dict(value)
     return value
+
+
+# -- the LLM summary cache and HN thread lookups ------------------------------------------------------
+
+# What a request for a summary came to: a summary, an answer that validation rejected, or a failure.
+SummaryStatus = Literal["ok", "rejected", "error"]
+
+
+@dataclass(frozen=True)
+class CachedSummary:
+    """One cached answer for an item, model and prompt version (bot.digest.llm): never asked again,
+    except a failure, some minutes later."""
+
+    key: str
+    model: str
+    prompt_version: str
+    status: SummaryStatus
+    text: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    reason: str | None
+    created: str | None
+
+
+@dataclass(frozen=True)
+class TokenUsage(_FieldsAsJson):
+    """What the summary cache holds, for `bot status`: summaries made, tokens spent, answers rejected,
+    requests that failed."""
+
+    summaries: int
+    prompt_tokens: int
+    completion_tokens: int
+    rejected: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class HnLookup:
+    """When an item's HN thread was last looked for, and the thread found then (if any)."""
+
+    item_id: int
+    checked: str
+    hn_id: int | None

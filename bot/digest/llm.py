@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 
 from openai import OpenAI
 
-from bot.core.records import StoredItem
+from bot.core.records import StoredItem, SummaryStatus
 from bot.core.redact import redact
 from bot.digest.nolinks import has_domain
 from bot.digest.summarize import extractive_summary, sanitize_summary
@@ -55,7 +55,7 @@ _REFUSAL = re.compile(r"^\s*(?:i'?m sorry|i can(?:no|')t|i am unable|as an ai)",
 
 @dataclass(frozen=True)
 class Answer:
-    status: str  # ok | rejected | error
+    status: SummaryStatus
     text: str | None
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -126,13 +126,13 @@ class LLMSummarizer:
         todo = []
         for row in wanted:
             hit = cached.get(identity_key(row))
-            if hit is None or (hit["status"] == "error" and _failed_long_ago(hit.get("created"), now)):
+            if hit is None or (hit.status == "error" and _failed_long_ago(hit.created, now)):
                 todo.append(row)
-            elif hit["status"] == "ok":
-                result[row.id] = hit["text"]
-            elif hit["status"] == "error":
+            elif hit.status == "ok":
+                result[row.id] = hit.text
+            elif hit.status == "error":
                 log.info("summary of item %s: failed at %s (%s); not asked again before %s minutes have passed",
-                         row.id, hit.get("created"), hit.get("reason"),
+                         row.id, hit.created, hit.reason,
                          int(FAILURE_RETRY_AFTER.total_seconds() // 60))
         if todo:
             answers = self._ask_all(todo)

@@ -141,4 +141,4 @@ class ThreadFinder:
         published = row.when
         if not published or now - datetime.fromisoformat(published) >= YOUNG:
             return False
-        return now - datetime.fromisoformat(str(last["checked"])) >= REFRESH_EVERY
+        return now - datetime.fromisoformat(last.checked) >= REFRESH_EVERY

@@ -1,6 +1,6 @@
 """The store: one SQLite database, the only place that speaks SQL. `Store` is its parts together,
 one mixin per table or concern over a shared base (bot.store.base): items, the library and the
-identities, sources, and the delivery ledger."""
+identities, sources, the delivery ledger, the LLM summary cache and HN thread lookups."""
 
 from __future__ import annotations
 
@@ -11,13 +11,15 @@ from bot.core.clock import Clock, system_clock
 from bot.core.errors import StoreError
 from bot.store.connection import connect
 from bot.store.deliveries import DeliveryRecords
+from bot.store.hn_lookups import HnLookupRecords
 from bot.store.items import ItemRecords
 from bot.store.library import LibraryRecords
 from bot.store.schema import migrate
 from bot.store.sources import SourceRecords
+from bot.store.summaries import SummaryRecords
 
 
-class Store(ItemRecords, LibraryRecords, SourceRecords, DeliveryRecords):
+class Store(ItemRecords, LibraryRecords, SourceRecords, DeliveryRecords, SummaryRecords, HnLookupRecords):
     """Owns one SQLite database. Construct with `Store.open(path)`; ":memory:" works for tests."""
 
     @classmethod

@@ -1,6 +1,6 @@
-"""Delivery records of the store: digests and their deliveries (the exactly-once ledger), the LLM summary
-cache, HN thread lookups. A mixin of Store (bot.store.database), typed against the little of the store
-it uses (`LedgerBase`): its connection's `execute`, `transaction()` and `now()`. Plain SQL, no SDK."""
+"""Delivery records of the store: digests and their deliveries (the exactly-once ledger). A mixin of
+Store (bot.store.database), typed against the little of the store it uses (`LedgerBase`): its
+connection's `execute`, `transaction()` and `now()`. Plain SQL, no SDK."""
 
 from __future__ import annotations
 
@@ -144,49 +144,6 @@ class DeliveryRecords:
         with self.transaction():
             self.db.execute(f"update deliveries set {assigned} where digest_id = ? and target = ?",
                             [*fields.values(), digest_id, target])
-
-    # -- HN thread lookups -------------------------------------------------------------------------
-    def hn_lookup(self: LedgerBase, item_id: int) -> dict[str, Any] | None:
-        row = self.db.execute("select item_id, checked, hn_id from hn_lookups where item_id = ?", [item_id]).fetchone()
-        return None if row is None else {"item_id": row[0], "checked": row[1], "hn_id": row[2]}
-
-    def record_hn_lookup(self: LedgerBase, item_id: int, checked: str, hn_id: int | None) -> None:
-        with self.transaction():
-            self.db.execute("insert into hn_lookups (item_id, checked, hn_id) values (?, ?, ?) on conflict (item_id) "
-                            "do update set checked = excluded.checked, hn_id = excluded.hn_id",
-                            [item_id, checked, hn_id])
-
-    # -- summary cache ------------------------------------------------------------------------------
-    def cached_summaries(self: LedgerBase, keys: list[str], model: str,
-                         prompt_version: str) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {}
-        for i in range(0, len(keys), 500):
-            chunk = keys[i:i + 500]
-            cursor = self.db.execute(f"select * from summaries where model = ? and prompt_version = ? and key in "
-                                     f"({_marks(chunk)})", [model, prompt_version, *chunk])
-            columns = [d[0] for d in cursor.description]
-            for values in cursor:
-                row = dict(zip(columns, values, strict=True))
-                found[row["key"]] = row
-        return found
-
-    def cache_summary(self: LedgerBase, key: str, model: str, prompt_version: str, status: str, text: str | None,
-                      prompt_tokens: int, completion_tokens: int, reason: str | None) -> None:
-        with self.transaction():
-            self.db.execute(
-                "insert into summaries (key, model, prompt_version, status, text, prompt_tokens, completion_tokens, "
-                "reason, created) values (?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (key, model, prompt_version) do "
-                "update set status = excluded.status, text = excluded.text, prompt_tokens = excluded.prompt_tokens, "
-                "completion_tokens = excluded.completion_tokens, reason = excluded.reason, created = excluded.created",
-                [key, model, prompt_version, status, text, prompt_tokens, completion_tokens, reason, self.now()])
-
-    def token_usage(self: LedgerBase) -> dict[str, int]:
-        # Failed requests are cached too (for a few minutes, bot.digest.llm), but they are no summaries.
-        row = self.db.execute("select coalesce(sum(status != 'error'), 0), coalesce(sum(prompt_tokens), 0),"
-                              " coalesce(sum(completion_tokens), 0), coalesce(sum(status = 'rejected'), 0),"
-                              " coalesce(sum(status = 'error'), 0) from summaries", []).fetchone()
-        return {"summaries": row[0], "prompt_tokens": row[1], "completion_tokens": row[2], "rejected": row[3],
-                "failed": row[4]}
 
 
 def _digest(store: LedgerBase, row: Sequence[Any], with_bodies: bool) -> Digest:
