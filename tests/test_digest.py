@@ -14,6 +14,7 @@ import pytest
 
 import bot.library.api as lib
 from bot.core.config import Config, load_config
+from bot.core.records import Headline
 from bot.core.targets import DeliveryTarget
 from bot.delivery import git, log, slack_token, slack_webhook
 from bot.delivery.slack_api import BotTokenPoster, WebhookPoster
@@ -357,8 +358,8 @@ def test_the_same_news_from_two_sites_takes_one_slot(tmp_path: Path) -> None:
     assert run(config, store, DigestOptions(slack=False, dry_run=True), targets(), NOW).items == []
 
 
-def _rows(*titles: str) -> list[dict[str, Any]]:
-    return [{"id": n, "title": t} for n, t in enumerate(titles, 1)]
+def _rows(*titles: str) -> list[Headline]:
+    return [Headline(n, t) for n, t in enumerate(titles, 1)]
 
 
 def test_two_headlines_of_one_launch_take_one_slot_by_its_name() -> None:
@@ -369,7 +370,7 @@ def test_two_headlines_of_one_launch_take_one_slot_by_its_name() -> None:
                  "Fine-tuning language models on one GPU")
     chosen, skipped = without_repeats(rows, 10)
     assert skipped == [3]
-    assert [r["id"] for r in chosen] == [1, 2, 4, 5]
+    assert [r.id for r in chosen] == [1, 2, 4, 5]
 
 
 def test_a_word_that_many_candidates_use_is_not_a_name() -> None:

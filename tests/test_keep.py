@@ -7,28 +7,26 @@ import json
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from bench.bench_arxiv_week import arxiv_pages, papers, stories
 from bot.cli.group import cli
+from bot.core.records import RankInput
 from bot.relevance.keep import HN, PAPER, KindCounts, library_counts, rank_by_keep
 from tests.conftest import ROOT
 from tests.servers import FeedServer, Route, algolia
 
 
-def rows(n_papers: int, n_stories: int) -> list[dict[str, Any]]:
+def rows(n_papers: int, n_stories: int) -> list[RankInput]:
     """Every paper scores like a strongly on-topic item; stories spread from weak to strong."""
-    out: list[dict[str, Any]] = [{"id": k, "score": 0.75, "hn_id": None, "arxiv_id": f"2611.{k:05d}"}
-                                 for k in range(n_papers)]
-    out += [{"id": 100000 + k, "score": 0.3 + 0.4 * k / n_stories, "hn_id": 1 + k, "arxiv_id": None}
-            for k in range(n_stories)]
+    out = [RankInput(k, 0.75, None, f"2611.{k:05d}") for k in range(n_papers)]
+    out += [RankInput(100000 + k, 0.3 + 0.4 * k / n_stories, 1 + k, None) for k in range(n_stories)]
     return out
 
 
-def kinds_on_top(counts: KindCounts, candidates: list[dict[str, Any]], k: int = 20) -> Counter[str]:
+def kinds_on_top(counts: KindCounts, candidates: list[RankInput], k: int = 20) -> Counter[str]:
     return Counter(kept.explain["kind"] for kept in rank_by_keep(candidates, counts)[:k])
 
 

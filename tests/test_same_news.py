@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.records import Headline
 from bot.digest.repeats import repeat_pairs, without_repeats
 from bot.sources.parsers import parse_rss
 
@@ -29,7 +30,7 @@ DIFFERENT_STORIES = [
 
 @pytest.mark.parametrize("pair", DIFFERENT_STORIES, ids=lambda p: p[0][:40])
 def test_two_stories_sharing_a_rare_word_both_stay(pair: tuple[str, str]) -> None:
-    rows = [{"id": 1, "title": pair[0]}, {"id": 2, "title": pair[1]}, {"id": 3, "title": "Something else entirely"}]
+    rows = [Headline(1, pair[0]), Headline(2, pair[1]), Headline(3, "Something else entirely")]
     chosen, skipped = without_repeats(rows, 10)
     assert skipped == [] and len(chosen) == 3
 
@@ -78,21 +79,21 @@ REVIEWED_SAME_NEWS = {frozenset(pair) for pair in [
 def archive_merges(folder: Path) -> set[frozenset[str]]:
     """The pairs of different front-page stories the rule files as one, over the whole archive."""
     seen: set[object] = set()
-    by_day: dict[str, list[dict[str, object]]] = {}
+    by_day: dict[str, list[Headline]] = {}
     for path in sorted(folder.glob("*.xml")):
         for item in parse_rss(path.read_bytes(), "hnrss"):
             key = item.hn_id or item.url or item.title
             if key not in seen:
                 seen.add(key)
-                by_day.setdefault(path.stem, []).append({"id": len(seen), "title": item.title})
+                by_day.setdefault(path.stem, []).append(Headline(len(seen), item.title))
     days = sorted(by_day)
     merges = set()
     for start in range(0, len(days), 3):
         week = [row for day in days[start:start + 7] for row in by_day[day]]
         for first in range(0, len(week), 20):
             for left_out, kept in repeat_pairs(week[first:first + 40], 1000)[1]:
-                if left_out["title"] != kept["title"]:
-                    merges.add(frozenset({str(left_out["title"]), str(kept["title"])}))
+                if left_out.title != kept.title:
+                    merges.add(frozenset({str(left_out.title), str(kept.title)}))
     return merges
 
 

@@ -339,3 +339,25 @@ class HnLookup:
     item_id: int
     checked: str
     hn_id: int | None
+
+
+# -- what a digest's selection ranks ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RankInput:
+    """What ranking a digest's candidates needs of each (bot.relevance.keep): the score and whether it
+    has an HN thread or an arXiv id (its kind)."""
+
+    id: int
+    score: float | None
+    hn_id: int | None
+    arxiv_id: str | None
+
+
+@dataclass(frozen=True)
+class Headline:
+    """What leaving out repeats needs of a candidate (bot.digest.repeats): its id and title."""
+
+    id: int
+    title: str | None

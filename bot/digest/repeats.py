@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
 
 from bot.core.identity import normalize_title
+from bot.core.records import Headline
 from bot.relevance.words import STOPWORDS
 
 REPEAT_OVERLAP = 0.6  # share of title words (Jaccard) above which two items say the same thing
@@ -30,21 +30,20 @@ OPPOSITES = (frozenset({"less", "more"}), frozenset({"fewer", "more"}), frozense
 _SERIES_SPLIT = re.compile(r":\s|\s[-–—]\s")
 
 
-def without_repeats(ranked: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], list[int]]:
+def without_repeats(ranked: list[Headline], limit: int) -> tuple[list[Headline], list[int]]:
     """The top items, leaving out one whose title is nearly another's already chosen (the same news
-    from two sites, with different links). Returns the chosen rows and the ids left out."""
+    from two sites, with different links). Returns the chosen ones and the ids left out."""
     chosen, pairs = repeat_pairs(ranked, limit)
-    return chosen, [left_out["id"] for left_out, _ in pairs]
+    return chosen, [left_out.id for left_out, _ in pairs]
 
 
-def repeat_pairs(ranked: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]],
-                                                                    list[tuple[dict[str, Any], dict[str, Any]]]]:
-    """The chosen rows, and each row left out with the chosen row it repeats (what the archive check
+def repeat_pairs(ranked: list[Headline], limit: int) -> tuple[list[Headline], list[tuple[Headline, Headline]]]:
+    """The chosen ones, and each one left out with the chosen one it repeats (what the archive check
     in the tests reviews)."""
-    chosen: list[dict[str, Any]] = []
-    pairs: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    chosen: list[Headline] = []
+    pairs: list[tuple[Headline, Headline]] = []
     seen: list[_Headline] = []
-    headlines = [_Headline.of(row["title"] or "") for row in ranked]
+    headlines = [_Headline.of(row.title or "") for row in ranked]
     used_by = Counter(w for h in headlines for w in h.words)
     rare = {w for w, n in used_by.items()
             if n <= NAME_MAX_TITLES and len(w) >= 5 and w.isalpha() and w not in NOT_NAMES}

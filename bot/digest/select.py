@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from bot.core.errors import ConfigError
 from bot.core.normalize import iso_time
-from bot.core.records import StoredItem
+from bot.core.records import Headline, StoredItem
 from bot.digest.repeats import without_repeats
 from bot.relevance.keep import item_kind, library_counts, rank_by_keep
 from bot.store.database import Store
@@ -52,8 +52,7 @@ def select(store: Store, since: str | None, until: str | None, limit: int,
     for (has_hn, has_arxiv), n in store.offered_counts(since, until).items():
         counts.offered[item_kind(has_hn, has_arxiv)] += n
     candidates = store.relevant_candidates(since, until)
-    ranked_ids = rank_by_keep([{"id": c.id, "score": c.score, "hn_id": c.hn_id, "arxiv_id": c.arxiv_id}
-                               for c in candidates], counts)[:limit * 2]
+    ranked_ids = rank_by_keep(candidates, counts)[:limit * 2]
     stored = store.items_by_id(k.id for k in ranked_ids)
     ranked: dict[int, StoredItem] = {}
     for kept in ranked_ids:
@@ -61,10 +60,10 @@ def select(store: Store, since: str | None, until: str | None, limit: int,
         # The digest's score is the one comparable across sources; the source's own stays in explain.
         ranked[item.id] = replace(item, score=kept.keep,
                                   explain={**item.explain, "keep": {**kept.explain, "source_score": item.score}})
-    chosen, skipped = without_repeats([{"id": item.id, "title": item.title} for item in ranked.values()], limit)
+    chosen, skipped = without_repeats([Headline(item.id, item.title) for item in ranked.values()], limit)
     if repeats is not None:
         repeats.extend(skipped)
-    return [ranked[row["id"]] for row in chosen], len(candidates)
+    return [ranked[row.id] for row in chosen], len(candidates)
 
 
 def top_papers(store: Store, since: str | None, until: str | None, limit: int) -> list[StoredItem]:

@@ -28,9 +28,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal, TypedDict
+from typing import Final, Literal, TypedDict
+
+from bot.core.records import RankInput
 
 Kind = Literal["hn", "paper", "feed"]
 HN: Final = "hn"
@@ -112,22 +114,22 @@ class Kept:
     explain: KeepExplanation
 
 
-def rank_by_keep(candidates: Sequence[Mapping[str, Any]], counts: KindCounts) -> list[Kept]:
-    """candidates: rows with id, score, hn_id, arxiv_id, best first or not. Returns them by keep, best first."""
-    by_kind: dict[Kind, list[Mapping[str, Any]]] = {k: [] for k in KINDS}
+def rank_by_keep(candidates: Sequence[RankInput], counts: KindCounts) -> list[Kept]:
+    """The candidates (in any order) by keep, best first."""
+    by_kind: dict[Kind, list[RankInput]] = {k: [] for k in KINDS}
     for row in candidates:
-        by_kind[item_kind(row["hn_id"], row["arxiv_id"])].append(row)
+        by_kind[item_kind(row.hn_id, row.arxiv_id)].append(row)
     for k in KINDS:
         counts.offered[k] = max(counts.offered[k], len(by_kind[k]))
     shares = counts.shares()
     out = []
     for k, rows in by_kind.items():
-        rows.sort(key=lambda r: (-(r["score"] or 0.0), r["id"]))
+        rows.sort(key=lambda r: (-(r.score or 0.0), r.id))
         offered = counts.offered[k]
         spread = _harmonic(offered)
         for rank, row in enumerate(rows, 1):
             keep = shares.get(k, 0.0) / (rank * spread)
-            out.append(Kept(row["id"], keep, {
+            out.append(Kept(row.id, keep, {
                 "kind": k, "kind_share": round(shares.get(k, 0.0), 4), "rank_in_kind": rank,
                 "offered_of_kind": offered, "keep": round(keep, 5)}))
     out.sort(key=lambda kept: (-kept.keep, kept.id))

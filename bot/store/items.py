@@ -6,27 +6,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, cast
 
 from bot.core.identity import Identity
-from bot.core.records import Discussion, ItemStatus, NewItem, StoredItem, hn_discussion
+from bot.core.records import Discussion, ItemStatus, NewItem, RankInput, StoredItem, hn_discussion
 from bot.store.identities import IdentityRecords
 
 _JSON_FIELDS = ("sources", "topics", "categories", "explain")
 # An item's time in a digest's window: published, else when first seen.
 _WHEN = "coalesce(published, first_seen)"
-
-
-@dataclass(frozen=True)
-class RankInput:
-    """What ranking a digest's candidates needs of each: the score and whether it has an HN thread or
-    an arXiv id (its kind)."""
-
-    id: int
-    score: float | None
-    hn_id: int | None
-    arxiv_id: str | None
 
 
 class ItemRecords(IdentityRecords):
