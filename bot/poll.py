@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from bot.core.config import Config, FeedConfig
 from bot.core.errors import ConfigError
 from bot.core.identity import parse_link
-from bot.core.records import FeedItem, ItemStatus, NewItem
+from bot.core.records import FeedItem, ItemStatus, ItemUpdate, NewItem
 from bot.relevance.topics import TopicMatcher
 from bot.sources.feedlist import load_feeds, load_topics
 from bot.sources.fetch import Fetcher, FetchSettings, global_limit, is_local
@@ -469,14 +469,14 @@ def _refresh(store: Store, item_id: int, cand: Candidate, scorer: Scorer, stamp:
     if row is None or row.digest_id:
         return
     item = cand.item
-    fields: dict[str, Any] = {"updated": stamp}
+    fields: ItemUpdate = {"updated": stamp}
     sources = tuple(dict.fromkeys([*row.sources, *cand.sources]))
     if sources != row.sources:
         fields["sources"] = sources
-    for key in ("points", "comments"):
-        new, old = getattr(item, key), getattr(row, key)
-        if new is not None and (old is None or new > old):
-            fields[key] = new
+    if item.points is not None and (row.points is None or item.points > row.points):  # counts only climb
+        fields["points"] = item.points
+    if item.comments is not None and (row.comments is None or item.comments > row.comments):
+        fields["comments"] = item.comments
     if item.discussion and not row.discussion:
         fields["discussion"] = item.discussion
     if item.arxiv_id and not row.arxiv_id:
@@ -489,5 +489,6 @@ def _refresh(store: Store, item_id: int, cand: Candidate, scorer: Scorer, stamp:
                        categories=now.categories or item.categories, points=now.points,
                        comments=now.comments, discussion=now.discussion, arxiv_id=now.arxiv_id)
         score, parts = scorer.rank(row.relevance, held, list(now.sources))
-        fields.update(score=score, explain={**row.explain, **parts})
+        fields["score"] = score
+        fields["explain"] = {**row.explain, **parts}
     store.update_item(item_id, fields, item.identities)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from bot.core.identity import Identity
 
@@ -145,6 +145,20 @@ class NewItem(Discussed):
     comments: int | None
     explain: Mapping[str, Any]
     identities: frozenset[Identity] = frozenset()
+
+
+class ItemUpdate(TypedDict, total=False):
+    """What a poll's refresh or an HN thread lookup changes of a stored item, by StoredItem's names."""
+
+    updated: str
+    sources: tuple[str, ...]
+    points: int
+    comments: int
+    discussion: Discussion
+    arxiv_id: str
+    summary: str
+    score: float
+    explain: Mapping[str, Any]
 
 
 @dataclass(frozen=True)

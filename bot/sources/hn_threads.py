@@ -14,12 +14,11 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from bot.core.config import HN_SEARCH_URL
 from bot.core.identity import Identity, canonical_url, url_identities
-from bot.core.records import Discussion, FeedItem, StoredItem
+from bot.core.records import Discussion, FeedItem, ItemUpdate, StoredItem
 from bot.sources.fetch import Fetcher, FetchSettings
 from bot.sources.parsers import ParseError, parse_algolia
 from bot.store.database import Store
@@ -120,7 +119,7 @@ class ThreadFinder:
             store.record_hn_lookup(row.id, stamp, thread.hn_id if thread else None)
             if thread:
                 found[row.id] = thread
-                fields: dict[str, Any] = {"discussion": thread.discussion}
+                fields: ItemUpdate = {"discussion": thread.discussion}
                 if thread.points is not None:
                     fields["points"] = thread.points
                 if thread.comments is not None:

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 from bot.core.identity import Identity
-from bot.core.records import Discussion, ItemStatus, NewItem, RankInput, StoredItem, hn_discussion
+from bot.core.records import Discussion, ItemStatus, ItemUpdate, NewItem, RankInput, StoredItem, hn_discussion
 from bot.store.identities import IdentityRecords
 
 _JSON_FIELDS = ("sources", "topics", "categories", "explain")
@@ -45,11 +45,11 @@ class ItemRecords(IdentityRecords):
         self.db.conn.executemany(f"insert into [{table}] ({names}) values ({', '.join('?' * len(columns))})",
                                  [[row[c] for c in columns] for row in rows])
 
-    def update_item(self, item_id: int, fields: dict[str, Any], identities: Iterable[Identity] = ()) -> None:
+    def update_item(self, item_id: int, fields: ItemUpdate, identities: Iterable[Identity] = ()) -> None:
         """Sets the given fields of one item (by StoredItem's names: `discussion` is a Discussion) and adds
         the identities it does not have yet."""
         if fields:
-            self.db.table("items").update(item_id, _encode(fields))
+            self.db.table("items").update(item_id, _encode(dict(fields)))
         have = self.item_identities(item_id)
         self.add_identities("item", item_id, [i for i in identities if i not in have])
 
