@@ -525,3 +525,39 @@ def test_judging_on_every_core_decides_as_one_core_does(tmp_path: Path, monkeypa
     assert rules.count("url") >= 50 and rules.count("fuzzy_title") >= 50 and rules.count(None) >= 400
     assert [shared_scored[id(d)] for d in shared if not d.match] == [alone_scored[id(d)] for d in alone if not d.match]
     assert len(CountingPool.shares) == min(os.cpu_count() or 1, 2) - 1
+
+
+_REAL_JUDGE_RANGE = poll_module._judge_range
+
+
+_PARENT = os.getpid()  # the test process; forked workers inherit it
+
+
+def _die_in_a_worker(start: int, stop: int) -> Any:
+    if os.getpid() != _PARENT:
+        os._exit(1)  # the forked worker dies mid-share: the pool breaks
+    return _REAL_JUDGE_RANGE(start, stop)
+
+
+def test_a_judging_worker_that_dies_leaves_the_work_to_this_process(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.core.normalize import make_item
+    from bot.library.matcher import IdentityIndex
+    from bot.relevance.dedupe import decide, merge
+    from bot.relevance.topics import TopicMatcher
+    from bot.sources.feedlist import load_topics
+
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one core: judging never forks")
+    config = make_config(tmp_path, [])
+    items = [make_item(source="s", title=f"LLM inference note {n}", url=f"https://x{n}.example/{n}",
+                       summary=f"post {n}", published="2026-11-18T10:00:00+00:00")
+             for n in range(poll_module.PARALLEL_SCORING_FROM + 100)]
+    candidates = merge([i for i in items if i is not None])
+    scorer = poll_module.build_scorer(TopicMatcher(load_topics(config.topics)), open_store(config), NOW)
+    monkeypatch.setattr(poll_module, "_start_method", lambda: "fork")
+    monkeypatch.setattr(poll_module, "_judge_range", _die_in_a_worker)
+    judged, scored = poll_module.judge_all(candidates, IdentityIndex(), scorer)
+    expected = decide(candidates, IdentityIndex())
+    assert [d.match for d in judged] == [d.match for d in expected]
+    assert [scored[id(d)] for d in judged] == [scorer.score(d.candidate.item, d.candidate.sources) for d in expected]
