@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, replace
 from datetime import date
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 from bot.core.config import ARXIV_API_URL, Config
@@ -30,7 +31,7 @@ from bot.core.records import Discussion, Match
 from bot.delivery.git import git_commit
 from bot.delivery.log import append_section
 from bot.digest.render import DigestItem, render_log_section
-from bot.library.api import build_index, import_documents
+from bot.library.api import build_index, display_path, import_documents
 from bot.sources.fetch import Fetcher, FetchSettings
 from bot.sources.hn_threads import ThreadFinder
 from bot.sources.parsers import ParseError, parse_arxiv
@@ -153,6 +154,7 @@ class Adder:
         entry = self.store.library_entry(match.owner_id) if match.owner == "entry" else None
         item = self.store.item(match.owner_id) if match.owner == "item" else None
         if entry is not None:
+            entry = replace(entry, file=display_path(Path(entry.file)))  # stored absolute; shown as the person named it
             where, label = f"{entry.file}:{entry.line}", entry.title or (entry.text or "")[:80]
         else:  # a stored item (or, in a race with an import, nothing any more)
             where, label = f"stored item:{item.id if item else None}", item.title if item else ""

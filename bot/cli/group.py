@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from bot.app import App
-    from bot.library.api import ImportReport
+    from bot.library.api import ImportReport, SyncReport
 
 
 class RedactSecrets(logging.Filter):
@@ -167,6 +167,10 @@ def library_import(state: State, paths: tuple[str, ...], as_json: bool) -> None:
     from bot import library_cache
 
     app = state.app
+    # Named documents are read in; without names the library becomes what [library] paths hold (a
+    # document no longer configured leaves).
+    if not paths:
+        app.sync_library()
     report = lib.import_documents(app.store, list(paths) or app.library_paths())
     # The identity index and relevance model of the library as imported, built while it changes, so
     # that no poll pays for them (seconds for a large library).
@@ -208,7 +212,7 @@ def library_check(state: State, queries: tuple[str, ...], as_json: bool) -> None
     from bot import library_cache
 
     app = state.app
-    ensure_library(state, app)
+    import_if_empty(state, app)
     index = library_cache.with_items(library_cache.load(app.store, index_only=True).index, app.store)
     results = lib.check(app.store, expanded, index)
     if as_json:
@@ -255,7 +259,11 @@ def library_stats(state: State, as_json: bool) -> None:
 @pass_state
 def library_search(state: State, text: tuple[str, ...], limit: int, as_json: bool) -> None:
     """Full-text search of the library (titles and lines)."""
+    from pathlib import Path
+
     from rich.table import Table
+
+    import bot.library.api as lib
 
     rows = state.app.store.search_library(" ".join(text), limit=limit)
     if as_json:
@@ -269,12 +277,25 @@ def library_search(state: State, text: tuple[str, ...], limit: int, as_json: boo
     table.add_column("date")
     table.add_column("title / line", overflow="fold")
     for r in rows:
-        table.add_row(middle(f"{r.file}:{r.line}", 32), r.date or "", r.title or (r.text or "")[:120])
+        table.add_row(middle(f"{lib.display_path(Path(r.file))}:{r.line}", 32), r.date or "", r.title or (r.text or "")[:120])
     out.print(table)
 
 
 def ensure_library(state: State, app: App) -> None:
-    """A check against an empty library would say "unknown" to everything: import first."""
+    """Every command that dedupes first brings the library up to date with the documents on disk (a
+    stat per document when nothing changed): a line added to the log by hand is known at once."""
+    was_empty = app.store.library_is_empty()
+    report = app.sync_library()
+    if was_empty and report.read and not state.quiet:
+        err.print(f"(imported {app.store.library_stats().entries} library entries from {len(report.read)} "
+                  "documents first)")
+    if report.read:
+        say_ignored_links(report, err)
+
+
+def import_if_empty(state: State, app: App) -> None:
+    """`library check` answers about the library as imported (documents named to `library import` too):
+    a check against an empty library would say "unknown" to everything, so it imports first."""
     if app.store.library_is_empty():
         import bot.library.api as lib
 
@@ -284,7 +305,7 @@ def ensure_library(state: State, app: App) -> None:
         say_ignored_links(report, err)
 
 
-def say_ignored_links(report: ImportReport, console: Console) -> None:
+def say_ignored_links(report: ImportReport | SyncReport, console: Console) -> None:
     """Links in the documents that are not URLs: ignored (their lines are kept), named by file:line."""
     if report.ignored_links:
         console.print(f"Ignored {len(report.ignored_links)} link(s) that are not URLs (their lines are kept):",

@@ -76,6 +76,7 @@ def digest_command(state: State, dry_run: bool, fmt: str | None, since: str | No
     from bot.digest.pipeline import DigestOptions, run
 
     app = state.app
+    ensure_library(state, app)
     opts = DigestOptions(dry_run=dry_run, since=since, until=until, limit=limit, slack=not no_slack,
                          log=not no_log, commit=commit, resend_uncertain=resend_uncertain)
     targets = app.delivery_targets(opts)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,10 +18,16 @@ from bot.core.identity import (
     url_identities,
 )
 from bot.core.records import LibraryEntry, LibraryStats
-from bot.library.documents import document_paths, read_document
+from bot.core.errors import LibraryError
+from bot.library.documents import decode_document, document_paths
 from bot.library.matcher import IdentityIndex
 from bot.library.parser import parse_document
 from bot.store.database import Store
+from bot.store.library import DocumentState
+
+# A document whose mtime is this close to now may still change within the same mtime tick without its
+# size changing (git's "racy" files): its stat is not trusted, so the next sync reads it again.
+RACY_NS = 2_000_000_000
 
 
 @dataclass(frozen=True)
@@ -67,20 +75,100 @@ def display_path(path: Path, root: Path | None = None) -> str:
         return str(path.resolve())
 
 
-def import_documents(store: Store, paths: Iterable[str | Path]) -> ImportReport:
-    """Parse every document first, then replace each file's entries: a bad file stops the import
-    before anything is written, so nothing is lost."""
-    docs = document_paths(paths)
-    parsed: list[tuple[str, list[LibraryEntry]]] = []
-    for path in docs:
-        name = display_path(path)
-        parsed.append((name, parse_document(read_document(path), name)))
+@dataclass(frozen=True)
+class SyncReport:
+    """What bringing the library up to date did: documents read again (new or changed), documents that
+    left (gone from disk, or no longer configured), and how many were unchanged (a stat each)."""
+
+    read: tuple[str, ...]
+    removed: tuple[str, ...]
+    unchanged: int
+    ignored_links: tuple[IgnoredLink, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.read or self.removed)
+
+
+@dataclass(frozen=True)
+class _Scan:
+    names: tuple[str, ...]  # every document the paths name, resolved, each once
+    parsed: tuple[tuple[DocumentState, list[LibraryEntry]], ...]  # new or changed content
+    touched: tuple[DocumentState, ...]  # same content, new stat
+    unchanged: int
+
+
+def _scan(store: Store, paths: Iterable[str | Path]) -> _Scan:
+    """Which documents changed on disk since the library read them: a stat per document, a read and a
+    hash only where size or mtime differ, a parse only where the content does. Documents are keyed by
+    their resolved absolute path, so the same file named from two working folders (or as a seed and as
+    the log) is one document."""
+    names = tuple(dict.fromkeys(str(p.resolve()) for p in document_paths(paths)))
+    held = store.library_documents()
+    now = time.time_ns()  # compared with file mtimes, which are the file system's time, not the bot's clock
+    parsed: list[tuple[DocumentState, list[LibraryEntry]]] = []
+    touched: list[DocumentState] = []
+    unchanged = 0
+    for name in names:
+        path = Path(name)
+        try:
+            st = path.stat()
+            old = held.get(name)
+            if old is not None and old.size == st.st_size and old.mtime_ns == st.st_mtime_ns:
+                unchanged += 1
+                continue
+            data = path.read_bytes()
+        except OSError as exc:
+            raise LibraryError(f"Cannot read {path}: {exc.strerror or exc}", name) from exc
+        sha = hashlib.sha256(data).hexdigest()
+        size = st.st_size if now - st.st_mtime_ns > RACY_NS else -1
+        if old is not None and old.sha256 == sha:
+            touched.append(DocumentState(name, size, st.st_mtime_ns, sha, old.entries))
+            continue
+        entries = parse_document(decode_document(data), name)
+        parsed.append((DocumentState(name, size, st.st_mtime_ns, sha, len(entries)), entries))
+    return _Scan(names, tuple(parsed), tuple(touched), unchanged)
+
+
+def _apply(store: Store, scan: _Scan, remove: Iterable[str] = ()) -> list[str]:
+    removed = []
     with store.transaction():
-        for name, entries in parsed:
-            store.replace_library_file(name, entries)
-    ignored = tuple(IgnoredLink(e.file, e.line, link) for _, entries in parsed for e in entries
-                    for link in e.ignored_links)
-    return ImportReport(files=tuple(name for name, _ in parsed), stats=store.library_stats(), ignored_links=ignored)
+        for state, entries in scan.parsed:
+            store.replace_library_file(state.path, entries)
+            store.record_document(state)
+        for state in scan.touched:
+            store.record_document(state)
+        for name in remove:
+            store.remove_library_file(name)
+            removed.append(name)
+    return removed
+
+
+def sync_library(store: Store, paths: Iterable[str | Path]) -> SyncReport:
+    """Brings the library up to date with the documents `paths` name, as they are on disk now: changed
+    documents read again, new ones read, and every document that is gone or no longer named leaves with
+    its entries. Every command that dedupes runs this first; when nothing changed it costs a stat per
+    document and writes nothing."""
+    scan = _scan(store, paths)
+    keep = set(scan.names)
+    stale = sorted((set(store.library_documents()) | store.library_files()) - keep)
+    removed = _apply(store, scan, stale) if scan.parsed or scan.touched or stale else []
+    return SyncReport(tuple(s.path for s, _ in scan.parsed), tuple(removed), scan.unchanged, _ignored(scan))
+
+
+def import_documents(store: Store, paths: Iterable[str | Path]) -> ImportReport:
+    """Reads the documents `paths` name into the library (what changed of them; nothing is removed: see
+    sync_library). Every document is parsed before anything is written: a bad file stops the import
+    before anything is written, so nothing is lost."""
+    scan = _scan(store, paths)
+    _apply(store, scan)
+    return ImportReport(files=tuple(display_path(Path(n)) for n in scan.names), stats=store.library_stats(),
+                        ignored_links=_ignored(scan))
+
+
+def _ignored(scan: _Scan) -> tuple[IgnoredLink, ...]:
+    return tuple(IgnoredLink(display_path(Path(e.file)), e.line, link) for _, entries in scan.parsed
+                 for e in entries for link in e.ignored_links)
 
 
 def build_index(store: Store, owners: tuple[str, ...] = ("entry",)) -> IdentityIndex:
@@ -122,5 +210,7 @@ def check(store: Store, queries: Iterable[str], index: IdentityIndex | None = No
             continue
         found = store.library_entry(match.owner_id) if match.owner == "entry" else store.item(match.owner_id)
         entry = {**found.as_json(), "source": "library" if match.owner == "entry" else "item"} if found else None
+        if entry is not None and match.owner == "entry":
+            entry["file"] = display_path(Path(entry["file"]))  # stored absolute; shown relative to here when inside
         results.append(CheckResult(query, True, match.rule, entry, [f"{i.kind}:{i.value}" for i in idents]))
     return results

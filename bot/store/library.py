@@ -4,16 +4,70 @@ cache is keyed by)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from bot.core.records import LibraryEntry, LibraryHit, LibraryStats, StoredEntry
 from bot.store.identities import IdentityRecords
 
 
+@dataclass(frozen=True)
+class DocumentState:
+    """A reading document as the library last read it: its resolved absolute path, its size and mtime
+    then (so an unchanged document costs a stat), and its content hash (so a touched one costs a read)."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    sha256: str
+    entries: int
+
+
 class LibraryRecords(IdentityRecords):
+    # -- the documents the library was read from -------------------------------------------------
+    def library_documents(self) -> dict[str, DocumentState]:
+        return {r[0]: DocumentState(*r) for r in
+                self.db.execute("select path, size, mtime_ns, sha256, entries from library_documents")}
+
+    def library_files(self) -> set[str]:
+        """Every file name the entries carry (a database from before documents were recorded has
+        entries under relative names that no document row holds)."""
+        return {r[0] for r in self.db.execute("select distinct file from library_entries")}
+
+    def record_document(self, state: DocumentState) -> None:
+        self.db.execute("insert or replace into library_documents (path, size, mtime_ns, sha256, entries) "
+                        "values (?, ?, ?, ?, ?)",
+                        [state.path, state.size, state.mtime_ns, state.sha256, state.entries])
+
+    def remove_library_file(self, file: str) -> int:
+        """A document that is gone, or no longer configured, leaves with its entries."""
+        with self.transaction():
+            old = [r[0] for r in self.db.execute("select id from library_entries where file = ?", [file])]
+            if old:
+                marks = ",".join("?" * len(old))
+                self.db.execute(f"delete from identities where owner = 'entry' and owner_id in ({marks})", old)
+                self.db.execute("delete from library_entries where file = ?", [file])
+            self.db.execute("delete from library_documents where path = ?", [file])
+        return len(old)
+
+    def library_content_key(self) -> str:
+        """A hash of what the library holds: every document's path and content hash (the entries are a
+        function of them). What the library cache is keyed by: a database restored from a backup or
+        copied from elsewhere holds other documents, so another key, whatever its generation counter says."""
+        digest = hashlib.sha256()
+        for path, sha in self.db.execute("select path, sha256 from library_documents order by path"):
+            digest.update(f"{path}\0{sha}\n".encode())
+        # Entries no document row accounts for (written before documents were recorded, and not yet
+        # brought up to date): keyed by this database's library generation, as before.
+        if self.db.execute("select exists (select 1 from library_entries where file not in "
+                           "(select path from library_documents))").fetchone()[0]:
+            digest.update("legacy {} {}".format(*self.library_version()).encode())
+        return digest.hexdigest()
+
     def replace_library_file(self, file: str, entries: Iterable[LibraryEntry]) -> int:
         """Replaces every entry that came from `file` (so importing twice changes nothing). A file whose
         entries are stored exactly so already is left alone: the library's generation stays, and with it
