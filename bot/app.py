@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # the SDKs behind these are imported by the methods that buil
     from bot.core.ledger import DigestOptions
     from bot.delivery.registry import DeliveryTarget
     from bot.digest.pipeline import Summarizer
-    from bot.library.api import SyncReport
+    from bot.library.sync import SyncReport
     from bot.sources.hn_threads import ThreadFinder
 
 
@@ -164,7 +164,7 @@ class App:
     def sync_library(self) -> SyncReport:
         """The library brought up to date with the documents on disk (bot.library.api.sync_library); the
         review verdicts of the log's appended items are read from the log as it is now."""
-        from bot.library.api import sync_library
+        from bot.library.sync import sync_library
 
         return sync_library(self.store, self.library_paths())
 

@@ -277,7 +277,8 @@ def library_search(state: State, text: tuple[str, ...], limit: int, as_json: boo
     table.add_column("date")
     table.add_column("title / line", overflow="fold")
     for r in rows:
-        table.add_row(middle(f"{lib.display_path(Path(r.file))}:{r.line}", 32), r.date or "", r.title or (r.text or "")[:120])
+        where = f"{lib.display_path(Path(r.file))}:{r.line}"
+        table.add_row(middle(where, 32), r.date or "", r.title or (r.text or "")[:120])
     out.print(table)
 
 
