@@ -28,7 +28,7 @@ from bot.core.identity import (
 )
 from bot.core.normalize import plain_text
 from bot.core.records import Discussion, Match
-from bot.delivery.git import git_commit
+from bot.delivery.git import commit_subject, git_commit
 from bot.delivery.log import append_section
 from bot.digest.render import DigestItem, render_log_section
 from bot.library.api import build_index, display_path, import_documents
@@ -178,6 +178,7 @@ class Adder:
         resolved = asyncio.run(resolve_all())
         added_lines: list[str] = []
         added_titles: list[str] = []
+        added_sections: list[tuple[str, date | None]] = []  # what to commit: exactly what was appended
         for query, outcome in zip(queries, resolved, strict=True):
             if isinstance(outcome, AddResult):
                 results.append(outcome)
@@ -198,11 +199,13 @@ class Adder:
                 continue
             append_section(self.config.log, section, day)
             added_titles.append(item.title)
+            added_sections.append((section, day))
             results.append(AddResult(query, "added", f"Added under {section.splitlines()[0]}", entry))
         if added_titles:
             import_documents(self.store, [self.config.log])  # known from now on
             if commit:
-                git_commit(self.config.log, f"add: {'; '.join(added_titles)[:200]}")
+                git_commit(self.config.log, commit_subject("add: ", added_titles), added_sections,
+                           timeout=self.config.git_timeout, no_verify=self.config.git_no_verify)
         return results
 
     async def _resolve(self, fetcher: Fetcher, query: str, title: str | None, index: Any) -> AddResult | DigestItem:
