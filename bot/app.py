@@ -164,9 +164,12 @@ class App:
     def sync_library(self) -> SyncReport:
         """The library brought up to date with the documents on disk (bot.library.api.sync_library); the
         review verdicts of the log's appended items are read from the log as it is now."""
+        from bot.library.review import review_log
         from bot.library.sync import sync_library
 
-        return sync_library(self.store, self.library_paths())
+        report = sync_library(self.store, self.library_paths())
+        review_log(self.store, self.config.log, self.now())
+        return report
 
     def close(self) -> None:
         if self._store is not None:

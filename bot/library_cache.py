@@ -111,7 +111,10 @@ def cache_key(store: Store) -> bytes:
 def build(store: Store) -> tuple[bytes, LibraryCache]:
     with store.snapshot():  # the key and the entries read under it are of the same library
         key = cache_key(store)
-        entries = list(store.library_entries())
+        # The bot's own appended lines under review are not the person's picks: no taste, no similarity
+        # (they stay in the index: what the log holds is known).
+        under_review = store.entries_under_review()
+        entries = [e for e in store.library_entries() if e.id not in under_review]
         model = LibraryModel.build((e.id, e.title or "", e.text or "", e.urls) for e in entries)
         model.postings = PackedPostings(model.postings)  # type: ignore[assignment]  # read-only from here
         # Taste is read from what the entries name (link texts, quoted titles, the words of their links).

@@ -63,6 +63,9 @@ class LibraryRecords(IdentityRecords):
             digest.update(f"{path}\0{sha}\n".encode())
         # Entries no document row accounts for (written before documents were recorded, and not yet
         # brought up to date): keyed by this database's library generation, as before.
+        # The bot's own appended lines under review are left out of taste and similarity (bot.library.review).
+        digest.update(",".join(str(r[0]) for r in self.db.execute(
+            "select item_id from log_review where verdict is null order by item_id")).encode())
         if self.db.execute("select exists (select 1 from library_entries where file not in "
                            "(select path from library_documents))").fetchone()[0]:
             digest.update("legacy {} {}".format(*self.library_version()).encode())
@@ -135,9 +138,10 @@ class LibraryRecords(IdentityRecords):
         entries (a log: what the person picked as it came) when there are any, else of all."""
         kinds: dict[int, set[str]] = defaultdict(set)
         dated: set[int] = set()
+        # The bot's own appended lines still under review are not the person's picks (bot.library.review).
         for owner_id, kind, day in self.db.execute(
                 "select distinct i.owner_id, i.kind, e.date from identities i join library_entries e"
-                " on e.id = i.owner_id where i.owner = 'entry'"):
+                " on e.id = i.owner_id where i.owner = 'entry' and i.owner_id not in (" + UNDER_REVIEW + ")"):
             kinds[owner_id].add(kind)
             if day:
                 dated.add(owner_id)
@@ -173,6 +177,12 @@ class LibraryRecords(IdentityRecords):
         )
         return [LibraryHit(id=r[0], file=r[1], line=r[2], date=r[3], title=r[4], urls=tuple(json.loads(r[5] or "[]")),
                            text=r[6]) for r in self.db.execute(sql, [query, limit])]
+
+
+# The library entries that are the bot's own appended lines still under review (bot.store.review).
+UNDER_REVIEW = ("select e.owner_id from log_review r join identities it on it.owner = 'item' and it.owner_id = "
+                 "r.item_id join identities e on e.owner = 'entry' and e.kind = it.kind and e.value = it.value "
+                 "where r.verdict is null and it.kind != 'title'")
 
 
 def _entry(row: dict[str, Any]) -> StoredEntry:
