@@ -69,6 +69,10 @@ def status_tables(console: Console, data: dict[str, Any]) -> None:
     p = data["pending"]
     console.print(f"Pending: {p['relevant']} relevant item(s) waiting for a digest; "
                   f"{p['off_topic']} off-topic; {p['digested']} already digested.", highlight=False)
+    if "review" in data:
+        r = data["review"]
+        console.print(f"Review of the log: {r['kept']} appended item(s) kept, {r['deleted']} deleted by you, "
+                      f"{r['pending']} still in review.", highlight=False)
     for d in data["digests"]:
         deliveries = ", ".join(f"{x['target']}: {x['status']}" for x in d.get("deliveries", []))
         label = "empty" if not d.get("item_count") else f"{d['item_count']} items"

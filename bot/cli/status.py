@@ -9,6 +9,7 @@ from bot.app import App
 from bot.core.cron import next_occurrence
 from bot.core.records import SourceState
 from bot.sources.feedlist import load_feeds
+from bot.store.database import Store
 
 
 def _address(state: SourceState, url: str | None) -> dict[str, Any]:
@@ -21,6 +22,13 @@ def _source(state: SourceState, kind: str | None, url: str | None, enabled: bool
     return {"name": state.name, "kind": kind, "url": url, "enabled": enabled, "last_poll": state.last_poll,
             "result": state.result, "error": state.error, "etag": state.etag, "last_modified": state.last_modified,
             "retry_after": state.retry_after, "stats": dict(state.stats), **_address(state, url)}
+
+
+def _review_counts(store: Store) -> dict[str, int]:
+    from bot.library.review import remember_appended
+
+    remember_appended(store)
+    return store.review_counts().as_dict()
 
 
 def collect_status(app: App) -> dict[str, Any]:
@@ -51,6 +59,9 @@ def collect_status(app: App) -> dict[str, Any]:
             "digested": store.count_digested(),
         },
         "digests": digests,
+        # The person's verdicts on what the digests appended to the log (bot.library.review); a digest
+        # appended since the log was last read is in review from now on.
+        "review": _review_counts(store),
         "llm": {"enabled": config.llm_enabled, "model": config.llm_model, **store.token_usage().as_json()},
         "next": {
             "poll": max(next_poll, now).isoformat(timespec="seconds"),

@@ -112,6 +112,8 @@ def apply_scan(store: Store, scan: Scan, remove: Iterable[str] = ()) -> list[str
         for name in remove:
             store.remove_library_file(name)
             removed.append(name)
+        if scan.parsed:
+            store.retire_items_the_library_holds()
     return removed
 
 

@@ -54,6 +54,15 @@ class LibraryRecords(IdentityRecords):
             self.db.execute("delete from library_documents where path = ?", [file])
         return len(old)
 
+    def retire_items_the_library_holds(self) -> int:
+        """Undigested items that a library entry names (a line the person added to the log by hand after
+        the poll stored the item): "known", never offered by a digest. Returns how many."""
+        cursor = self.db.execute(
+            "update items set status = 'known' where digest_id is null and status = 'relevant' and id in "
+            "(select it.owner_id from identities it join identities e on e.owner = 'entry' and e.kind = it.kind "
+            "and e.value = it.value where it.owner = 'item')")
+        return int(cursor.rowcount or 0)
+
     def library_content_key(self) -> str:
         """A hash of what the library holds: every document's path and content hash (the entries are a
         function of them). What the library cache is keyed by: a database restored from a backup or
