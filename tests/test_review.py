@@ -9,6 +9,8 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.store.database import Store
 from tests.conftest import ROOT, cli_env
 from tests.servers import FeedServer, Route, rss
@@ -116,3 +118,19 @@ def test_a_stored_item_the_person_logs_by_hand_is_not_offered(tmp_path: Path) ->
         assert "https://n.example/rag" in digest_links(tmp_path, NOW)
         log.write_text(LOG + "* [RAG for agents](https://n.example/rag)\n")
         assert "https://n.example/rag" not in digest_links(tmp_path, NOW)
+
+
+@pytest.mark.slow
+def test_eval_review_reports_recall_with_and_without_simulated_verdicts(tmp_path: Path, shared_fixtures: Path) -> None:
+    """On the recorded HN front pages and arXiv listings, the simulated review (each week's digest items
+    that are not picks deleted) must not cost recall: both at least today's 0.50."""
+    code, out, err = bot(ROOT, NOW, "eval", str(shared_fixtures / "hnrss-frontpage-2023"), "--also",
+                         str(shared_fixtures / "arxiv-nlp-daily-2023"), "--review", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["review"] is True
+    assert report["overall"]["bot"]["recall_micro"] >= 0.50
+    assert report["overall"]["bot_review"]["recall_micro"] >= 0.50
+    decided = sum(v["decided"] for v in report["simulated_verdicts"].values())
+    deleted = sum(v["deleted"] for v in report["simulated_verdicts"].values())
+    assert decided == 20 * report["weeks"] and 0 < deleted < decided

@@ -112,7 +112,8 @@ def eval_tables(console: Console, report: dict[str, Any]) -> None:
     table = Table(title=f"Replay of {names}: recall@{k} of your logged picks", show_header=True,
                   box=box.SIMPLE_HEAD, pad_edge=False)
     # Short headers, explained below the table, so a week's row fits 80 columns (dates never cut).
-    columns = ["week", "items", "picks", "bot"]
+    reviewed = bool(report.get("review"))
+    columns = ["week", "items", "picks", "bot", *(["reviewed"] if reviewed else [])]
     if several:
         columns.append("alone")
     columns += ["points", "kw+pts", "wasted"]
@@ -122,7 +123,8 @@ def eval_tables(console: Console, report: dict[str, Any]) -> None:
         table.add_column(col, justify="left" if col in ("week", "slots") else "right", no_wrap=True,
                          min_width=8 if col == "slots" else None)
     legend = list(report.get("slot_share") or {})
-    methods = ["bot", *(["first_archive_only"] if several else []), "points", "keyword_points"]
+    methods = ["bot", *(["bot_review"] if reviewed else []), *(["first_archive_only"] if several else []), "points",
+               "keyword_points"]
     for w in report["per_week"]:
         r = w["recall"]
         row = [w["week"], str(w["items"]), str(w["picks"]), *(f"{r[m]:.2f}" for m in methods), str(w["wasted_slots"])]
@@ -140,6 +142,9 @@ def eval_tables(console: Console, report: dict[str, Any]) -> None:
                   f"(overall: all weeks' picks together). Baselines: points = HN points only; kw+pts = a "
                   f"keyword filter (any topic phrase), then points. wasted = slots that went to items never "
                   f"picked.", highlight=False)
+    if reviewed:
+        console.print("reviewed = the bot with the log review simulated: each week's digest items not among its "
+                      "picks deleted, the verdicts so far feeding the next week's ranking.", highlight=False)
     if several:
         console.print(f"Only weeks that every archive recorded; 'alone' replays {report['baseline']} by "
                       f"itself for the same weeks and picks. Slots by source: {' / '.join(legend)}.", highlight=False)
