@@ -22,8 +22,8 @@ from bot.library.sync import (
     SyncReport,
     apply_scan,
     display_path,
-    ignored_links_of,
     scan_documents,
+    stored_ignored_links,
     sync_library,
 )
 from bot.store.database import Store
@@ -61,7 +61,7 @@ def import_documents(store: Store, paths: Iterable[str | Path]) -> ImportReport:
     scan = scan_documents(store, paths)
     apply_scan(store, scan)
     return ImportReport(files=tuple(display_path(Path(n)) for n in scan.names), stats=store.library_stats(),
-                        ignored_links=ignored_links_of(scan))
+                        ignored_links=stored_ignored_links(store, scan.names))
 
 
 def build_index(store: Store, owners: tuple[str, ...] = ("entry",)) -> IdentityIndex:

@@ -92,12 +92,13 @@ def scan_documents(store: Store, paths: Iterable[str | Path]) -> Scan:
         sha = hashlib.sha256(data).hexdigest()
         size = st.st_size if now - st.st_mtime_ns > RACY_NS else -1
         if old is not None and old.sha256 == sha:
-            touched.append(DocumentState(name, size, st.st_mtime_ns, sha, old.entries))
+            touched.append(DocumentState(name, size, st.st_mtime_ns, sha, old.entries, old.ignored))
             continue
         from bot.library.parser import parse_document  # only when a document changed (start-up time)
 
         entries = parse_document(decode_document(data), name)
-        parsed.append((DocumentState(name, size, st.st_mtime_ns, sha, len(entries)), entries))
+        ignored = tuple((e.line, link) for e in entries for link in e.ignored_links)
+        parsed.append((DocumentState(name, size, st.st_mtime_ns, sha, len(entries), ignored), entries))
     return Scan(names, tuple(parsed), tuple(touched), unchanged)
 
 
@@ -130,7 +131,15 @@ def sync_library(store: Store, paths: Iterable[str | Path]) -> SyncReport:
 
 
 def ignored_links_of(scan: Scan) -> tuple[IgnoredLink, ...]:
-    return tuple(IgnoredLink(display_path(Path(e.file)), e.line, link) for _, entries in scan.parsed
-                 for e in entries for link in e.ignored_links)
+    """The links that are not URLs in the documents this scan read."""
+    return tuple(IgnoredLink(display_path(Path(state.path)), line, link) for state, _ in scan.parsed
+                 for line, link in state.ignored)
+
+
+def stored_ignored_links(store: Store, names: Iterable[str]) -> tuple[IgnoredLink, ...]:
+    """The links that are not URLs in these documents as the library last read them (read again or not)."""
+    held = store.library_documents()
+    return tuple(IgnoredLink(display_path(Path(name)), line, link) for name in names if name in held
+                 for line, link in held[name].ignored)
 
 

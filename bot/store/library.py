@@ -25,13 +25,15 @@ class DocumentState:
     mtime_ns: int
     sha256: str
     entries: int
+    ignored: tuple[tuple[int, str], ...] = ()  # (line, link) of links that are not URLs
 
 
 class LibraryRecords(IdentityRecords):
     # -- the documents the library was read from -------------------------------------------------
     def library_documents(self) -> dict[str, DocumentState]:
-        return {r[0]: DocumentState(*r) for r in
-                self.db.execute("select path, size, mtime_ns, sha256, entries from library_documents")}
+        rows = self.db.execute("select path, size, mtime_ns, sha256, entries, ignored from library_documents")
+        return {r[0]: DocumentState(*r[:5], tuple((int(n), str(link)) for n, link in json.loads(r[5] or "[]")))
+                for r in rows}
 
     def library_files(self) -> set[str]:
         """Every file name the entries carry (a database from before documents were recorded has
@@ -39,9 +41,10 @@ class LibraryRecords(IdentityRecords):
         return {r[0] for r in self.db.execute("select distinct file from library_entries")}
 
     def record_document(self, state: DocumentState) -> None:
-        self.db.execute("insert or replace into library_documents (path, size, mtime_ns, sha256, entries) "
-                        "values (?, ?, ?, ?, ?)",
-                        [state.path, state.size, state.mtime_ns, state.sha256, state.entries])
+        self.db.execute("insert or replace into library_documents (path, size, mtime_ns, sha256, entries, ignored) "
+                        "values (?, ?, ?, ?, ?, ?)",
+                        [state.path, state.size, state.mtime_ns, state.sha256, state.entries,
+                         json.dumps([list(i) for i in state.ignored])])
 
     def remove_library_file(self, file: str) -> int:
         """A document that is gone, or no longer configured, leaves with its entries."""
@@ -58,9 +61,9 @@ class LibraryRecords(IdentityRecords):
         """Undigested items that a library entry names (a line the person added to the log by hand after
         the poll stored the item): "known", never offered by a digest. Returns how many."""
         cursor = self.db.execute(
-            "update items set status = 'known' where digest_id is null and status = 'relevant' and id in "
-            "(select it.owner_id from identities it join identities e on e.owner = 'entry' and e.kind = it.kind "
-            "and e.value = it.value where it.owner = 'item')")
+            "update items set status = 'known' where digest_id is null and status = 'relevant' and exists "
+            "(select 1 from identities it join identities e on e.kind = it.kind and e.value = it.value "
+            "and e.owner = 'entry' where it.owner = 'item' and it.owner_id = items.id)")
         return int(cursor.rowcount or 0)
 
     def library_content_key(self) -> str:

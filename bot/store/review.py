@@ -63,6 +63,9 @@ class ReviewRecords(IdentityRecords):
         return found
 
     def record_appended(self, rows: Iterable[Appended]) -> None:
+        rows = list(rows)
+        if not rows:  # no write lock taken for nothing (`bot status` calls this on every run)
+            return
         with self.transaction():
             for r in rows:
                 self.db.execute("insert or ignore into log_review (item_id, digest_id, line, heading, appended) "

@@ -152,8 +152,11 @@ def _m9(db: sqlite_utils.Database) -> None:
     # with it, and re-reads only what changed. Entries stored before this version are named by paths
     # relative to whatever folder the import ran in; they have no row here, so the first sync removes
     # them and reads their documents again under absolute paths (no doubling).
+    # ignored: the links on its lines that are not URLs, as JSON [[line, link], ...], which every
+    # `library import` reports, read again or not.
     db.execute("create table library_documents (path text primary key, size integer not null, "
-               "mtime_ns integer not null, sha256 text not null, entries integer not null)")
+               "mtime_ns integer not null, sha256 text not null, entries integer not null, "
+               "ignored text not null default '[]')")
 
 
 @migration(10, "log review")
