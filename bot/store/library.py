@@ -32,8 +32,9 @@ class LibraryRecords(IdentityRecords):
     # -- the documents the library was read from -------------------------------------------------
     def library_documents(self) -> dict[str, DocumentState]:
         rows = self.db.execute("select path, size, mtime_ns, sha256, entries, ignored from library_documents")
-        return {r[0]: DocumentState(*r[:5], tuple((int(n), str(link)) for n, link in json.loads(r[5] or "[]")))
-                for r in rows}
+        return {path: DocumentState(path, size, mtime_ns, sha, entries,
+                                    tuple((int(n), str(link)) for n, link in json.loads(ignored or "[]")))
+                for path, size, mtime_ns, sha, entries, ignored in rows}
 
     def library_files(self) -> set[str]:
         """Every file name the entries carry (a database from before documents were recorded has
