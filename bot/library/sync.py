@@ -35,8 +35,8 @@ class IgnoredLink:
 
 
 def display_path(path: Path, root: Path | None = None) -> str:
-    """Paths are stored relative to the working folder when inside it, so a database moves with
-    its project."""
+    """A document's path as a person reads it: relative to the working folder when inside it. (The
+    store keys documents by their resolved absolute path; this is for messages and reports only.)"""
     root = root or Path.cwd()
     try:
         return str(path.resolve().relative_to(root.resolve()))
