@@ -56,22 +56,48 @@ def register_secrets(config: Config) -> None:
 
 
 class _LazyConsole:
-    """A rich Console made on first use: importing rich costs more than most commands' work."""
+    """A rich Console made on first use: importing rich costs more than most commands' work.
+
+    Only attribute access is forwarded: whatever rich itself takes a console for (a Progress, a Live,
+    `with console:`) must be handed the real one, `real_console(err)`, not this proxy."""
 
     def __init__(self, stderr: bool) -> None:
         self._stderr = stderr
         self._console: Console | None = None
 
-    def __getattr__(self, name: str) -> Any:
+    def get(self) -> Console:
         if self._console is None:
             from rich.console import Console
 
             self._console = Console(stderr=self._stderr, soft_wrap=True)
-        return getattr(self._console, name)
+        return self._console
+
+    def made(self) -> Console | None:
+        """The console if one was made (a command that printed nothing through rich imported no rich)."""
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.get(), name)
 
 
 out = cast("Console", _LazyConsole(stderr=False))
 err = cast("Console", _LazyConsole(stderr=True))
+
+
+def real_console(console: Console) -> Console:
+    """The rich Console behind `out` or `err` (itself if it is one already)."""
+    lazy: Any = console
+    return cast("Console", lazy.get()) if isinstance(lazy, _LazyConsole) else console
+
+
+def restore_terminal() -> None:
+    """Show the cursor again if a progress display hid it and was cut short (an error, a signal): a
+    terminal left without a cursor is the last thing a command should leave behind."""
+    for console in (out, err):
+        lazy: Any = console
+        made = lazy.made()
+        if made is not None and made.is_terminal:
+            made.show_cursor(True)
 
 
 class State:
@@ -115,7 +141,7 @@ def progress_bar(state: State, total: int, label: str) -> Iterator[Callable[[str
     # Redrawn on each update, not by a refresh thread: a poll forks its fetching workers only while it
     # is the process's one thread (bot.poll._start_method).
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[last]}"), console=err, transient=True, auto_refresh=False) as bar:
+                  TextColumn("{task.fields[last]}"), console=real_console(err), transient=True, auto_refresh=False) as bar:
         task = bar.add_task(label, total=total, last="")
         yield lambda name: bar.update(task, advance=1, last=name, refresh=True)
 
@@ -313,29 +339,38 @@ def main(argv: list[str] | None = None) -> int:
         return result if isinstance(result, int) else 0
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    except click.exceptions.Abort as exc:
+    except BaseException as exc:
+        restore_terminal()
+        return _failure(exc, verbose)
+
+
+def _failure(exc: BaseException, verbose: bool) -> int:
+    """The one sentence and the exit code for what ended a command."""
+    if isinstance(exc, click.exceptions.Abort):
         if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
             err.print("Interrupted.")
             return 130
         err.print("Aborted.")
         return 1
-    except click.ClickException as exc:
+    if isinstance(exc, click.ClickException):
         exc.show()
         return exc.exit_code
-    except BotError as exc:
+    if isinstance(exc, BotError):
         if verbose:
             print_traceback()
         err.print(redact(f"Error: {exc}"), highlight=False, markup=False)
         return exc.exit_code
-    except KeyboardInterrupt:
+    if isinstance(exc, KeyboardInterrupt):
         err.print("Interrupted.")
         return 130
-    except Exception as exc:  # a bug: say so plainly, traceback with -v
-        if verbose:
-            print_traceback()
-        err.print(redact(f"Unexpected error ({type(exc).__name__}): {exc}. Run with -v for details."),
-                  highlight=False, markup=False)
-        return 1
+    if not isinstance(exc, Exception):  # SystemExit and the like: not ours to translate
+        raise exc
+    # A bug: say so plainly, traceback with -v.
+    if verbose:
+        print_traceback()
+    err.print(redact(f"Unexpected error ({type(exc).__name__}): {exc}. Run with -v for details."),
+              highlight=False, markup=False)
+    return 1
 
 
 def print_traceback() -> None:
