@@ -23,6 +23,7 @@ from bot.core.redact import redact, register
 from bot.core.shorten import middle
 
 SECRET_VARIABLES = ("OPENAI_API_KEY", "SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL")
+INTERRUPTED = 130  # the exit code after Ctrl-C
 
 # Start-up: a command imports only what it uses (`bot --help` must not load every SDK), so the
 # heavier modules are imported inside the commands that need them.
@@ -141,7 +142,8 @@ def progress_bar(state: State, total: int, label: str) -> Iterator[Callable[[str
     # Redrawn on each update, not by a refresh thread: a poll forks its fetching workers only while it
     # is the process's one thread (bot.poll._start_method).
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[last]}"), console=real_console(err), transient=True, auto_refresh=False) as bar:
+                  TextColumn("{task.fields[last]}"), console=real_console(err), transient=True,
+                  auto_refresh=False) as bar:
         task = bar.add_task(label, total=total, last="")
         yield lambda name: bar.update(task, advance=1, last=name, refresh=True)
 
@@ -349,7 +351,7 @@ def _failure(exc: BaseException, verbose: bool) -> int:
     if isinstance(exc, click.exceptions.Abort):
         if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
             err.print("Interrupted.")
-            return 130
+            return INTERRUPTED
         err.print("Aborted.")
         return 1
     if isinstance(exc, click.ClickException):
@@ -362,7 +364,7 @@ def _failure(exc: BaseException, verbose: bool) -> int:
         return exc.exit_code
     if isinstance(exc, KeyboardInterrupt):
         err.print("Interrupted.")
-        return 130
+        return INTERRUPTED
     if not isinstance(exc, Exception):  # SystemExit and the like: not ours to translate
         raise exc
     # A bug: say so plainly, traceback with -v.
@@ -386,8 +388,10 @@ def exit_now(code: int) -> NoReturn:
     """Exit as soon as the work is done. The interpreter's teardown frees every object and module one by
     one (0.07 s after an empty poll, more after thousands of items) although nothing is left to do once
     the atexit handlers have run and the output is flushed; so, in a process with no other thread alive,
-    those are done here and the process ends. With other threads (a daemon's), the normal exit joins them."""
-    if threading.active_count() > 1:
+    those are done here and the process ends. With other threads (a daemon's), the normal exit joins them,
+    unless the person interrupted: a thread still working then (a job a second Ctrl-C abandoned) is not
+    waited for."""
+    if threading.active_count() > 1 and code != INTERRUPTED:
         sys.exit(code)
     atexit._run_exitfuncs()  # logging's shutdown among them
     for stream in (sys.stdout, sys.stderr):

@@ -107,7 +107,8 @@ def digest_command(state: State, dry_run: bool, fmt: str | None, since: str | No
 @cli.command("run")
 @pass_state
 def run_command(state: State) -> None:
-    """The scheduler daemon: poll every poll_every_minutes, digest on digest_cron; SIGTERM stops it."""
+    """The scheduler daemon: poll every poll_every_minutes, digest on digest_cron. SIGTERM stops it (exit 0),
+    Ctrl-C too (exit 130), each letting the running job finish; a second one abandons that job."""
     from bot.scheduler import Daemon
 
     if not state.verbose:
@@ -121,7 +122,9 @@ def run_command(state: State) -> None:
         daemon = Daemon(tz=c.timezone, poll_every_minutes=c.poll_every_minutes, digest_cron=c.digest_cron,
                         poll_job=app.poll_job, digest_job=app.digest_job, last_digest=app.last_digest_time,
                         now=app.clock, retry_job=app.retry_job)
-        daemon.start()
+        code = daemon.start()
+    if code:
+        raise click.exceptions.Exit(code)
 
 
 @cli.command("add")
