@@ -16,6 +16,7 @@ import bot.library.api as lib
 from bot.cli.render import poll_table
 from bot.core.clock import fixed_clock
 from bot.core.config import load_config
+from bot.core.plural import plural
 from bot.core.resources import demo_data, shipped_seeds, shipped_topics
 from bot.digest.pipeline import DigestOptions, run
 from bot.poll import poll
@@ -46,9 +47,10 @@ def run_demo(console: Console, quiet: bool = False) -> str:
             report = lib.import_documents(store, config.library_paths)
             if not quiet:
                 s = report.stats
-                console.print(f"Library: {s.entries} entries from {len(report.files)} documents in seeds/ "
-                              f"({s.links} links, {s.arxiv_ids} arXiv ids, {s.hn_ids} HN threads, "
-                              f"{s.title_only} title-only papers).", highlight=False)
+                console.print(f"Library: {plural(s.entries, 'entry')} from {plural(len(report.files), 'document')} "
+                              f"in seeds/ ({plural(s.links, 'link')}, {plural(s.arxiv_ids, 'arXiv id')}, "
+                              f"{plural(s.hn_ids, 'HN thread')}, {plural(s.title_only, 'title-only paper')}).",
+                              highlight=False)
             polled = poll(config, store, now=DEMO_NOW)
             if not quiet:
                 poll_table(console, polled)

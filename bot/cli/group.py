@@ -19,11 +19,15 @@ import click
 
 from bot.core.config import Config, Secret
 from bot.core.errors import BotError
+from bot.core.plural import plural
 from bot.core.redact import redact, register
 from bot.core.shorten import middle
 
 SECRET_VARIABLES = ("OPENAI_API_KEY", "SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL")
 INTERRUPTED = 130  # the exit code after Ctrl-C
+# The libraries whose log lines only -v shows (their failures reach the person as our own sentence).
+QUIET_LOGGERS = ("slack_sdk", "openai", "httpx", "httpcore", "feedparser", "urllib3")
+PIPE_WIDTH = 10_000  # columns of output that is not a terminal: wide enough that nothing wraps
 
 # Start-up: a command imports only what it uses (`bot --help` must not load every SDK), so the
 # heavier modules are imported inside the commands that need them.
@@ -70,7 +74,12 @@ class _LazyConsole:
         if self._console is None:
             from rich.console import Console
 
-            self._console = Console(stderr=self._stderr, soft_wrap=True)
+            console = Console(stderr=self._stderr, soft_wrap=True)
+            if not console.is_terminal and not os.environ.get("COLUMNS"):
+                # Into a pipe or a file, a table is as wide as its cells: a name folded at 80 columns
+                # ("lilianwen/g") is a name no program (grep, cut) can find.
+                console.width = PIPE_WIDTH
+            self._console = console
         return self._console
 
     def made(self) -> Console | None:
@@ -173,6 +182,9 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int, quiet: bool) 
     register(os.environ.get(name) for name in SECRET_VARIABLES)
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactSecrets())
+    if not verbose:  # the SDKs' own error lines repeat, raw, what our one sentence says
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     state = State(config_path, verbose, quiet)
     ctx.obj = state
     ctx.call_on_close(state.close)
@@ -202,7 +214,7 @@ def library_import(state: State, paths: tuple[str, ...], as_json: bool) -> None:
     if as_json:
         emit_json(report.as_dict())
         return
-    table = Table(title=f"Imported {len(report.files)} document(s)", show_header=True)
+    table = Table(title=f"Imported {plural(len(report.files), 'document')}", show_header=True)
     table.add_column("entries", justify="right")
     table.add_column("links", justify="right")
     table.add_column("arXiv ids", justify="right")
@@ -308,14 +320,17 @@ def ensure_library(state: State, app: App) -> None:
 
         report = lib.import_documents(app.store, app.library_paths())
         if not state.quiet:
-            err.print(f"(imported {report.stats.entries} library entries from {len(report.files)} documents first)")
+            err.print(f"(imported {plural(report.stats.entries, 'library entry', 'library entries')} from "
+                      f"{plural(len(report.files), 'document')} first)", highlight=False)
         say_ignored_links(report, err)
 
 
 def say_ignored_links(report: ImportReport, console: Console) -> None:
     """Links in the documents that are not URLs: ignored (their lines are kept), named by file:line."""
     if report.ignored_links:
-        console.print(f"Ignored {len(report.ignored_links)} link(s) that are not URLs (their lines are kept):",
+        console.print(f"Ignored {plural(len(report.ignored_links), 'link')} that "
+                      f"{'is not a URL (its line is' if len(report.ignored_links) == 1 else 'are not URLs (their lines are'}"
+                      " kept):",
                       highlight=False)
         for ignored in report.ignored_links:
             console.print(f"  {ignored}", highlight=False, markup=False)

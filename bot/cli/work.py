@@ -114,7 +114,6 @@ def run_command(state: State) -> None:
     if not state.verbose:
         logging.getLogger().setLevel(logging.INFO)
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
-        logging.getLogger("httpx").setLevel(logging.WARNING)
     app = state.app
     c = app.config
     with app.lock("this `bot run`", daemon=True):
