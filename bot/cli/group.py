@@ -13,12 +13,13 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import click
 
 from bot.core.config import Config, Secret
-from bot.core.errors import BotError
+from bot.core.errors import BotError, MissingDocumentError
 from bot.core.plural import plural
 from bot.core.redact import redact, register
 from bot.core.shorten import middle
@@ -168,7 +169,34 @@ def say(state: State, message: str) -> None:
         out.print(message, highlight=False)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class BotGroup(click.Group):
+    """The `bot` group: a reading document that is not there is named with where its path came from."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MissingDocumentError as exc:
+            state = ctx.find_object(State)
+            config = state._app.config if state is not None and state._app is not None else None
+            if config is None:
+                raise
+            raise MissingDocumentError(missing_document(Path(exc.path), config), exc.path) from exc
+
+
+def missing_document(path: Path, config: Config) -> str:
+    """Why a reading document is looked for where it is not, and what to do: it came from the command
+    line, from the config file's [library] paths, or from the built-in default when no config is in use."""
+    configured = {p.resolve() for p in config.library_paths} | ({config.log.resolve()} if config.log else set())
+    if path.resolve() not in configured:
+        return f"No such reading document or folder: {path}"
+    if config.file is None:
+        return (f"No reading documents at {path}: no config file is in use (no --config, ./bot.toml or $BOT_CONFIG), "
+                f"so the built-in [library] paths = [\"seeds\"] is read from the working folder; run `bot init` to "
+                f"write a config here, pass --config FILE, or create {path.name}/ with your reading documents")
+    return f"No such reading document or folder: {path}; fix [library] paths in {config.file}, or create it"
+
+
+@click.group(cls=BotGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="Config file (default: ./bot.toml if present, else $BOT_CONFIG, else built-in defaults).")
 @click.option("-v", "--verbose", count=True, help="More logging; tracebacks on errors.")
@@ -328,9 +356,9 @@ def ensure_library(state: State, app: App) -> None:
 def say_ignored_links(report: ImportReport, console: Console) -> None:
     """Links in the documents that are not URLs: ignored (their lines are kept), named by file:line."""
     if report.ignored_links:
+        one = len(report.ignored_links) == 1
         console.print(f"Ignored {plural(len(report.ignored_links), 'link')} that "
-                      f"{'is not a URL (its line is' if len(report.ignored_links) == 1 else 'are not URLs (their lines are'}"
-                      " kept):",
+                      f"{'is not a URL (its line is' if one else 'are not URLs (their lines are'} kept):",
                       highlight=False)
         for ignored in report.ignored_links:
             console.print(f"  {ignored}", highlight=False, markup=False)

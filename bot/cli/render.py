@@ -48,8 +48,10 @@ def poll_table(console: Console, report: PollReport) -> None:
 
 
 def status_tables(console: Console, data: dict[str, Any]) -> None:
-    console.print(f"Config: {data['config'] or 'none (built-in defaults)'}; database: {data['database']}",
-                  highlight=False, markup=False)
+    config = data["config"] or "none (no --config, ./bot.toml or $BOT_CONFIG: the built-in defaults)"
+    database = data["database"] if data.get("database_exists", True) else \
+        f"{data['database']} (none yet: the first `bot poll` or `bot library import` makes it)"
+    console.print(f"Config: {config}; database: {database}", highlight=False, markup=False)
     table = Table(title="Sources", show_header=True)
     for col in ("source", "kind", "last poll (UTC)", "result", "new"):
         table.add_column(col, overflow="fold")

@@ -9,7 +9,8 @@ import sys
 import click
 
 from bot.cli.group import State, cli, emit_json, ensure_library, err, out, pass_state, progress_bar
-from bot.core.errors import BotError
+from bot.core.errors import BotError, ConfigError
+from bot.core.identity import parse_link, with_scheme
 
 
 @cli.command("poll")
@@ -146,6 +147,11 @@ def add_command(state: State, urls: tuple[str, ...], note: str | None, day: str 
     queries: list[str] = []
     for u in urls:
         queries.extend(line.strip() for line in sys.stdin if line.strip()) if u == "-" else queries.append(u)
+    not_links = [q for q in queries if not is_link(q)]
+    if not_links:  # a usage error: checked before anything is fetched or written
+        raise ConfigError(f"{not_links[0]!r} is not a link (http://, https:// or www.)"
+                          + (f", nor {len(not_links) - 1} more of the arguments" if len(not_links) > 1 else "")
+                          + "; nothing was added")
     try:
         when = date.fromisoformat(day) if day else state.app.now().astimezone(state.app.config.tz).date()
     except ValueError as exc:
@@ -166,6 +172,12 @@ def add_command(state: State, urls: tuple[str, ...], note: str | None, day: str 
                                                                      markup=False)
     if any(r.status in ("known", "failed") for r in results):
         raise click.exceptions.Exit(1)
+
+
+def is_link(query: str) -> bool:
+    """What `bot add` takes for a link: http(s)://, or www. (the scheme added)."""
+    url = with_scheme(query.strip())
+    return url is not None and parse_link(url) is not None
 
 
 @cli.command("eval")

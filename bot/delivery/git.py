@@ -8,8 +8,8 @@ from pathlib import Path
 
 from bot.core.config import Config
 from bot.core.errors import ConfigError, DeliveryError
-from bot.core.plural import plural
 from bot.core.ledger import Detail, DigestOptions
+from bot.core.plural import plural
 from bot.delivery import log
 from bot.delivery.registry import DeliveryTarget, Send
 
