@@ -88,3 +88,65 @@ def test_a_failed_slack_post_is_one_sentence_without_the_sdks_log_line(tmp_path:
     assert failed.returncode == 1
     assert "slack_sdk" not in failed.stderr and " ERROR " not in failed.stderr, failed.stderr
     assert "\nError: slack delivery uncertain: Slack webhook timed out" in failed.stderr, failed.stderr
+
+
+def test_bot_init_keeps_secrets_and_the_database_out_of_git(tmp_path: Path) -> None:
+    made = bot(tmp_path, "init", "mine")
+    assert made.returncode == 0, made.stderr
+    folder = tmp_path / "mine"
+    assert "Copy to bot.toml" not in (folder / "bot.toml").read_text(encoding="utf-8")
+    assert "written by `bot init`" in (folder / "bot.toml").read_text(encoding="utf-8").splitlines()[0]
+    assert f"wrote {Path('mine') / '.gitignore'}" in made.stdout
+    # A week of use leaves a secret, the database with its side files, locks and the library cache.
+    (folder / ".env").write_text("SLACK_WEBHOOK_URL=https://hooks.slack.com/services/T0/B0/secret\n")
+    (folder / "library" / "reading-log.md").write_text(LOG, encoding="utf-8")
+    for name in ("bot.db", "bot.db-wal", "bot.db-shm", "bot.db.lock", "bot.db.run.lock", "bot.db.library-cache",
+                 "bot.db.library-cache.x1y2"):
+        (folder / name).write_bytes(b"x")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], cwd=folder, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=folder, check=True)
+    staged = set(subprocess.run([*git, "diff", "--cached", "--name-only"], cwd=folder, check=True, capture_output=True,
+                                text=True).stdout.split())
+    assert staged == {".gitignore", "bot.toml", "feeds/blogs.opml", "feeds/sources.toml", "feeds/topics.toml",
+                      "library/reading-log.md"}
+
+
+def test_bot_init_appends_to_an_existing_gitignore_and_keeps_its_lines(tmp_path: Path) -> None:
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / ".gitignore").write_text("node_modules/\n.env", encoding="utf-8")
+    made = bot(tmp_path, "init", "mine")
+    assert made.returncode == 0, made.stderr
+    lines = (tmp_path / "mine" / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert lines[:2] == ["node_modules/", ".env"] and lines.count(".env") == 1 and "*.db" in lines
+    assert "to the existing" in made.stdout and "*.db" in made.stdout
+
+
+def test_the_demo_says_where_its_library_came_from(tmp_path: Path) -> None:
+    shown = bot(tmp_path, "demo")
+    assert shown.returncode == 0, shown.stderr
+    first = shown.stdout.splitlines()[0]
+    assert "sample reading library shipped with the tool" in first and "in seeds/" not in first, first
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_add_dry_run_shows_the_tab_the_log_gets(tmp_path: Path) -> None:
+    folder = project(tmp_path)
+    dry = bot(folder, "add", "https://new.example/post", "--title", "A new LLM paper", "--note", "worth a look",
+              "--date", "2026-11-22", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "* [A new LLM paper](https://new.example/post)\n\t* worth a look\n" in dry.stdout, repr(dry.stdout)
+    added = bot(folder, "add", "https://new.example/post", "--title", "A new LLM paper", "--note", "worth a look",
+                "--date", "2026-11-22")
+    assert added.returncode == 0, added.stderr
+    assert "* [A new LLM paper](https://new.example/post)\n\t* worth a look\n" in \
+        (folder / "library" / "log.md").read_text(encoding="utf-8")
+
+
+def test_the_projects_own_gitignore_keeps_the_library_cache_out() -> None:
+    if not (ROOT / ".git").exists():
+        import pytest
+
+        pytest.skip("not a git checkout")
+    for name in ("bot.db.library-cache", "state/bot.db.library-cache.tmp123", "bot.db.lock", "bot.db-wal", ".env"):
+        assert subprocess.run(["git", "check-ignore", "-q", name], cwd=ROOT).returncode == 0, name

@@ -167,7 +167,8 @@ def add_command(state: State, urls: tuple[str, ...], note: str | None, day: str 
     else:
         for r in results:
             if r.status in ("added", "dry-run") and r.entry:
-                out.print(r.entry, highlight=False, markup=False)
+                # Byte for byte what the log gets: rich would expand the note's tab indent into spaces.
+                click.echo(r.entry.rstrip("\n"))
             (out if r.status in ("added", "dry-run") else err).print(f"{r.query}: {r.message}", highlight=False,
                                                                      markup=False)
     if any(r.status in ("known", "failed") for r in results):
@@ -235,6 +236,12 @@ def init_command(state: State, folder: str) -> None:
         return
     for path in report.written:
         click.echo(f"wrote {path}")
+    if not report.gitignore_existed:
+        click.echo(f"wrote {report.gitignore} (keeps .env, the database and caches out of git)")
+    elif report.gitignore_added:
+        click.echo(f"added {', '.join(report.gitignore_added)} to the existing {report.gitignore}")
+    else:
+        click.echo(f"left {report.gitignore} as it was: it already keeps .env, the database and caches out of git")
     click.echo(f"\nNext steps:\n"
                f"  1. Put your reading documents (markdown or text reading lists, your reading log) in "
                f"{where / LIBRARY_FOLDER}, then read them in:\n"
