@@ -10,7 +10,6 @@ import click
 
 from bot.cli.group import State, cli, emit_json, ensure_library, err, out, pass_state, progress_bar
 from bot.core.errors import BotError, ConfigError
-from bot.core.identity import parse_link, with_scheme
 
 
 @cli.command("poll")
@@ -177,6 +176,8 @@ def add_command(state: State, urls: tuple[str, ...], note: str | None, day: str 
 
 def is_link(query: str) -> bool:
     """What `bot add` takes for a link: http(s)://, or www. (the scheme added)."""
+    from bot.core.identity import parse_link, with_scheme  # its patterns cost every command's start-up 7 ms
+
     url = with_scheme(query.strip())
     return url is not None and parse_link(url) is not None
 
