@@ -17,6 +17,8 @@ from tests.conftest import ROOT, SEEDS, cli_env
 from tests.servers import FeedServer, Route, rss
 from tests.terminal import Screen, run_in_terminal
 
+# About 15 s of processes (20-25 s on a loaded machine): a slow tier, which CI runs like every other.
+pytestmark = pytest.mark.slow
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 LOG = "## 27 May 2023\n* [QLoRA: Efficient Finetuning of Quantized LLMs](https://arxiv.org/abs/2305.14314)\n"
 
