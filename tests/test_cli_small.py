@@ -88,6 +88,8 @@ def test_a_failed_slack_post_is_one_sentence_without_the_sdks_log_line(tmp_path:
     assert failed.returncode == 1
     assert "slack_sdk" not in failed.stderr and " ERROR " not in failed.stderr, failed.stderr
     assert "\nError: slack delivery uncertain: Slack webhook timed out" in failed.stderr, failed.stderr
+    # A warning of the command's own reads as a sentence: no timestamp or logger name (those are -v's).
+    assert all(not line[:1].isdigit() and "bot.digest" not in line for line in failed.stderr.splitlines())
 
 
 def test_bot_init_keeps_secrets_and_the_database_out_of_git(tmp_path: Path) -> None:

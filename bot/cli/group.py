@@ -206,7 +206,11 @@ def missing_document(path: Path, config: Config) -> str:
 def cli(ctx: click.Context, config_path: str | None, verbose: int, quiet: bool) -> None:
     """The research digest bot: keeps a generative-AI reading log up to date."""
     level = logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # A daemon's log, or -v, is read later and by line: time, level, logger. A command's own warning is
+    # read now, at the terminal, as a sentence.
+    timed = verbose or ctx.invoked_subcommand == "run"
+    form = "%(asctime)s %(levelname)s %(name)s: %(message)s" if timed else "%(levelname)s: %(message)s"
+    logging.basicConfig(level=level, format=form, stream=sys.stderr)
     register(os.environ.get(name) for name in SECRET_VARIABLES)
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactSecrets())
