@@ -61,6 +61,7 @@ CASES: list[tuple[str, Setup, list[str], int, str]] = [
     ("no feed enabled", lambda f: project(f, feed='feed.xml"\nenabled = false\n#'), ["poll"], 2, "Nothing to poll"),
     ("no config and no seeds/ here", lambda f: None, ["library", "import"], 2,
      "no config file is in use"),
+    ("poll with no config and no seeds/ here", lambda f: None, ["poll"], 2, "no config file is in use"),
     ("a reading document that is not there", project, ["library", "import", "nope.md"], 2,
      "No such reading document or folder: nope.md"),
     ("a configured library folder that is not there", lambda f: (project(f), (f / "library" / "log.md").unlink(),
@@ -114,8 +115,8 @@ def test_each_documented_failure_has_its_exit_code(workdir: Path, capsys: pytest
     assert sentence in out + err, f"{what}: {out}{err}"
     if code:
         assert "Traceback" not in err and "Unexpected error" not in err
-    if what == "status with no database yet":
-        assert not (workdir / "bot.db").exists()
+    if what in ("status with no database yet", "poll with no config and no seeds/ here"):
+        assert not (workdir / "bot.db").exists()  # a command that only reads, or did nothing, makes no database
 
 
 def _bot(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -347,6 +347,10 @@ def library_search(state: State, text: tuple[str, ...], limit: int, as_json: boo
 
 def ensure_library(state: State, app: App) -> None:
     """A check against an empty library would say "unknown" to everything: import first."""
+    if not app.config.db.exists():  # a library that is not there is a config error; leave no database behind
+        missing = next((p for p in app.library_paths() if not p.exists()), None)
+        if missing is not None:
+            raise MissingDocumentError(f"No such reading document or folder: {missing}", str(missing))
     if app.store.library_is_empty():
         import bot.library.api as lib
 
