@@ -98,11 +98,17 @@ def test_a_week_at_the_terminal_poll_digest_status(tmp_path: Path) -> None:
 def test_ctrl_c_during_a_poll_exits_130_and_gives_the_cursor_back(tmp_path: Path) -> None:
     with FeedServer() as feeds:
         folder = project(tmp_path, feeds, slow="gamma")
-        screen = at_terminal(folder, "poll", interrupt=lambda _text: feeds.hits("/gamma.xml") >= 1, timeout=60)
-    tidy(screen)
-    assert screen.code == 130, screen.text
-    assert screen.text.rstrip().endswith("Interrupted."), screen.text
-    assert screen.seconds < 20, "Ctrl-C waited for the slow feed"
+        # ^C once alpha and beta have answered (their progress ticks are on the screen), gamma still silent.
+        screen = at_terminal(folder, "poll", timeout=60,
+                             interrupt=lambda text: feeds.hits("/gamma.xml") >= 1 and "2/3" in text)
+        tidy(screen)
+        assert screen.code == 130, screen.text
+        assert screen.text.rstrip().endswith("Interrupted."), screen.text
+        assert screen.seconds < 20, "Ctrl-C waited for the slow feed"
+        # The terminal sent SIGINT to every process of the poll: what the finished feeds brought is kept.
+        status = json.loads(piped(folder, "status", "--json").stdout)
+    assert {s["name"]: s["result"] for s in status["sources"]} == {"alpha": "ok", "beta": "ok", "gamma": None}
+    assert status["pending"]["relevant"] == 2
 
 
 def test_add_at_the_terminal(tmp_path: Path) -> None:
