@@ -331,8 +331,6 @@ def library_stats(state: State, as_json: bool) -> None:
 @pass_state
 def library_search(state: State, text: tuple[str, ...], limit: int, as_json: bool) -> None:
     """Full-text search of the library (titles and lines)."""
-    from pathlib import Path
-
     from rich.table import Table
 
     import bot.library.api as lib
