@@ -74,8 +74,8 @@ def status_tables(console: Console, data: dict[str, Any]) -> None:
                   f"{p['off_topic']} off-topic; {p['digested']} already digested.", highlight=False)
     if "review" in data:
         r = data["review"]
-        console.print(f"Review of the log: {r['kept']} appended item(s) kept, {r['deleted']} deleted by you, "
-                      f"{r['pending']} still in review.", highlight=False)
+        console.print(f"Review of the log: of the items digests appended, {r['kept']} kept, {r['deleted']} deleted "
+                      f"by you, {r['pending']} still in review.", highlight=False)
     for d in data["digests"]:
         deliveries = ", ".join(f"{x['target']}: {x['status']}" for x in d.get("deliveries", []))
         label = "empty" if not d.get("item_count") else plural(d["item_count"], "item")
