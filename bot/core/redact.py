@@ -18,6 +18,9 @@ MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words; no real key i
 PATTERN = re.compile(r"(hooks\.slack\.com/services/|/services/)[^\s'\"]+|xox[abprs]-[\w-]+|sk-[\w-]{8,}"
                      r"|(Bearer\s+)[^\s'\"]+", re.IGNORECASE)
 
+# A URL's user:password@ part (`https://me:hunter2@feeds.example/rss`): credentials, whatever they are.
+USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@?#'\"<>]+@")
+
 _lock = threading.Lock()
 _values: set[str] = set()
 
@@ -38,4 +41,10 @@ def redact(text: str, extra: Iterable[str | None] = ()) -> str:
     values.update(v for v in extra if v and len(v) >= MIN_SECRET_LENGTH)
     for value in sorted(values, key=len, reverse=True):  # a longer secret first: it may contain a shorter
         text = text.replace(value, MASK)
+    text = USERINFO.sub(r"\1", text)
     return PATTERN.sub(lambda m: (m.group(1) or m.group(2) or "") + MASK, text)
+
+
+def without_userinfo(url: str) -> str:
+    """`url` without a user:password@ part: what is stored and shown of a link never carries one."""
+    return USERINFO.sub(r"\1", url)
