@@ -190,7 +190,7 @@ def parse_algolia(body: bytes, source: str) -> tuple[list[FeedItem], dict[str, A
                 oldest = created if oldest is None else min(oldest, created)
             item = make_item(
                 source=source,
-                title=str(hit.get("title") or hit.get("story_title") or ""),
+                title=hit.get("title") or hit.get("story_title") or "",  # make_item refuses a non-text title
                 url=hit.get("url") if isinstance(hit.get("url"), str) else None,
                 published=published if isinstance(published, str) else None,
                 summary=plain_text(str(hit.get("story_text") or "")),

@@ -1,0 +1,82 @@
+"""Issue 26, reliability's second attack: every finding through the CLI against servers on 127.0.0.1.
+(Killing polls and their workers: tests/test_kill.py.)"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bot.store.database import Store
+from tests.conftest import ROOT, cli_env
+from tests.servers import FeedServer, Route, algolia, rss
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+def bot(folder: Path, *args: str, env: dict[str, str] | None = None,
+        timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=folder, capture_output=True, text=True,
+                          env=env if env is not None else cli_env(NOW, isolated=True), timeout=timeout)
+
+
+def project(folder: Path, feeds: list[dict[str, Any]], extra: str = "") -> Path:
+    (folder / "library").mkdir(exist_ok=True)
+    (folder / "library" / "log.md").write_text("## 2026 Log\n", encoding="utf-8")
+    body = "".join("[[feeds]]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in f.items()) for f in feeds)
+    path = folder / "bot.toml"
+    path.write_text(f'[bot]\ndb = "bot.db"\nlog = "library/log.md"\n'
+                    f'topics = {json.dumps(str(ROOT / "feeds" / "topics.toml"))}\n'
+                    f'[library]\npaths = ["library"]\n[hn]\nlookup = false\n{extra}{body}', encoding="utf-8")
+    return path
+
+
+# -- 2. one bad number or field skips its item alone -------------------------------------------------
+
+HN_HITS = [
+    {"id": 1001, "title": "Quantized LLM inference on one GPU, measured", "url": "https://good.example/a"},
+    {"id": 1002, "title": "Points beyond any counter for LLM agents", "url": "https://bad.example/p", "points": 10**30},
+    {"id": 10**39, "title": "A forty digit thread id about LLM evaluation", "url": "https://bad.example/i"},
+    {"id": 1004, "title": ["list", "title"], "url": "https://bad.example/l"},
+    {"id": 1005, "title": "Script links never reach the log about LLM tools", "url": "javascript://alert(1)"},
+    {"id": 1006, "title": "Credentials in links about LLM serving", "url": "https://me:hunter2@cred.example/x"},
+]
+HF_DAY = [
+    {"paper": {"id": "2611.00011", "title": "Healthy paper on LLM fine-tuning", "upvotes": 12,
+               "publishedAt": "2026-11-19T10:00:00.000Z"}},
+    {"paper": {"id": "2611.00012", "title": "Upvotes beyond 64 bits on LLM agents", "upvotes": 2**63}},
+    {"paper": {"id": "2611.00013", "title": "A time that is a number on LLM inference", "publishedAt": 1795000000}},
+    {"paper": {"id": "2611.00014", "title": "A time that is an object on LLM routing", "publishedAt": {"y": 1}}},
+]
+
+
+def test_a_bad_number_or_field_skips_its_item_alone_and_every_feed_is_saved(tmp_path: Path) -> None:
+    with FeedServer() as server:
+        server.route("/hn", Route(body=algolia(HN_HITS), content_type="application/json"))
+        server.route("/hf", Route(body=json.dumps(HF_DAY).encode(), content_type="application/json"))
+        server.route("/blog.xml", Route(body=rss([{"title": "A healthy blog post on LLM inference",
+                                                   "link": "https://blog.example/post"}])))
+        project(tmp_path, [{"name": "hn", "kind": "hn", "url": server.url("/hn")},
+                           {"name": "hf", "kind": "hf_papers", "url": server.url("/hf"), "lookback_days": 1},
+                           {"name": "blog", "kind": "rss", "url": server.url("/blog.xml")}])
+        done = bot(tmp_path, "poll", "--json")
+    assert done.returncode == 0, done.stderr
+    report = {s["name"]: s for s in json.loads(done.stdout)["sources"]}
+    assert {n: (s["result"], s["fetched"], s["skipped"]) for n, s in report.items()} == {
+        "hn": ("ok", 3, 3), "hf": ("ok", 1, 3), "blog": ("ok", 1, 0)}
+    reasons = " | ".join(report["hn"]["skipped_items"] + report["hf"]["skipped_items"])
+    for why in ("its points", "HN item id", "title is list",
+                "published time '1795000000'", "published time \"{'y': 1}\""):
+        assert why in reasons, reasons
+    store = Store.open(tmp_path / "bot.db")
+    try:
+        urls = {row["url"] for row in store.db.rows("select url from items")}
+        assert all(store.source_state(n).last_poll for n in ("hn", "hf", "blog"))
+    finally:
+        store.close()
+    # the javascript: link falls back to the HN thread; no user:password@ is stored
+    assert urls == {"https://good.example/a", "https://news.ycombinator.com/item?id=1005", "https://cred.example/x",
+                    "https://arxiv.org/abs/2611.00011", "https://blog.example/post"}
