@@ -253,7 +253,8 @@ class SlackReceiver(_Loopback):
     (Retry-After N); "hang" (answers ok after hang_seconds: the message is posted); "stall" (holds the
     request hang_seconds, then drops it unanswered: never posted); "invalid_blocks_400" and
     "invalid_blocks_200" (Slack's rejection of the blocks, as HTTP 400 or as a 200 with that body /
-    ok:false)."""
+    ok:false); "echo_400" (a rejection whose body echoes the credential: the webhook's path, or the
+    bot token)."""
 
     def __init__(self, hang_seconds: float = 3.0) -> None:
         import json as _json
@@ -322,6 +323,14 @@ class SlackReceiver(_Loopback):
                     wait = action.partition(":")[2] or "1"
                     body = b'{"ok": false, "error": "ratelimited"}' if api else b"rate_limited"
                     self._answer(429, body, {"Retry-After": wait}, ctype="application/json" if api else "text/plain")
+                    return
+                if action == "echo_400":
+                    if api:
+                        token = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+                        self._answer(400, _json.dumps({"ok": False, "error": f"invalid_auth for {token}"}).encode(),
+                                     ctype="application/json")
+                    else:
+                        self._answer(400, b"no_service: " + self.path.removeprefix("/services/").encode())
                     return
                 if action.startswith("invalid_blocks_"):
                     status = int(action.rpartition("_")[2])

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 BUSY_TIMEOUT_MS = 10_000
 
 
-SIDE_FILES = ("", "-wal", "-shm", "-journal")
+SIDE_FILES = ("", "-wal", "-shm", "-journal", ".library-cache")  # the cache holds the library too
 
 
 def connect(path: str) -> Database:
