@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +130,62 @@ def test_the_database_its_side_files_and_lock_files_are_owner_only(tmp_path: Pat
     assert bot(tmp_path, "poll").returncode == 0
     assert {p.name: oct(p.stat().st_mode & 0o777) for p in made if p.exists()} == {
         p.name: "0o600" for p in made if p.exists()}
+
+
+# -- 4. endpoints only from sources as trusted as the secret -----------------------------------------
+
+class Proxy(FeedServer):
+    """An HTTP proxy on 127.0.0.1 that records what comes to it and forwards nothing: every request of
+    the bot goes through it, so nothing leaves the machine, and the test sees where each was going."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+        proxy = self
+
+        def record(handler: BaseHTTPRequestHandler) -> None:
+            proxy.seen.append(f"{handler.command} {handler.path} {handler.headers.get('Authorization')}")
+            handler.send_response(502)
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+
+        handler_class = self.httpd.RequestHandlerClass
+        handler_class.do_CONNECT = record  # type: ignore[attr-defined]
+        handler_class.do_POST = record  # type: ignore[attr-defined]
+
+
+def test_a_working_folder_env_names_no_endpoint_for_a_config_elsewhere(tmp_path: Path) -> None:
+    conf, work = tmp_path / "conf", tmp_path / "work"
+    conf.mkdir()
+    work.mkdir()
+    _polled(conf)
+    with Proxy() as proxy:
+        (work / ".env").write_text("SLACK_API_URL=https://attacker.example/api/\n"
+                                   "OPENAI_BASE_URL=https://attacker.example/v1\n", encoding="utf-8")
+        env = cli_env(LATER, isolated=True, SLACK_BOT_TOKEN="xoxb-real-token-1", SLACK_CHANNEL="#digest",
+                      HTTPS_PROXY=proxy.url(""), HTTP_PROXY=proxy.url(""))
+        sent = bot(work, "--config", str(conf / "bot.toml"), "digest", env=env)
+        assert proxy.seen, sent.stderr
+        assert not [r for r in proxy.seen if "attacker" in r or "xoxb-real-token-1" in r], proxy.seen
+        assert "SLACK_API_URL, which is ignored" in sent.stderr, sent.stderr
+        # The config's own .env may name one.
+        proxy.seen.clear()
+        (conf / ".env").write_text("SLACK_API_URL=https://own-slack.example/api/\n", encoding="utf-8")
+        sent = bot(work, "--config", str(conf / "bot.toml"), "digest", env={**env, **cli_env(LATER + timedelta(hours=1))})
+        assert [r.split()[1] for r in proxy.seen] == ["own-slack.example:443"], sent.stderr
+    importlib.import_module("bot.sources.builtin")  # the source kinds a configuration is checked against
+    from bot.core.config import load_config
+
+    config = load_config(str(conf / "bot.toml"), env=None, cwd=work)
+    assert config.openai_base_url is None and config.slack_api_url == "https://own-slack.example/api/"
+
+
+# -- 7. a .env that is not UTF-8 ---------------------------------------------------------------------
+
+def test_a_dotenv_that_is_not_utf8_is_a_config_error_naming_the_file_and_line(tmp_path: Path) -> None:
+    _polled(tmp_path)
+    (tmp_path / ".env").write_bytes("SLACK_CHANNEL=#digest\n".encode("utf-16"))
+    done = bot(tmp_path, "status")
+    assert done.returncode == 2, done.stderr
+    assert f"{tmp_path / '.env'} is not UTF-8 text (line 1)" in done.stderr
+    assert "Unexpected" not in done.stderr and len(done.stderr.strip().splitlines()) <= 2, done.stderr
