@@ -189,3 +189,20 @@ def test_a_dotenv_that_is_not_utf8_is_a_config_error_naming_the_file_and_line(tm
     assert done.returncode == 2, done.stderr
     assert f"{tmp_path / '.env'} is not UTF-8 text (line 1)" in done.stderr
     assert "Unexpected" not in done.stderr and len(done.stderr.strip().splitlines()) <= 2, done.stderr
+
+
+# -- 6. test hooks act only with the opt-in ----------------------------------------------------------
+
+def test_test_hooks_act_only_with_the_opt_in_and_say_so(tmp_path: Path) -> None:
+    (tmp_path / "feed.xml").write_bytes(rss([{"title": "Quantized LLM inference", "link": "https://blog.example/1"}]))
+    project(tmp_path, [{"name": "feed", "kind": "rss", "url": "feed.xml"}])
+    left_set = cli_env(NOW, isolated=True, BOT_KILL_AT="poll-fetched")
+    del left_set["BOT_TEST_HOOKS"]  # as a production shell with the variables left over would have it
+    done = bot(tmp_path, "poll", "--json", env=left_set)
+    assert done.returncode == 0, done.stderr  # not killed
+    assert "BOT_KILL_AT is set but ignored" in done.stderr and "BOT_NOW is set but ignored" in done.stderr
+    assert not json.loads(done.stdout)["started"].startswith(NOW.date().isoformat())  # the real clock
+    killed = bot(tmp_path, "poll", env=cli_env(NOW, isolated=True, BOT_KILL_AT="poll-fetched"))
+    assert killed.returncode == -9
+    assert "test hook active: BOT_KILL_AT=poll-fetched" in killed.stderr
+    assert "test hook active: BOT_NOW=" in killed.stderr
