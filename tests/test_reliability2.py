@@ -8,6 +8,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -206,3 +207,22 @@ def test_test_hooks_act_only_with_the_opt_in_and_say_so(tmp_path: Path) -> None:
     assert killed.returncode == -9
     assert "test hook active: BOT_KILL_AT=poll-fetched" in killed.stderr
     assert "test hook active: BOT_NOW=" in killed.stderr
+
+
+# -- 5. settling an uncertain send reads everything since it, however busy the channel --------------
+
+def test_an_uncertain_send_is_found_behind_250_later_messages(tmp_path: Path) -> None:
+    _polled(tmp_path)
+    with SlackReceiver(hang_seconds=2.5) as slack:
+        env = cli_env(LATER, isolated=True, SLACK_BOT_TOKEN="xoxb-test", SLACK_CHANNEL="#digest",
+                      SLACK_API_URL=slack.api_url)
+        slack.script = ["hang"]  # Slack posts it, but answers after the client gave up
+        first = bot(tmp_path, "digest", env=env)
+        assert first.returncode == 1 and "uncertain" in first.stderr, first.stderr
+        time.sleep(2.0)  # the slow answer lands: the message is in the channel
+        slack.chatter(250)  # and a busy channel talks on
+        rerun = bot(tmp_path, "digest", env=env)
+    assert rerun.returncode == 0, rerun.stderr
+    ours = [m for m in slack.accepted if m["payload"].get("metadata")]
+    assert len(ours) == 1, "the digest was posted a second time"
+    assert slack.reads >= 2  # more than one page was read
