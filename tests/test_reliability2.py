@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import random
 import sqlite3
 import subprocess
 import sys
@@ -226,3 +227,38 @@ def test_an_uncertain_send_is_found_behind_250_later_messages(tmp_path: Path) ->
     ours = [m for m in slack.accepted if m["payload"].get("metadata")]
     assert len(ours) == 1, "the digest was posted a second time"
     assert slack.reads >= 2  # more than one page was read
+
+
+# -- 9. Slack messages within Slack's size limits ----------------------------------------------------
+
+WORDS = ["quantized", "adapters", "inference", "retrieval", "alignment", "distillation", "sparse", "tokenizer",
+         "agents", "benchmarks", "latency", "kernels", "evaluation", "reasoning", "pruning", "caching"]
+
+
+def _block_text(block: dict[str, Any]) -> int:
+    texts = [block.get("text") or {}] + list(block.get("elements") or [])
+    return sum(len(t.get("text") or "") for t in texts if isinstance(t, dict))
+
+
+def test_long_titles_are_split_into_messages_within_slacks_size_limits(tmp_path: Path) -> None:
+    rng = random.Random(9)
+    items = [{"title": f"LLM fine-tuning with {' '.join(rng.sample(WORDS, 6))} " * 6 + f"study {n}",
+              "link": f"https://long.example/{n}", "description": " ".join(rng.choices(WORDS, k=300))}
+             for n in range(47)]
+    (tmp_path / "feed.xml").write_bytes(rss(items))
+    project(tmp_path, [{"name": "feed", "kind": "rss", "url": "feed.xml"}], extra="[slack]\ntimeout = 5\n")
+    assert bot(tmp_path, "poll").returncode == 0
+    with SlackReceiver() as slack:
+        done = bot(tmp_path, "digest", "--limit", "47",
+                   env=cli_env(LATER, isolated=True, SLACK_WEBHOOK_URL=slack.webhook_url))
+    assert done.returncode == 0, done.stderr
+    shown = 0
+    for post in slack.accepted:
+        blocks = post["payload"]["blocks"]
+        assert len(blocks) <= 50
+        assert all(_block_text(b) <= 3000 for b in blocks)
+        assert sum(_block_text(b) for b in blocks) <= 10_000, sum(_block_text(b) for b in blocks)
+        shown += sum(1 for b in blocks if b["type"] == "section")
+    with sqlite3.connect(tmp_path / "bot.db") as db:
+        (count,) = db.execute("select item_count from digests").fetchone()
+    assert shown == count >= 30 and len(slack.accepted) > 2, done.stdout
