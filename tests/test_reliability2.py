@@ -262,3 +262,44 @@ def test_long_titles_are_split_into_messages_within_slacks_size_limits(tmp_path:
     with sqlite3.connect(tmp_path / "bot.db") as db:
         (count,) = db.execute("select item_count from digests").fetchone()
     assert shown == count >= 30 and len(slack.accepted) > 2, done.stdout
+
+
+# -- 8. small ones: joined emoji, full-width titles, git identity --------------------------------------
+
+FAMILY = "\U0001f469\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"  # one emoji of seven code points
+
+
+def test_a_shortened_title_never_splits_a_joined_emoji_and_full_width_titles_are_on_topic(tmp_path: Path) -> None:
+    long_title = "LLM inference " + "x" * 280 + FAMILY + " tail"
+    (tmp_path / "feed.xml").write_bytes(rss([
+        {"title": long_title, "link": "https://emoji.example/1"},
+        {"title": "Ｆａｓｔ ＬＬＭ ｉｎｆｅｒｅｎｃｅ ｏｎ ｏｎｅ ＧＰＵ", "link": "https://wide.example/1"},
+        {"title": "Fast LLM inference on one GPU, in plain letters", "link": "https://narrow.example/1"}]))
+    project(tmp_path, [{"name": "feed", "kind": "rss", "url": "feed.xml"}])
+    done = bot(tmp_path, "poll")
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(tmp_path / "bot.db") as db:
+        rows = dict(db.execute("select url, title from items").fetchall())
+        status = dict(db.execute("select url, status from items").fetchall())
+    title = rows["https://emoji.example/1"]
+    assert title.endswith("…") and len(title) <= 300
+    kept = title.removesuffix("…").removeprefix("LLM inference ").lstrip("x")
+    assert kept in ("", FAMILY), repr(kept)  # the whole emoji or none of it
+    assert status["https://wide.example/1"] == status["https://narrow.example/1"] == "relevant"
+
+
+def test_a_missing_git_identity_is_one_sentence(tmp_path: Path) -> None:
+    _polled(tmp_path)
+    home = tmp_path / "home"
+    home.mkdir()
+    git_env = {"HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1", "XDG_CONFIG_HOME": str(home)}
+    for args in (["init", "-q"], ["config", "user.useConfigOnly", "true"]):
+        subprocess.run(["git", *args], cwd=tmp_path / "library", check=True, env={**cli_env(NOW), **git_env})
+    env = cli_env(LATER, isolated=True, **git_env)
+    for name in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "EMAIL"):
+        env.pop(name, None)
+    done = bot(tmp_path, "digest", "--no-slack", "--commit", env=env)
+    assert done.returncode == 1
+    error = [line for line in done.stderr.splitlines() if line.startswith("Error")]
+    assert len(error) == 1 and "git config user.name" in error[0], done.stderr
+    assert "*** Please tell me who you are" not in done.stderr

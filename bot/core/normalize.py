@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from bot.core.identity import Identity, clean_url, parse_link, title_identity, url_identities, with_scheme
 from bot.core.records import Discussion, FeedItem
 from bot.core.redact import without_userinfo
+from bot.core.shorten import head
 
 MAX_TITLE = 300
 MAX_SUMMARY = 4000
@@ -33,11 +34,25 @@ def plain_text(text: str, limit: int = MAX_SUMMARY) -> str:
     text = html.unescape(text)
     text = _INVISIBLE_RE.sub("", text)
     if not text.isascii():
-        text = "".join(ch for ch in text if ch.isspace() or unicodedata.category(ch) not in _INVISIBLE)
+        text = "".join(ch for n, ch in enumerate(text)
+                       if ch.isspace() or unicodedata.category(ch) not in _INVISIBLE or _joins_emoji(text, n))
     text = " ".join(text.split())
     if len(text) > limit:
-        text = text[: limit - 1].rstrip() + "…"
+        text = head(text, limit - 1).rstrip() + "…"
     return text
+
+
+def _joins_emoji(text: str, n: int) -> bool:
+    """A zero-width joiner or variation selector that is part of an emoji sequence (👩‍💻, ❤️): kept, or
+    the emoji falls apart into others. Anywhere else it is an invisible character, and dropped."""
+    ch = text[n]
+    if ch == "\ufe0f":
+        return n > 0 and unicodedata.category(text[n - 1]) == "So"
+    if ch != "\u200d" or not 0 < n < len(text) - 1:
+        return False
+    before, after = text[n - 1], text[n + 1]
+    return (unicodedata.category(before) == "So" or before == "\ufe0f" or "\U0001f3fb" <= before <= "\U0001f3ff") \
+        and unicodedata.category(after) == "So"
 
 
 class InvalidItem(ValueError):
