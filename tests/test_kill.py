@@ -125,3 +125,52 @@ def test_killed_polls_leave_no_process_no_lock_and_lose_nothing(tmp_path: Path) 
                 rows, urls = db.execute("select count(*), count(distinct url) from items").fetchone()
             assert rows == urls == expected, f"round {round_}: {rows} rows, {urls} links, {expected} expected"
     assert hit >= KILLS * 3 // 4, f"only {hit} of {KILLS} kills found the poll still running"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads the process tree from /proc (Linux)")
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_a_killed_daemon_leaves_no_parser_process(tmp_path: Path, sig: signal.Signals) -> None:
+    """`bot run` parses a poll of many feeds in a pool of processes started by a fork server: all of
+    them end with the daemon, whatever kills it."""
+    (tmp_path / "library").mkdir()
+    (tmp_path / "library" / "log.md").write_text("## 2026 Log\n", encoding="utf-8")
+    env = cli_env(NOW, BOT_LOCK_WAIT="0.5")
+    env.pop("BOT_NOW")  # the daemon runs on the real clock, as APScheduler does
+    with FeedServer(HOSTS[0]) as a, FeedServer(HOSTS[1]) as b:
+        servers = [a, b]
+        for h, server in enumerate(servers):
+            for n in range(FEEDS_PER_HOST):
+                server.route(f"/k{n}.xml", Route(delay=1.0 + n * 0.1, body=rss([
+                    {"title": _title(0, h, n, 0), "link": f"https://d-h{h}.example/{n}"}])))
+        feeds = "".join(f'[[feeds]]\nname = "h{h}f{n}"\nkind = "rss"\nurl = "{s.url(f"/k{n}.xml")}"\n'
+                        for h, s in enumerate(servers) for n in range(FEEDS_PER_HOST))
+        (tmp_path / "bot.toml").write_text(
+            f'[bot]\ndb = "bot.db"\ntopics = "{(ROOT / "feeds" / "topics.toml").as_posix()}"\n'
+            '[library]\npaths = ["library"]\n[hn]\nlookup = false\n'
+            "[http]\nconnect_timeout = 2\nread_timeout = 10\nfeed_deadline = 30\n" + feeds, encoding="utf-8")
+        with (tmp_path / "daemon.err").open("w") as err:
+            daemon = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env,
+                                      stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            seen: set[int] = set()
+            deadline = time.monotonic() + 60
+            # the resource tracker, the fork server and its parser processes (one per core)
+            while time.monotonic() < deadline and len(seen) < 2 + min(os.cpu_count() or 1, 2) \
+                    and daemon.poll() is None:
+                seen |= _children(daemon.pid)
+                time.sleep(0.05)
+            assert len(seen) >= 3, f"the daemon's poll started no parser processes: {seen}"
+            time.sleep(0.5)  # while bodies come in and are parsed
+            os.kill(daemon.pid, sig)
+            daemon.wait(timeout=60)
+        finally:
+            if daemon.poll() is None:
+                daemon.kill()
+        gone_by = time.monotonic() + 5
+        while time.monotonic() < gone_by and any(_running(p) for p in seen):
+            time.sleep(0.05)
+        assert not [p for p in seen if _running(p)]
+        after = subprocess.run([sys.executable, "-m", "bot", "poll"], cwd=tmp_path, env=cli_env(NOW, BOT_LOCK_WAIT="0.5"),
+                               capture_output=True, text=True, timeout=120)
+        assert after.returncode == 0, after.stderr
