@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import random
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -303,3 +305,28 @@ def test_a_missing_git_identity_is_one_sentence(tmp_path: Path) -> None:
     error = [line for line in done.stderr.splitlines() if line.startswith("Error")]
     assert len(error) == 1 and "git config user.name" in error[0], done.stderr
     assert "*** Please tell me who you are" not in done.stderr
+
+
+# -- 1 (the lock's part). a forked process never keeps the command's lock ----------------------------
+
+def test_a_process_forked_while_the_lock_is_held_does_not_keep_it(tmp_path: Path) -> None:
+    from bot.lock import hold
+
+    path, worker = tmp_path / "bot.db.lock", tmp_path / "worker.pid"
+    # A command takes the lock, forks a worker, and is killed (no unlock): the worker lives on.
+    code = ("import os, signal, sys, time, pathlib\n"
+            "from bot.lock import hold\n"
+            "with hold(pathlib.Path(sys.argv[1]), 'the killed command', wait=0):\n"
+            "    child = os.fork()\n"
+            "    if child == 0:\n"
+            "        time.sleep(60); os._exit(0)\n"
+            "    pathlib.Path(sys.argv[2]).write_text(str(child))\n"
+            "    os.kill(os.getpid(), signal.SIGKILL)\n")
+    killed = subprocess.run([sys.executable, "-c", code, str(path), str(worker)], env=cli_env(NOW),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+    assert killed.returncode == -9
+    try:
+        with hold(path, "the next command", wait=0):  # at once, though the worker still runs
+            pass
+    finally:
+        os.kill(int(worker.read_text()), signal.SIGKILL)
