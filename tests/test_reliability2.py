@@ -330,3 +330,31 @@ def test_a_process_forked_while_the_lock_is_held_does_not_keep_it(tmp_path: Path
             pass
     finally:
         os.kill(int(worker.read_text()), signal.SIGKILL)
+
+
+# -- 8 (bot add). an HN item's script link, list title, and a link's user:password@ ------------------
+
+def test_bot_add_keeps_no_script_link_no_list_title_and_no_credentials(tmp_path: Path) -> None:
+    with FeedServer() as hn:
+        for n, body in ((1, {"id": 1, "title": "LLM agents that script", "url": "javascript://alert(1)"}),
+                        (2, {"id": 2, "title": ["list", "title"], "url": "https://list.example/x"})):
+            hn.route(f"/api/v1/items/{n}", Route(body=json.dumps(body).encode(), content_type="application/json"))
+        hn.route("/api/v1/search", Route(body=json.dumps({"hits": [], "nbHits": 0}).encode(),
+                                         content_type="application/json"))
+        project(tmp_path, [{"name": "feed", "kind": "rss", "url": "feed.xml"}])
+        (tmp_path / "feed.xml").write_bytes(rss([]))
+        with (tmp_path / "bot.toml").open("a", encoding="utf-8") as f:
+            f.write(f'[hn]\nsearch_url = "{hn.url("/api/v1")}"\n')
+        text = (tmp_path / "bot.toml").read_text(encoding="utf-8").replace("[hn]\nlookup = false\n", "", 1)
+        (tmp_path / "bot.toml").write_text(text, encoding="utf-8")
+        script = bot(tmp_path, "add", "https://news.ycombinator.com/item?id=1", "--date", "2026-11-20")
+        listed = bot(tmp_path, "add", "https://news.ycombinator.com/item?id=2", "--date", "2026-11-20")
+        secret = bot(tmp_path, "add", "https://me:hunter2@cred.example/post", "--title", "Private LLM notes",
+                     "--date", "2026-11-20")
+    log = (tmp_path / "library" / "log.md").read_text(encoding="utf-8")
+    assert script.returncode == 0, script.stderr
+    assert "* [LLM agents that script](https://news.ycombinator.com/item?id=1)" in log, log
+    assert "](" + ")" not in log and "javascript" not in log
+    assert listed.returncode != 0 and "['list'" not in log and "no title" in listed.stderr, listed.stderr
+    assert secret.returncode == 0, secret.stderr
+    assert "hunter2" not in log and "https://cred.example/post" in log
