@@ -82,6 +82,30 @@ def _looks_like_html(body: bytes, content_type: str) -> bool:
     return "html" in content_type.lower()
 
 
+# The end of a document: its last closing tag, then only whitespace and comments.
+_LAST_CLOSE_RE = re.compile(rb"</([A-Za-z][\w:.-]*)\s*>(?:\s+|<!--.*?-->)*$", re.DOTALL)
+
+
+# What XML forbids in text but feeds carry: an `&` that starts no reference, and C0 control characters.
+_BARE_AMP_RE = re.compile(rb"&(?!#[0-9]{1,8};|#x[0-9A-Fa-f]{1,8};|[A-Za-z_][\w.-]{0,40};)")
+_CONTROL_RE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _repair_xml(body: bytes) -> bytes:
+    """The document with bare ampersands escaped and control characters dropped: what its author meant
+    (`Q&A` stays `Q&A`, where feedparser's lenient reading makes it `Q&A;`)."""
+    if body.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in body[:4]:
+        return body  # UTF-16/32: bytes that are not characters; left to feedparser
+    return _CONTROL_RE.sub(b"", _BARE_AMP_RE.sub(b"&amp;", body))
+
+
+def _complete(body: bytes) -> bool:
+    """The document ends by closing the element it opened with: it was not cut off on the way."""
+    root = _ROOT_RE.match(body[:4096].lstrip(b"\xef\xbb\xbf"))
+    end = _LAST_CLOSE_RE.search(body[-4096:])
+    return bool(root and end and root.group(1) == end.group(1))
+
+
 def parse_rss(body: bytes, source: str, content_type: str = "") -> list[FeedItem]:
     """The items of an RSS or Atom document (entries that cannot be read are left out)."""
     return read_rss(body, source, content_type).items
@@ -95,16 +119,27 @@ def read_rss(body: bytes, source: str, content_type: str = "") -> Parsed:
     body = repair_utf8(body, content_type)
     # We reduce every field to plain text ourselves, so feedparser's HTML sanitizer (most of its
     # time on big feeds) and relative-URI resolution are switched off.
-    parsed = _feedparser().parse(body, response_headers={"content-type": content_type} if content_type else None,
-                                 sanitize_html=False, resolve_relative_uris=False)
+    headers = {"content-type": content_type} if content_type else None
+    parsed = _feedparser().parse(body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
     import xml.sax  # imported by feedparser already: here, so that a poll of unchanged feeds needs neither
 
-    entries = parsed.get("entries") or []
     problem = parsed.get("bozo_exception")
+    if parsed.get("bozo") and isinstance(problem, xml.sax.SAXException) and not _harmless(problem):
+        repaired = _repair_xml(body)
+        if repaired != body:  # a bare `&` or a control character: escaped or dropped, it is XML again
+            again = _feedparser().parse(repaired, response_headers=headers, sanitize_html=False,
+                                        resolve_relative_uris=False)
+            if not (again.get("bozo") and isinstance(again.get("bozo_exception"), xml.sax.SAXException)
+                    and not _harmless(again.get("bozo_exception"))):
+                parsed, problem = again, None
+    entries = parsed.get("entries") or []
     if not entries and _looks_like_html(body, content_type):
         raise ParseError("got an HTML page, not a feed")  # not "malformed XML": it was never a feed
-    if parsed.get("bozo") and isinstance(problem, xml.sax.SAXException) and not _harmless(problem):
-        # Truncated or broken XML: what a lenient parse recovers may be half an entry. Report it.
+    if (problem is not None and parsed.get("bozo") and isinstance(problem, xml.sax.SAXException)
+            and not _harmless(problem) and not (entries and _complete(body))):
+        # Strict XML refused it and feedparser's lenient reading stands in. That reading is trusted for a
+        # whole document (one bare `&` or control character in one title must not lose 21 entries), not
+        # for a truncated one, whose last entry may be half an entry: that is reported.
         raise ParseError(f"malformed XML: {problem}")
     if not entries:
         if parsed.get("bozo"):
