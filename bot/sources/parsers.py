@@ -1,5 +1,6 @@
-"""Turns fetched documents into FeedItems: RSS/Atom through feedparser (the only module that imports
-it), the HN Algolia JSON, and the arXiv export API's Atom. Bytes in, items out; no network.
+"""Turns fetched documents into FeedItems: RSS/Atom through the fast path (bot.sources.fastparse) or
+feedparser (this is the only module that imports it) for what the fast path leaves, the HN Algolia JSON,
+and the arXiv export API's Atom. Bytes in, items out; no network.
 
 feedparser only ever sees bytes that httpx fetched: it is never given a URL.
 """
@@ -17,6 +18,7 @@ from bot.core.identity import arxiv_id_from_url, hn_id_from_url
 from bot.core.normalize import make_item, plain_text
 from bot.core.records import Discussion, FeedItem
 from bot.sources.encoding import repair_utf8
+from bot.sources.fastparse import fast_arxiv, fast_entries
 from bot.sources.outcome import MAX_SKIPPED_REASONS
 
 _HN_POINTS_RE = re.compile(r"Points:\s*(\d+)")
@@ -111,12 +113,16 @@ def parse_rss(body: bytes, source: str, content_type: str = "") -> list[FeedItem
     return read_rss(body, source, content_type).items
 
 
-def read_rss(body: bytes, source: str, content_type: str = "") -> Parsed:
+def read_rss(body: bytes, source: str, content_type: str = "", fast: bool = True) -> Parsed:
     """RSS 0.9x/1.0/2.0 and Atom. Any entry whose link, guid or comments link is an HN item is an
-    HN item whatever the feed (hnrss). An entry that cannot be read alone is skipped and counted."""
+    HN item whatever the feed (hnrss). An entry that cannot be read alone is skipped and counted.
+    `fast=False` reads with feedparser alone: the reference the fast path is tested against."""
     if not body.strip():
         raise ParseError("empty response body")
     body = repair_utf8(body, content_type)
+    entries = fast_entries(body, content_type) if fast else None
+    if entries is not None:  # nearly every feed: read by fastfeedparser, checked by bot.sources.fastparse
+        return _items(entries, source)
     # We reduce every field to plain text ourselves, so feedparser's HTML sanitizer (most of its
     # time on big feeds) and relative-URI resolution are switched off.
     headers = {"content-type": content_type} if content_type else None
@@ -146,6 +152,10 @@ def read_rss(body: bytes, source: str, content_type: str = "") -> Parsed:
             raise ParseError(f"malformed feed: {parsed.get('bozo_exception')}")
         if not parsed.get("version"):
             raise ParseError("not an RSS or Atom feed")
+    return _items(entries, source)
+
+
+def _items(entries: list[Any], source: str) -> Parsed:
     result = Parsed()
     for entry in entries:
         try:
@@ -186,7 +196,8 @@ def _rss_item(entry: Any, source: str) -> FeedItem | None:
         source=source,
         title=entry.get("title") or "",
         url=link or None,
-        published=_iso(entry.get("published_parsed") or entry.get("updated_parsed")),
+        published=(entry["published_iso"] if "published_iso" in entry  # the fast path's, already UTC
+                   else _iso(entry.get("published_parsed") or entry.get("updated_parsed"))),
         summary=plain_text(description or content),
         discussion=Discussion.hn(hn_id) if hn_id else None,
         points=points,
@@ -244,17 +255,23 @@ def parse_algolia(body: bytes, source: str) -> tuple[list[FeedItem], dict[str, A
     return result.items, paging
 
 
-def parse_arxiv(body: bytes, source: str) -> tuple[list[FeedItem], dict[str, Any]]:
-    """arXiv export API Atom -> (items, paging: totalResults, startIndex, itemsPerPage, oldest)."""
+def parse_arxiv(body: bytes, source: str, fast: bool = True) -> tuple[list[FeedItem], dict[str, Any]]:
+    """arXiv export API Atom -> (items, paging: totalResults, startIndex, itemsPerPage, oldest).
+    Read by the fast path when it can (bot.sources.fastparse.fast_arxiv); `fast=False`: feedparser alone."""
     if not body.strip():
         raise ParseError("empty response body")
-    parsed = _feedparser().parse(repair_utf8(body), sanitize_html=False, resolve_relative_uris=False)
-    if not parsed.get("entries") and parsed.get("bozo"):
-        raise ParseError(f"malformed arXiv answer: {parsed.get('bozo_exception')}")
-    feed = parsed.get("feed", {})
+    body = repair_utf8(body)
+    read = fast_arxiv(body) if fast else None
+    if read is not None:
+        entries, feed = read
+    else:
+        parsed = _feedparser().parse(body, sanitize_html=False, resolve_relative_uris=False)
+        if not parsed.get("entries") and parsed.get("bozo"):
+            raise ParseError(f"malformed arXiv answer: {parsed.get('bozo_exception')}")
+        entries, feed = parsed.get("entries", []), parsed.get("feed", {})
     result = Parsed()
     oldest: str | None = None
-    for entry in parsed.get("entries", []):
+    for entry in entries:
         try:
             item = _arxiv_item(entry, source)
         except ValueError as exc:
@@ -273,7 +290,7 @@ def parse_arxiv(body: bytes, source: str) -> tuple[list[FeedItem], dict[str, Any
             return None
 
     paging = {"total": _int("opensearch_totalresults"), "start": _int("opensearch_startindex"),
-              "per_page": _int("opensearch_itemsperpage"), "count": len(parsed.get("entries", [])),
+              "per_page": _int("opensearch_itemsperpage"), "count": len(entries),
               "oldest": oldest, "skipped": result.skipped, "skipped_items": result.reasons}
     return result.items, paging
 
@@ -291,7 +308,8 @@ def _arxiv_item(entry: Any, source: str) -> FeedItem | None:
         source=source,
         title=entry.get("title") or "",
         url=f"https://arxiv.org/abs/{arxiv_id}",
-        published=_iso(entry.get("published_parsed")),
+        published=(entry["published_own_iso"] if "published_own_iso" in entry
+                   else _iso(entry.get("published_parsed"))),
         summary=plain_text(entry.get("summary") or ""),
         arxiv_id=arxiv_id,
         doi=doi.lower() if isinstance(doi, str) else None,
