@@ -204,3 +204,28 @@ def test_arxiv_answers_read_the_same_both_ways() -> None:
     assert fastparse.fast_arxiv(body) is not None
     one, other = arxiv_both(body)
     assert one == other and len(one[0]) == 30 and one[1]["total"] == 90
+
+
+def test_only_a_poll_that_gets_a_body_loads_a_parser(workdir: Path) -> None:
+    """`bot --help` and an all-304 re-poll import neither parser nor lxml (start-up stays as it was); a
+    poll that gets a body parses it on the fast path."""
+    import json
+
+    from tests.conftest import SEEDS, write_config
+    from tests.servers import FeedServer, Route
+    from tests.test_poll_startup import LOADED, _bot
+
+    parsers = {"fastfeedparser", "lxml", "lxml.etree", "feedparser"}
+    with FeedServer() as server:
+        url = server.route("/a.xml", Route(body=rss([GOOD]), etag='"v1"'))
+        write_config(workdir, f'[bot]\ndb = "bot.db"\n[library]\npaths = ["{SEEDS}"]\n'
+                              f'[[feeds]]\nname = "a"\nkind = "rss"\nurl = "{url}"\n')
+        first = _bot(["poll", "--json"], workdir, code=LOADED)
+        again = _bot(["poll", "--json"], workdir, code=LOADED)
+        helped = _bot(["--help"], workdir, code=LOADED)
+    assert first.returncode == 0 and again.returncode == 0 and helped.returncode == 0, first.stderr
+    loaded = [set(json.loads(p.stderr.strip().splitlines()[-1])) for p in (first, again, helped)]
+    assert json.loads(first.stdout)["totals"]["fetched"] == 1
+    assert "fastfeedparser" in loaded[0] and "feedparser" not in loaded[0]
+    assert json.loads(again.stdout)["totals"]["not_modified"] == 1
+    assert loaded[1].isdisjoint(parsers) and loaded[2].isdisjoint(parsers), (loaded[1] | loaded[2]) & parsers

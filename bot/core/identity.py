@@ -13,9 +13,10 @@ from functools import lru_cache
 from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Identity:
-    """One way of naming a thing: kind is arxiv | hn | doi | url | title."""
+    """One way of naming a thing: kind is arxiv | hn | doi | url | title. Slots: a poll holds four or
+    five per item, 100,000 items' worth on a big poll, and a __dict__ each doubled their size."""
 
     kind: str
     value: str
