@@ -229,3 +229,14 @@ def test_only_a_poll_that_gets_a_body_loads_a_parser(workdir: Path) -> None:
     assert "fastfeedparser" in loaded[0] and "feedparser" not in loaded[0]
     assert json.loads(again.stdout)["totals"]["not_modified"] == 1
     assert loaded[1].isdisjoint(parsers) and loaded[2].isdisjoint(parsers), (loaded[1] | loaded[2]) & parsers
+
+
+def test_a_fault_of_the_fast_parser_hands_the_document_to_feedparser(monkeypatch: pytest.MonkeyPatch) -> None:
+    body = rss([GOOD])
+    expected = both(body)[1]
+
+    def broken(_body: bytes) -> Any:
+        raise RuntimeError("a bug in the fast parser")
+
+    monkeypatch.setattr(fastparse, "_parse", broken)
+    assert both(body)[0] == expected and len(expected[0]) == 1

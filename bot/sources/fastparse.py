@@ -41,8 +41,8 @@ def fast_entries(body: bytes, content_type: str = "", root_names: frozenset[byte
         return None
     try:
         parsed = _parse(body)
-    except ValueError:  # fastfeedparser's "not a feed", "failed to parse": feedparser says what it is
-        return None
+    except Exception:  # noqa: BLE001 - fastfeedparser's "not a feed", or any fault of its own: the fast
+        return None    # path only ever hands a document on, feedparser (the reference) says what it is
     entries = parsed.get("entries") or []
     if not entries:
         return None
