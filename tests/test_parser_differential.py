@@ -215,7 +215,7 @@ def test_only_a_poll_that_gets_a_body_loads_a_parser(workdir: Path) -> None:
     from tests.servers import FeedServer, Route
     from tests.test_poll_startup import LOADED, _bot
 
-    parsers = {"fastfeedparser", "lxml", "lxml.etree", "feedparser"}
+    parsers = {"fastfeedparser", "lxml", "lxml.etree", "feedparser", "bot.sources.fastparse"}
     with FeedServer() as server:
         url = server.route("/a.xml", Route(body=rss([GOOD]), etag='"v1"'))
         write_config(workdir, f'[bot]\ndb = "bot.db"\n[library]\npaths = ["{SEEDS}"]\n'

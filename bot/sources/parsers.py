@@ -18,7 +18,6 @@ from bot.core.identity import arxiv_id_from_url, hn_id_from_url
 from bot.core.normalize import make_item, plain_text
 from bot.core.records import Discussion, FeedItem
 from bot.sources.encoding import repair_utf8
-from bot.sources.fastparse import fast_arxiv, fast_entries
 from bot.sources.outcome import MAX_SKIPPED_REASONS
 
 _HN_POINTS_RE = re.compile(r"Points:\s*(\d+)")
@@ -56,6 +55,13 @@ def _iso(struct: Any) -> str | None:
         return datetime.fromtimestamp(calendar.timegm(struct), UTC).isoformat(timespec="seconds")
     except (TypeError, ValueError, OverflowError):
         return None
+
+
+def _fastparse() -> Any:
+    """The fast path's module, imported on the first body, like feedparser: an all-304 poll needs neither."""
+    from bot.sources import fastparse
+
+    return fastparse
 
 
 def _feedparser() -> Any:
@@ -120,7 +126,7 @@ def read_rss(body: bytes, source: str, content_type: str = "", fast: bool = True
     if not body.strip():
         raise ParseError("empty response body")
     body = repair_utf8(body, content_type)
-    entries = fast_entries(body, content_type) if fast else None
+    entries = _fastparse().fast_entries(body, content_type) if fast else None
     if entries is not None:  # nearly every feed: read by fastfeedparser, checked by bot.sources.fastparse
         return _items(entries, source)
     # We reduce every field to plain text ourselves, so feedparser's HTML sanitizer (most of its
@@ -261,7 +267,7 @@ def parse_arxiv(body: bytes, source: str, fast: bool = True) -> tuple[list[FeedI
     if not body.strip():
         raise ParseError("empty response body")
     body = repair_utf8(body)
-    read = fast_arxiv(body) if fast else None
+    read = _fastparse().fast_arxiv(body) if fast else None
     if read is not None:
         entries, feed = read
     else:
