@@ -94,13 +94,16 @@ def test_the_demo_data_reads_the_same_both_ways() -> None:
 GOOD = {"title": "Quantization of large language models", "link": "https://good.example/q",
         "pubDate": "Mon, 02 Nov 2026 10:00:00 GMT"}
 
+ATOM_HEAD = (b'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>'
+             b"<id>urn:x</id><updated>2026-11-20T00:00:00Z</updated>")
+
 # (name, body, content type, does the fast path take it, why not when it does not)
 HOSTILE: list[tuple[str, bytes, str, bool, str]] = [
     ("bad link in one item", rss([{**GOOD, "title": "LLM serving", "link": "http://[oops/llm"}, GOOD]), "", True, ""),
     ("javascript link", rss([{**GOOD, "title": "Click me please now", "link": "javascript://alert(1)"}, GOOD]), "",
-     True, ""),
-    ("site-relative link", rss([{**GOOD, "title": "Relative link post here", "link": "/posts/1"}, GOOD]), "", True,
-     ""),
+     False, "a link that is not absolute http(s): feedparser's (it resolves relative ones against xml:base)"),
+    ("site-relative link", rss([{**GOOD, "title": "Relative link post here", "link": "/posts/1"}, GOOD]), "", False,
+     "a link that is not absolute http(s): feedparser's (it resolves relative ones against xml:base)"),
     ("one undated entry", rss([{"title": "Undated post about LLMs", "link": "https://u.example/"}, GOOD]), "", False,
      "an entry without a date beside dated ones: feedparser may read a date fastfeedparser cannot"),
     ("no dates at all", rss([{"title": "Undated post about LLMs", "link": "https://u.example/"}]), "", True, ""),
@@ -143,6 +146,28 @@ HOSTILE: list[tuple[str, bytes, str, bool, str]] = [
     ("binary", bytes(range(256)) * 16, "application/octet-stream", False, "not a feed"),
     ("double-encoded utf-8", rss([{**GOOD, "title": "Caf\xc3\xa9 LLM notes"}]), "", True, ""),
     ("c1 controls", rss([{**GOOD, "title": "\x93Quoted\x94 LLM notes"}]), "", True, ""),
+    ("rss content only", b'<?xml version="1.0"?><rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/'
+     b'content/"><channel><title>t</title><item><title>Content only LLM post</title><link>https://c.example/1</link>'
+     b"<pubDate>Mon, 02 Nov 2026 10:00:00 GMT</pubDate><content:encoded><![CDATA[<p>Full <b>text</b> &amp; more.</p>]]>"
+     b"</content:encoded></item></channel></rss>", "", True, ""),
+    ("rss 1.0", b'<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+     b'xmlns="http://purl.org/rss/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel rdf:about="https://r.'
+     b'example/"><title>t</title><link>https://r.example/</link><description>d</description></channel><item rdf:'
+     b'about="https://r.example/1"><title>RDF LLM item one</title><link>https://r.example/1</link><dc:date>2026-11-19'
+     b"T08:00:00+01:00</dc:date></item></rdf:RDF>", "", True, ""),
+    ("atom html title, replies link", ATOM_HEAD + b'<entry><title type="html">A &lt;em&gt;tagged&lt;/em&gt; LLM title'
+     b'</title><link rel="alternate" href="https://a.example/1"/><link rel="replies" href="https://a.example/1#c"/>'
+     b'<id>urn:1</id><updated>2026-11-20T00:00:00+02:00</updated><content type="html">&lt;p&gt;Body&lt;/p&gt;'
+     b'</content><category term="ml"/></entry></feed>', "", True, ""),
+    ("atom enclosure before the page", ATOM_HEAD + b'<entry><title>Enclosure first LLM</title><link rel="enclosure" '
+     b'href="https://a.example/x.mp3"/><link href="https://a.example/page"/><id>urn:1</id><updated>2026-11-20T00:00:'
+     b"00Z</updated></entry></feed>", "", True, ""),
+    ("atom two alternate links", ATOM_HEAD + b'<entry><title>Two pages LLM</title><link href="https://a.example/1"/>'
+     b'<link href="https://a.example/2"/><id>urn:1</id><updated>2026-11-20T00:00:00Z</updated></entry></feed>', "",
+     False, "several alternate links: feedparser takes the last, fastfeedparser the first"),
+    ("atom xml:base", ATOM_HEAD.replace(b"<feed ", b'<feed xml:base="https://base.example/blog/" ') + b"<entry><title>"
+     b'Relative LLM link entry</title><link href="posts/1"/><id>urn:1</id><updated>2026-11-20T00:00:00Z</updated>'
+     b"</entry></feed>", "", False, "a relative link: feedparser resolves it against xml:base"),
     ("categories", rss([GOOD]).replace(b"</item>", b"<category>ml</category><category>ml</category>"
                                                    b"<category>llm</category></item>"), "", True, ""),
 ]

@@ -8,8 +8,10 @@ by what it read (`fast_entries` returns None for "ask feedparser"):
   DOCTYPE (entities are feedparser's, whose handling is tested); no bare `&`, no control character and
   no named entity beyond XML's five (feedparser repairs those, or reads them leniently); an RSS, RDF or
   Atom root that the document closes (lxml recovers from truncation silently, feedparser reports it).
-- after: at least one entry; every entry with a link or an id; every entry dated when the document
-  holds any date element (fastfeedparser leaves out a date it cannot read, feedparser reads more).
+- after: at least one entry; every entry with a link or an id; an absolute link, and of an Atom
+  entry's links exactly one alternate HTML link (feedparser's choice among several, and its resolving
+  against xml:base, are feedparser's); every entry dated when the document holds any date element
+  (fastfeedparser leaves out a date it cannot read, feedparser reads more).
 What it reads is given in feedparser's shape for the fields the bot uses (title, link, id, comments,
 summary, content, tags), with the date already as UTC ISO text. tests/test_parser_differential.py runs
 both over every recorded document and requires the same items.
@@ -49,7 +51,8 @@ def fast_entries(body: bytes, content_type: str = "", root_names: frozenset[byte
     dated = _DATE_TAG_RE.search(body) is not None
     out = []
     for entry in entries:
-        if not (entry.get("link") or entry.get("id")):
+        link = _link(entry)
+        if link is None or not (link or entry.get("id")):
             return None
         own = _utc_iso(entry.get("published"))
         published = own or _utc_iso(entry.get("updated"))
@@ -57,7 +60,7 @@ def fast_entries(body: bytes, content_type: str = "", root_names: frozenset[byte
             return None
         out.append({
             "title": _as_feedparser(entry.get("title")),
-            "link": _as_feedparser(entry.get("link")),
+            "link": _as_feedparser(link),
             "id": _as_feedparser(entry.get("id")),
             "comments": _as_feedparser(entry.get("comments")),
             "summary": _as_feedparser(entry.get("description")),
@@ -105,6 +108,28 @@ def fast_arxiv(body: bytes) -> tuple[list[dict[str, Any]], dict[str, str]] | Non
     feed = {"opensearch_" + m.group(1).decode().lower(): m.group(2).decode("utf-8").strip()
             for m in _OPENSEARCH_RE.finditer(head)}
     return entries, feed
+
+
+_HTML_TYPES = (None, "", "text/html", "application/xhtml+xml")
+
+
+def _link(entry: Any) -> str | None:
+    """The entry's link as feedparser gives it, or None when only feedparser can say. An RSS <link> is
+    the link; of Atom's links feedparser takes the alternate HTML one (fastfeedparser may take the first,
+    an enclosure), so one such link is taken and several or none are left to feedparser. A relative link
+    is too: feedparser resolves it against xml:base."""
+    links = [x for x in entry.get("links") or () if isinstance(x, dict)]
+    if links:
+        alternates = [x.get("href") for x in links
+                      if x.get("rel") in (None, "", "alternate") and x.get("type") in _HTML_TYPES]
+        if len(alternates) != 1 or not isinstance(alternates[0], str):
+            return None
+        link = alternates[0]
+    else:
+        link = entry.get("link") or ""
+    if not isinstance(link, str) or (link and not link.strip().lower().startswith(("http://", "https://"))):
+        return None
+    return link
 
 
 def _plain(body: bytes, content_type: str, roots: frozenset[bytes]) -> bool:
