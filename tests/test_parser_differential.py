@@ -168,6 +168,13 @@ HOSTILE: list[tuple[str, bytes, str, bool, str]] = [
     ("atom xml:base", ATOM_HEAD.replace(b"<feed ", b'<feed xml:base="https://base.example/blog/" ') + b"<entry><title>"
      b'Relative LLM link entry</title><link href="posts/1"/><id>urn:1</id><updated>2026-11-20T00:00:00Z</updated>'
      b"</entry></feed>", "", False, "a relative link: feedparser resolves it against xml:base"),
+    ("atom naive and rfc822 dates", ATOM_HEAD + b'<entry><title>Naive date LLM</title><link href="https://n.example/1"/>'
+     b"<id>urn:1</id><updated>2026-11-20T10:00:00</updated></entry><entry><title>Mail date LLM</title><link href="
+     b'"https://n.example/3"/><id>urn:3</id><updated>Mon, 02 Nov 2026 10:00:00 +0100</updated></entry></feed>', "",
+     True, ""),
+    ("a date out of range", ATOM_HEAD + b'<entry><title>Year one LLM</title><link href="https://n.example/2"/>'
+     b"<id>urn:2</id><updated>0001-01-01T00:00:00+05:00</updated></entry></feed>", "", False,
+     "a date the fast path cannot place in UTC: feedparser's"),
     ("categories", rss([GOOD]).replace(b"</item>", b"<category>ml</category><category>ml</category>"
                                                    b"<category>llm</category></item>"), "", True, ""),
 ]
