@@ -61,18 +61,21 @@ def check_recorded(documents: list[Path]) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.fixtures
 def test_every_recorded_document_reads_the_same_both_ways(shared_fixtures: Path) -> None:
     documents = sorted(shared_fixtures.rglob("*.xml"))
     assert len(documents) > 100
     check_recorded(documents)
 
 
+@pytest.mark.fixtures
 def test_one_recorded_document_of_each_kind_reads_the_same_both_ways(shared_fixtures: Path) -> None:
     """The default suite's sample of the slow test above: the first document of each folder."""
     check_recorded([sorted(folder.rglob("*.xml"))[0] for folder in sorted(shared_fixtures.iterdir())
                     if folder.is_dir() and any(folder.rglob("*.xml"))])
 
 
+@pytest.mark.fixtures
 def test_recorded_arxiv_answers_read_the_same_both_ways(shared_fixtures: Path) -> None:
     documents = sorted((shared_fixtures / "arxiv-api").glob("*.xml"))
     assert documents
