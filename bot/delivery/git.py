@@ -146,7 +146,13 @@ def _commit(git: _Git, name: str, blob: str, head: str, message: str, no_verify:
         done = git("commit", "-q", "-m", message, *(["--no-verify"] if no_verify else []), index=index,
                    timeout=git.timeout)
         if done.returncode != 0:
-            raise DeliveryError(f"git commit failed: {(done.stderr or done.stdout).strip()}", LEDGER)
+            said = (done.stderr or done.stdout).strip()
+            if "user.email" in said or "user.name" in said or "identity unknown" in said.lower():
+                # git's own answer is ten lines of advice: one sentence says it
+                raise DeliveryError("git commit failed: git does not know who you are; set it with "
+                                    "`git config user.name \"Your Name\"` and `git config user.email you@example.com` "
+                                    f"in {git.folder}", LEDGER, retryable=False)
+            raise DeliveryError(f"git commit failed: {said}", LEDGER)
     commit = git("rev-parse", "HEAD").stdout.strip()
     # The person's index: where it held HEAD's old version of the log (nothing of theirs staged there),
     # it now holds the new one, so `git status` shows their own edits and nothing of the bot's.
