@@ -104,6 +104,8 @@ def git_commit(path: Path, message: str, sections: Sequence[tuple[str, date | No
             raise DeliveryError(f"The repository of the log {path} is on a detached HEAD, so the bot did not "
                                 "commit (the commit would be on no branch); check out a branch and run again",
                                 LEDGER, retryable=False)
+        if git("var", "GIT_COMMITTER_IDENT").returncode != 0:  # asked first: whatever else is wrong, this is
+            raise _no_identity(path.parent)
         top = Path(git("rev-parse", "--show-toplevel").stdout.strip()).resolve()
         name = path.relative_to(top).as_posix()
         git.folder = top  # paths given to git from here on are the log's path from the top of the repository
@@ -148,10 +150,7 @@ def _commit(git: _Git, name: str, blob: str, head: str, message: str, no_verify:
         if done.returncode != 0:
             said = (done.stderr or done.stdout).strip()
             if "user.email" in said or "user.name" in said or "identity unknown" in said.lower():
-                # git's own answer is ten lines of advice: one sentence says it
-                raise DeliveryError("git commit failed: git does not know who you are; set it with "
-                                    "`git config user.name \"Your Name\"` and `git config user.email you@example.com` "
-                                    f"in {git.folder}", LEDGER, retryable=False)
+                raise _no_identity(git.folder)
             raise DeliveryError(f"git commit failed: {said}", LEDGER)
     commit = git("rev-parse", "HEAD").stdout.strip()
     # The person's index: where it held HEAD's old version of the log (nothing of theirs staged there),
@@ -161,6 +160,13 @@ def _commit(git: _Git, name: str, blob: str, head: str, message: str, no_verify:
     if (held[1] if len(held) > 1 else "") == old:
         git("update-index", "--add", "--cacheinfo", f"{mode},{blob},{name}")
     return commit
+
+
+def _no_identity(folder: Path) -> DeliveryError:
+    # git's own answer is ten lines of advice: one sentence says it
+    return DeliveryError("git commit failed: git does not know who you are; set it with "
+                         "`git config user.name \"Your Name\"` and `git config user.email you@example.com` "
+                         f"in {folder}", LEDGER, retryable=False)
 
 
 TARGET = DeliveryTarget(NAME, deliver=deliver, render=log.render_section, body=log.BODY, enabled=wanted,
