@@ -44,6 +44,13 @@ def poll_table(console: Console, report: PollReport) -> None:
             console.print(f"{s.name}: skipped {reason}", highlight=False, markup=False)
         if s.skipped > len(s.skipped_items):
             console.print(f"{s.name}: ... {s.skipped - len(s.skipped_items)} more skipped", highlight=False)
+        if s.left:
+            console.print(left_note(s.name, s.left), highlight=False, markup=False)
+
+
+def left_note(name: str, left: int) -> str:
+    return (f"{name}: {left} more results beyond its paging cap (max_pages) were left for the next poll, "
+            "which resumes there")
 
 
 def status_tables(console: Console, data: dict[str, Any]) -> None:
@@ -59,6 +66,9 @@ def status_tables(console: Console, data: dict[str, Any]) -> None:
                       str(s["stats"].get("new", "")))
     console.print(table)
     print_errors(console, [(s["name"], s["error"]) for s in data["sources"] if s["error"]])
+    for s in data["sources"]:
+        if s["stats"].get("left"):
+            console.print(left_note(s["name"], int(s["stats"]["left"])), highlight=False, markup=False)
     for s in data["sources"]:
         if s.get("gone"):
             console.print(f"{s['name']}: gone (HTTP 410 on {s['gone']}); not polled until "
