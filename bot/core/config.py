@@ -80,6 +80,7 @@ class Config:
     slack_timeout: int = 15  # seconds for one Slack request
     llm_request_seconds: float = 20.0  # one request's overall deadline, however the bytes trickle in
     llm_budget_seconds: float = 60.0  # all of a digest's LLM summaries together
+    digest_window_days: int = 14  # a digest offers items published (else first seen) this many days back
 
     @property
     def tz(self) -> ZoneInfo:
@@ -88,7 +89,7 @@ class Config:
 
 _KNOWN = {
     "bot": {"db", "log", "timezone", "digest_limit", "topics", "feeds_dir", "relevance_threshold", "user_agent",
-            "arxiv_api"},
+            "arxiv_api", "digest_window_days"},
     "library": {"paths"},
     "schedule": {"poll_every_minutes", "digest_cron", "commit_log"},
     "slack": {"channel", "api_url", "timeout"},
@@ -279,6 +280,10 @@ def _build(data: dict[str, Any], root: Path, file: Path | None, env: Mapping[str
     digest_limit = _get(data, "bot", "digest_limit", 20, int)
     if digest_limit < 1:
         raise ConfigError("[bot] digest_limit must be at least 1")
+    window_days = _get(data, "bot", "digest_window_days", 14, int)
+    if window_days < 1:
+        raise ConfigError(f"[bot] digest_window_days must be at least 1 (day), not {window_days}; remove it to "
+                          "use the default (14)")
     poll_every = _get(data, "schedule", "poll_every_minutes", 360, int)
     if poll_every < 1:
         raise ConfigError("[schedule] poll_every_minutes must be at least 1")
@@ -342,4 +347,5 @@ def _build(data: dict[str, Any], root: Path, file: Path | None, env: Mapping[str
         slack_timeout=max(1, _get(data, "slack", "timeout", 15, int)),
         llm_request_seconds=llm_seconds["request_seconds"],
         llm_budget_seconds=llm_seconds["budget_seconds"],
+        digest_window_days=window_days,
     )

@@ -33,7 +33,7 @@ from bot.core.ledger import UNFINISHED, UNSETTLED, Delivery, DeliveryStatus, Det
 from bot.core.records import StoredItem
 from bot.core.targets import DeliveryTarget, Send
 from bot.digest.render import DigestItem
-from bot.digest.select import select, top_papers, window
+from bot.digest.select import digest_window, select, top_papers
 from bot.digest.summarize import extractive_summary
 from bot.library.api import import_documents
 from bot.sources.hn_threads import ThreadFinder
@@ -90,7 +90,7 @@ def to_item(row: StoredItem, summary: str | None) -> DigestItem:
 
 def build(config: Config, store: Store, now: datetime, opts: DigestOptions,
           summarizer: Summarizer | None = None) -> DigestOutcome:
-    since, until = window(opts.since, opts.until, config.timezone)
+    since, until = digest_window(opts.since, opts.until, config.timezone, now, config.digest_window_days)
     limit = opts.limit or config.digest_limit
     repeats: list[int] = []
     rows, candidates = select(store, since, until, limit, repeats)
@@ -148,7 +148,7 @@ def run(config: Config, store: Store, opts: DigestOptions, targets: Sequence[Del
     hook = hook or (lambda _step: None)
     earlier = [] if opts.dry_run else finish_unfinished(config, store, targets, hook, opts.resend_uncertain, now=now)
     if finder is not None:  # give the chosen items their HN discussions before rendering
-        since, until = window(opts.since, opts.until, config.timezone)
+        since, until = digest_window(opts.since, opts.until, config.timezone, now, config.digest_window_days)
         rows, _ = select(store, since, until, opts.limit or config.digest_limit)
         # Then the best papers left out: a paper people discussed is an HN thread, kept far more often
         # than a paper alone (bot.relevance.keep), so its discussion may win it a slot. Bounded by max_lookups.
