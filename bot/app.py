@@ -123,7 +123,8 @@ class App:
     def digest_job(self) -> str:
         from bot.digest.pipeline import DigestOptions, run
 
-        opts = DigestOptions(commit=self.config.commit_log)
+        # The schedule asks for this week's digest: it is made even when an earlier one was retried first.
+        opts = DigestOptions(commit=self.config.commit_log, new=True)
         with self.lock("the scheduled digest"):
             outcome = run(self.config, self.store, opts, self.delivery_targets(opts), self.now(),
                           summarizer=self.summarizer(), finder=self.thread_finder())

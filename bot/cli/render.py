@@ -103,6 +103,8 @@ def digest_summary(console: Console, outcome: DigestOutcome) -> None:
     for earlier in outcome.finished_earlier:
         states = ", ".join(f"{d.target}: {d.status}" for d in earlier.deliveries)
         console.print(f"Finished earlier digest {earlier.id}: {states}", highlight=False)
+    if outcome.held:  # a retry run makes no new digest; the note on stderr says so
+        return
     if not outcome.items:
         console.print(f"No new items for {outcome.date}: nothing posted, nothing appended.", highlight=False)
         return
