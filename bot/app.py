@@ -131,7 +131,8 @@ class App:
         if not outcome.items:
             return f"{outcome.date}: no new items; nothing posted or appended"
         states = ", ".join(f"{d.target} {d.status}" for d in outcome.deliveries) or "no delivery targets"
-        return f"{outcome.date}: {len(outcome.items)} items; {states}" + "".join(f" ({n})" for n in outcome.notes)
+        return (f"{outcome.date}: {len(outcome.items)} items; {states}"
+                + "".join(f" ({n})" for n in [*outcome.notes, *outcome.warnings]))
 
     def retry_job(self, now: datetime | None = None) -> str:
         """On each poll tick: the deliveries that earlier runs left failed or unsettled and whose

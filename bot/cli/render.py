@@ -83,6 +83,12 @@ def status_tables(console: Console, data: dict[str, Any]) -> None:
         deliveries = ", ".join(f"{x['target']}: {x['status']}" for x in d.get("deliveries", []))
         label = "empty" if not d.get("item_count") else f"{d['item_count']} items"
         console.print(f"Digest {d['date']} ({label}): {deliveries or 'nothing to deliver'}", highlight=False)
+        summaries = (d.get("stats") or {}).get("summaries") or {}
+        if summaries.get("fell_back"):  # the LLM failed or was rejected: say so, with the (masked) reasons
+            reasons = "; ".join(f"{why} ({n})" if len(summaries["reasons"]) > 1 else why
+                                for why, n in summaries["reasons"].items())
+            console.print(f"  summaries: {summaries['fell_back']} fell back: {reasons}", highlight=False,
+                          markup=False)
         for x in d.get("deliveries", []):
             if x["status"] != "done" and x.get("error"):  # why, and when it is tried again
                 retry = f" (`bot run` retries at {x['next_retry']})" if x.get("next_retry") and \

@@ -91,6 +91,8 @@ def digest_command(state: State, dry_run: bool, fmt: str | None, since: str | No
     with app.lock("this digest"):
         outcome = run(app.config, app.store, opts, targets, app.now(), summarizer=app.summarizer(),
                       hook=app.stop_hook(), finder=app.thread_finder())
+    for warning in outcome.warnings:  # even with -q: the digest is worse than it should be
+        err.print(f"Warning: {warning}.", highlight=False, markup=False)
     if not state.quiet:
         for note in [*outcome.notes, *([outcome.held] if outcome.held else [])]:
             err.print(f"Note: {note}.", highlight=False, markup=False)

@@ -34,7 +34,7 @@ from bot.core.records import StoredItem
 from bot.core.targets import DeliveryTarget, Send
 from bot.digest.render import DigestItem
 from bot.digest.select import digest_window, select, top_papers
-from bot.digest.summarize import extractive_summary
+from bot.digest.summarize import SummaryReport, extractive_summary
 from bot.library.api import import_documents
 from bot.sources.hn_threads import ThreadFinder
 from bot.store.database import Store
@@ -49,12 +49,18 @@ MAX_RETRY = timedelta(hours=6)  # doubling after each failure up to this
 class Summarizer(Protocol):
     def summaries(self, items: Sequence[StoredItem]) -> dict[int, str | None]: ...
 
+    def report(self) -> SummaryReport | None:
+        """What the last `summaries` came to (None: no model was asked)."""
+
 
 class ExtractiveSummarizer:
     """The default, and the fallback of every LLM failure: the first sentence of the text we have."""
 
     def summaries(self, items: Sequence[StoredItem]) -> dict[int, str | None]:
         return {item.id: extractive_summary(item.summary) for item in items}
+
+    def report(self) -> SummaryReport | None:
+        return None
 
 
 __all__ = ["DigestOptions", "DigestOutcome", "ExtractiveSummarizer", "Summarizer", "build", "run"]
@@ -73,6 +79,7 @@ class DigestOutcome:
     finished_earlier: list[Digest] = field(default_factory=list)  # earlier digests this run finished
     repeat_ids: list[int] = field(default_factory=list)  # covered by an item shown; never shown themselves
     notes: list[str] = field(default_factory=list)  # what a person should know, such as a target left out
+    warnings: list[str] = field(default_factory=list)  # what went wrong but did not stop it (LLM fallbacks)
     held: str | None = None  # why no new digest was made (this run retried an earlier one), else None
     # (digest id, target) of the deliveries that failed this run in a way sending again cannot mend (Slack
     # rejected the message, no log is set up): a person must change something first.
@@ -99,19 +106,27 @@ def build(config: Config, store: Store, now: datetime, opts: DigestOptions,
     limit = opts.limit or config.digest_limit
     repeats: list[int] = []
     rows, candidates = select(store, since, until, limit, repeats)
-    summaries = (summarizer or ExtractiveSummarizer()).summaries(rows)
+    summarizer = summarizer or ExtractiveSummarizer()
+    summaries = summarizer.summaries(rows)
+    report = summarizer.report()
     items = [to_item(r, summaries.get(r.id)) for r in rows]
     day = now.astimezone(config.tz).date()
     failed = [s.name for s in store.source_states() if s.result == "error"]
-    stats = {"candidates": candidates, "shown": len(items),
-             "off_topic": store.count_off_topic(undigested=True),
-             "failed_sources": failed}
+    stats: dict[str, Any] = {"candidates": candidates, "shown": len(items),
+                             "off_topic": store.count_off_topic(undigested=True),
+                             "failed_sources": failed}
+    warnings = []
+    if report is not None:  # recorded with the digest: `bot status` shows a fallback (bot.cli.status)
+        stats["summaries"] = report.as_json()
+        trouble = report.trouble()
+        if trouble:
+            warnings.append(f"LLM summaries: {trouble}")
     footer = render.footer_text(stats)
     bodies = {
         "text": render.render_text(day, items, footer, since, until),
         "footer": footer,
     }
-    return DigestOutcome(day.isoformat(), since, until, items, stats, bodies, repeat_ids=repeats)
+    return DigestOutcome(day.isoformat(), since, until, items, stats, bodies, repeat_ids=repeats, warnings=warnings)
 
 
 def target_bodies(targets: Iterable[DeliveryTarget], day: date, items: Sequence[DigestItem],
