@@ -115,7 +115,8 @@ def test_a_digest_that_goes_nowhere_is_refused_unless_mark_only(tmp_path: Path) 
         assert refused.returncode == 2 and refused.stdout == ""
         assert "--mark-only" in refused.stderr and "nothing was done" in refused.stderr
         assert len(refused.stderr.strip().splitlines()) == 1 and "Traceback" not in refused.stderr
-        assert status(tmp_path, slack)["pending"] == {"relevant": 2, "off_topic": 0, "digested": 0}
+        assert status(tmp_path, slack)["pending"] == {"relevant": 2, "older_than_window": 0, "off_topic": 0,
+                                                     "digested": 0}
         marked = bot(tmp_path, slack, "digest", "--mark-only")
         assert marked.returncode == 0, marked.stderr
         assert status(tmp_path, slack)["pending"]["digested"] == 2

@@ -77,7 +77,9 @@ def status_tables(console: Console, data: dict[str, Any]) -> None:
             console.print(f"{s['name']}: moved permanently to {s['moved_to']}; polled there now.",
                           highlight=False, markup=False)
     p = data["pending"]
-    console.print(f"Pending: {p['relevant']} relevant item(s) waiting for a digest; "
+    older = (f" ({p['older_than_window']} older, outside the digest window: known, never offered)"
+             if p.get("older_than_window") else "")
+    console.print(f"Pending: {p['relevant']} relevant item(s) waiting for a digest{older}; "
                   f"{p['off_topic']} off-topic; {p['digested']} already digested.", highlight=False)
     for d in data["digests"]:
         deliveries = ", ".join(f"{x['target']}: {x['status']}" for x in d.get("deliveries", []))
