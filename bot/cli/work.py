@@ -55,7 +55,8 @@ def status_command(state: State, as_json: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Render exactly what would be delivered; deliver and mark nothing.")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "slack", "json"]), default=None,
               help="Output format (default: text for --dry-run, a delivery summary otherwise).")
-@click.option("--since", metavar="DATE", help="Window start (date or ISO time), by published time.")
+@click.option("--since", metavar="DATE", help="Window start (date or ISO time), by published time (default: "
+              "[bot] digest_window_days before --until or now).")
 @click.option("--until", metavar="DATE", help="Window end, exclusive.")
 @click.option("--limit", type=click.IntRange(1, 500), help="At most this many items (default [bot] digest_limit).")
 @click.option("--no-slack", is_flag=True, help="Do not post to Slack.")
