@@ -227,7 +227,7 @@ def held_back(earlier: Sequence[Digest], opts: DigestOptions) -> str | None:
     now. (A send left uncertain holds nothing back: it is not retried, `bot status` shows it.)"""
     if earlier or opts.resend_uncertain:
         what = ", ".join(str(d.id) for d in earlier)
-        done = f"finished earlier digest {what}" if earlier else "found no uncertain send to resend"
+        done = f"retried earlier digest {what}" if earlier else "found no uncertain send to resend"
         return f"this run {done} and made no new digest; run `bot digest` again (or pass --new) for a new one"
     return None
 
