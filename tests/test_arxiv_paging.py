@@ -105,8 +105,8 @@ def test_beyond_the_cap_the_poll_says_what_it_left_and_the_next_poll_resumes_the
             assert done.returncode == 0, done.stderr
             reports.append(json.loads(done.stdout)["sources"][0])
     assert first.returncode == 0, first.stderr
-    assert "arxiv: 400 more results beyond its paging cap" in first.stdout
-    assert "arxiv: 400 more results beyond its paging cap" in status.stdout
+    assert "arxiv: 400 more results beyond its paging cap (max_pages) left for the next poll" in first.stdout
+    assert "arxiv: 400 more results beyond its paging cap (max_pages) left for the next poll" in status.stdout
     stats = json.loads(status_json.stdout)["sources"][0]["stats"]
     assert (stats["fetched"], stats["new"] + stats["off_topic"], stats["left"]) == (300, 300, 400)
     # The cursor stopped at the newest paper the first poll had (less arXiv's listing overlap), so the later

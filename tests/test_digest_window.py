@@ -61,7 +61,7 @@ def test_a_feeds_back_catalogue_is_known_but_never_fills_the_weekly_digest(tmp_p
     assert polled.returncode == 0, polled.stderr
     assert json.loads(polled.stdout)["sources"][0]["new"] == 6  # stored: all of it is known from now on
     status = bot(tmp_path, "status")
-    assert "Pending: 3 relevant item(s) waiting for a digest (3 older, outside the digest window" in status.stdout
+    assert "Pending: 3 relevant items waiting for a digest (3 older, outside the digest window" in status.stdout
     week = digest_json(tmp_path)
     assert {i["url"] for i in week["items"]} == {"https://a.example/spec", "https://a.example/lora",
                                                  "https://a.example/rag"}
