@@ -56,7 +56,8 @@ def digest_json(folder: Path, *args: str, now: datetime = NOW) -> dict[str, Any]
 
 
 def test_a_feeds_back_catalogue_is_known_but_never_fills_the_weekly_digest(tmp_path: Path) -> None:
-    project(tmp_path, RECENT + HISTORY)
+    project(tmp_path, [*RECENT, *HISTORY, {"title": "Our office move", "link": "https://a.example/office",
+                                           "pubDate": "Mon, 01 Jun 2026 10:00:00 GMT"}])
     polled = bot(tmp_path, "poll", "--json")
     assert polled.returncode == 0, polled.stderr
     assert json.loads(polled.stdout)["sources"][0]["new"] == 6  # stored: all of it is known from now on
@@ -66,6 +67,7 @@ def test_a_feeds_back_catalogue_is_known_but_never_fills_the_weekly_digest(tmp_p
     assert {i["url"] for i in week["items"]} == {"https://a.example/spec", "https://a.example/lora",
                                                  "https://a.example/rag"}
     assert week["since"] == (NOW - timedelta(days=14)).isoformat()  # the default window, in the JSON
+    assert week["stats"]["off_topic"] == 0  # the footer counts the window's off-topic items, not the history's
     # Asked for on purpose, the old posts are there.
     everything = digest_json(tmp_path, "--since", "2020-01-01")
     assert len(everything["items"]) == 6

@@ -113,7 +113,7 @@ def build(config: Config, store: Store, now: datetime, opts: DigestOptions,
     day = now.astimezone(config.tz).date()
     failed = [s.name for s in store.source_states() if s.result == "error"]
     stats: dict[str, Any] = {"candidates": candidates, "shown": len(items),
-                             "off_topic": store.count_off_topic(undigested=True),
+                             "off_topic": store.count_off_topic(undigested=True, since=since, until=until),
                              "failed_sources": failed}
     warnings = []
     if report is not None:  # recorded with the digest: `bot status` shows a fallback (bot.cli.status)
