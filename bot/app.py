@@ -20,6 +20,7 @@ from bot.core.clock import Clock, clock_from_environment
 from bot.core.config import Config
 from bot.core.errors import ConfigError
 from bot.core.plural import plural
+from bot.core.test_hooks import hook_value
 from bot.library.documents import find_log
 from bot.lock import daemon_lock, hold, work_lock
 from bot.store.database import Store
@@ -100,8 +101,9 @@ class App:
     @staticmethod
     def stop_hook() -> Callable[[str], None]:
         """Crash-safety tests name a step in BOT_KILL_AT; the process then kills itself there, like
-        kill -9 would: no cleanup, no commit of anything not already committed."""
-        target = os.environ.get("BOT_KILL_AT")
+        kill -9 would: no cleanup, no commit of anything not already committed. Only with the test
+        opt-in (bot.core.test_hooks): left set in production, it is ignored with a warning."""
+        target = hook_value("BOT_KILL_AT")
 
         def hook(step: str) -> None:
             if target and step == target:
