@@ -128,7 +128,8 @@ class App:
     def digest_job(self) -> str:
         from bot.digest.pipeline import DigestOptions, run
 
-        opts = DigestOptions(commit=self.config.commit_log)
+        # The schedule asks for this week's digest: it is made even when an earlier one was retried first.
+        opts = DigestOptions(commit=self.config.commit_log, new=True)
         with self.lock("the scheduled digest"):
             self.sync_library()
             outcome = run(self.config, self.store, opts, self.delivery_targets(opts), self.now(),
@@ -137,7 +138,7 @@ class App:
             return f"{outcome.date}: no new items; nothing posted or appended"
         states = ", ".join(f"{d.target} {d.status}" for d in outcome.deliveries) or "no delivery targets"
         return (f"{outcome.date}: {plural(len(outcome.items), 'item')}; {states}"
-                + "".join(f" ({n})" for n in outcome.notes))
+                + "".join(f" ({n})" for n in [*outcome.notes, *outcome.warnings]))
 
     def retry_job(self, now: datetime | None = None) -> str:
         """On each poll tick: the deliveries that earlier runs left failed or unsettled and whose

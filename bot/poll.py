@@ -53,6 +53,7 @@ class SourceReport:
     requests: int = 0
     skipped: int = 0  # entries left out because they alone could not be read (their link is not a URL)
     skipped_items: tuple[str, ...] = ()
+    left: int = 0  # results left beyond the source's paging cap (arXiv); the next poll resumes there
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -69,7 +70,7 @@ class PollReport:
         totals = Counter[str]()
         for s in self.sources:
             totals.update({"fetched": s.fetched, "new": s.new, "known": s.known, "off_topic": s.off_topic,
-                           "skipped": s.skipped, "errors": int(s.result == "error"),
+                           "skipped": s.skipped, "left": s.left, "errors": int(s.result == "error"),
                            "not_modified": int(s.not_modified)})
         return {"started": self.started, "finished": self.finished,
                 "sources": [s.as_dict() for s in self.sources], "totals": dict(totals)}
@@ -430,7 +431,7 @@ def store_outcomes(config: Config, store: Store, outcomes: Sequence[SourceOutcom
                 name=o.feed.name, kind=o.feed.kind, fetched=len(o.items), new=counts["new"],
                 known=counts["known"], off_topic=counts["off_topic"], not_modified=o.result == "not_modified",
                 result=o.result, error=o.error, requests=o.requests, skipped=o.skipped,
-                skipped_items=tuple(o.skipped_items),
+                skipped_items=tuple(o.skipped_items), left=o.left,
             )
             reports.append(report)
             state: dict[str, Any] = {"kind": o.feed.kind, "url": o.feed.url, "last_poll": stamp,

@@ -82,6 +82,7 @@ class Config:
     llm_budget_seconds: float = 60.0  # all of a digest's LLM summaries together
     git_timeout: float = 600.0  # [git] timeout_seconds: a commit's hooks run this long before git is stopped
     git_no_verify: bool = False  # [git] no_verify: commit the log without running the repository's hooks
+    digest_window_days: int = 14  # a digest offers items published (else first seen) this many days back
 
     @property
     def tz(self) -> ZoneInfo:
@@ -90,7 +91,7 @@ class Config:
 
 _KNOWN = {
     "bot": {"db", "log", "timezone", "digest_limit", "topics", "feeds_dir", "relevance_threshold", "user_agent",
-            "arxiv_api"},
+            "arxiv_api", "digest_window_days"},
     "library": {"paths"},
     "schedule": {"poll_every_minutes", "digest_cron", "commit_log"},
     "slack": {"channel", "api_url", "timeout"},
@@ -321,6 +322,10 @@ def _build(data: dict[str, Any], root: Path, file: Path | None, env: Mapping[str
     digest_limit = _get(data, "bot", "digest_limit", 20, int)
     if digest_limit < 1:
         raise ConfigError("[bot] digest_limit must be at least 1")
+    window_days = _get(data, "bot", "digest_window_days", 14, int)
+    if window_days < 1:
+        raise ConfigError(f"[bot] digest_window_days must be at least 1 (day), not {window_days}; remove it to "
+                          "use the default (14)")
     poll_every = _get(data, "schedule", "poll_every_minutes", 360, int)
     if poll_every < 1:
         raise ConfigError("[schedule] poll_every_minutes must be at least 1")
@@ -386,4 +391,5 @@ def _build(data: dict[str, Any], root: Path, file: Path | None, env: Mapping[str
         llm_budget_seconds=llm_seconds["budget_seconds"],
         git_timeout=max(1.0, float(_get(data, "git", "timeout_seconds", 600, (int, float)))),
         git_no_verify=_get(data, "git", "no_verify", False, bool),
+        digest_window_days=window_days,
     )

@@ -145,8 +145,15 @@ def applied_migrations(db: Database) -> set[int]:
         return set()
 
 
-@migration(9, "library documents")
+@migration(9, "summary failure endpoint")
 def _m9(db: sqlite_utils.Database) -> None:
+    # endpoint: a fingerprint of the base URL and a hash of the key a cached failure came from, so a new
+    # key or endpoint asks again at once (bot.digest.llm); never the key itself.
+    db.table("summaries").add_column("endpoint", str)
+
+
+@migration(10, "library documents")
+def _m10(db: sqlite_utils.Database) -> None:
     # Each reading document the library was read from, by its resolved absolute path, with what it was
     # on disk then (size, mtime, content hash): every command that dedupes compares a stat per document
     # with it, and re-reads only what changed. Entries stored before this version are named by paths
@@ -159,8 +166,8 @@ def _m9(db: sqlite_utils.Database) -> None:
                "ignored text not null default '[]')")
 
 
-@migration(10, "log review")
-def _m10(db: sqlite_utils.Database) -> None:
+@migration(11, "log review")
+def _m11(db: sqlite_utils.Database) -> None:
     # Which digested items the bot appended to the log (the bullet line it wrote, under which heading,
     # when), and the person's verdict once the log is read again: "deleted" when the line is gone,
     # "kept" when it is still there after the review period (bot.store.review).
