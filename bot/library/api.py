@@ -66,12 +66,15 @@ def import_documents(store: Store, paths: Iterable[str | Path]) -> ImportReport:
 
 def build_index(store: Store, owners: tuple[str, ...] = ("entry",)) -> IdentityIndex:
     index = IdentityIndex()
-    rows = [r for r in store.identity_rows() if r[2] in owners]
-    # Library entries go first so a match names the person's own entry rather than an item.
-    rows.sort(key=lambda r: (r[2] != "entry", r[3]))
+    # Library entries go first so a match names the person's own entry rather than an item; among them
+    # the first in document order keeps a title or link that two entries share.
     grouped: dict[tuple[str, int], list[Identity]] = {}
-    for kind, value, owner, owner_id in rows:
-        grouped.setdefault((owner, owner_id), []).append(Identity(kind, value))
+    if "entry" in owners:
+        for kind, value, owner_id in store.entry_identity_rows():
+            grouped.setdefault(("entry", owner_id), []).append(Identity(kind, value))
+    if "item" in owners:
+        for kind, value, _, owner_id in sorted(store.identity_rows(owner="item"), key=lambda r: r[3]):
+            grouped.setdefault(("item", owner_id), []).append(Identity(kind, value))
     for (owner, owner_id), idents in grouped.items():
         index.add(owner, owner_id, idents)
     return index

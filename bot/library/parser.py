@@ -9,8 +9,9 @@ title-only lines such as `“Attention Is All You Need” by Ashish Vaswani (201
 from __future__ import annotations
 
 import calendar
+import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from bot.core.identity import (
@@ -79,9 +80,15 @@ class _Context:
 
 def parse_document(text: str, file: str) -> list[LibraryEntry]:
     """All entries of one document, in order. Never raises on odd input: unknown lines are skipped."""
-    ctx = _Context()
+    return _parse_lines(_content_lines(text), file, _Context())
+
+
+def _parse_lines(lines: Iterable[tuple[int, str]], file: str, ctx: _Context) -> list[LibraryEntry]:
+    """The entries of these (line number, line) pairs, read in the date context `ctx` (which they
+    carry forward). The only state a document's parse carries from line to line is that context, so a
+    stretch of lines parses alike wherever it sits, given the context it starts in."""
     entries: list[LibraryEntry] = []
-    for lineno, line in _content_lines(text):
+    for lineno, line in lines:
         heading = _HEADING_RE.match(line)
         if heading:
             if _apply_heading(heading.group("text"), ctx):
@@ -101,6 +108,105 @@ def parse_document(text: str, file: str) -> list[LibraryEntry]:
         if entry is not None:
             entries.append(entry)
     return entries
+
+
+# A section ends before a heading, or at a blank line once it is this long: boundaries that depend on
+# the content only, so a line inserted or deleted moves the boundaries near it and no others.
+SECTION_LINES = 64
+
+
+@dataclass(frozen=True)
+class Section:
+    """A stretch of a document as the library read it: where it starts, how many lines it spans, a hash
+    of its lines and of the date context it starts in (equal hashes parse to equal entries, but for
+    their line numbers), how many entries it gave, and the context it leaves for the next section."""
+
+    start: int
+    lines: int
+    sha: str
+    entries: int
+    year: int | None
+    date: str | None
+
+    def as_list(self) -> list[object]:
+        return [self.start, self.lines, self.sha, self.entries, self.year, self.date]
+
+    @classmethod
+    def from_list(cls, row: list[object]) -> Section:
+        start, lines, sha, entries, year, date = row
+        return cls(int(str(start)), int(str(lines)), str(sha), int(str(entries)),
+                   None if year is None else int(str(year)), None if date is None else str(date))
+
+
+@dataclass(frozen=True)
+class Kept:
+    """Entries of an old section that stand as they were, on lines old_start..old_end, now `shift` lines
+    further down (negative: up)."""
+
+    old_start: int
+    old_end: int
+    shift: int
+
+
+@dataclass(frozen=True)
+class Reparse:
+    """A document read again against how it was read before: the entries of its changed sections (the
+    others' are `kept`), and its sections now."""
+
+    entries: list[LibraryEntry]
+    kept: tuple[Kept, ...]
+    sections: tuple[Section, ...]
+    total: int  # entries in the whole document
+
+
+def split_sections(text: str) -> list[list[tuple[int, str]]]:
+    sections: list[list[tuple[int, str]]] = []
+    current: list[tuple[int, str]] = []
+    for lineno, line in _content_lines(text):
+        if current and ((line.lstrip()[:1] == "#" and _HEADING_RE.match(line))
+                        or (len(current) >= SECTION_LINES and not current[-1][1].strip())):
+            sections.append(current)
+            current = []
+        current.append((lineno, line))
+    if current:
+        sections.append(current)
+    return sections
+
+
+def _section_sha(lines: list[tuple[int, str]], ctx: _Context) -> str:
+    digest = hashlib.sha256(f"{ctx.year}\0{ctx.date}\0".encode())
+    digest.update("\n".join(line for _, line in lines).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+def reparse_document(text: str, file: str, before: Iterable[Section] = ()) -> Reparse:
+    """Parses only the sections of `text` that are not among `before` (the sections as last read): the
+    entries equal parse_document's, those of unchanged sections given as line ranges to keep."""
+    old: dict[str, list[Section]] = {}
+    for section in before:
+        old.setdefault(section.sha, []).append(section)
+    ctx = _Context()
+    entries: list[LibraryEntry] = []
+    kept: list[Kept] = []
+    sections: list[Section] = []
+    total = 0
+    for lines in split_sections(text):
+        sha = _section_sha(lines, ctx)
+        start, count = lines[0][0], len(lines)
+        same = old.get(sha)
+        if same:
+            was = same.pop(0)
+            if was.entries:
+                kept.append(Kept(was.start, was.start + was.lines - 1, start - was.start))
+            ctx = _Context(was.year, was.date)
+            found = was.entries
+        else:
+            new = _parse_lines(lines, file, ctx)
+            entries.extend(new)
+            found = len(new)
+        total += found
+        sections.append(Section(start, count, sha, found, ctx.year, ctx.date))
+    return Reparse(entries, tuple(kept), tuple(sections), total)
 
 
 def _content_lines(text: str) -> Iterator[tuple[int, str]]:

@@ -10,12 +10,16 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.core.errors import LibraryError
 from bot.core.records import LibraryEntry
 from bot.library.documents import decode_document, document_paths
 from bot.store.database import Store
 from bot.store.library import DocumentState
+
+if TYPE_CHECKING:  # the parser loads only when a document changed (start-up time)
+    from bot.library.parser import Kept
 
 # A document whose mtime is this close to now may still change within the same mtime tick without its
 # size changing (git's "racy" files): its stat is not trusted, so the next sync reads it again.
@@ -60,9 +64,20 @@ class SyncReport:
 
 
 @dataclass(frozen=True)
+class Changed:
+    """A document whose content changed: its state now, the entries of its changed sections, and the
+    line ranges of its old entries that stand (shifted); `kept` is None when it was read whole (new, or
+    stored before sections were recorded), and then its entries replace every old one."""
+
+    state: DocumentState
+    entries: list[LibraryEntry]
+    kept: tuple[Kept, ...] | None = None
+
+
+@dataclass(frozen=True)
 class Scan:
     names: tuple[str, ...]  # every document the paths name, resolved, each once
-    parsed: tuple[tuple[DocumentState, list[LibraryEntry]], ...]  # new or changed content
+    parsed: tuple[Changed, ...]  # new or changed content
     touched: tuple[DocumentState, ...]  # same content, new stat
     unchanged: int
 
@@ -75,7 +90,7 @@ def scan_documents(store: Store, paths: Iterable[str | Path]) -> Scan:
     names = tuple(dict.fromkeys(str(p.resolve()) for p in document_paths(paths)))
     held = store.library_documents()
     now = time.time_ns()  # compared with file mtimes, which are the file system's time, not the bot's clock
-    parsed: list[tuple[DocumentState, list[LibraryEntry]]] = []
+    parsed: list[Changed] = []
     touched: list[DocumentState] = []
     unchanged = 0
     for name in names:
@@ -94,20 +109,38 @@ def scan_documents(store: Store, paths: Iterable[str | Path]) -> Scan:
         if old is not None and old.sha256 == sha:
             touched.append(DocumentState(name, size, st.st_mtime_ns, sha, old.entries, old.ignored))
             continue
-        from bot.library.parser import parse_document  # only when a document changed (start-up time)
-
-        entries = parse_document(decode_document(data), name)
-        ignored = tuple((e.line, link) for e in entries for link in e.ignored_links)
-        parsed.append((DocumentState(name, size, st.st_mtime_ns, sha, len(entries), ignored), entries))
+        parsed.append(_read_changed(name, decode_document(data), old, size, st.st_mtime_ns, sha))
     return Scan(names, tuple(parsed), tuple(touched), unchanged)
+
+
+def _read_changed(name: str, text: str, old: DocumentState | None, size: int, mtime_ns: int,
+                  sha: str) -> Changed:
+    """Parses what changed of a document: the sections it had before and still has keep their entries
+    (line numbers shifted), the others are parsed (the whole document when it is new)."""
+    from bot.library.parser import Section, reparse_document  # only when a document changed (start-up time)
+
+    before = [Section.from_list(list(row)) for row in old.sections] if old is not None else []
+    read = reparse_document(text, name, before)
+    sections = tuple(tuple(section.as_list()) for section in read.sections)
+    kept = read.kept if old is not None and before else None
+    ignored = [(e.line, link) for e in read.entries for link in e.ignored_links]
+    if kept is not None:
+        for lo, hi, shift in ((k.old_start, k.old_end, k.shift) for k in kept):
+            ignored.extend((line + shift, link) for line, link in old.ignored if lo <= line <= hi)  # type: ignore[union-attr]
+    state = DocumentState(name, size, mtime_ns, sha, read.total, tuple(sorted(ignored)), sections)
+    return Changed(state, read.entries, kept)
 
 
 def apply_scan(store: Store, scan: Scan, remove: Iterable[str] = ()) -> list[str]:
     removed = []
     with store.transaction():
-        for state, entries in scan.parsed:
-            store.replace_library_file(state.path, entries)
-            store.record_document(state)
+        for changed in scan.parsed:
+            if changed.kept is None:
+                store.replace_library_file(changed.state.path, changed.entries)
+            else:
+                store.update_library_file(changed.state.path, [(k.old_start, k.old_end, k.shift) for k in changed.kept],
+                                          changed.entries)
+            store.record_document(changed.state)
         for state in scan.touched:
             store.record_document(state)
         for name in remove:
@@ -127,13 +160,13 @@ def sync_library(store: Store, paths: Iterable[str | Path]) -> SyncReport:
     keep = set(scan.names)
     stale = sorted((set(store.library_documents()) | store.library_files()) - keep)
     removed = apply_scan(store, scan, stale) if scan.parsed or scan.touched or stale else []
-    return SyncReport(tuple(s.path for s, _ in scan.parsed), tuple(removed), scan.unchanged, ignored_links_of(scan))
+    return SyncReport(tuple(c.state.path for c in scan.parsed), tuple(removed), scan.unchanged, ignored_links_of(scan))
 
 
 def ignored_links_of(scan: Scan) -> tuple[IgnoredLink, ...]:
     """The links that are not URLs in the documents this scan read."""
-    return tuple(IgnoredLink(display_path(Path(state.path)), line, link) for state, _ in scan.parsed
-                 for line, link in state.ignored)
+    return tuple(IgnoredLink(display_path(Path(c.state.path)), line, link) for c in scan.parsed
+                 for line, link in c.state.ignored)
 
 
 def stored_ignored_links(store: Store, names: Iterable[str]) -> tuple[IgnoredLink, ...]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -26,15 +27,19 @@ class DocumentState:
     sha256: str
     entries: int
     ignored: tuple[tuple[int, str], ...] = ()  # (line, link) of links that are not URLs
+    # How the document was split when read (bot.library.parser.Section, as plain rows): what lets the
+    # next read parse only the sections that changed.
+    sections: tuple[tuple[object, ...], ...] = ()
 
 
 class LibraryRecords(IdentityRecords):
     # -- the documents the library was read from -------------------------------------------------
     def library_documents(self) -> dict[str, DocumentState]:
-        rows = self.db.execute("select path, size, mtime_ns, sha256, entries, ignored from library_documents")
+        rows = self.db.execute("select path, size, mtime_ns, sha256, entries, ignored, sections from library_documents")
         return {path: DocumentState(path, size, mtime_ns, sha, entries,
-                                    tuple((int(n), str(link)) for n, link in json.loads(ignored or "[]")))
-                for path, size, mtime_ns, sha, entries, ignored in rows}
+                                    tuple((int(n), str(link)) for n, link in json.loads(ignored or "[]")),
+                                    tuple(tuple(row) for row in json.loads(sections or "[]")))
+                for path, size, mtime_ns, sha, entries, ignored, sections in rows}
 
     def library_files(self) -> set[str]:
         """Every file name the entries carry (a database from before documents were recorded has
@@ -42,10 +47,10 @@ class LibraryRecords(IdentityRecords):
         return {r[0] for r in self.db.execute("select distinct file from library_entries")}
 
     def record_document(self, state: DocumentState) -> None:
-        self.db.execute("insert or replace into library_documents (path, size, mtime_ns, sha256, entries, ignored) "
-                        "values (?, ?, ?, ?, ?, ?)",
+        self.db.execute("insert or replace into library_documents (path, size, mtime_ns, sha256, entries, ignored, "
+                        "sections) values (?, ?, ?, ?, ?, ?, ?)",
                         [state.path, state.size, state.mtime_ns, state.sha256, state.entries,
-                         json.dumps([list(i) for i in state.ignored])])
+                         json.dumps([list(i) for i in state.ignored]), json.dumps([list(s) for s in state.sections])])
 
     def remove_library_file(self, file: str) -> int:
         """A document that is gone, or no longer configured, leaves with its entries."""
@@ -94,17 +99,51 @@ class LibraryRecords(IdentityRecords):
             if old and self._stored_as(old, entries):
                 return len(entries)
             if old:
-                marks = ",".join("?" * len(old))
-                self.db.execute(f"delete from identities where owner = 'entry' and owner_id in ({marks})", old)
-                self.db.execute("delete from library_entries where file = ?", [file])
-            for entry in entries:
-                entry_id = self.db.table("library_entries").insert(
-                    {"file": entry.file, "line": entry.line, "kind": entry.kind, "title": entry.title,
-                     "date": entry.date, "urls": json.dumps(list(entry.urls)),
-                     "internal_links": json.dumps(list(entry.internal_links)), "text": entry.text}
-                ).last_pk
-                self.add_identities("entry", entry_id, sorted(entry.identities))
+                self._delete_entries(old)
+            self._insert_entries(entries)
         return len(entries)
+
+    def update_library_file(self, file: str, kept: Iterable[tuple[int, int, int]],
+                            entries: Iterable[LibraryEntry]) -> None:
+        """Brings one document's entries up to date from a read of its changed sections only: the old
+        entries on the lines of a kept range (first, last, shift) stay, with their identities, moved by
+        the shift; every other old entry leaves; `entries` (the changed sections') come in."""
+        ranges = sorted(kept)
+        starts = [lo for lo, _, _ in ranges]
+        gone: list[int] = []
+        moves: list[tuple[int, int]] = []
+        with self.transaction():
+            for entry_id, line in self.db.execute("select id, line from library_entries where file = ?", [file]):
+                at = bisect_right(starts, line) - 1
+                if at >= 0 and line <= ranges[at][1]:
+                    if ranges[at][2]:
+                        moves.append((line + ranges[at][2], entry_id))
+                else:
+                    gone.append(entry_id)
+            self._delete_entries(gone)
+            # Only the line number changes: the full-text index is not touched (migration 12).
+            self.db.conn.executemany("update library_entries set line = ? where id = ?", moves)
+            self._insert_entries(entries)
+
+    def _delete_entries(self, ids: list[int]) -> None:
+        for at in range(0, len(ids), 900):
+            chunk = ids[at:at + 900]
+            marks = ",".join("?" * len(chunk))
+            self.db.execute(f"delete from identities where owner = 'entry' and owner_id in ({marks})", chunk)
+            self.db.execute(f"delete from library_entries where id in ({marks})", chunk)
+
+    def _insert_entries(self, entries: Iterable[LibraryEntry]) -> None:
+        idents: list[tuple[str, str, int]] = []
+        for entry in entries:
+            cursor = self.db.execute(
+                "insert into library_entries (file, line, kind, title, date, urls, internal_links, text) "
+                "values (?, ?, ?, ?, ?, ?, ?, ?)",
+                [entry.file, entry.line, entry.kind, entry.title, entry.date, json.dumps(list(entry.urls)),
+                 json.dumps(list(entry.internal_links)), entry.text])
+            entry_id = int(cursor.lastrowid or 0)
+            idents.extend((i.kind, i.value, entry_id) for i in sorted(entry.identities))
+        self.db.conn.executemany("insert into identities (kind, value, owner, owner_id) values (?, ?, 'entry', ?)",
+                                 idents)
 
     def _stored_as(self, ids: list[int], entries: list[LibraryEntry]) -> bool:
         """Whether the entries with these ids (one file's) are these entries, field for field and
@@ -124,6 +163,15 @@ class LibraryRecords(IdentityRecords):
                     or held[row[0]] != {(i.kind, i.value) for i in entry.identities}):
                 return False
         return True
+
+    def entry_identity_rows(self) -> Iterator[tuple[str, str, int]]:
+        """(kind, value, entry id) of every library entry's identity, in document order: documents in
+        the order they came into the library, entries by line (so a document read again section by
+        section, whose new entries have new ids, is ordered as one read from scratch)."""
+        yield from self.db.execute(
+            "select i.kind, i.value, i.owner_id from identities i join library_entries e on e.id = i.owner_id "
+            "join (select file, min(id) as first from library_entries group by file) f on f.file = e.file "
+            "where i.owner = 'entry' order by f.first, e.line, e.id, i.rowid")
 
     def library_version(self) -> tuple[str, int]:
         """(this database's token, the library's generation): changes whenever any library entry does."""

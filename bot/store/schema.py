@@ -174,3 +174,17 @@ def _m11(db: sqlite_utils.Database) -> None:
     db.execute("create table log_review (item_id integer primary key, digest_id integer, line text not null, "
                "heading text, appended text not null, verdict text, decided text)")
     db.execute("create index log_review_pending on log_review (verdict)")
+
+
+@migration(12, "library sections")
+def _m12(db: sqlite_utils.Database) -> None:
+    # sections: how each document was split when read (bot.library.parser.Section), as JSON, so that
+    # the next read of a changed document parses only the sections that changed and keeps the others'
+    # entries, shifting their line numbers. A line number is not indexed text: the full-text index is
+    # updated only when an entry's title or text changes (a shift of 50,000 lines stays cheap).
+    db.execute("alter table library_documents add column sections text not null default '[]'")
+    db.execute("drop trigger if exists library_entries_au")
+    db.execute('create trigger library_entries_au after update of title, text on library_entries begin '
+               'insert into library_entries_fts (library_entries_fts, rowid, title, text) '
+               "values('delete', old.rowid, old.title, old.text); "
+               "insert into library_entries_fts (rowid, title, text) values (new.rowid, new.title, new.text); end")
