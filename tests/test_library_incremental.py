@@ -6,6 +6,7 @@ entries of the sections that did not change stay as they were (same rows, lines 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -138,6 +139,11 @@ def test_unchanged_sections_keep_their_entries(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "bot.db")
     lib.sync_library(store, [log])
     before = {e.text: (e.id, e.line) for e in store.library_entries()}
+    # Touched (saved unchanged): read again and found the same, it keeps how it was split.
+    sections = store.library_documents()[str(log.resolve())].sections
+    os.utime(log, ns=(log.stat().st_atime_ns, log.stat().st_mtime_ns + 5_000_000_000))
+    assert lib.sync_library(store, [log]).read == ()
+    assert store.library_documents()[str(log.resolve())].sections == sections != ()
     lines = text.splitlines(keepends=True)
     log.write_text("".join(lines[:5] + ["* [A hand added entry about caching](https://hand.example/1)\n"] + lines[5:]),
                    encoding="utf-8")

@@ -107,7 +107,7 @@ def scan_documents(store: Store, paths: Iterable[str | Path]) -> Scan:
         sha = hashlib.sha256(data).hexdigest()
         size = st.st_size if now - st.st_mtime_ns > RACY_NS else -1
         if old is not None and old.sha256 == sha:
-            touched.append(DocumentState(name, size, st.st_mtime_ns, sha, old.entries, old.ignored))
+            touched.append(DocumentState(name, size, st.st_mtime_ns, sha, old.entries, old.ignored, old.sections))
             continue
         parsed.append(_read_changed(name, decode_document(data), old, size, st.st_mtime_ns, sha))
     return Scan(names, tuple(parsed), tuple(touched), unchanged)
