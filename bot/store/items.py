@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any, cast
+from typing import Any, cast, get_args
 
 from bot.core.identity import Identity
 from bot.core.records import Discussion, ItemStatus, ItemUpdate, NewItem, RankInput, StoredItem, hn_discussion
@@ -52,6 +52,20 @@ class ItemRecords(IdentityRecords):
             self.db.table("items").update(item_id, _encode(dict(fields)))
         have = self.item_identities(item_id)
         self.add_identities("item", item_id, [i for i in identities if i not in have])
+
+    def mark_items(self, ids: Iterable[int], status: ItemStatus) -> list[int]:
+        """The person's word on items no digest has carried ("skipped" by `bot skip`, "picked" by `bot
+        add`): they leave the pending items for good. Returns the ids it changed (a digested item keeps
+        its place in history and is left alone)."""
+        wanted = list(dict.fromkeys(ids))
+        changed: list[int] = []
+        with self.transaction():
+            for item_id in wanted:
+                cursor = self.db.execute("update items set status = ?, updated = ? where id = ? and digest_id is null "
+                                         "and status != ?", [status, self.now(), item_id, status])
+                if cursor.rowcount:
+                    changed.append(item_id)
+        return changed
 
     # -- one item, all items -------------------------------------------------------------------
     def item(self, item_id: int) -> StoredItem | None:
@@ -113,6 +127,20 @@ class ItemRecords(IdentityRecords):
     def count_digested(self) -> int:
         """Items a digest carried (or left out as a repeat of one it carried)."""
         return self._count("digest_id is not null")
+
+    def count_with_status(self, status: ItemStatus) -> int:
+        return self._count(f"status = '{status}'") if status in get_args(ItemStatus) else 0
+
+    def counts_by_source(self) -> dict[str, dict[str, int]]:
+        """Per feed name (an item merged from several feeds counts for each): items stored, pending
+        (relevant, undigested), off-topic, and digested."""
+        counts: dict[str, dict[str, int]] = {}
+        for name, stored, pending, off_topic, digested in self.db.execute(
+                "select j.value, count(*), sum(status = 'relevant' and digest_id is null), sum(status = 'off_topic'), "
+                "sum(digest_id is not null) from items, json_each(items.sources) as j group by j.value"):
+            counts[str(name)] = {"stored": int(stored), "pending": int(pending or 0),
+                                 "off_topic": int(off_topic or 0), "digested": int(digested or 0)}
+        return counts
 
     def _count(self, where: str) -> int:
         return int(self.db.execute(f"select count(*) from items where {where}").fetchone()[0])
