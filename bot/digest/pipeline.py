@@ -36,6 +36,7 @@ from bot.digest.render import DigestItem
 from bot.digest.select import select, top_papers, window
 from bot.digest.summarize import extractive_summary
 from bot.library.api import import_documents
+from bot.sources.feedlist import polled_feed_names
 from bot.sources.hn_threads import ThreadFinder
 from bot.store.database import Store
 from bot.store.deliveries import KEEP
@@ -97,7 +98,8 @@ def build(config: Config, store: Store, now: datetime, opts: DigestOptions,
     summaries = (summarizer or ExtractiveSummarizer()).summaries(rows)
     items = [to_item(r, summaries.get(r.id)) for r in rows]
     day = now.astimezone(config.tz).date()
-    failed = [s.name for s in store.source_states() if s.result == "error"]
+    polled = polled_feed_names(config)  # a feed that left the config (or is disabled) fails no more
+    failed = [s.name for s in store.source_states() if s.result == "error" and (polled is None or s.name in polled)]
     stats = {"candidates": candidates, "shown": len(items),
              "off_topic": store.count_off_topic(undigested=True),
              "failed_sources": failed}
