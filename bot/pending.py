@@ -66,6 +66,15 @@ def _ranked_json(item: StoredItem, rank: int, digest_limit: int) -> dict[str, An
             "published": item.when}
 
 
+def nothing_stored(config: Config) -> Ranking:
+    """The ranking before any poll made a database (which asking must not create)."""
+    return Ranking(None, None, config.digest_limit, 0, (), (), 0)
+
+
+def no_database(config: Config) -> UnknownItem:
+    return UnknownItem(f"No database yet at {config.db}: no poll has stored any item (`bot poll` does)")
+
+
 def ranking(config: Config, store: Store, now: datetime, depth: int = DEFAULT_LIMIT) -> Ranking:
     """The pending items as the next digest ranks them, the first `depth` of them (at least a digest's
     worth, at most MAX_DEPTH)."""

@@ -28,9 +28,10 @@ class SourcesReport:
         return {"sources": self.configured, "former": self.former}
 
 
-def sources_report(config: Config, store: Store, now: datetime) -> SourcesReport:
-    states = {s.name: s for s in store.source_states()}
-    items = store.counts_by_source()
+def sources_report(config: Config, store: Store | None, now: datetime) -> SourcesReport:
+    """The configured sources' health; with no database yet (None), all of them never polled."""
+    states = {s.name: s for s in store.source_states()} if store is not None else {}
+    items = store.counts_by_source() if store is not None else {}
     configured = [_configured(feed, states.pop(feed.name, SourceState(feed.name)), items, config, now)
                   for feed in load_feeds(config)]
     former = [{**_health(s, items), "kind": s.kind, "url": s.url} for s in states.values()]
@@ -72,12 +73,14 @@ def _later(stamp: str | None, now: datetime) -> bool:
         return False
 
 
-def forget(config: Config, store: Store, name: str) -> None:
+def forget(config: Config, store: Store | None, name: str) -> None:
     """Removes the state of a source that left the configuration; its items stay known."""
     configured = {feed.name for feed in load_feeds(config)}
     if name in configured:
         raise ConfigError(f"{name!r} is still a configured source, so the next poll would only write its state "
                           f"again; remove it from the config or feed files first")
+    if store is None:
+        raise BotError(f"No database yet at {config.db}, so no source has state to forget")
     if not store.forget_source(name):
         known = ", ".join(s.name for s in store.source_states() if s.name not in configured)
         raise BotError(f"No former source called {name!r} has state to forget"

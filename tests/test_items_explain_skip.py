@@ -137,3 +137,13 @@ def test_skip_refuses_an_item_that_already_went_out(project: Path) -> None:
     assert sent["status"] == "digested"
     refused = bot(project, "skip", "https://a.example/spec")
     assert refused.returncode == 1 and "already went out in digest" in refused.stderr
+
+
+def test_before_any_poll_nothing_is_pending_and_no_database_is_made(workdir: Path) -> None:
+    write_config(workdir, '[library]\npaths = []\n[[feeds]]\nname = "f"\nurl = "feed.xml"\n')
+    assert json.loads(ok(workdir, "items", "--json"))["items"] == []
+    assert "Nothing pending" in ok(workdir, "items")
+    for command in (["explain", "1"], ["skip", "1"]):
+        done = bot(workdir, *command)
+        assert done.returncode == 1 and "No database yet" in done.stderr
+    assert not list(workdir.glob("bot.db*"))

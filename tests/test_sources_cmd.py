@@ -98,3 +98,13 @@ def test_a_source_that_asked_us_to_wait_says_until_when(workdir: Path) -> None:
     busy = json.loads(ok(workdir, "sources", "--json"))["sources"][0]
     assert busy["result"] == "error" and busy["next_fetch"] == (NOW + timedelta(hours=2)).isoformat()
     assert "Retry-After" in busy["next_fetch_reason"]
+
+
+def test_before_any_poll_every_source_is_never_polled_and_no_database_is_made(workdir: Path) -> None:
+    write_config(workdir, '[library]\npaths = []\n[[feeds]]\nname = "f"\nurl = "feed.xml"\n')
+    report = json.loads(ok(workdir, "sources", "--json"))
+    assert [(s["name"], s["last_poll"], s["items"]["stored"]) for s in report["sources"]] == [("f", None, 0)]
+    assert "never polled" in ok(workdir, "sources")
+    done = bot(workdir, "sources", "forget", "old")
+    assert done.returncode == 1 and "No database yet" in done.stderr
+    assert not list(workdir.glob("bot.db*"))

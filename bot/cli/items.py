@@ -20,10 +20,13 @@ def items_command(state: State, limit: int | None, as_json: bool) -> None:
     """The pending items with their scores, ranked as the next digest would rank them."""
     from rich.table import Table
 
-    from bot.pending import DEFAULT_LIMIT, ranking
+    from bot.pending import DEFAULT_LIMIT, nothing_stored, ranking
 
     app = state.app
-    board = ranking(app.config, app.store, app.now(), limit or DEFAULT_LIMIT)
+    if app.config.db.exists():
+        board = ranking(app.config, app.store, app.now(), limit or DEFAULT_LIMIT)
+    else:  # asking must not make a database
+        board = nothing_stored(app.config)
     shown = max(limit or DEFAULT_LIMIT, board.digest_limit)
     if as_json:
         emit_json(board.as_json(shown))
@@ -66,9 +69,11 @@ def explain_command(state: State, item: str, as_json: bool) -> None:
 
     ITEM is an item id (551, as `bot items` shows) or any spelling of its link. An unknown item exits 1;
     something that is neither an id nor a link exits 2."""
-    from bot.pending import explain
+    from bot.pending import explain, no_database
 
     app = state.app
+    if not app.config.db.exists():
+        raise no_database(app.config)
     found = explain(app.config, app.store, app.now(), item)
     data = found.as_json()
     if as_json:
@@ -116,9 +121,11 @@ def skip_command(state: State, items: tuple[str, ...], as_json: bool) -> None:
     """Drop items before the digest posts: your "no", kept, so they are never offered again.
 
     Each ITEM is an item id or a link. If any is unknown or already went out, nothing is skipped."""
-    from bot.pending import skip
+    from bot.pending import no_database, skip
 
     app = state.app
+    if not app.config.db.exists():
+        raise no_database(app.config)
     with app.lock("this skip"):
         results = skip(app.store, list(items))
     if as_json:

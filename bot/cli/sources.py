@@ -21,7 +21,7 @@ def sources_group(ctx: click.Context, as_json: bool) -> None:
 
     state: State = ctx.obj
     app = state.app
-    report = sources_report(app.config, app.store, app.now())
+    report = sources_report(app.config, app.store if app.config.db.exists() else None, app.now())
     if as_json:
         emit_json(report.as_json())
         return
@@ -52,6 +52,8 @@ def sources_forget(state: State, name: str) -> None:
     from bot.sources_admin import forget
 
     app = state.app
+    if not app.config.db.exists():  # asking must not make a database
+        forget(app.config, None, name)
     with app.lock("forgetting a source"):
         forget(app.config, app.store, name)
     say(state, f"Forgot {name}: it leaves `bot status` and the digest footer; its items stay known.")
