@@ -135,6 +135,7 @@ _STATUS_WORDS = {
     "repeat": "left out of a digest as the same news as an item it showed",
     "skipped": "skipped by you (`bot skip`): never offered again",
     "picked": "added to your log by you (`bot add`): your pick, not offered again",
+    "known": "your library has it (a line added after a poll stored it): not offered again",
 }
 
 
@@ -175,7 +176,8 @@ def explain(config: Config, store: Store, now: datetime, text: str) -> Explanati
         how = "left out as a repeat of an item" if item.status == "repeat" else "carried"
         return Explanation(**common, status="digested", where=f"Digest {item.digest_id}{when} {how} it.")
     if item.status != "relevant":
-        return Explanation(**common, status=item.status, where=f"Not pending: {_STATUS_WORDS[item.status]}.")
+        why = _STATUS_WORDS.get(item.status, f"its status is {item.status!r}, which no digest offers")
+        return Explanation(**common, status=item.status, where=f"Not pending: {why}.")
     board = ranking(config, store, now, MAX_DEPTH)
     rank = board.rank_of(item.id)
     if rank is not None:
