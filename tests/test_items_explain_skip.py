@@ -143,6 +143,7 @@ def test_before_any_poll_nothing_is_pending_and_no_database_is_made(workdir: Pat
     write_config(workdir, '[library]\npaths = []\n[[feeds]]\nname = "f"\nurl = "feed.xml"\n')
     assert json.loads(ok(workdir, "items", "--json"))["items"] == []
     assert "Nothing pending" in ok(workdir, "items")
+    assert bot(workdir, "items", "--limit", "0").returncode == 2  # usage
     for command in (["explain", "1"], ["skip", "1"]):
         done = bot(workdir, *command)
         assert done.returncode == 1 and "No database yet" in done.stderr
