@@ -148,3 +148,11 @@ def test_before_any_poll_nothing_is_pending_and_no_database_is_made(workdir: Pat
         done = bot(workdir, *command)
         assert done.returncode == 1 and "No database yet" in done.stderr
     assert not list(workdir.glob("bot.db*"))
+
+
+def test_pending_benchmark_runs_small() -> None:
+    from bench import bench_pending
+
+    result = bench_pending.run(items=30, repeat=1)
+    assert result["stored_new"] == 30 and result["pending"] == 30 and result["ranked_500"] == 30
+    assert result["items_s"] > 0 and result["explain_last_s"] > 0
