@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any, cast, get_args
+from typing import Any, cast
 
 from bot.core.identity import Identity
 from bot.core.records import Discussion, ItemStatus, ItemUpdate, NewItem, RankInput, StoredItem, hn_discussion
@@ -127,9 +127,6 @@ class ItemRecords(IdentityRecords):
     def count_digested(self) -> int:
         """Items a digest carried (or left out as a repeat of one it carried)."""
         return self._count("digest_id is not null")
-
-    def count_with_status(self, status: ItemStatus) -> int:
-        return self._count(f"status = '{status}'") if status in get_args(ItemStatus) else 0
 
     def counts_by_source(self) -> dict[str, dict[str, int]]:
         """Per feed name (an item merged from several feeds counts for each): items stored, pending
