@@ -21,7 +21,7 @@ from bot.core.config import Config
 from bot.core.errors import BotError, ConfigError
 from bot.core.identity import Identity, arxiv_id_from_query, looks_like_url, url_identities, with_scheme
 from bot.core.ledger import DigestOptions
-from bot.core.records import StoredItem
+from bot.core.records import ItemStatus, StoredItem
 from bot.digest.pipeline import build
 from bot.store.database import Store
 
@@ -231,7 +231,7 @@ class SkipResult:
     query: str
     id: int
     title: str
-    status: str  # skipped | already skipped
+    status: str  # skipped | already skipped; with --undo: pending again | off-topic again | not skipped
 
     def as_json(self) -> dict[str, Any]:
         return {"query": self.query, "id": self.id, "title": self.title, "status": self.status}
@@ -251,3 +251,16 @@ def skip(store: Store, texts: Sequence[str]) -> list[SkipResult]:
     changed = set(store.mark_items([item.id for _, item in items], "skipped"))
     return [SkipResult(text, item.id, item.title, "skipped" if item.id in changed else "already skipped")
             for text, item in items]
+
+
+def unskip(store: Store, texts: Sequence[str], threshold: float) -> list[SkipResult]:
+    """`bot skip --undo`: a skip taken back. The item is pending again if it is relevant (off-topic if
+    it never was); an item that was not skipped is left as it is."""
+    items = [(text, resolve(store, text)) for text in texts]
+    back: dict[int, str] = {}
+    for _, item in items:
+        if item.status == "skipped":
+            status: ItemStatus = "relevant" if (item.relevance or 0.0) >= threshold else "off_topic"
+            if store.mark_items([item.id], status, only_from="skipped"):
+                back[item.id] = "pending again" if status == "relevant" else "off-topic again"
+    return [SkipResult(text, item.id, item.title, back.get(item.id, "not skipped")) for text, item in items]

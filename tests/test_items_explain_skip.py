@@ -120,6 +120,10 @@ def test_skip_drops_an_item_for_good_and_says_what_it_skipped(project: Path) -> 
     assert "Already skipped" in again
     status = json.loads(ok(project, "status", "--json"))
     assert status["pending"]["relevant"] == 2
+    undone = json.loads(ok(project, "skip", "--undo", "https://a.example/spec", "--json"))
+    assert [r["status"] for r in undone] == ["pending again"]  # a skip taken back
+    assert "https://a.example/spec" in ids_by_url(project)
+    assert "Not skipped" in ok(project, "skip", "--undo", "https://a.example/spec")
 
 
 def test_skip_with_an_unknown_or_malformed_reference_skips_nothing(project: Path) -> None:

@@ -115,21 +115,24 @@ def explain_command(state: State, item: str, as_json: bool) -> None:
 
 @cli.command("skip")
 @click.argument("items", nargs=-1, required=True)
+@click.option("--undo", is_flag=True, help="Take a skip back: the items are pending again.")
 @click.option("--json", "as_json", is_flag=True, help="Print what was skipped as JSON.")
 @pass_state
-def skip_command(state: State, items: tuple[str, ...], as_json: bool) -> None:
+def skip_command(state: State, items: tuple[str, ...], undo: bool, as_json: bool) -> None:
     """Drop items before the digest posts: your "no", kept, so they are never offered again.
 
-    Each ITEM is an item id or a link. If any is unknown or already went out, nothing is skipped."""
-    from bot.pending import no_database, skip
+    Each ITEM is an item id or a link. If any is unknown or already went out, nothing is skipped.
+    `--undo` takes skips back."""
+    from bot.pending import no_database, skip, unskip
 
     app = state.app
     if not app.config.db.exists():
         raise no_database(app.config)
     with app.lock("this skip"):
-        results = skip(app.store, list(items))
+        results = (unskip(app.store, list(items), app.config.relevance_threshold) if undo
+                   else skip(app.store, list(items)))
     if as_json:
         emit_json([r.as_json() for r in results])
         return
     for r in results:
-        say(state, f"{r.status.capitalize()}: item {r.id} ({middle(r.title, 80)})")
+        say(state, f"{r.status[0].upper()}{r.status[1:]}: item {r.id} ({middle(r.title, 80)})")

@@ -53,16 +53,18 @@ class ItemRecords(IdentityRecords):
         have = self.item_identities(item_id)
         self.add_identities("item", item_id, [i for i in identities if i not in have])
 
-    def mark_items(self, ids: Iterable[int], status: ItemStatus) -> list[int]:
+    def mark_items(self, ids: Iterable[int], status: ItemStatus, only_from: ItemStatus | None = None) -> list[int]:
         """The person's word on items no digest has carried ("skipped" by `bot skip`, "picked" by `bot
-        add`): they leave the pending items for good. Returns the ids it changed (a digested item keeps
-        its place in history and is left alone)."""
+        add`): they leave the pending items for good (or, `only_from` "skipped", come back). Returns the
+        ids it changed (a digested item keeps its place in history and is left alone)."""
         wanted = list(dict.fromkeys(ids))
         changed: list[int] = []
+        only = " and status = ?" if only_from else ""
         with self.transaction():
             for item_id in wanted:
                 cursor = self.db.execute("update items set status = ?, updated = ? where id = ? and digest_id is null "
-                                         "and status != ?", [status, self.now(), item_id, status])
+                                         f"and status != ?{only}",
+                                         [status, self.now(), item_id, status, *([only_from] if only_from else [])])
                 if cursor.rowcount:
                     changed.append(item_id)
         return changed
