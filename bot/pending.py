@@ -21,8 +21,9 @@ from bot.core.config import Config
 from bot.core.errors import BotError, ConfigError
 from bot.core.identity import Identity, arxiv_id_from_query, looks_like_url, url_identities, with_scheme
 from bot.core.ledger import DigestOptions
-from bot.core.records import ItemStatus, StoredItem
+from bot.core.records import Headline, ItemStatus, StoredItem
 from bot.digest.pipeline import build
+from bot.digest.repeats import repeat_pairs
 from bot.store.database import Store
 
 DEFAULT_LIMIT = 50  # what `bot items` lists unless asked for more
@@ -187,14 +188,23 @@ def explain(config: Config, store: Store, now: datetime, text: str) -> Explanati
         return Explanation(**common, status="pending", rank=rank, keep=mine.explain.get("keep") or {},
                            where=f"Pending, rank {rank} of {board.candidates}: {nxt}.")
     if any(r.id == item.id for r in board.repeats):
+        same = _repeats_whom(board, item)
+        whom = f" (item {same.id}: {same.title})" if same is not None else ""
         return Explanation(**common, status="pending", where="Pending, but the next digest leaves it out as the "
-                                                              "same news as an item ranked above it.")
+                                                              f"same news as an item ranked above it{whom}.")
     window = [w for w in (board.since and f"from {board.since}", board.until and f"until {board.until}") if w]
     if window and not _in_window(item, board.since, board.until):
         return Explanation(**common, status="pending", where=f"Pending, but outside the digest's window "
                                                               f"({' '.join(window)}), so no digest offers it.")
     return Explanation(**common, status="pending", where=f"Pending, ranked below {len(board.ranked)} of "
                                                           f"{board.candidates}: far from the next digest.")
+
+
+def _repeats_whom(board: Ranking, item: StoredItem) -> Headline | None:
+    """The ranked item whose news this one repeats, by the digest's own rule (bot.digest.repeats)."""
+    headlines = [Headline(i.id, i.title) for i in board.ranked]
+    _, pairs = repeat_pairs([*headlines, Headline(item.id, item.title)], len(headlines) + 1)
+    return next((chosen for left_out, chosen in pairs if left_out.id == item.id), None)
 
 
 def _in_window(item: StoredItem, since: str | None, until: str | None) -> bool:

@@ -160,3 +160,16 @@ def test_pending_benchmark_runs_small() -> None:
     result = bench_pending.run(items=30, repeat=1)
     assert result["stored_new"] == 30 and result["pending"] == 30 and result["ranked_500"] == 30
     assert result["items_s"] > 0 and result["explain_last_s"] > 0
+
+
+def test_explain_names_the_item_a_repeat_repeats(workdir: Path) -> None:
+    (workdir / "feed.xml").write_bytes(rss([ITEMS[0], {
+        "title": "Speculative decoding for faster LLM inference, explained", "link": "https://e.example/again",
+        "pubDate": "Fri, 20 Nov 2026 09:00:00 GMT"}]))
+    write_config(workdir, '[library]\npaths = []\n[hn]\nlookup = false\n[[feeds]]\nname = "f"\nurl = "feed.xml"\n')
+    ok(workdir, "poll")
+    board = json.loads(ok(workdir, "items", "--json"))
+    assert [r["url"] for r in board["items"]] == ["https://a.example/spec"]
+    assert [r["url"] for r in board["repeats"]] == ["https://e.example/again"]
+    text = ok(workdir, "explain", "https://e.example/again")
+    assert f"same news as an item ranked above it (item {board['items'][0]['id']}: {ITEMS[0]['title']})" in text
