@@ -21,6 +21,7 @@ from typing import Any, Literal
 from bot.app import App
 from bot.core.config import Config, Secret, load_config, masked_url, parse_feeds
 from bot.core.errors import BotError, ConfigError
+from bot.core.plural import plural
 from bot.core.redact import redact, register
 from bot.sources.feedlist import load_feeds, load_topics, parse_opml
 
@@ -104,14 +105,14 @@ def _feeds(report: ConfigReport, config: Config) -> None:
             except (ConfigError, tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
                 report.add(f"feed file {path.name}", "error", f"{path}: {exc}")
                 continue
-            report.add(f"feed file {path.name}", "ok", f"{path}: {count} feed(s)")
+            report.add(f"feed file {path.name}", "ok", f"{path}: {plural(count, 'feed')}")
     try:
         feeds = load_feeds(config)
     except ConfigError as exc:
         report.add("feeds", "error", str(exc))
         return
     enabled = [f for f in feeds if f.enabled]
-    report.add("feeds", "ok", f"{len(feeds)} feed(s), {len(enabled)} enabled, from the {where}")
+    report.add("feeds", "ok", f"{plural(len(feeds), 'feed')}, {len(enabled)} enabled, from the {where}")
     for feed in enabled:
         local = _local_path(feed.url)
         if local is not None and not local.exists():
@@ -131,7 +132,7 @@ def _topics(report: ConfigReport, config: Config) -> None:
         report.add("topics", "error", str(exc))
         return
     report.add("topics", "ok" if topics else "warning",
-               f"{config.topics}: {len(topics)} topic(s)" + ("" if topics else "; every item scores on the "
+               f"{config.topics}: {plural(len(topics), 'topic')}" + ("" if topics else "; every item scores on the "
                                                                       "library alone"))
 
 

@@ -44,7 +44,7 @@ def test_a_ready_config_exits_0_and_names_its_secrets_without_their_values(workd
     assert report["ok"] and report["config"] == str(workdir / "bot.toml")
     assert report["secrets"] == {"SLACK_WEBHOOK_URL": None, "SLACK_BOT_TOKEN": "environment", "OPENAI_API_KEY": ".env"}
     found = checks(done)
-    assert found["feeds"]["detail"].startswith("1 feed(s), 1 enabled")
+    assert found["feeds"]["detail"].startswith("1 feed, 1 enabled")
     assert found["slack"]["detail"] == "bot token, channel #ai" and "gpt-4o-mini" in found["llm"]["detail"]
     assert "does not exist yet" in found["database"]["detail"]
     assert not (workdir / "bot.db").exists()  # a check writes nothing
