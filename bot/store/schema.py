@@ -143,3 +143,10 @@ def applied_migrations(db: Database) -> set[int]:
         return {row[0] for row in db.execute("select version from [_migrations]")}
     except sqlite3.OperationalError:  # no such table: a fresh database
         return set()
+
+
+@migration(9, "summary failure endpoint")
+def _m9(db: sqlite_utils.Database) -> None:
+    # endpoint: a fingerprint of the base URL and a hash of the key a cached failure came from, so a new
+    # key or endpoint asks again at once (bot.digest.llm); never the key itself.
+    db.table("summaries").add_column("endpoint", str)
