@@ -173,3 +173,16 @@ def test_explain_names_the_item_a_repeat_repeats(workdir: Path) -> None:
     assert [r["url"] for r in board["repeats"]] == ["https://e.example/again"]
     text = ok(workdir, "explain", "https://e.example/again")
     assert f"same news as an item ranked above it (item {board['items'][0]['id']}: {ITEMS[0]['title']})" in text
+
+
+def test_items_keeps_to_the_digest_window_and_explain_says_so(workdir: Path) -> None:
+    old = {"title": "Quantization of large language models, an old post", "link": "https://c.example/old",
+           "pubDate": "Mon, 01 Apr 2024 10:00:00 GMT"}
+    (workdir / "feed.xml").write_bytes(rss([ITEMS[0], old]))
+    write_config(workdir, '[library]\npaths = []\n[hn]\nlookup = false\n[[feeds]]\nname = "f"\nurl = "feed.xml"\n')
+    ok(workdir, "poll")
+    board = json.loads(ok(workdir, "items", "--json"))
+    digest = json.loads(ok(workdir, "digest", "--dry-run", "--json"))
+    assert [r["url"] for r in board["items"]] == [i["url"] for i in digest["items"]] == ["https://a.example/spec"]
+    assert board["since"] == digest["since"] and board["since"] is not None
+    assert "outside the digest's window" in ok(workdir, "explain", "https://c.example/old")
