@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass, replace
 from datetime import date
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 from bot.core.config import ARXIV_API_URL, Config
@@ -33,10 +34,10 @@ from bot.core.identity import (
 from bot.core.normalize import plain_text
 from bot.core.records import Discussion, Match, StoredItem
 from bot.core.redact import without_userinfo
-from bot.delivery.git import git_commit
+from bot.delivery.git import commit_subject, git_commit
 from bot.delivery.log import append_section
 from bot.digest.render import DigestItem, render_log_section
-from bot.library.api import build_index, import_documents
+from bot.library.api import build_index, display_path, import_documents
 from bot.sources.fetch import Fetcher, FetchSettings
 from bot.sources.hn_threads import ThreadFinder
 from bot.sources.parsers import ParseError, parse_arxiv
@@ -160,6 +161,7 @@ class Adder:
     def _known(self, query: str, match: Match) -> AddResult:
         entry = self.store.library_entry(match.owner_id)
         if entry is not None:
+            entry = replace(entry, file=display_path(Path(entry.file)))  # stored absolute; shown as the person named it
             where, label = f"{entry.file}:{entry.line}", entry.title or (entry.text or "")[:80]
         else:  # in a race with an import, nothing any more
             where, label = f"library entry {match.owner_id}", ""
@@ -206,6 +208,7 @@ class Adder:
         added_lines: list[str] = []
         added_titles: list[str] = []
         picked: list[int] = []
+        added_sections: list[tuple[str, date | None]] = []  # what to commit: exactly what was appended
         for query, outcome in zip(queries, resolved, strict=True):
             if isinstance(outcome, AddResult):
                 results.append(outcome)
@@ -228,6 +231,7 @@ class Adder:
                 continue
             append_section(self.config.log, section, day)
             added_titles.append(item.title)
+            added_sections.append((section, day))
             if stored:
                 picked.append(stored)
             results.append(AddResult(query, "added", f"Added under {section.splitlines()[0]}{promoted}", entry,
@@ -237,7 +241,8 @@ class Adder:
         if added_titles:
             import_documents(self.store, [self.config.log])  # known from now on
             if commit:
-                git_commit(self.config.log, f"add: {'; '.join(added_titles)[:200]}")
+                git_commit(self.config.log, commit_subject("add: ", added_titles), added_sections,
+                           timeout=self.config.git_timeout, no_verify=self.config.git_no_verify)
         return results
 
     async def _resolve(self, fetcher: Fetcher, query: str, title: str | None, library: Any,

@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from bot.core.config import Config
@@ -24,6 +25,7 @@ from bot.core.ledger import DigestOptions
 from bot.core.records import Headline, ItemStatus, StoredItem
 from bot.digest.pipeline import build
 from bot.digest.repeats import repeat_pairs
+from bot.library.api import display_path
 from bot.store.database import Store
 
 DEFAULT_LIMIT = 50  # what `bot items` lists unless asked for more
@@ -224,7 +226,8 @@ def _matches(store: Store, item: StoredItem,
             if owner == "entry":
                 entry = store.library_entry(owner_id)
                 found[key] = {"owner": "library", "id": owner_id, "title": entry.title if entry else None,
-                              "where": f"{entry.file}:{entry.line}" if entry else None, "rules": []}
+                              "where": f"{display_path(Path(entry.file))}:{entry.line}" if entry else None,
+                              "rules": []}
             else:
                 other = store.item(owner_id)
                 found[key] = {"owner": "item", "id": owner_id, "title": other.title if other else None,

@@ -80,6 +80,8 @@ class Config:
     slack_timeout: int = 15  # seconds for one Slack request
     llm_request_seconds: float = 20.0  # one request's overall deadline, however the bytes trickle in
     llm_budget_seconds: float = 60.0  # all of a digest's LLM summaries together
+    git_timeout: float = 600.0  # [git] timeout_seconds: a commit's hooks run this long before git is stopped
+    git_no_verify: bool = False  # [git] no_verify: commit the log without running the repository's hooks
     digest_window_days: int = 14  # a digest offers items published (else first seen) this many days back
 
     @property
@@ -97,6 +99,7 @@ _KNOWN = {
     "http": {"connect_timeout", "read_timeout", "feed_deadline", "max_body_mb", "max_redirects",
              "concurrency", "per_host", "retry_after_cap_hours"},
     "hn": {"lookup", "search_url", "max_lookups"},
+    "git": {"timeout_seconds", "no_verify"},
     "feeds": None,
 }
 DEFAULT_USER_AGENT = "research-digest-bot/0.1 (+https://github.com/; polite weekly poller)"
@@ -386,5 +389,7 @@ def _build(data: dict[str, Any], root: Path, file: Path | None, env: Mapping[str
         slack_timeout=max(1, _get(data, "slack", "timeout", 15, int)),
         llm_request_seconds=llm_seconds["request_seconds"],
         llm_budget_seconds=llm_seconds["budget_seconds"],
+        git_timeout=max(1.0, float(_get(data, "git", "timeout_seconds", 600, (int, float)))),
+        git_no_verify=_get(data, "git", "no_verify", False, bool),
         digest_window_days=window_days,
     )

@@ -116,10 +116,11 @@ class Match:
 # -- what the store holds ---------------------------------------------------------------------------
 
 # An item's status: relevant enough for a digest, scored below the threshold, or left out of a digest
-# because it tells the same news as an item shown (it never shows on its own later); or the person's
-# own word on it before any digest: "skipped" (`bot skip`, their "no") or "picked" (`bot add` put it in
-# the log, their "yes"). Neither is offered again.
-ItemStatus = Literal["relevant", "off_topic", "repeat", "skipped", "picked"]
+# because it tells the same news as an item shown (it never shows on its own later); "known": the library
+# has it since it was stored (a line the person wrote by hand); or the person's own word on it before any
+# digest: "skipped" (`bot skip`, their "no") or "picked" (`bot add` put it in the log, their "yes").
+# None of the last three is offered again.
+ItemStatus = Literal["relevant", "off_topic", "repeat", "known", "skipped", "picked"]
 # What a source's last poll came to.
 SourceResult = Literal["ok", "not_modified", "error", "gone"]
 

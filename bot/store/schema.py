@@ -150,3 +150,27 @@ def _m9(db: sqlite_utils.Database) -> None:
     # endpoint: a fingerprint of the base URL and a hash of the key a cached failure came from, so a new
     # key or endpoint asks again at once (bot.digest.llm); never the key itself.
     db.table("summaries").add_column("endpoint", str)
+
+
+@migration(10, "library documents")
+def _m10(db: sqlite_utils.Database) -> None:
+    # Each reading document the library was read from, by its resolved absolute path, with what it was
+    # on disk then (size, mtime, content hash): every command that dedupes compares a stat per document
+    # with it, and re-reads only what changed. Entries stored before this version are named by paths
+    # relative to whatever folder the import ran in; they have no row here, so the first sync removes
+    # them and reads their documents again under absolute paths (no doubling).
+    # ignored: the links on its lines that are not URLs, as JSON [[line, link], ...], which every
+    # `library import` reports, read again or not.
+    db.execute("create table library_documents (path text primary key, size integer not null, "
+               "mtime_ns integer not null, sha256 text not null, entries integer not null, "
+               "ignored text not null default '[]')")
+
+
+@migration(11, "log review")
+def _m11(db: sqlite_utils.Database) -> None:
+    # Which digested items the bot appended to the log (the bullet line it wrote, under which heading,
+    # when), and the person's verdict once the log is read again: "deleted" when the line is gone,
+    # "kept" when it is still there after the review period (bot.store.review).
+    db.execute("create table log_review (item_id integer primary key, digest_id integer, line text not null, "
+               "heading text, appended text not null, verdict text, decided text)")
+    db.execute("create index log_review_pending on log_review (verdict)")
