@@ -116,6 +116,14 @@ def _m8(db: sqlite_utils.Database) -> None:
                    "begin update library_state set generation = generation + 1; end")
 
 
+@migration(9, "article cache")
+def _m9(db: sqlite_utils.Database) -> None:
+    # The text of the page an item links to, per URL (bot.store.articles): kept for a later issue's
+    # ranking, and so that no digest, dry or real, fetches a page twice before refetch_after.
+    db.execute("create table articles (url text primary key, kind text not null, status text not null, text text, "
+               "reason text, etag text, last_modified text, fetched text not null, refetch_after text not null)")
+
+
 def migrate(db: Database, now: str) -> list[int]:
     """Brings the schema forward; returns the versions applied. Several commands may open a fresh
     database at once: the check and every migration run in one BEGIN IMMEDIATE transaction (the others
