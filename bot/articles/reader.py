@@ -16,10 +16,12 @@ is cached per URL, so a dry run and the real run after it fetch nothing twice.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 from bot.articles.extract import main_text
@@ -219,3 +221,9 @@ def reader_for(config: Config, store: Store, pages: Mapping[str, str] | None = N
                           user_agent=config.user_agent)
     settings = ArticleSettings(deadline=config.articles_deadline, max_pages=config.articles_max_pages)
     return ArticleReader(store, fetch, settings, config.arxiv_api, pages)
+
+
+def saved_pages(folder: Path) -> dict[str, str]:
+    """The saved copies of pages in `folder` (its index.json maps each link to a file there), by link."""
+    index = json.loads((folder / "index.json").read_text(encoding="utf-8"))
+    return {url: str(folder / name) for url, name in index["pages"].items()}
