@@ -11,8 +11,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import trafilatura
-
 MAX_CHARS = 20_000  # what is kept of one page's text: plenty for a summary, bounded in the store
 MIN_CHARS = 200  # less than this is no article: a script-only page's noscript line, an error stub
 # A paywall's stub: a paragraph or two, then one of these. Only a short text is judged by them, so an
@@ -46,11 +44,14 @@ def _decode(body: bytes, content_type: str) -> str:
 
 def main_text(body: bytes, url: str, content_type: str = "") -> Extracted:
     """The page's article text (paragraphs on lines of their own, at most MAX_CHARS), or why not."""
+    import trafilatura  # here, not at the top: 0.3 s of start-up that a digest reading no page never needs
+
     html = _decode(body, content_type)
     try:
         text = trafilatura.extract(html, url=url, include_comments=False, include_tables=False,
-                                   include_links=False, include_images=False, favor_precision=True,
-                                   deduplicate=True)
+                                   include_links=False, include_images=False, favor_precision=True)
+        # No deduplicate=True: it remembers text across calls, process-wide, and then drops the same
+        # article read a second time (a refetch, a second digest in one daemon) as a duplicate.
     except Exception as exc:  # a page the parser chokes on is a page without text, not a failed digest
         return Extracted(None, f"unreadable page ({type(exc).__name__})")
     text = (text or "").strip()

@@ -120,7 +120,8 @@ class LLMSummarizer:
 
     def summaries(self, rows: Sequence[StoredItem]) -> dict[int, str | None]:
         result = {row.id: extractive_summary(row.summary) for row in rows}
-        wanted = list(rows)[: self.max_items]
+        # An item with no text gets no model call: from a title alone the model can only invent.
+        wanted = [r for r in rows if (r.summary or "").strip()][: self.max_items]
         cached = self.store.cached_summaries([identity_key(r) for r in wanted], self.model, PROMPT_VERSION)
         now = self.store.clock()
         todo = []
