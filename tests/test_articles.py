@@ -331,3 +331,14 @@ def test_reader_for_uses_the_configured_budgets(tmp_path: Path) -> None:
     reader = reader_for(config, Store.open(":memory:"))
     assert reader.settings.deadline == 7 and reader.settings.max_pages == 3
     assert reader.fetch.deadline <= 7 and reader.fetch.user_agent == config.user_agent
+
+
+@pytest.mark.slow
+def test_the_article_benchmark_runs_small() -> None:
+    from bench import bench_articles
+
+    result = bench_articles.run(pages=2, latency=0.0, deadline=2.0)
+    assert result["articles"]["text_sources"] == {"article": 2} and result["articles"]["requests"] == 2
+    assert result["cached"]["requests"] == 0  # a re-run reads the cache
+    assert result["half_hang"]["text_sources"] == {"article": 1, "none": 1}
+    assert result["half_hang_within_deadline"]
