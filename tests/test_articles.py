@@ -296,7 +296,7 @@ def test_pages_on_several_hosts_are_fetched_at_once(tmp_path: Path) -> None:
     try:
         links = [s.route("/post", Route(body=BLOG, content_type=HTML, delay=1.0)) for s in servers]
         store = polled_store(project(tmp_path, links))
-        reader = ArticleReader(store, FetchSettings(), ArticleSettings(deadline=10))
+        reader = ArticleReader(store, FetchSettings(), ArticleSettings(deadline=10), own_sources=frozenset({"feed"}))
         started = time.monotonic()
         texts = reader.texts(store.all_items(), NOW)
         took = time.monotonic() - started
@@ -342,3 +342,21 @@ def test_the_article_benchmark_runs_small() -> None:
     assert result["cached"]["requests"] == 0  # a re-run reads the cache
     assert result["half_hang"]["text_sources"] == {"article": 1, "none": 1}
     assert result["half_hang_within_deadline"]
+
+
+def test_an_item_of_a_public_feed_may_not_make_the_bot_read_an_internal_address(tmp_path: Path) -> None:
+    """The same item and page: read when the feed is the person's own (a file), refused when the item came
+    from a feed on a public host (a hostile HN post linking to a metadata service or a local admin page)."""
+    with FeedServer() as pages:
+        url = pages.route("/admin", Route(body=BLOG, content_type=HTML))
+        config = project(tmp_path, [url])
+        store = polled_store(config)
+        [row] = store.all_items()
+        public = ArticleReader(store, FetchSettings(), ArticleSettings(deadline=5), own_sources=frozenset({"hn"}))
+        refused = public.texts([row], NOW)[row.id]
+        assert pages.hits("/admin") == 0
+        own = reader_for(config, store)  # the project's feed is a file: its items may
+        read = own.texts([row], NOW + timedelta(days=8))[row.id]
+        assert pages.hits("/admin") == 1
+    assert refused.source == "none" and "internal address (127.0.0.1)" in (refused.note or "")
+    assert read.source == "article"

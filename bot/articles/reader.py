@@ -30,10 +30,11 @@ from bot.core.clock import stamp
 from bot.core.config import Config
 from bot.core.normalize import plain_text
 from bot.core.records import CachedArticle, ItemText, StoredItem
-from bot.sources.answer import FetchResult
-from bot.sources.arxiv import ARXIV_INTERVAL
+from bot.sources.answer import FetchResult, is_local
+from bot.sources.feedlist import load_feeds
 from bot.sources.fetch import Fetcher, FetchSettings, global_limit
 from bot.sources.parsers import ParseError, parse_arxiv
+from bot.sources.redirects import address_class, host_class
 from bot.store.database import Store
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,9 @@ OWN_TEXT_ENOUGH = 300  # an item's own text at least this long is its text; a sh
 TEXT_OK_FOR = timedelta(days=30)  # an article read is read again (conditionally) after this
 NONE_FOR = timedelta(days=7)  # a 404, a PDF, a page without text: asked again after this
 RETRY_AFTER = timedelta(hours=1)  # a timeout, a 5xx, a refused connection: a later digest tries again
+# What arXiv asks of API clients, as bot.sources.arxiv keeps it; not imported from there, since importing a
+# source kind registers it, and the registry's order is the order the kinds are first imported in.
+ARXIV_INTERVAL = 3.0
 ACCEPT_HTML = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 
 
@@ -55,15 +59,22 @@ class ArticleSettings:
 
 class ArticleReader:
     """`reader.texts(rows, now)` -> {item id: ItemText}. `pages` maps links to saved copies (the offline
-    demo): when given, only those are read and nothing goes to the network."""
+    demo): when given, only those are read and nothing goes to the network.
+
+    A link is untrusted data from a feed: one to an internal address (loopback, private, link-local,
+    such as a cloud metadata service) is read only for items of `own_sources`, the feeds that are
+    themselves local files or on internal addresses (the person's own, a test's); an item of a public
+    feed may not reach inside the network, as a redirect may not (bot.sources.redirects)."""
 
     def __init__(self, store: Store, fetch: FetchSettings, settings: ArticleSettings | None = None,
                  arxiv_api: str = "https://export.arxiv.org/api/query",
-                 pages: Mapping[str, str] | None = None) -> None:
+                 pages: Mapping[str, str] | None = None, own_sources: frozenset[str] = frozenset()) -> None:
         self.store = store
+        self.own_sources = own_sources
         self.settings = settings or ArticleSettings()
         self.arxiv_api = arxiv_api
         self.pages = pages
+        self._inside_ok: set[str] = set()
         s = self.settings
         self.fetch = replace(fetch, deadline=min(s.page_seconds, s.deadline), max_body=s.max_body,
                              per_host=s.per_host, min_interval={**fetch.min_interval,
@@ -83,6 +94,8 @@ class ArticleReader:
         if not links:
             return found
         wanted = {link.url: link for link in links.values()}
+        by_id = {r.id: r for r in rows}
+        self._inside_ok = {link.url for row_id, link in links.items() if set(by_id[row_id].sources) & self.own_sources}
         cached = self.store.cached_articles(list(wanted))
         todo = [link for url, link in wanted.items()
                 if url not in cached or datetime.fromisoformat(cached[url].refetch_after) <= now]
@@ -144,6 +157,9 @@ class ArticleReader:
     async def _page(self, fetcher: Fetcher, link: Link, old: CachedArticle | None,
                     now: datetime) -> dict[str, CachedArticle]:
         target = self.pages.get(link.url, link.url) if self.pages is not None else link.url
+        if self.pages is None and link.url not in self._inside_ok and await host_class(_host(link.url)) == "internal":
+            return {link.url: _none(link, f"links to an internal address ({_host(link.url)}), which an item of a "
+                                          "public feed may not make the bot read", now, FetchResult(link.url, "error"))}
         res = await fetcher.get(target, etag=old.etag if old else None,
                                 last_modified=old.last_modified if old else None, accept=ACCEPT_HTML)
         if res.status == "not_modified" and old is not None:  # unchanged: what we read stands
@@ -220,7 +236,26 @@ def reader_for(config: Config, store: Store, pages: Mapping[str, str] | None = N
                           max_redirects=int(h.get("max_redirects", 5)), retry_after_cap=24 * 3600.0,
                           user_agent=config.user_agent)
     settings = ArticleSettings(deadline=config.articles_deadline, max_pages=config.articles_max_pages)
-    return ArticleReader(store, fetch, settings, config.arxiv_api, pages)
+    return ArticleReader(store, fetch, settings, config.arxiv_api, pages, own_sources(config))
+
+
+def own_sources(config: Config) -> frozenset[str]:
+    """The feeds whose items may link to internal addresses: those read from a file or asked of an
+    internal address literal (localhost, 127.0.0.1, 10.x ...), which only the person configures."""
+    try:
+        feeds = load_feeds(config)
+    except Exception:  # no feeds to judge (a digest of stored items still runs): trust none
+        return frozenset()
+    return frozenset(f.name for f in feeds if is_local(f.url) or _internal_literal(_host(f.url)))
+
+
+def _internal_literal(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return address_class(host) == "internal"
+    except ValueError:  # a name: feeds on public names are not the person's own
+        return False
 
 
 def saved_pages(folder: Path) -> dict[str, str]:

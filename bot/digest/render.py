@@ -63,7 +63,8 @@ class DigestItem(Discussed):
                 "arxiv_id": self.arxiv_id, "sources": list(self.sources), "topics": list(self.topics),
                 "score": self.score, "published": self.published, "summary": self.summary,
                 "points": self.points, "comments": self.comments, "explain": self.explain,
-                "text_source": self.text_source, "text_chars": self.text_chars}
+                # where the summary's text came from; absent in an item read from JSON written before it
+                **({"text_source": self.text_source, "text_chars": self.text_chars} if self.text_source else {})}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> DigestItem:
