@@ -360,3 +360,16 @@ def test_an_item_of_a_public_feed_may_not_make_the_bot_read_an_internal_address(
         assert pages.hits("/admin") == 1
     assert refused.source == "none" and "internal address (127.0.0.1)" in (refused.note or "")
     assert read.source == "article"
+
+
+@pytest.mark.parametrize("body,message", [
+    ("[articles]\ndeadline_seconds = 0\n", "[articles] deadline_seconds must be more than 0 seconds, not 0"),
+    ("[articles]\nmax_pages = -1\n", "[articles] max_pages must be 0 (read no page) or more, not -1"),
+    ('[articles]\nenabled = "yes"\n', "[articles] enabled must be"),
+    ("[articles]\npages = 3\n", "pages"),
+])
+def test_bad_articles_settings_are_a_clear_config_error(tmp_path: Path, body: str, message: str) -> None:
+    (tmp_path / "bot.toml").write_text(body, encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "bot", "status"], cwd=tmp_path, env=cli_env(NOW),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and message in done.stderr, done.stderr

@@ -308,9 +308,10 @@ def _build(data: dict[str, Any], root: Path, file: Path | None, env: Mapping[str
 
     articles_deadline = _get(data, "articles", "deadline_seconds", 30.0, float)
     articles_max_pages = _get(data, "articles", "max_pages", 30, int)
-    if not articles_deadline > 0 or articles_max_pages < 0:
-        raise ConfigError("[articles] deadline_seconds must be more than 0 and max_pages 0 or more, not "
-                          f"{articles_deadline!r} and {articles_max_pages!r}")
+    if not articles_deadline > 0:
+        raise ConfigError(f"[articles] deadline_seconds must be more than 0 seconds, not {articles_deadline:g}")
+    if articles_max_pages < 0:
+        raise ConfigError(f"[articles] max_pages must be 0 (read no page) or more, not {articles_max_pages}")
 
     def secret(name: str) -> Secret | None:
         value = env.get(name, "").strip()
