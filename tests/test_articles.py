@@ -289,12 +289,12 @@ def test_the_page_bound_leaves_the_rest_unread_and_uncached(tmp_path: Path) -> N
 
 
 def test_pages_on_several_hosts_are_fetched_at_once(tmp_path: Path) -> None:
-    """Three pages that each take 1 s, on three loopback hosts: about 1 s together, not 3."""
+    """Three pages that each take 1.5 s, on three loopback hosts: about 1.5 s together, not 4.5."""
     servers = [FeedServer(host=f"127.0.0.{n + 2}") for n in range(3)]
     for s in servers:
         s.__enter__()
     try:
-        links = [s.route("/post", Route(body=BLOG, content_type=HTML, delay=1.0)) for s in servers]
+        links = [s.route("/post", Route(body=BLOG, content_type=HTML, delay=1.5)) for s in servers]
         store = polled_store(project(tmp_path, links))
         reader = ArticleReader(store, FetchSettings(), ArticleSettings(deadline=10), own_sources=frozenset({"feed"}))
         started = time.monotonic()
@@ -304,7 +304,7 @@ def test_pages_on_several_hosts_are_fetched_at_once(tmp_path: Path) -> None:
         for s in servers:
             s.__exit__(None, None, None)
     assert sorted(t.source for t in texts.values()) == ["article"] * 3
-    assert took < 2.5, took
+    assert took < 3.5, took
 
 
 def test_the_demo_shows_a_summary_under_every_item_whose_link_has_a_saved_page() -> None:
