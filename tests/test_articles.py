@@ -373,3 +373,17 @@ def test_bad_articles_settings_are_a_clear_config_error(tmp_path: Path, body: st
     done = subprocess.run([sys.executable, "-m", "bot", "status"], cwd=tmp_path, env=cli_env(NOW),
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and message in done.stderr, done.stderr
+
+
+def test_a_refetch_that_fails_for_now_keeps_what_was_read(tmp_path: Path) -> None:
+    with FeedServer() as pages:
+        url = pages.route("/post", Route(body=BLOG, content_type=HTML))
+        config = project(tmp_path, [url])
+        store = polled_store(config)
+        run(config, store, DigestOptions(dry_run=True), targets(), NOW)
+        pages.route("/post", Route(body=b"upstream error", status=503, content_type="text/plain"))
+        later = run(config, store, DigestOptions(dry_run=True), targets(), NOW + timedelta(days=45))
+        assert pages.hits("/post") == 2
+    assert later.items[0].summary == BODY_FIRST and later.items[0].text_source == "article"
+    kept = store.cached_articles([url])[url]
+    assert kept.status == "ok" and kept.refetch_after == "2027-01-07T10:00:00+00:00"  # asked again in an hour

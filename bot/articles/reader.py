@@ -29,7 +29,7 @@ from bot.articles.links import Link, classify
 from bot.core.clock import stamp
 from bot.core.config import Config
 from bot.core.normalize import plain_text
-from bot.core.records import CachedArticle, ItemText, StoredItem
+from bot.core.records import CachedArticle, ItemText, StoredItem, TextSource
 from bot.sources.answer import FetchResult, is_local
 from bot.sources.feedlist import load_feeds
 from bot.sources.fetch import Fetcher, FetchSettings, global_limit
@@ -88,7 +88,8 @@ class ArticleReader:
             text = own[row.id]
             link = classify(row.url, row.arxiv_id) if len(text) < OWN_TEXT_ENOUGH else None
             if link is None or link.note:  # enough text of its own, or nothing we read
-                found[row.id] = ItemText("feed", text) if text else ItemText("none", None, link.note if link else None)
+                found[row.id] = (ItemText(_own_kind(row), text) if text
+                                 else ItemText("none", None, link.note if link else None))
             else:
                 links[row.id] = link
         if not links:
@@ -125,8 +126,8 @@ class ArticleReader:
             elif link.url in skipped or link.url in unread:
                 why = "not read: the digest's time or page budget for linked pages ran out"
             else:
-                why = "not read"
-            found[row_id] = ItemText("feed", text, why) if text else ItemText("none", None, why)
+                why = "not read: the demo reads only its saved pages"
+            found[row_id] = ItemText(_own_kind(by_id[row_id]), text, why) if text else ItemText("none", None, why)
         return found
 
     async def _read_all(self, links: Sequence[Link], cached: Mapping[str, CachedArticle],
@@ -165,6 +166,8 @@ class ArticleReader:
         if res.status == "not_modified" and old is not None:  # unchanged: what we read stands
             return {link.url: replace(old, fetched=stamp(now), refetch_after=stamp(now + _keep_for(old.status)))}
         if res.status != "ok":
+            if old is not None and old.status == "ok" and _transient(res):  # what we read stands; try later
+                return {link.url: replace(old, refetch_after=stamp(now + RETRY_AFTER))}
             return {link.url: _none(link, res.error or "no answer", now, res, transient=_transient(res))}
         ctype = res.content_type.split(";")[0].strip().lower()
         if ctype == "application/pdf":
@@ -204,6 +207,11 @@ class ArticleReader:
             else:
                 found[link.url] = _none(link, "arXiv gave no abstract for it", now, res)
         return found
+
+
+def _own_kind(row: StoredItem) -> TextSource:
+    """Where an item's own text came from: a paper's is its abstract, anything else's its feed's."""
+    return "abstract" if row.arxiv_id else "feed"
 
 
 def _host(url: str) -> str:
