@@ -387,3 +387,20 @@ def test_a_refetch_that_fails_for_now_keeps_what_was_read(tmp_path: Path) -> Non
     assert later.items[0].summary == BODY_FIRST and later.items[0].text_source == "article"
     kept = store.cached_articles([url])[url]
     assert kept.status == "ok" and kept.refetch_after == "2027-01-07T10:00:00+00:00"  # asked again in an hour
+
+
+def test_a_teaser_is_replaced_by_its_article_and_a_full_description_is_kept_without_a_fetch(tmp_path: Path) -> None:
+    teaser = "Leaderboards hide a lot. Read on."
+    full = ("Rankings of small models flip whenever the prompt format changes, so we report the spread across "
+            "twenty templates rather than one number. " * 3)
+    with FeedServer() as pages:
+        short, long = pages.route("/short", Route(body=BLOG, content_type=HTML)), pages.route("/long", Route(body=BLOG, content_type=HTML))
+        config = project(tmp_path, [short, long], descriptions={0: teaser, 1: full})
+        store = polled_store(config)
+        outcome = run(config, store, DigestOptions(dry_run=True), targets(), NOW)
+        assert (pages.hits("/short"), pages.hits("/long")) == (1, 0)
+    items = by_title(outcome)
+    read, kept = items[_title(0)], items[_title(1)]
+    assert read.text_source == "article" and read.summary == BODY_FIRST  # type: ignore[attr-defined]
+    assert kept.text_source == "feed" and kept.text_chars == len(full.strip())  # type: ignore[attr-defined]
+    assert (kept.summary or "").startswith("Rankings of small models flip")  # type: ignore[attr-defined]
