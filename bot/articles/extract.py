@@ -8,6 +8,7 @@ Comments and tables are left out (favor_precision): a summary is made from the a
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 
@@ -46,6 +47,11 @@ def main_text(body: bytes, url: str, content_type: str = "") -> Extracted:
     """The page's article text (paragraphs on lines of their own, at most MAX_CHARS), or why not."""
     import trafilatura  # here, not at the top: 0.3 s of start-up that a digest reading no page never needs
 
+    # trafilatura logs an ERROR for every empty or script-only page; the item's explanation already
+    # says why it has no text, and a digest that went fine should not print errors.
+    logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
+    if not body.strip():
+        return Extracted(None, "an empty page")
     html = _decode(body, content_type)
     try:
         text = trafilatura.extract(html, url=url, include_comments=False, include_tables=False,
