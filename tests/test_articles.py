@@ -405,3 +405,16 @@ def test_a_teaser_is_replaced_by_its_article_and_a_full_description_is_kept_with
     assert read.text_source == "article" and read.summary == BODY_FIRST  # type: ignore[attr-defined]
     assert kept.text_source == "feed" and kept.text_chars == len(full.strip())  # type: ignore[attr-defined]
     assert (kept.summary or "").startswith("Rankings of small models flip")  # type: ignore[attr-defined]
+
+
+def test_a_site_asking_to_wait_is_not_asked_again_before_then(tmp_path: Path) -> None:
+    with FeedServer() as pages:
+        url = pages.route("/busy", Route(body=b"slow down", status=429, content_type="text/plain",
+                                          headers={"Retry-After": str(3 * 3600)}))
+        config = project(tmp_path, [url])
+        store = polled_store(config)
+        run(config, store, DigestOptions(dry_run=True), targets(), NOW)
+        run(config, store, DigestOptions(dry_run=True), targets(), NOW + timedelta(hours=2))  # our own wait is 1 h
+        assert pages.hits("/busy") == 1
+        run(config, store, DigestOptions(dry_run=True), targets(), NOW + timedelta(hours=3, minutes=1))
+        assert pages.hits("/busy") == 2

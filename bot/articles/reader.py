@@ -167,7 +167,7 @@ class ArticleReader:
             return {link.url: replace(old, fetched=stamp(now), refetch_after=stamp(now + _keep_for(old.status)))}
         if res.status != "ok":
             if old is not None and old.status == "ok" and _transient(res):  # what we read stands; try later
-                return {link.url: replace(old, refetch_after=stamp(now + RETRY_AFTER))}
+                return {link.url: replace(old, refetch_after=stamp(_not_before(now, res, True)))}
             return {link.url: _none(link, res.error or "no answer", now, res, transient=_transient(res))}
         ctype = res.content_type.split(";")[0].strip().lower()
         if ctype == "application/pdf":
@@ -231,9 +231,15 @@ def _transient(res: FetchResult) -> bool:
     return not ("cap" in error or "refused:" in error or "redirects" in error)
 
 
+def _not_before(now: datetime, res: FetchResult, transient: bool) -> datetime:
+    """When a URL may be asked again: a site's Retry-After (429, 503) is kept to, if later than our own wait."""
+    ours = now + (RETRY_AFTER if transient else NONE_FOR)
+    return max(ours, res.retry_after) if res.retry_after is not None else ours
+
+
 def _none(link: Link, reason: str, now: datetime, res: FetchResult, transient: bool = False) -> CachedArticle:
     return CachedArticle(link.url, link.kind, "none", None, reason, res.etag, res.last_modified, stamp(now),
-                         stamp(now + (RETRY_AFTER if transient else NONE_FOR)))
+                         stamp(_not_before(now, res, transient)))
 
 
 def reader_for(config: Config, store: Store, pages: Mapping[str, str] | None = None) -> ArticleReader:
