@@ -418,3 +418,44 @@ def test_a_site_asking_to_wait_is_not_asked_again_before_then(tmp_path: Path) ->
         assert pages.hits("/busy") == 1
         run(config, store, DigestOptions(dry_run=True), targets(), NOW + timedelta(hours=3, minutes=1))
         assert pages.hits("/busy") == 2
+
+
+@pytest.mark.fixtures
+def test_a_real_id_list_answer_gives_the_abstracts_it_has_and_says_which_it_lacks(tmp_path: Path,
+                                                                                shared_fixtures: Path) -> None:
+    """arXiv's real answer to id_list=0808.05394,1707.08567 (the first id does not exist): one request, the
+    real paper's abstract, and "no abstract" for the other, said in its explanation."""
+    body = next((shared_fixtures / "arxiv-api").glob("id_0808.05394_1707.08567_*.body.xml")).read_bytes()
+    with FeedServer() as api:
+        api.route("/api/query", Route(body=body, content_type="application/atom+xml"))
+        config = project(tmp_path, ["https://arxiv.org/pdf/1707.08567v1", "https://arxiv.org/abs/0808.05394"])
+        store = polled_store(config)
+        reader = ArticleReader(store, FetchSettings(), ArticleSettings(deadline=5), arxiv_api=api.url("/api/query"))
+        rows = store.all_items()
+        found = reader.texts(rows, NOW)
+        assert api.hits("/api/query") == 1  # both papers in one request
+        assert "id_list=" in api.requests[0]["path"]
+    texts = {row.arxiv_id: found[row.id] for row in rows}
+    assert texts["1707.08567"].source == "abstract"
+    assert (texts["1707.08567"].text or "").startswith("The 10th Asia-Europe workshop")
+    assert texts["0808.05394"].source == "none" and "no abstract" in (texts["0808.05394"].note or "")
+
+
+@pytest.mark.fixtures
+def test_real_blog_posts_give_their_text_and_a_first_sentence(shared_fixtures: Path) -> None:
+    """The full HTML of real newsletter posts (Simon Willison's, as Substack serves it in its feed): each long
+    post's main text is found, and its extractive summary is a sentence of that text with no link in it."""
+    import feedparser
+
+    feed = feedparser.parse((shared_fixtures / "blogs" / "simonw-substack-2023-05-27.xml").read_bytes())
+    checked = 0
+    for entry in feed.entries:
+        html = entry.content[0].value if entry.get("content") else ""
+        if len(html) < 5000:
+            continue
+        got = main_text(f"<html><body><article>{html}</article></body></html>".encode(), entry.link, HTML)
+        assert got.text is not None and len(got.text) >= 1000, (entry.title, got.reason)
+        summary = extractive_summary(got.text)
+        assert summary and summary.split(" ", 3)[0] in got.text and "http" not in summary, entry.title
+        checked += 1
+    assert checked >= 5
