@@ -19,6 +19,7 @@ import bot.sources.builtin  # noqa: F401 -- the built-in source kinds, which the
 from bot.core.clock import Clock, clock_from_environment
 from bot.core.config import Config
 from bot.core.errors import ConfigError
+from bot.core.plural import plural
 from bot.library.documents import find_log
 from bot.lock import daemon_lock, hold, work_lock
 from bot.store.database import Store
@@ -116,7 +117,7 @@ class App:
             report = poll(self.config, self.store, now=self.now()).as_dict()
         t = report["totals"]
         failed = [s["name"] for s in report["sources"] if s["result"] == "error"]
-        return (f"{len(report['sources'])} sources, {t.get('fetched', 0)} fetched, {t.get('new', 0)} new, "
+        return (f"{plural(len(report['sources']), 'source')}, {t.get('fetched', 0)} fetched, {t.get('new', 0)} new, "
                 f"{t.get('known', 0)} known, {t.get('off_topic', 0)} off-topic, {t.get('not_modified', 0)} unchanged"
                 + (f", failed: {', '.join(failed)}" if failed else ""))
 
@@ -130,7 +131,8 @@ class App:
         if not outcome.items:
             return f"{outcome.date}: no new items; nothing posted or appended"
         states = ", ".join(f"{d.target} {d.status}" for d in outcome.deliveries) or "no delivery targets"
-        return f"{outcome.date}: {len(outcome.items)} items; {states}" + "".join(f" ({n})" for n in outcome.notes)
+        return (f"{outcome.date}: {plural(len(outcome.items), 'item')}; {states}"
+                + "".join(f" ({n})" for n in outcome.notes))
 
     def retry_job(self, now: datetime | None = None) -> str:
         """On each poll tick: the deliveries that earlier runs left failed or unsettled and whose

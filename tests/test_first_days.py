@@ -86,7 +86,10 @@ def test_a_config_elsewhere_that_names_only_its_database_gets_the_shipped_feeds_
     sources = status_sources(capsys, "--config", str(elsewhere / "bot.toml"))
     assert SHIPPED_SOURCES <= set(sources)
     assert sources["hn"]["enabled"] and not sources["hnrss-frontpage"]["enabled"]
-    assert (elsewhere / "state" / "bot.db").is_file()
+    code, out, _ = bot(["--config", str(elsewhere / "bot.toml"), "status", "--json"], capsys)
+    status = json.loads(out)
+    assert status["database"] == str(elsewhere / "state" / "bot.db") and status["database_exists"] is False
+    assert not (elsewhere / "state").exists() and list(workdir.iterdir()) == []  # status only reads
 
 
 def test_a_config_may_name_its_own_feeds_folder(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -248,7 +251,7 @@ def test_status_table_at_80_columns_keeps_both_ends_of_an_error(workdir: Path, c
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     import bot.cli.group as cli_module
 
-    monkeypatch.setattr(cli_module.out, "_width", 80)
+    monkeypatch.setattr(cli_module.real_console(cli_module.out), "width", 80)
     write_config(workdir, '[library]\npaths = []\n[[feeds]]\nname = "f"\nurl = "f.xml"\n')
     store = Store.open(workdir / "bot.db")
     error = "ConnectError: " + "x" * 200 + " (the host refused the connection)"

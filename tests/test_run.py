@@ -131,7 +131,7 @@ def test_bot_run_polls_posts_the_due_digest_once_refuses_a_twin_and_stops_on_sig
                 daemon.kill()
                 raise
     assert daemon.returncode == 0, stderr
-    assert "poll: 1 sources" in stderr and "digest (missed):" in stderr and "2 items" in stderr
+    assert "poll: 1 source," in stderr and "digest (missed):" in stderr and "2 items" in stderr
     assert "stopped" in stderr
     assert "SECRET" not in stderr  # the webhook URL never appears in logs
     assert (tmp_path / "library" / "log.md").read_text().count("https://q.example/phones") == 1

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from bot.cli.group import cli
+from bot.cli.group import cli, main
 from bot.core.errors import BotError
 from tests.conftest import ROOT
 from tests.servers import FeedServer, Route, algolia, rss
@@ -185,7 +185,7 @@ def test_a_redirect_to_another_internal_address_is_refused(workdir: Path) -> Non
     assert stored_titles(workdir) == [RELEVANT]
 
 
-def test_bot_add_does_not_follow_a_redirect_inside(workdir: Path) -> None:
+def test_bot_add_does_not_follow_a_redirect_inside(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with FeedServer() as server, FeedServer() as inside:
         secret = inside.route("/page", Route(body=b"<html><head><title>Router admin</title></head></html>",
                                              content_type="text/html"))
@@ -198,8 +198,9 @@ def test_bot_add_does_not_follow_a_redirect_inside(workdir: Path) -> None:
         assert inside.hits("/page") == 0
     assert code == 1 and "refused" in err
     assert "Router admin" not in (workdir / "library" / "log.md").read_text()
-    code, _, err = bot(workdir, "add", "http://[your-host]/v1/chat")
-    assert code == 1 and "is not a link" in err
+    capsys.readouterr()
+    code = main(["--config", str(workdir / "bot.toml"), "add", "http://[your-host]/v1/chat"])
+    assert code == 2 and "is not a link" in capsys.readouterr().err  # a usage error, before any request
 
 
 @pytest.fixture

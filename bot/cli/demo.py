@@ -1,7 +1,7 @@
 """`bot demo`: the whole pipeline, offline, on sample feeds shipped in bot/demo_data: import the
-library from seeds/, poll an HN Algolia answer, an arXiv answer and a blog feed (read from disk),
-dedupe and score them, and print the digest that would be posted. A temporary database; no network,
-no Slack, nothing written outside a temporary folder."""
+sample library shipped with the tool (its seeds), poll an HN Algolia answer, an arXiv answer and a
+blog feed (read from disk), dedupe and score them, and print the digest that would be posted. A
+temporary database; no network, no Slack, nothing written outside a temporary folder."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from bot.articles.reader import reader_for, saved_pages
 from bot.cli.render import poll_table
 from bot.core.clock import fixed_clock
 from bot.core.config import load_config
+from bot.core.plural import plural
 from bot.core.resources import demo_data, shipped_seeds, shipped_topics
 from bot.digest.pipeline import DigestOptions, run
 from bot.poll import poll
@@ -27,6 +28,7 @@ DEMO_NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)  # the sample feeds are from
 
 def run_demo(console: Console, quiet: bool = False) -> str:
     data = demo_data()
+    seeds = shipped_seeds()  # the demo's library: never the person's own, wherever it is run
     with tempfile.TemporaryDirectory(prefix="bot-demo-") as tmp:
         folder = Path(tmp)
         feeds = [
@@ -37,7 +39,7 @@ def run_demo(console: Console, quiet: bool = False) -> str:
         lines = [
             f'[bot]\ndb = "demo.db"\ndigest_limit = 10\n'
             f'topics = {json.dumps(str(shipped_topics()))}\n',
-            f"[library]\npaths = [{json.dumps(str(shipped_seeds()))}]\n",
+            f"[library]\npaths = [{json.dumps(str(seeds))}]\n",
         ]
         lines += ["[[feeds]]\n" + "\n".join(f"{k} = {json.dumps(v)}" for k, v in f.items()) + "\n" for f in feeds]
         (folder / "bot.toml").write_text("\n".join(lines), encoding="utf-8")
@@ -47,9 +49,11 @@ def run_demo(console: Console, quiet: bool = False) -> str:
             report = lib.import_documents(store, config.library_paths)
             if not quiet:
                 s = report.stats
-                console.print(f"Library: {s.entries} entries from {len(report.files)} documents in seeds/ "
-                              f"({s.links} links, {s.arxiv_ids} arXiv ids, {s.hn_ids} HN threads, "
-                              f"{s.title_only} title-only papers).", highlight=False)
+                console.print(f"Library: {plural(s.entries, 'entry')} from the {plural(len(report.files), 'document')} "
+                              f"of a sample reading library shipped with the tool, in {seeds} "
+                              f"({plural(s.links, 'link')}, {plural(s.arxiv_ids, 'arXiv id')}, "
+                              f"{plural(s.hn_ids, 'HN thread')}, {plural(s.title_only, 'title-only paper')}).",
+                              highlight=False)
             polled = poll(config, store, now=DEMO_NOW)
             if not quiet:
                 poll_table(console, polled)

@@ -13,16 +13,22 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import click
 
 from bot.core.config import Config, Secret
-from bot.core.errors import BotError
+from bot.core.errors import BotError, MissingDocumentError
+from bot.core.plural import plural
 from bot.core.redact import redact, register
 from bot.core.shorten import middle
 
 SECRET_VARIABLES = ("OPENAI_API_KEY", "SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL")
+INTERRUPTED = 130  # the exit code after Ctrl-C
+# The libraries whose log lines only -v shows (their failures reach the person as our own sentence).
+QUIET_LOGGERS = ("slack_sdk", "openai", "httpx", "httpcore", "feedparser", "urllib3")
+PIPE_WIDTH = 10_000  # columns of output that is not a terminal: wide enough that nothing wraps
 
 # Start-up: a command imports only what it uses (`bot --help` must not load every SDK), so the
 # heavier modules are imported inside the commands that need them.
@@ -56,22 +62,53 @@ def register_secrets(config: Config) -> None:
 
 
 class _LazyConsole:
-    """A rich Console made on first use: importing rich costs more than most commands' work."""
+    """A rich Console made on first use: importing rich costs more than most commands' work.
+
+    Only attribute access is forwarded: whatever rich itself takes a console for (a Progress, a Live,
+    `with console:`) must be handed the real one, `real_console(err)`, not this proxy."""
 
     def __init__(self, stderr: bool) -> None:
         self._stderr = stderr
         self._console: Console | None = None
 
-    def __getattr__(self, name: str) -> Any:
+    def get(self) -> Console:
         if self._console is None:
             from rich.console import Console
 
-            self._console = Console(stderr=self._stderr, soft_wrap=True)
-        return getattr(self._console, name)
+            console = Console(stderr=self._stderr, soft_wrap=True)
+            if not console.is_terminal and not os.environ.get("COLUMNS"):
+                # Into a pipe or a file, a table is as wide as its cells: a name folded at 80 columns
+                # ("lilianwen/g") is a name no program (grep, cut) can find.
+                console.width = PIPE_WIDTH
+            self._console = console
+        return self._console
+
+    def made(self) -> Console | None:
+        """The console if one was made (a command that printed nothing through rich imported no rich)."""
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.get(), name)
 
 
 out = cast("Console", _LazyConsole(stderr=False))
 err = cast("Console", _LazyConsole(stderr=True))
+
+
+def real_console(console: Console) -> Console:
+    """The rich Console behind `out` or `err` (itself if it is one already)."""
+    lazy: Any = console
+    return cast("Console", lazy.get()) if isinstance(lazy, _LazyConsole) else console
+
+
+def restore_terminal() -> None:
+    """Show the cursor again if a progress display hid it and was cut short (an error, a signal): a
+    terminal left without a cursor is the last thing a command should leave behind."""
+    for console in (out, err):
+        lazy: Any = console
+        made = lazy.made()
+        if made is not None and made.is_terminal:
+            made.show_cursor(True)
 
 
 class State:
@@ -115,7 +152,8 @@ def progress_bar(state: State, total: int, label: str) -> Iterator[Callable[[str
     # Redrawn on each update, not by a refresh thread: a poll forks its fetching workers only while it
     # is the process's one thread (bot.poll._start_method).
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[last]}"), console=err, transient=True, auto_refresh=False) as bar:
+                  TextColumn("{task.fields[last]}"), console=real_console(err), transient=True,
+                  auto_refresh=False) as bar:
         task = bar.add_task(label, total=total, last="")
         yield lambda name: bar.update(task, advance=1, last=name, refresh=True)
 
@@ -131,7 +169,34 @@ def say(state: State, message: str) -> None:
         out.print(message, highlight=False)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class BotGroup(click.Group):
+    """The `bot` group: a reading document that is not there is named with where its path came from."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MissingDocumentError as exc:
+            state = ctx.find_object(State)
+            config = state._app.config if state is not None and state._app is not None else None
+            if config is None:
+                raise
+            raise MissingDocumentError(missing_document(Path(exc.path), config), exc.path) from exc
+
+
+def missing_document(path: Path, config: Config) -> str:
+    """Why a reading document is looked for where it is not, and what to do: it came from the command
+    line, from the config file's [library] paths, or from the built-in default when no config is in use."""
+    configured = {p.resolve() for p in config.library_paths} | ({config.log.resolve()} if config.log else set())
+    if path.resolve() not in configured:
+        return f"No such reading document or folder: {path}"
+    if config.file is None:
+        return (f"No reading documents at {path}: no config file is in use (no --config, ./bot.toml or $BOT_CONFIG), "
+                f"so the built-in [library] paths = [\"seeds\"] is read from the working folder; run `bot init` to "
+                f"write a config here, pass --config FILE, or create {path.name}/ with your reading documents")
+    return f"No such reading document or folder: {path}; fix [library] paths in {config.file}, or create it"
+
+
+@click.group(cls=BotGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="Config file (default: ./bot.toml if present, else $BOT_CONFIG, else built-in defaults).")
 @click.option("-v", "--verbose", count=True, help="More logging; tracebacks on errors.")
@@ -141,10 +206,17 @@ def say(state: State, message: str) -> None:
 def cli(ctx: click.Context, config_path: str | None, verbose: int, quiet: bool) -> None:
     """The research digest bot: keeps a generative-AI reading log up to date."""
     level = logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # A daemon's log, or -v, is read later and by line: time, level, logger. A command's own warning is
+    # read now, at the terminal, as a sentence.
+    timed = verbose or ctx.invoked_subcommand == "run"
+    form = "%(asctime)s %(levelname)s %(name)s: %(message)s" if timed else "%(levelname)s: %(message)s"
+    logging.basicConfig(level=level, format=form, stream=sys.stderr)
     register(os.environ.get(name) for name in SECRET_VARIABLES)
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactSecrets())
+    if not verbose:  # the SDKs' own error lines repeat, raw, what our one sentence says
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     state = State(config_path, verbose, quiet)
     ctx.obj = state
     ctx.call_on_close(state.close)
@@ -174,7 +246,7 @@ def library_import(state: State, paths: tuple[str, ...], as_json: bool) -> None:
     if as_json:
         emit_json(report.as_dict())
         return
-    table = Table(title=f"Imported {len(report.files)} document(s)", show_header=True)
+    table = Table(title=f"Imported {plural(len(report.files), 'document')}", show_header=True)
     table.add_column("entries", justify="right")
     table.add_column("links", justify="right")
     table.add_column("arXiv ids", justify="right")
@@ -275,19 +347,26 @@ def library_search(state: State, text: tuple[str, ...], limit: int, as_json: boo
 
 def ensure_library(state: State, app: App) -> None:
     """A check against an empty library would say "unknown" to everything: import first."""
+    if not app.config.db.exists():  # a library that is not there is a config error; leave no database behind
+        missing = next((p for p in app.library_paths() if not p.exists()), None)
+        if missing is not None:
+            raise MissingDocumentError(f"No such reading document or folder: {missing}", str(missing))
     if app.store.library_is_empty():
         import bot.library.api as lib
 
         report = lib.import_documents(app.store, app.library_paths())
         if not state.quiet:
-            err.print(f"(imported {report.stats.entries} library entries from {len(report.files)} documents first)")
+            err.print(f"(imported {plural(report.stats.entries, 'library entry', 'library entries')} from "
+                      f"{plural(len(report.files), 'document')} first)", highlight=False)
         say_ignored_links(report, err)
 
 
 def say_ignored_links(report: ImportReport, console: Console) -> None:
     """Links in the documents that are not URLs: ignored (their lines are kept), named by file:line."""
     if report.ignored_links:
-        console.print(f"Ignored {len(report.ignored_links)} link(s) that are not URLs (their lines are kept):",
+        one = len(report.ignored_links) == 1
+        console.print(f"Ignored {plural(len(report.ignored_links), 'link')} that "
+                      f"{'is not a URL (its line is' if one else 'are not URLs (their lines are'} kept):",
                       highlight=False)
         for ignored in report.ignored_links:
             console.print(f"  {ignored}", highlight=False, markup=False)
@@ -313,29 +392,38 @@ def main(argv: list[str] | None = None) -> int:
         return result if isinstance(result, int) else 0
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    except click.exceptions.Abort as exc:
+    except BaseException as exc:
+        restore_terminal()
+        return _failure(exc, verbose)
+
+
+def _failure(exc: BaseException, verbose: bool) -> int:
+    """The one sentence and the exit code for what ended a command."""
+    if isinstance(exc, click.exceptions.Abort):
         if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
             err.print("Interrupted.")
-            return 130
+            return INTERRUPTED
         err.print("Aborted.")
         return 1
-    except click.ClickException as exc:
+    if isinstance(exc, click.ClickException):
         exc.show()
         return exc.exit_code
-    except BotError as exc:
+    if isinstance(exc, BotError):
         if verbose:
             print_traceback()
         err.print(redact(f"Error: {exc}"), highlight=False, markup=False)
         return exc.exit_code
-    except KeyboardInterrupt:
+    if isinstance(exc, KeyboardInterrupt):
         err.print("Interrupted.")
-        return 130
-    except Exception as exc:  # a bug: say so plainly, traceback with -v
-        if verbose:
-            print_traceback()
-        err.print(redact(f"Unexpected error ({type(exc).__name__}): {exc}. Run with -v for details."),
-                  highlight=False, markup=False)
-        return 1
+        return INTERRUPTED
+    if not isinstance(exc, Exception):  # SystemExit and the like: not ours to translate
+        raise exc
+    # A bug: say so plainly, traceback with -v.
+    if verbose:
+        print_traceback()
+    err.print(redact(f"Unexpected error ({type(exc).__name__}): {exc}. Run with -v for details."),
+              highlight=False, markup=False)
+    return 1
 
 
 def print_traceback() -> None:
@@ -351,8 +439,10 @@ def exit_now(code: int) -> NoReturn:
     """Exit as soon as the work is done. The interpreter's teardown frees every object and module one by
     one (0.07 s after an empty poll, more after thousands of items) although nothing is left to do once
     the atexit handlers have run and the output is flushed; so, in a process with no other thread alive,
-    those are done here and the process ends. With other threads (a daemon's), the normal exit joins them."""
-    if threading.active_count() > 1:
+    those are done here and the process ends. With other threads (a daemon's), the normal exit joins them,
+    unless the person interrupted: a thread still working then (a job a second Ctrl-C abandoned) is not
+    waited for."""
+    if threading.active_count() > 1 and code != INTERRUPTED:
         sys.exit(code)
     atexit._run_exitfuncs()  # logging's shutdown among them
     for stream in (sys.stdout, sys.stderr):

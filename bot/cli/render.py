@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from bot.core.plural import plural
 from bot.core.shorten import middle
 
 if TYPE_CHECKING:  # types only: `bot status` should not import the poll's and digest's machinery
@@ -47,8 +48,10 @@ def poll_table(console: Console, report: PollReport) -> None:
 
 
 def status_tables(console: Console, data: dict[str, Any]) -> None:
-    console.print(f"Config: {data['config'] or 'none (built-in defaults)'}; database: {data['database']}",
-                  highlight=False, markup=False)
+    config = data["config"] or "none (no --config, ./bot.toml or $BOT_CONFIG: the built-in defaults)"
+    database = data["database"] if data.get("database_exists", True) else \
+        f"{data['database']} (none yet: the first `bot poll` or `bot library import` makes it)"
+    console.print(f"Config: {config}; database: {database}", highlight=False, markup=False)
     table = Table(title="Sources", show_header=True)
     for col in ("source", "kind", "last poll (UTC)", "result", "new"):
         table.add_column(col, overflow="fold")
@@ -67,11 +70,11 @@ def status_tables(console: Console, data: dict[str, Any]) -> None:
             console.print(f"{s['name']}: moved permanently to {s['moved_to']}; polled there now.",
                           highlight=False, markup=False)
     p = data["pending"]
-    console.print(f"Pending: {p['relevant']} relevant item(s) waiting for a digest; "
+    console.print(f"Pending: {plural(p['relevant'], 'relevant item')} waiting for a digest; "
                   f"{p['off_topic']} off-topic; {p['digested']} already digested.", highlight=False)
     for d in data["digests"]:
         deliveries = ", ".join(f"{x['target']}: {x['status']}" for x in d.get("deliveries", []))
-        label = "empty" if not d.get("item_count") else f"{d['item_count']} items"
+        label = "empty" if not d.get("item_count") else plural(d["item_count"], "item")
         console.print(f"Digest {d['date']} ({label}): {deliveries or 'nothing to deliver'}", highlight=False)
         for x in d.get("deliveries", []):
             if x["status"] != "done" and x.get("error"):  # why, and when it is tried again
@@ -83,7 +86,7 @@ def status_tables(console: Console, data: dict[str, Any]) -> None:
                       "by `bot run`; `bot digest` makes one now).", highlight=False, markup=False)
     llm = data.get("llm") or {}
     if llm.get("enabled") or llm.get("summaries"):
-        console.print(f"LLM ({llm.get('model')}): {llm.get('summaries', 0)} cached summaries "
+        console.print(f"LLM ({llm.get('model')}): {plural(llm.get('summaries', 0), 'cached summary')} "
                       f"({llm.get('rejected', 0)} rejected), {llm.get('prompt_tokens', 0)} prompt + "
                       f"{llm.get('completion_tokens', 0)} completion tokens.", highlight=False)
     console.print(f"Next poll: {data['next']['poll']}; next digest: {data['next']['digest']}", highlight=False)
@@ -97,7 +100,7 @@ def digest_summary(console: Console, outcome: DigestOutcome) -> None:
         console.print(f"No new items for {outcome.date}: nothing posted, nothing appended.", highlight=False)
         return
     states = ", ".join(f"{d.target}: {d.status}" for d in outcome.deliveries) or "no delivery targets"
-    console.print(f"Digest {outcome.date}: {len(outcome.items)} items ({states}).", highlight=False)
+    console.print(f"Digest {outcome.date}: {plural(len(outcome.items), 'item')} ({states}).", highlight=False)
     console.print(outcome.bodies["footer"], highlight=False)
 
 
@@ -132,7 +135,7 @@ def eval_tables(console: Console, report: dict[str, Any]) -> None:
         total.append("")
     table.add_row(*total, style="bold")
     console.print(table)
-    console.print(f"{report['weeks']} weeks with picks; recall is picks in the top {k} / picks that week "
+    console.print(f"{plural(report['weeks'], 'week')} with picks; recall is picks in the top {k} / picks that week "
                   f"(overall: all weeks' picks together). Baselines: points = HN points only; kw+pts = a "
                   f"keyword filter (any topic phrase), then points. wasted = slots that went to items never "
                   f"picked.", highlight=False)

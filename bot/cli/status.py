@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.app import App
 from bot.core.cron import next_occurrence
-from bot.core.records import SourceState
+from bot.core.records import LibraryStats, SourceState, TokenUsage
 from bot.sources.feedlist import load_feeds
 
 
@@ -24,10 +24,12 @@ def _source(state: SourceState, kind: str | None, url: str | None, enabled: bool
 
 
 def collect_status(app: App) -> dict[str, Any]:
+    """Everything `bot status` shows. It only reads: with no database yet it reports that (and what
+    the configuration will do) rather than create one in whatever folder it was run from."""
     now = app.now()
-    store = app.store
     config = app.config
-    states = {s.name: s for s in store.source_states()}
+    store = app.store if config.db.exists() else None
+    states = {s.name: s for s in store.source_states()} if store else {}
     sources = []
     for feed in load_feeds(config):
         sources.append(_source(states.pop(feed.name, SourceState(feed.name)), feed.kind, feed.url,
@@ -37,21 +39,25 @@ def collect_status(app: App) -> dict[str, Any]:
     last_polls = [str(s["last_poll"]) for s in sources if s["last_poll"]]
     next_poll = (datetime.fromisoformat(max(last_polls)) + timedelta(minutes=config.poll_every_minutes)
                  if last_polls else now)
-    digests = [d.as_json() for d in store.digests(limit=5)]
+    digests = [d.as_json() for d in store.digests(limit=5)] if store else []
     # Failed deliveries: `bot run` tries them again at its first poll tick after next_retry.
-    retries = [d.next_retry for d in store.unfinished_deliveries() if d.next_retry]
+    retries = [d.next_retry for d in store.unfinished_deliveries() if d.next_retry] if store else []
+    usage = store.token_usage() if store else TokenUsage(summaries=0, prompt_tokens=0, completion_tokens=0,
+                                                         rejected=0, failed=0)
     return {
         "config": str(config.file) if config.file else None,  # None: the built-in defaults
         "database": str(config.db),
-        "library": store.library_stats().as_dict(),
+        "database_exists": store is not None,
+        "library": (store.library_stats() if store else LibraryStats(
+            entries=0, links=0, internal_links=0, arxiv_ids=0, hn_ids=0, dois=0, title_only=0, documents=0)).as_dict(),
         "sources": sources,
         "pending": {
-            "relevant": store.count_pending(),
-            "off_topic": store.count_off_topic(),
-            "digested": store.count_digested(),
+            "relevant": store.count_pending() if store else 0,
+            "off_topic": store.count_off_topic() if store else 0,
+            "digested": store.count_digested() if store else 0,
         },
         "digests": digests,
-        "llm": {"enabled": config.llm_enabled, "model": config.llm_model, **store.token_usage().as_json()},
+        "llm": {"enabled": config.llm_enabled, "model": config.llm_model, **usage.as_json()},
         "next": {
             "poll": max(next_poll, now).isoformat(timespec="seconds"),
             "digest": next_occurrence(config.digest_cron, config.timezone, now).isoformat(timespec="seconds"),

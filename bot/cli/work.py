@@ -9,7 +9,7 @@ import sys
 import click
 
 from bot.cli.group import State, cli, emit_json, ensure_library, err, out, pass_state, progress_bar
-from bot.core.errors import BotError
+from bot.core.errors import BotError, ConfigError
 
 
 @cli.command("poll")
@@ -107,13 +107,13 @@ def digest_command(state: State, dry_run: bool, fmt: str | None, since: str | No
 @cli.command("run")
 @pass_state
 def run_command(state: State) -> None:
-    """The scheduler daemon: poll every poll_every_minutes, digest on digest_cron; SIGTERM stops it."""
+    """The scheduler daemon: poll every poll_every_minutes, digest on digest_cron. SIGTERM stops it (exit 0),
+    Ctrl-C too (exit 130), each letting the running job finish; a second one abandons that job."""
     from bot.scheduler import Daemon
 
     if not state.verbose:
         logging.getLogger().setLevel(logging.INFO)
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
-        logging.getLogger("httpx").setLevel(logging.WARNING)
     app = state.app
     c = app.config
     with app.lock("this `bot run`", daemon=True):
@@ -121,7 +121,9 @@ def run_command(state: State) -> None:
         daemon = Daemon(tz=c.timezone, poll_every_minutes=c.poll_every_minutes, digest_cron=c.digest_cron,
                         poll_job=app.poll_job, digest_job=app.digest_job, last_digest=app.last_digest_time,
                         now=app.clock, retry_job=app.retry_job)
-        daemon.start()
+        code = daemon.start()
+    if code:
+        raise click.exceptions.Exit(code)
 
 
 @cli.command("add")
@@ -144,6 +146,11 @@ def add_command(state: State, urls: tuple[str, ...], note: str | None, day: str 
     queries: list[str] = []
     for u in urls:
         queries.extend(line.strip() for line in sys.stdin if line.strip()) if u == "-" else queries.append(u)
+    not_links = [q for q in queries if not is_link(q)]
+    if not_links:  # a usage error: checked before anything is fetched or written
+        raise ConfigError(f"{not_links[0]!r} is not a link (http://, https:// or www.)"
+                          + (f", nor {len(not_links) - 1} more of the arguments" if len(not_links) > 1 else "")
+                          + "; nothing was added")
     try:
         when = date.fromisoformat(day) if day else state.app.now().astimezone(state.app.config.tz).date()
     except ValueError as exc:
@@ -159,11 +166,20 @@ def add_command(state: State, urls: tuple[str, ...], note: str | None, day: str 
     else:
         for r in results:
             if r.status in ("added", "dry-run") and r.entry:
-                out.print(r.entry, highlight=False, markup=False)
+                # Byte for byte what the log gets: rich would expand the note's tab indent into spaces.
+                click.echo(r.entry.rstrip("\n"))
             (out if r.status in ("added", "dry-run") else err).print(f"{r.query}: {r.message}", highlight=False,
                                                                      markup=False)
     if any(r.status in ("known", "failed") for r in results):
         raise click.exceptions.Exit(1)
+
+
+def is_link(query: str) -> bool:
+    """What `bot add` takes for a link: http(s)://, or www. (the scheme added)."""
+    from bot.core.identity import parse_link, with_scheme  # its patterns cost every command's start-up 7 ms
+
+    url = with_scheme(query.strip())
+    return url is not None and parse_link(url) is not None
 
 
 @cli.command("eval")
@@ -221,6 +237,12 @@ def init_command(state: State, folder: str) -> None:
         return
     for path in report.written:
         click.echo(f"wrote {path}")
+    if not report.gitignore_existed:
+        click.echo(f"wrote {report.gitignore} (keeps .env, the database and caches out of git)")
+    elif report.gitignore_added:
+        click.echo(f"added {', '.join(report.gitignore_added)} to the existing {report.gitignore}")
+    else:
+        click.echo(f"left {report.gitignore} as it was: it already keeps .env, the database and caches out of git")
     click.echo(f"\nNext steps:\n"
                f"  1. Put your reading documents (markdown or text reading lists, your reading log) in "
                f"{where / LIBRARY_FOLDER}, then read them in:\n"

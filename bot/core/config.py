@@ -191,6 +191,14 @@ def _get(data: dict[str, Any], section: str, key: str, default: Any, kind: type 
     return value
 
 
+def _threshold(value: float) -> float:
+    """Relevance is a probability-like score, 0..1: 35 (a percentage) would make every item off-topic."""
+    if not 0 <= value <= 1:
+        raise ConfigError(f"[bot] relevance_threshold must be between 0 and 1 (scores run from 0 to 1; the default "
+                          f"is 0.35), not {value:g}")
+    return value
+
+
 def _path(root: Path, value: str | None) -> Path | None:
     if value is None:
         return None
@@ -334,7 +342,7 @@ def _build(data: dict[str, Any], root: Path, file: Path | None, env: Mapping[str
         poll_every_minutes=poll_every,
         digest_cron=validate_cron(_get(data, "schedule", "digest_cron", "mon 09:00", str)),
         commit_log=_get(data, "schedule", "commit_log", False, bool),
-        relevance_threshold=_get(data, "bot", "relevance_threshold", 0.35, float),
+        relevance_threshold=_threshold(_get(data, "bot", "relevance_threshold", 0.35, float)),
         slack_channel=_get(data, "slack", "channel", None, str) or env.get("SLACK_CHANNEL") or None,
         slack_api_url=_get(data, "slack", "api_url", None, str) or env.get("SLACK_API_URL") or None,
         slack_webhook_url=secret("SLACK_WEBHOOK_URL"),

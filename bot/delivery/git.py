@@ -9,6 +9,7 @@ from pathlib import Path
 from bot.core.config import Config
 from bot.core.errors import ConfigError, DeliveryError
 from bot.core.ledger import Detail, DigestOptions
+from bot.core.plural import plural
 from bot.delivery import log
 from bot.delivery.registry import DeliveryTarget, Send
 
@@ -27,7 +28,7 @@ def wanted(config: Config, options: DigestOptions) -> bool:
 def deliver(send: Send) -> Detail:
     if send.config.log is None:
         raise DeliveryError("There is no log to commit now: set [bot] log in bot.toml", LEDGER, retryable=False)
-    return {"commit": git_commit(send.config.log, f"digest: {send.date}, {send.item_count} items")}
+    return {"commit": git_commit(send.config.log, f"digest: {send.date}, {plural(send.item_count, 'item')}")}
 
 
 def git_commit(path: Path, message: str) -> str:

@@ -21,6 +21,7 @@ from urllib.parse import quote
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from bot.core.normalize import plain_text
+from bot.core.plural import plural
 from bot.core.records import Discussed, Discussion, discussion_from_json, discussion_json
 from bot.core.resources import shipped_templates
 from bot.digest.nolinks import defang_domains
@@ -121,7 +122,7 @@ def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(str(shipped_templates())), undefined=StrictUndefined, autoescape=False,
                       keep_trailing_newline=True)
     env.filters.update(md_text=md_text, md_url=md_url, slack_text=slack_text, slack_url=slack_url,
-                       plain=lambda t: plain_text(t or "", 2000))
+                       plain=lambda t: plain_text(t or "", 2000), plural=plural)
     return env
 
 
@@ -210,7 +211,8 @@ def render_slack(day: date, items: Sequence[DigestItem], footer: str) -> list[di
 
 
 def footer_text(stats: dict[str, Any]) -> str:
-    parts = [f"{stats.get('shown', 0)} of {stats.get('candidates', 0)} new relevant items"]
+    candidates = stats.get("candidates", 0)
+    parts = [f"{stats.get('shown', 0)} of {plural(candidates, 'new relevant item')}"]
     if stats.get("off_topic"):
         parts.append(f"{stats['off_topic']} off-topic skipped")
     failed = stats.get("failed_sources") or []
