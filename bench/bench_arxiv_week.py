@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -100,13 +101,28 @@ def write_config(folder: Path, hn_url: str, arxiv_url: str, search_url: str) -> 
 
 
 def _bot(config: Path, *args: str) -> tuple[float, str]:
+    """Wall seconds and output of one whole `bot` process; its CPU seconds (with its workers') are added
+    to CPU. BENCH_PROFILE=FOLDER writes a cProfile of each command's main process there."""
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "bot", "--config", str(config), *args], capture_output=True,
-                          text=True, cwd=config.parent, env={**os.environ, "NO_COLOR": "1"}, check=False)
+    cpu = _children_cpu()
+    profile = os.environ.get("BENCH_PROFILE")
+    env = {**os.environ, "NO_COLOR": "1", "PROF_OUT": str(Path(profile or ".") / f"{args[0]}.prof")}
+    runner = [str(ROOT / "bench" / "profile_bot.py")] if profile else ["-m", "bot"]
+    done = subprocess.run([sys.executable, *runner, "--config", str(config), *args], capture_output=True,
+                          text=True, cwd=config.parent, env=env, check=False)
     took = time.perf_counter() - started
+    CPU[args[0]] = round(_children_cpu() - cpu, 2)
     if done.returncode != 0:
         raise RuntimeError(f"bot {' '.join(args)} failed ({done.returncode}): {done.stderr.strip()[-500:]}")
     return took, done.stdout
+
+
+CPU: dict[str, float] = {}
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run(n_papers: int = 5000, n_stories: int = 450) -> dict[str, Any]:
@@ -120,7 +136,8 @@ def run(n_papers: int = 5000, n_stories: int = 450) -> dict[str, Any]:
         poll_s, _ = _bot(config, "poll")
         digest_s, out = _bot(config, "digest", "--dry-run", "--format", "json")
     items = json.loads(out)["items"]
-    return {"papers": n_papers, "stories": n_stories, "poll_s": round(poll_s, 2), "digest_s": round(digest_s, 2),
+    return {"papers": n_papers, "stories": n_stories, "poll_s": round(poll_s, 2), "poll_cpu_s": CPU["poll"],
+            "digest_s": round(digest_s, 2), "digest_cpu_s": CPU["digest"],
             "digest_items": len(items), "paper_slots": sum(1 for i in items if i["arxiv_id"] and not i["hn_id"])}
 
 

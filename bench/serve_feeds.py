@@ -5,7 +5,7 @@ and keep-alive. asyncio rather than the tests' threaded servers: 200 threaded se
 spend more CPU per request than the clients being measured, and both contenders would wait on them.
 Prints the feed URLs as one JSON line, then serves until its standard input closes.
 
-    python -m bench.serve_feeds --feeds 200 --latency 0.1 --items 20 --hosts 200
+    python -m bench.serve_feeds --feeds 200 --latency 0.1 --items 20 --hosts 200 [--no-etag]
 """
 
 from __future__ import annotations
@@ -40,11 +40,11 @@ async def serve_connection(routes: Routes, latency: float, reader: asyncio.Strea
                 writer.write(respond("404 Not Found", [("Content-Type", "text/plain")], b"not found"))
             else:
                 body, etag = routes[path]
-                if headers.get(b"if-none-match") == etag:
+                if etag and headers.get(b"if-none-match") == etag:
                     writer.write(respond("304 Not Modified", [("ETag", etag.decode())]))
                 else:
                     writer.write(respond("200 OK", [("Content-Type", "application/rss+xml; charset=utf-8"),
-                                                    ("ETag", etag.decode())], body))
+                                                    *([("ETag", etag.decode())] if etag else [])], body))
             await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError, IndexError):
         pass
@@ -52,10 +52,10 @@ async def serve_connection(routes: Routes, latency: float, reader: asyncio.Strea
         writer.close()
 
 
-async def main_async(feeds: int, latency: float, items: int, hosts: int) -> None:
+async def main_async(feeds: int, latency: float, items: int, hosts: int, etags: bool = True) -> None:
     per_host: list[Routes] = [{} for _ in range(hosts)]
     for n in range(feeds):
-        per_host[n % hosts][f"/feed{n}.xml".encode()] = (make_feed(n, items), f'"e{n}"'.encode())
+        per_host[n % hosts][f"/feed{n}.xml".encode()] = (make_feed(n, items), f'"e{n}"'.encode() if etags else b"")
     ports = []
     for h, routes in enumerate(per_host):
         server = await asyncio.start_server(
@@ -67,14 +67,16 @@ async def main_async(feeds: int, latency: float, items: int, hosts: int) -> None
 
 
 def main() -> None:
-    args = feed_arguments(argparse.ArgumentParser()).parse_args()
+    parser = feed_arguments(argparse.ArgumentParser())
+    parser.add_argument("--no-etag", action="store_true", help="no ETag: every poll gets the whole bodies again")
+    args = parser.parse_args()
 
     def until_stdin_closes() -> None:
         sys.stdin.read()
         os._exit(0)
 
     threading.Thread(target=until_stdin_closes, daemon=True).start()
-    asyncio.run(main_async(args.feeds, args.latency, args.items, args.hosts))
+    asyncio.run(main_async(args.feeds, args.latency, args.items, args.hosts, not args.no_etag))
 
 
 if __name__ == "__main__":

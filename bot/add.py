@@ -27,6 +27,7 @@ from bot.core.identity import (
 )
 from bot.core.normalize import plain_text
 from bot.core.records import Discussion, Match
+from bot.core.redact import without_userinfo
 from bot.delivery.git import git_commit
 from bot.delivery.log import append_section
 from bot.digest.render import DigestItem, render_log_section
@@ -123,12 +124,13 @@ class Adder:
                 data = json.loads(res.body)
             except ValueError as exc:
                 raise AddError(f"HN's answer for item {hn} is not JSON; pass --title") from exc
-            title = plain_text(str(data.get("title") or ""), 300)
+            raw_title, raw_url = data.get("title"), data.get("url")  # text only: a list is no title
+            title = plain_text(raw_title, 300) if isinstance(raw_title, str) else ""
             if not title:
                 raise AddError(f"HN item {hn} has no title (a comment?); pass --title")
-            link = data.get("url") if isinstance(data.get("url"), str) and parse_link(data["url"]) else None
-            link = link or Discussion.hn(hn).url  # Ask HN, or a link that is no URL
-            return title, clean_url(link), hn
+            link = with_scheme(raw_url) if isinstance(raw_url, str) else None  # http(s) only: no javascript:
+            link = link if link and parse_link(link) else Discussion.hn(hn).url  # Ask HN, or no web link
+            return title, without_userinfo(clean_url(link)), hn
         res = await fetcher.get(url, accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5")
         if res.status != "ok":
             raise AddError(f"Cannot fetch {url}: {res.error}; pass --title to add it anyway")
@@ -141,7 +143,7 @@ class Adder:
         found = page_title(res.body, charset)
         if not found:
             raise AddError(f"{url} has no <title> or og:title; pass --title")
-        return found, clean_url(url), None
+        return found, without_userinfo(clean_url(url)), None
 
     async def _thread(self, fetcher: Fetcher, link: str, arxiv: str | None) -> Discussion | None:
         if self.finder is None:
@@ -211,7 +213,7 @@ class Adder:
         if match is not None:
             return self._known(query, match)
         if title:
-            found_title, link, hn_item = title, clean_url(url), hn_id_from_url(url)
+            found_title, link, hn_item = title, without_userinfo(clean_url(url)), hn_id_from_url(url)
         else:
             found_title, link, hn_item = await self._title(fetcher, url)
         # The resolved link (an HN story's article, an arXiv abs page) or the title may be known even if

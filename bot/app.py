@@ -20,6 +20,7 @@ from bot.core.clock import Clock, clock_from_environment
 from bot.core.config import Config
 from bot.core.errors import ConfigError
 from bot.core.plural import plural
+from bot.core.test_hooks import hook_value
 from bot.library.documents import find_log
 from bot.lock import daemon_lock, hold, work_lock
 from bot.store.database import Store
@@ -100,8 +101,9 @@ class App:
     @staticmethod
     def stop_hook() -> Callable[[str], None]:
         """Crash-safety tests name a step in BOT_KILL_AT; the process then kills itself there, like
-        kill -9 would: no cleanup, no commit of anything not already committed."""
-        target = os.environ.get("BOT_KILL_AT")
+        kill -9 would: no cleanup, no commit of anything not already committed. Only with the test
+        opt-in (bot.core.test_hooks): left set in production, it is ignored with a warning."""
+        target = hook_value("BOT_KILL_AT")
 
         def hook(step: str) -> None:
             if target and step == target:
@@ -124,7 +126,8 @@ class App:
     def digest_job(self) -> str:
         from bot.digest.pipeline import DigestOptions, run
 
-        opts = DigestOptions(commit=self.config.commit_log)
+        # The schedule asks for this week's digest: it is made even when an earlier one was retried first.
+        opts = DigestOptions(commit=self.config.commit_log, new=True)
         with self.lock("the scheduled digest"):
             outcome = run(self.config, self.store, opts, self.delivery_targets(opts), self.now(),
                           summarizer=self.summarizer(), finder=self.thread_finder())
@@ -132,7 +135,7 @@ class App:
             return f"{outcome.date}: no new items; nothing posted or appended"
         states = ", ".join(f"{d.target} {d.status}" for d in outcome.deliveries) or "no delivery targets"
         return (f"{outcome.date}: {plural(len(outcome.items), 'item')}; {states}"
-                + "".join(f" ({n})" for n in outcome.notes))
+                + "".join(f" ({n})" for n in [*outcome.notes, *outcome.warnings]))
 
     def retry_job(self, now: datetime | None = None) -> str:
         """On each poll tick: the deliveries that earlier runs left failed or unsettled and whose

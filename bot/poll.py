@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from bot.children import die_with
 from bot.core.config import Config, FeedConfig
 from bot.core.errors import ConfigError
 from bot.core.identity import parse_link
@@ -52,6 +53,7 @@ class SourceReport:
     requests: int = 0
     skipped: int = 0  # entries left out because they alone could not be read (their link is not a URL)
     skipped_items: tuple[str, ...] = ()
+    left: int = 0  # results left beyond the source's paging cap (arXiv); the next poll resumes there
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -68,7 +70,7 @@ class PollReport:
         totals = Counter[str]()
         for s in self.sources:
             totals.update({"fetched": s.fetched, "new": s.new, "known": s.known, "off_topic": s.off_topic,
-                           "skipped": s.skipped, "errors": int(s.result == "error"),
+                           "skipped": s.skipped, "left": s.left, "errors": int(s.result == "error"),
                            "not_modified": int(s.not_modified)})
         return {"started": self.started, "finished": self.finished,
                 "sources": [s.as_dict() for s in self.sources], "totals": dict(totals)}
@@ -135,7 +137,8 @@ def start_parse_pool(workers: int) -> ProcessPoolExecutor | None:
         # forkserver, not fork: this is for a poll that has other threads (see _start_method).
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["bot.sources.parsers"])  # imported once, not once per worker
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=die_with,
+                                   initargs=(os.getpid(),))
         for started in [pool.submit(int) for _ in range(workers)]:
             started.result(timeout=POOL_START_TIMEOUT)
     except (OSError, ValueError, RuntimeError, TimeoutError):
@@ -227,7 +230,8 @@ def fetch_all(feeds: Sequence[FeedConfig], states: dict[str, dict[str, Any]], se
             context = multiprocessing.get_context(method)
             if context.get_start_method() == "forkserver":
                 context.set_forkserver_preload(["bot.poll"])  # imported once, not once per worker
-            pool = ProcessPoolExecutor(max_workers=len(parts), mp_context=context)
+            pool = ProcessPoolExecutor(max_workers=len(parts), mp_context=context, initializer=die_with,
+                                       initargs=(os.getpid(),))
             for part in parts:
                 pending[pool.submit(fetch_partition, [feeds[n] for n in part],
                                     {feeds[n].name: states.get(feeds[n].name, {}) for n in part},
@@ -358,7 +362,8 @@ def _judge_in_shares(count: int) -> list[Judged]:
         return _judge_range(0, count)
     bounds = [count * k // workers for k in range(workers + 1)]
     try:
-        with ProcessPoolExecutor(max_workers=workers - 1, mp_context=multiprocessing.get_context("fork")) as pool:
+        with ProcessPoolExecutor(max_workers=workers - 1, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=die_with, initargs=(os.getpid(),)) as pool:
             shares = [pool.submit(_judge_range, bounds[k], bounds[k + 1]) for k in range(1, workers)]
             judged = _judge_range(bounds[0], bounds[1])
             for share in shares:
@@ -426,7 +431,7 @@ def store_outcomes(config: Config, store: Store, outcomes: Sequence[SourceOutcom
                 name=o.feed.name, kind=o.feed.kind, fetched=len(o.items), new=counts["new"],
                 known=counts["known"], off_topic=counts["off_topic"], not_modified=o.result == "not_modified",
                 result=o.result, error=o.error, requests=o.requests, skipped=o.skipped,
-                skipped_items=tuple(o.skipped_items),
+                skipped_items=tuple(o.skipped_items), left=o.left,
             )
             reports.append(report)
             state: dict[str, Any] = {"kind": o.feed.kind, "url": o.feed.url, "last_poll": stamp,

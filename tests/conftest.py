@@ -29,10 +29,14 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def cli_env(now: datetime, **extra: str) -> dict[str, str]:
+def cli_env(now: datetime, isolated: bool = False, **extra: str) -> dict[str, str]:
     """The environment for a test that starts the CLI as a process: this checkout on the path, no stray
-    config, and the process's clock fixed at `now` through the test-only BOT_NOW hook."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "BOT_NOW": now.isoformat(), **extra}
+    config, and the process's clock fixed at `now` through the test-only BOT_NOW hook (with the opt-in
+    BOT_TEST_HOOKS=1 that lets test hooks act at all). `isolated`: no SLACK_, OPENAI_ or BOT_ variable
+    of the surrounding environment either, only those in `extra`."""
+    inherited = {k: v for k, v in os.environ.items()
+                 if not (isolated and k.startswith(("SLACK_", "BOT_", "OPENAI_")))}
+    env = {**inherited, "PYTHONPATH": str(ROOT), "BOT_NOW": now.isoformat(), "BOT_TEST_HOOKS": "1", **extra}
     env.pop("BOT_CONFIG", None)
     return env
 

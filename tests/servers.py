@@ -253,7 +253,8 @@ class SlackReceiver(_Loopback):
     (Retry-After N); "hang" (answers ok after hang_seconds: the message is posted); "stall" (holds the
     request hang_seconds, then drops it unanswered: never posted); "invalid_blocks_400" and
     "invalid_blocks_200" (Slack's rejection of the blocks, as HTTP 400 or as a 200 with that body /
-    ok:false)."""
+    ok:false); "echo_400" (a rejection whose body echoes the credential: the webhook's path, or the
+    bot token)."""
 
     def __init__(self, hang_seconds: float = 3.0) -> None:
         import json as _json
@@ -263,6 +264,8 @@ class SlackReceiver(_Loopback):
         self.script: list[str] = []
         self.reads = 0  # conversations.history / replies calls
         self.history_scope = True  # False: answer history reads with missing_scope
+        # Slack stamps messages with its own wall clock: so does this receiver (seconds, then a counter).
+        self.ts_base = int(time.time())
         self._lock = threading.Lock()
         receiver = self
 
@@ -286,13 +289,25 @@ class SlackReceiver(_Loopback):
                         if isinstance(payload.get(key), str):
                             payload[key] = _json.loads(payload[key])
                 if self.path.startswith(("/api/conversations.history", "/api/conversations.replies")):
+                    # As Slack answers: newest first, only those after `oldest`, `limit` a page, a cursor on.
+                    from urllib.parse import parse_qsl as _qsl
+                    from urllib.parse import urlsplit as _split
+
+                    asked = {**dict(_qsl(_split(self.path).query)), **{k: str(v) for k, v in payload.items()}}
+                    oldest = float(asked.get("oldest") or 0)
+                    limit = min(int(asked.get("limit") or 100), 1000)
+                    start = int(asked.get("cursor") or 0)
                     with receiver._lock:
                         receiver.reads += 1
                         messages = [{"ts": m["ts"], "text": m["payload"].get("text"),
                                      "metadata": m["payload"].get("metadata")}
-                                    for m in receiver.accepted if m["path"] == "/api/chat.postMessage"]
+                                    for m in reversed(receiver.accepted) if m["path"] == "/api/chat.postMessage"
+                                    and float(m["ts"]) > oldest]
+                    page, more = messages[start:start + limit], start + limit < len(messages)
                     if receiver.history_scope:
-                        self._answer(200, _json.dumps({"ok": True, "messages": messages}).encode(),
+                        self._answer(200, _json.dumps({
+                            "ok": True, "messages": page, "has_more": more,
+                            "response_metadata": {"next_cursor": str(start + limit) if more else ""}}).encode(),
                                      ctype="application/json")
                     else:
                         self._answer(200, b'{"ok": false, "error": "missing_scope"}', ctype="application/json")
@@ -306,7 +321,7 @@ class SlackReceiver(_Loopback):
                 if action == "hang":
                     time.sleep(hang_seconds)
                     with receiver._lock:
-                        ts = f"1700000000.{len(receiver.accepted) + 1:06d}"
+                        ts = f"{receiver.ts_base}.{len(receiver.accepted) + 1:06d}"
                         receiver.accepted.append({"path": self.path, "payload": payload, "ts": ts})
                     self._answer(200, b"ok")
                     return
@@ -323,6 +338,14 @@ class SlackReceiver(_Loopback):
                     body = b'{"ok": false, "error": "ratelimited"}' if api else b"rate_limited"
                     self._answer(429, body, {"Retry-After": wait}, ctype="application/json" if api else "text/plain")
                     return
+                if action == "echo_400":
+                    if api:
+                        token = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+                        self._answer(400, _json.dumps({"ok": False, "error": f"invalid_auth for {token}"}).encode(),
+                                     ctype="application/json")
+                    else:
+                        self._answer(400, b"no_service: " + self.path.removeprefix("/services/").encode())
+                    return
                 if action.startswith("invalid_blocks_"):
                     status = int(action.rpartition("_")[2])
                     if api:
@@ -331,7 +354,7 @@ class SlackReceiver(_Loopback):
                         self._answer(status, b"invalid_blocks")
                     return
                 with receiver._lock:
-                    ts = f"1700000000.{len(receiver.accepted) + 1:06d}"
+                    ts = f"{receiver.ts_base}.{len(receiver.accepted) + 1:06d}"
                     receiver.accepted.append({"path": self.path, "payload": payload, "ts": ts})
                 if self.path.startswith("/api/"):
                     self._answer(200, _json.dumps({"ok": True, "channel": "C1", "ts": ts}).encode(),
@@ -344,6 +367,14 @@ class SlackReceiver(_Loopback):
                 _answer(self, status, body, ctype, headers)
 
         self._serve(Handler)
+
+    def chatter(self, count: int) -> None:
+        """`count` messages by other people, posted to the channel after everything so far."""
+        with self._lock:
+            for _ in range(count):
+                ts = f"{self.ts_base}.{len(self.accepted) + 1:06d}"
+                self.accepted.append({"path": "/api/chat.postMessage", "ts": ts,
+                                      "payload": {"text": "unrelated chatter", "metadata": None}})
 
     @property
     def webhook_url(self) -> str:

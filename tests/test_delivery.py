@@ -5,7 +5,6 @@ to a database, bad webhook URLs, Slack's definite rejections and Retry-After acr
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from bot.core.targets import DeliveryTarget
 from bot.delivery import log
 from bot.digest.pipeline import DigestOptions, run
 from bot.store.database import Store
-from tests.conftest import ROOT
+from tests.conftest import ROOT, cli_env
 from tests.servers import SlackReceiver
 from tests.test_digest import LOG, NOW, log_sections, polled_store, setup_project, targets
 
@@ -44,8 +43,7 @@ def project(folder: Path, log: str | None = None, extra: str = "") -> Config:
 
 def bot(folder: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """`bot ARGS` as a process, its clock at NOW (the test-only BOT_NOW) unless `env` says otherwise."""
-    full = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "BOT_", "OPENAI_"))}
-    full.update({"PYTHONPATH": str(ROOT), "BOT_NOW": NOW.isoformat(), **(env or {})})
+    full = cli_env(NOW, isolated=True, **(env or {}))
     return subprocess.run([sys.executable, "-m", "bot", *args], cwd=folder, env=full, capture_output=True,
                           text=True, timeout=120)
 
@@ -224,9 +222,9 @@ def test_bot_run_retries_a_failed_post_on_the_next_poll_tick(tmp_path: Path) -> 
         assert failed.returncode == 1 and len(slack.posts) == 1 and slack.accepted == []
         status = bot(tmp_path, "status", env=env)
         assert "slack failed" in status.stdout and "`bot run` retries at" in status.stdout, status.stdout
-        full = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "BOT_", "OPENAI_"))}
-        daemon = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=tmp_path,
-                                  env={**full, "PYTHONPATH": str(ROOT), **env}, stdout=subprocess.PIPE,
+        full = cli_env(NOW, isolated=True, **env)
+        full.pop("BOT_NOW")  # the daemon runs on the real clock, as APScheduler does
+        daemon = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=full, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
         try:
             deadline = time.monotonic() + 60

@@ -37,7 +37,7 @@ def test_workflow_parses_and_runs_real_commands() -> None:
     steps = workflow["jobs"]["digest"]["steps"]
     runs = [s["run"] for s in steps if "run" in s]
     bot_lines = [line.strip() for r in runs for line in r.splitlines() if line.strip().startswith("bot ")]
-    assert bot_lines == ["bot poll", "bot digest --commit"]
+    assert bot_lines == ["bot poll", "bot digest --commit --new"]
     for line in bot_lines:
         assert_cli_command(line)
     secrets = {v for s in steps for v in (s.get("env") or {}).values()}

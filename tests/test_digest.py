@@ -162,9 +162,9 @@ def test_bot_token_threads_the_overflow_and_records_ts(tmp_path: Path) -> None:
     assert [p["path"] for p in slack.posts] == ["/api/chat.postMessage"] * 2
     first, second = (p["payload"] for p in slack.posts)
     assert first["channel"] == "#ai-digest" and "thread_ts" not in first
-    assert second["thread_ts"] == "1700000000.000001"
+    assert second["thread_ts"] == slack.accepted[0]["ts"]
     slack_delivery = next(d for d in outcome.deliveries if d.target == "slack")
-    assert slack_delivery.detail == {"sent": 2, "ts": "1700000000.000001"}
+    assert slack_delivery.detail == {"sent": 2, "ts": slack.accepted[0]["ts"]}
 
 
 def test_slack_500_then_next_digest_posts_exactly_once(tmp_path: Path) -> None:

@@ -22,10 +22,10 @@ from tests.servers import FeedServer, Route, rss
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 SHIPPED_SOURCES = {"hn", "arxiv", "hnrss-frontpage"}  # feeds/sources.toml; the blogs come from the OPML
-ITEMS = [{"title": "Speculative decoding for faster LLM inference", "link": "https://a.example/spec",
-          "pubDate": "Fri, 20 Nov 2026 10:00:00 GMT"},
-         {"title": "LoRA adapters for fine-tuning large language models", "link": "https://b.example/lora",
-          "pubDate": "Fri, 20 Nov 2026 11:00:00 GMT"}]
+# Undated, so the in-process commands below (on the real clock) find them in the digest window whatever
+# today's date: an undated item's time is when it was first seen.
+ITEMS = [{"title": "Speculative decoding for faster LLM inference", "link": "https://a.example/spec"},
+         {"title": "LoRA adapters for fine-tuning large language models", "link": "https://b.example/lora"}]
 
 
 def bot(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -164,7 +164,10 @@ def test_without_slack_or_a_log_a_digest_marks_nothing_and_says_why(workdir: Pat
     assert code == 2
     assert "Slack is not configured" in err and "nothing was marked digested" in err
     assert digested(workdir) == 0
-    code, _, err = bot(["digest", "--no-slack"], capsys)  # asked for: the items are done with
+    code, _, err = bot(["digest", "--no-slack"], capsys)  # no Slack and no log: it would reach no one
+    assert code == 2 and "--mark-only" in err
+    assert digested(workdir) == 0
+    code, _, err = bot(["digest", "--mark-only"], capsys)  # asked for: the items are done with
     assert code == 0, err
     assert digested(workdir) == 2
 

@@ -130,7 +130,7 @@ def test_a_paper_people_discussed_wins_a_slot_through_its_hn_thread(workdir: Pat
                 f'[[feeds]]\nname = "hn"\nkind = "rss"\nurl = "{hn_url}"\n'
                 f'[[feeds]]\nname = "arxiv"\nkind = "arxiv"\nurl = "{arxiv_url}"\nmin_interval = 0\n')
             assert CliRunner().invoke(cli, ["poll"], catch_exceptions=False).exit_code == 0
-            result = CliRunner().invoke(cli, ["digest", "--no-slack", "--no-log", "--format", "json"],
+            result = CliRunner().invoke(cli, ["digest", "--mark-only", "--format", "json"],
                                         catch_exceptions=False)
         assert result.exit_code == 0, result.output
         items = {i["arxiv_id"]: i for i in json.loads(result.stdout)["items"] if i["arxiv_id"]}

@@ -108,7 +108,7 @@ def test_bot_run_polls_posts_the_due_digest_once_refuses_a_twin_and_stops_on_sig
         env.pop("BOT_NOW")  # the daemon runs on the real clock, as APScheduler does
         # The database's last digest (an empty one, nothing polled yet) is from two weeks ago, so a
         # scheduled digest fell due while the daemon was down.
-        earlier = subprocess.run([sys.executable, "-m", "bot", "digest", "--no-slack", "--no-log"], cwd=tmp_path,
+        earlier = subprocess.run([sys.executable, "-m", "bot", "digest", "--mark-only"], cwd=tmp_path,
                                  env={**env, "BOT_NOW": (datetime.now(UTC) - timedelta(days=14)).isoformat()},
                                  capture_output=True, text=True, timeout=60)
         assert earlier.returncode == 0, earlier.stderr

@@ -45,6 +45,13 @@ def poll_table(console: Console, report: PollReport) -> None:
             console.print(f"{s.name}: skipped {reason}", highlight=False, markup=False)
         if s.skipped > len(s.skipped_items):
             console.print(f"{s.name}: ... {s.skipped - len(s.skipped_items)} more skipped", highlight=False)
+        if s.left:
+            console.print(left_note(s.name, s.left), highlight=False, markup=False)
+
+
+def left_note(name: str, left: int) -> str:
+    return (f"{name}: {plural(left, 'more result')} beyond its paging cap (max_pages) left for the next poll, "
+            "which resumes there")
 
 
 def status_tables(console: Console, data: dict[str, Any]) -> None:
@@ -63,6 +70,9 @@ def status_tables(console: Console, data: dict[str, Any]) -> None:
     console.print(table)
     print_errors(console, [(s["name"], s["error"]) for s in data["sources"] if s["error"]])
     for s in data["sources"]:
+        if s["stats"].get("left"):
+            console.print(left_note(s["name"], int(s["stats"]["left"])), highlight=False, markup=False)
+    for s in data["sources"]:
         if s.get("gone"):
             console.print(f"{s['name']}: gone (HTTP 410 on {s['gone']}); not polled until "
                           f"`bot poll --source {s['name']}` asks it again.", highlight=False, markup=False)
@@ -70,12 +80,20 @@ def status_tables(console: Console, data: dict[str, Any]) -> None:
             console.print(f"{s['name']}: moved permanently to {s['moved_to']}; polled there now.",
                           highlight=False, markup=False)
     p = data["pending"]
-    console.print(f"Pending: {plural(p['relevant'], 'relevant item')} waiting for a digest; "
+    older = (f" ({p['older_than_window']} older, outside the digest window: known, never offered)"
+             if p.get("older_than_window") else "")
+    console.print(f"Pending: {plural(p['relevant'], 'relevant item')} waiting for a digest{older}; "
                   f"{p['off_topic']} off-topic; {p['digested']} already digested.", highlight=False)
     for d in data["digests"]:
         deliveries = ", ".join(f"{x['target']}: {x['status']}" for x in d.get("deliveries", []))
         label = "empty" if not d.get("item_count") else plural(d["item_count"], "item")
         console.print(f"Digest {d['date']} ({label}): {deliveries or 'nothing to deliver'}", highlight=False)
+        summaries = (d.get("stats") or {}).get("summaries") or {}
+        if summaries.get("fell_back"):  # the LLM failed or was rejected: say so, with the (masked) reasons
+            reasons = "; ".join(f"{why} ({n})" if len(summaries["reasons"]) > 1 else why
+                                for why, n in summaries["reasons"].items())
+            console.print(f"  summaries: {summaries['fell_back']} fell back: {reasons}", highlight=False,
+                          markup=False)
         for x in d.get("deliveries", []):
             if x["status"] != "done" and x.get("error"):  # why, and when it is tried again
                 retry = f" (`bot run` retries at {x['next_retry']})" if x.get("next_retry") and \
@@ -96,6 +114,8 @@ def digest_summary(console: Console, outcome: DigestOutcome) -> None:
     for earlier in outcome.finished_earlier:
         states = ", ".join(f"{d.target}: {d.status}" for d in earlier.deliveries)
         console.print(f"Finished earlier digest {earlier.id}: {states}", highlight=False)
+    if outcome.held:  # a retry run makes no new digest; the note on stderr says so
+        return
     if not outcome.items:
         console.print(f"No new items for {outcome.date}: nothing posted, nothing appended.", highlight=False)
         return

@@ -8,6 +8,7 @@ from typing import Any
 from bot.app import App
 from bot.core.cron import next_occurrence
 from bot.core.records import LibraryStats, SourceState, TokenUsage
+from bot.digest.select import digest_window
 from bot.sources.feedlist import load_feeds
 
 
@@ -39,6 +40,7 @@ def collect_status(app: App) -> dict[str, Any]:
     last_polls = [str(s["last_poll"]) for s in sources if s["last_poll"]]
     next_poll = (datetime.fromisoformat(max(last_polls)) + timedelta(minutes=config.poll_every_minutes)
                  if last_polls else now)
+    window_start, _ = digest_window(None, None, config.timezone, now, config.digest_window_days)
     digests = [d.as_json() for d in store.digests(limit=5)] if store else []
     # Failed deliveries: `bot run` tries them again at its first poll tick after next_retry.
     retries = [d.next_retry for d in store.unfinished_deliveries() if d.next_retry] if store else []
@@ -52,7 +54,9 @@ def collect_status(app: App) -> dict[str, Any]:
             entries=0, links=0, internal_links=0, arxiv_ids=0, hn_ids=0, dois=0, title_only=0, documents=0)).as_dict(),
         "sources": sources,
         "pending": {
-            "relevant": store.count_pending() if store else 0,
+            "relevant": store.count_pending(window_start) if store else 0,
+            # Stored by a feed's first poll (its history) or left behind: known, but no digest offers them.
+            "older_than_window": store.count_pending() - store.count_pending(window_start) if store else 0,
             "off_topic": store.count_off_topic() if store else 0,
             "digested": store.count_digested() if store else 0,
         },

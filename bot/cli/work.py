@@ -55,35 +55,47 @@ def status_command(state: State, as_json: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Render exactly what would be delivered; deliver and mark nothing.")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "slack", "json"]), default=None,
               help="Output format (default: text for --dry-run, a delivery summary otherwise).")
-@click.option("--since", metavar="DATE", help="Window start (date or ISO time), by published time.")
+@click.option("--since", metavar="DATE", help="Window start (date or ISO time), by published time (default: "
+              "[bot] digest_window_days before --until or now).")
 @click.option("--until", metavar="DATE", help="Window end, exclusive.")
 @click.option("--limit", type=click.IntRange(1, 500), help="At most this many items (default [bot] digest_limit).")
 @click.option("--no-slack", is_flag=True, help="Do not post to Slack.")
 @click.option("--no-log", is_flag=True, help="Do not append to the markdown log.")
 @click.option("--commit", is_flag=True, help="Commit the log with git after appending.")
 @click.option("--resend-uncertain", is_flag=True,
-              help="Post again Slack messages whose earlier send had an unknown outcome (check Slack first).")
+              help="Post again Slack messages whose earlier send had an unknown outcome (check Slack first); "
+                   "makes no new digest unless --new.")
+@click.option("--new", "new", is_flag=True,
+              help="Also make a new digest when this run retries an earlier one (a plain run retries only).")
+@click.option("--mark-only", is_flag=True,
+              help="Mark the digest's items digested without delivering them anywhere (no Slack, no log).")
 @click.option("--json", "as_json", is_flag=True, help="Print the digest as JSON (the same as --format json).")
 @pass_state
 def digest_command(state: State, dry_run: bool, fmt: str | None, since: str | None, until: str | None,
                    limit: int | None, no_slack: bool, no_log: bool, commit: bool, resend_uncertain: bool,
-                   as_json: bool) -> None:
+                   new: bool, mark_only: bool, as_json: bool) -> None:
     """Pick the top undigested relevant items, summarize, render, post to Slack, append to the log."""
     if as_json:
         if fmt not in (None, "json"):
             raise click.UsageError(f"--json and --format {fmt} ask for two outputs; pass one of them")
         fmt = "json"
+    if mark_only and (commit or dry_run):
+        raise click.UsageError(f"--mark-only delivers nothing, so {'--commit' if commit else '--dry-run'} "
+                               "cannot go with it; pass one of them")
     from bot.digest.pipeline import DigestOptions, run
 
     app = state.app
-    opts = DigestOptions(dry_run=dry_run, since=since, until=until, limit=limit, slack=not no_slack,
-                         log=not no_log, commit=commit, resend_uncertain=resend_uncertain)
+    opts = DigestOptions(dry_run=dry_run, since=since, until=until, limit=limit, slack=not (no_slack or mark_only),
+                         log=not (no_log or mark_only), commit=commit, resend_uncertain=resend_uncertain, new=new,
+                         mark_only=mark_only)
     targets = app.delivery_targets(opts)
     with app.lock("this digest"):
         outcome = run(app.config, app.store, opts, targets, app.now(), summarizer=app.summarizer(),
                       hook=app.stop_hook(), finder=app.thread_finder())
+    for warning in outcome.warnings:  # even with -q: the digest is worse than it should be
+        err.print(f"Warning: {warning}.", highlight=False, markup=False)
     if not state.quiet:
-        for note in outcome.notes:
+        for note in [*outcome.notes, *([outcome.held] if outcome.held else [])]:
             err.print(f"Note: {note}.", highlight=False, markup=False)
     if fmt == "json":
         emit_json(outcome.as_json())
@@ -100,8 +112,13 @@ def digest_command(state: State, dry_run: bool, fmt: str | None, since: str | No
     failed = [d for d in [*outcome.deliveries, *(x for e in outcome.finished_earlier for x in e.deliveries)]
               if d.status in ("failed", "uncertain")]
     if failed:
-        raise BotError("; ".join(f"{d.target} delivery {d.status}: {d.error}" for d in failed)
-                       + ". Run `bot digest` again to retry what failed.")
+        # Point only at what helps: a rerun mends a failure that may pass (Slack down, a 429), not one that
+        # will fail the same way (Slack rejected the message) or a send that may have arrived.
+        retry = [d for d in failed if d.status == "failed" and (d.digest_id, d.target) not in outcome.unretryable]
+        hint = (" Run `bot digest` again to retry what failed." if retry else
+                " Check Slack, then `bot digest --resend-uncertain` if it is missing."
+                if any(d.status == "uncertain" for d in failed) else "")
+        raise BotError("; ".join(f"{d.target} delivery {d.status}: {d.error}" for d in failed) + "." + hint)
 
 
 @cli.command("run")

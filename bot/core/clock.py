@@ -4,7 +4,8 @@ Everything that needs the time gets a `Clock` (a function returning an aware UTC
 composition root, as reader's `_now()` is the one source of time there; tests pass a fixed one.
 
 `BOT_NOW` is a test-only hook, like `BOT_KILL_AT`: tests that start the CLI as a process set it to an
-ISO time (`2026-11-23T10:00:00+00:00`) so the process runs at that moment, whatever today is.
+ISO time (`2026-11-23T10:00:00+00:00`) so the process runs at that moment, whatever today is. It acts
+only with the test opt-in (bot.core.test_hooks).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from bot.core.errors import ConfigError
+from bot.core.test_hooks import hook_value
 
 Clock = Callable[[], datetime]
 
@@ -30,8 +32,8 @@ def fixed_clock(moment: datetime) -> Clock:
 
 
 def clock_from_environment(env: Mapping[str, str] | None = None) -> Clock:
-    """The system clock, unless the test-only `BOT_NOW` names a moment."""
-    value = (os.environ if env is None else env).get("BOT_NOW", "").strip()
+    """The system clock, unless the test-only `BOT_NOW` names a moment (and tests opted in)."""
+    value = hook_value("BOT_NOW", os.environ if env is None else env)
     if not value:
         return system_clock
     try:

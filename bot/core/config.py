@@ -83,6 +83,7 @@ class Config:
     articles_enabled: bool = True  # read the page an item links to when it has no text of its own
     articles_deadline: float = 30.0  # seconds for all of one digest's page fetches together
     articles_max_pages: int = 30  # pages fetched for one digest at most
+    digest_window_days: int = 14  # a digest offers items published (else first seen) this many days back
 
     @property
     def tz(self) -> ZoneInfo:
@@ -91,7 +92,7 @@ class Config:
 
 _KNOWN = {
     "bot": {"db", "log", "timezone", "digest_limit", "topics", "feeds_dir", "relevance_threshold", "user_agent",
-            "arxiv_api"},
+            "arxiv_api", "digest_window_days"},
     "library": {"paths"},
     "schedule": {"poll_every_minutes", "digest_cron", "commit_log"},
     "slack": {"channel", "api_url", "timeout"},
@@ -121,19 +122,50 @@ def choose_config_file(explicit: str | None, env: Mapping[str, str], cwd: Path) 
     return None
 
 
+# Settings that say where a secret is sent. A `.env` in a working folder that is not the config's own
+# may be anyone's (a cloned repository, a download folder): it must not send the environment's token
+# elsewhere, so it may name no endpoint (SPEC sections 4 and 11).
+ENDPOINT_VARIABLES = ("SLACK_API_URL", "OPENAI_BASE_URL")
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """The values of one `.env` file; a file that is not UTF-8 text is a configuration error naming the
+    file and the line, not a crash of every command."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"Cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path} is not UTF-8 text (line {line}); save it as UTF-8") from None
+    import io
+
+    from dotenv import dotenv_values  # here: most folders have no .env, and every command reads config
+
+    return {k: v for k, v in dotenv_values(stream=io.StringIO(text)).items() if v is not None}
+
+
 def environment(cwd: Path, base: Mapping[str, str] | None = None, config_folder: Path | None = None) -> dict[str, str]:
     """The process environment over the values of the `.env` beside the config file, over those of
-    `./.env`: the real environment wins, then the file that belongs to the config."""
+    `./.env`: the real environment wins, then the file that belongs to the config. With a config file
+    in another folder, `./.env` names no endpoint (ENDPOINT_VARIABLES): ignored, with a warning."""
     env: dict[str, str] = {}
     folders = [cwd] + ([config_folder] if config_folder is not None else [])
     seen: set[Path] = set()
+    own = config_folder.resolve() if config_folder is not None else None
     for folder in folders:
         dotenv = folder / ".env"
         if dotenv.is_file() and dotenv.resolve() not in seen:
-            from dotenv import dotenv_values  # here: most folders have no .env, and every command reads config
-
             seen.add(dotenv.resolve())
-            env.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
+            values = read_dotenv(dotenv)
+            if own is not None and folder.resolve() != own:
+                for name in [k for k in ENDPOINT_VARIABLES if k in values]:
+                    del values[name]
+                    log.warning("%s sets %s, which is ignored: endpoints come only from the environment, the "
+                                "config file or the .env beside it (%s)", dotenv, name, own / ".env")
+            env.update(values)
     env.update(os.environ if base is None else base)
     return env
 
@@ -291,6 +323,10 @@ def _build(data: dict[str, Any], root: Path, file: Path | None, env: Mapping[str
     digest_limit = _get(data, "bot", "digest_limit", 20, int)
     if digest_limit < 1:
         raise ConfigError("[bot] digest_limit must be at least 1")
+    window_days = _get(data, "bot", "digest_window_days", 14, int)
+    if window_days < 1:
+        raise ConfigError(f"[bot] digest_window_days must be at least 1 (day), not {window_days}; remove it to "
+                          "use the default (14)")
     poll_every = _get(data, "schedule", "poll_every_minutes", 360, int)
     if poll_every < 1:
         raise ConfigError("[schedule] poll_every_minutes must be at least 1")
@@ -364,4 +400,5 @@ def _build(data: dict[str, Any], root: Path, file: Path | None, env: Mapping[str
         articles_enabled=_get(data, "articles", "enabled", True, bool),
         articles_deadline=articles_deadline,
         articles_max_pages=articles_max_pages,
+        digest_window_days=window_days,
     )

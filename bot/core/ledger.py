@@ -30,6 +30,8 @@ class DigestOptions:
     log: bool = True
     commit: bool = False
     resend_uncertain: bool = False
+    new: bool = False  # make a new digest even when this run retried an earlier one (the scheduler does)
+    mark_only: bool = False  # record the digest and mark its items digested with no delivery at all
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 
 from bot.core.identity import Identity, clean_url, parse_link, title_identity, url_identities, with_scheme
 from bot.core.records import Discussion, FeedItem
+from bot.core.redact import without_userinfo
+from bot.core.shorten import head
 
 MAX_TITLE = 300
 MAX_SUMMARY = 4000
@@ -32,44 +34,101 @@ def plain_text(text: str, limit: int = MAX_SUMMARY) -> str:
     text = html.unescape(text)
     text = _INVISIBLE_RE.sub("", text)
     if not text.isascii():
-        text = "".join(ch for ch in text if ch.isspace() or unicodedata.category(ch) not in _INVISIBLE)
+        text = "".join(ch for n, ch in enumerate(text)
+                       if ch.isspace() or unicodedata.category(ch) not in _INVISIBLE or _joins_emoji(text, n))
     text = " ".join(text.split())
     if len(text) > limit:
-        text = text[: limit - 1].rstrip() + "…"
+        text = head(text, limit - 1).rstrip() + "…"
     return text
 
 
+def _joins_emoji(text: str, n: int) -> bool:
+    """A zero-width joiner or variation selector that is part of an emoji sequence (👩‍💻, ❤️): kept, or
+    the emoji falls apart into others. Anywhere else it is an invisible character, and dropped."""
+    ch = text[n]
+    if ch == "\ufe0f":
+        return n > 0 and unicodedata.category(text[n - 1]) == "So"
+    if ch != "\u200d" or not 0 < n < len(text) - 1:
+        return False
+    before, after = text[n - 1], text[n + 1]
+    return (unicodedata.category(before) == "So" or before == "\ufe0f" or "\U0001f3fb" <= before <= "\U0001f3ff") \
+        and unicodedata.category(after) == "So"
+
+
 class InvalidItem(ValueError):
-    """This one item cannot be stored (its link cannot be parsed); the rest of its feed can."""
+    """This one item cannot be stored (its link cannot be parsed, a number is out of range, a field has
+    the wrong type); the rest of its feed can."""
+
+
+# The store keeps counts and thread ids as SQLite integers (signed 64-bit): a source's number beyond
+# that would fail the whole poll's insert, so the item carrying it is refused here, alone.
+MAX_STORED_INT = 2**63 - 1
+
+
+def _count(name: str, value: object) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_STORED_INT:
+        raise InvalidItem(f"its {name} {str(value)[:40]!r} is not a count from 0 to 2^63-1")
+    return value
+
+
+def _checked_discussion(discussion: Discussion | None) -> Discussion | None:
+    if discussion is not None and discussion.site == "hn":
+        try:
+            number = int(discussion.id)
+        except ValueError:
+            number = -1
+        if not 0 < number <= MAX_STORED_INT:
+            raise InvalidItem(f"its HN item id {discussion.id[:40]!r} is not a number from 1 to 2^63-1")
+    return discussion
 
 
 def iso_time(value: str | datetime | None) -> str | None:
+    """A time as the store writes it; None for one that cannot be read. Raises InvalidItem for a value
+    that is not a time at all (a number, an object): a source that sends that is not to be trusted
+    with the rest of the item either."""
     if value is None:
         return None
     if isinstance(value, datetime):
         dt = value
-    else:
+    elif isinstance(value, str):
         try:
             dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return None
+    else:
+        raise InvalidItem(f"its published time {str(value)[:40]!r} is not a date and time")
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).isoformat(timespec="seconds")
+    try:
+        return dt.astimezone(UTC).isoformat(timespec="seconds")
+    except OverflowError:  # year 1 or 9999 moved across the date line
+        return None
 
 
-def make_item(*, source: str, title: str, url: str | None, published: str | None, summary: str = "",
-              discussion: Discussion | None = None, points: int | None = None, comments: int | None = None,
+def make_item(*, source: str, title: object, url: object, published: object, summary: str = "",
+              discussion: Discussion | None = None, points: object = None, comments: object = None,
               arxiv_id: str | None = None, doi: str | None = None, categories: tuple[str, ...] = (),
               version: int = 1) -> FeedItem | None:
     """None when there is nothing to show: no title and no link. Raises InvalidItem for a link that
     looks like a web link but cannot be parsed (`http://[oops/llm`): the caller skips and counts it.
-    An item with a discussion and no link of its own (Ask HN) links its thread."""
+    An item with a discussion and no link of its own (Ask HN) links its thread. Every field from a
+    source is checked here (InvalidItem: this item alone is skipped and counted, with the reason): a
+    title that is not text, a count or thread id the store cannot hold, a time that is no time."""
+    if not isinstance(title, str):
+        raise InvalidItem(f"its title is {type(title).__name__}, not text")
+    if url is not None and not isinstance(url, str):
+        raise InvalidItem(f"its link is {type(url).__name__}, not text")
+    points, comments = _count("points", points), _count("comments", comments)
+    discussion = _checked_discussion(discussion)
+    published = iso_time(published)  # type: ignore[arg-type]  # anything else raises InvalidItem
     clean_title = plain_text(title, MAX_TITLE)
     link = None
     if url:
         absolute = with_scheme(url.strip())
-        link = clean_url(absolute) if absolute else None  # javascript:, data:, relative: dropped
+        # javascript:, data:, relative: dropped. A user:password@ is never stored or shown.
+        link = without_userinfo(clean_url(absolute)) if absolute else None
         if link is not None and parse_link(link) is None:
             raise InvalidItem(f"its link {url.strip()[:200]!r} is not a valid URL")
     thread = discussion.url if discussion else None
@@ -92,7 +151,7 @@ def make_item(*, source: str, title: str, url: str | None, published: str | None
         source=source,
         title=clean_title or (link or thread or ""),
         url=link or thread,
-        published=iso_time(published),
+        published=published,
         summary=plain_text(summary),
         discussion=discussion,
         arxiv_id=found_arxiv,

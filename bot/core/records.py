@@ -332,6 +332,7 @@ class CachedSummary:
     completion_tokens: int
     reason: str | None
     created: str | None
+    endpoint: str | None = None  # a failure's: the fingerprint of the endpoint and key it came from
 
 
 @dataclass(frozen=True)

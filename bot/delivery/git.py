@@ -50,7 +50,13 @@ def git_commit(path: Path, message: str) -> str:
             return ""  # already committed (a re-run after a crash between commit and bookkeeping)
         done = git("commit", "-m", message, "--", name)
         if done.returncode != 0:
-            raise DeliveryError(f"git commit failed: {(done.stderr or done.stdout).strip()}", "commit")
+            said = (done.stderr or done.stdout).strip()
+            if "user.email" in said or "user.name" in said or "identity unknown" in said.lower():
+                # git's own answer is ten lines of advice: one sentence says it
+                raise DeliveryError("git commit failed: git does not know who you are; set it with "
+                                    "`git config user.name \"Your Name\"` and `git config user.email you@example.com` "
+                                    f"in {path.parent}", "commit", retryable=False)
+            raise DeliveryError(f"git commit failed: {said}", "commit")
         return git("rev-parse", "HEAD").stdout.strip()
     except FileNotFoundError as exc:
         raise DeliveryError("git is not installed, so --commit cannot commit the log", "commit",

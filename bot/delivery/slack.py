@@ -10,6 +10,7 @@ unknown is settled by looking for its mark in the channel, where the client can 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any, Protocol
@@ -36,8 +37,9 @@ class SlackPoster(Protocol):
         the message (install, digest and part) so a later run can look for it. `on_send` is called
         when everything that can fail before the request goes out has passed."""
 
-    def find(self, mark: str, thread_ts: str | None = None) -> bool | None:
-        """Whether a message with this mark is in the channel: True, False, or None when we cannot tell."""
+    def find(self, mark: str, thread_ts: str | None = None, oldest: str | None = None) -> bool | None:
+        """Whether a message with this mark is in the channel (posted at `oldest`, a Slack ts, or later):
+        True, False, or None when we cannot tell."""
 
 
 def mark(install_id: str, digest_id: int, part: int) -> str:
@@ -53,16 +55,23 @@ def wanted(_config: Config, options: DigestOptions) -> bool:
     return options.slack
 
 
-def deliver(poster: SlackPoster, send: Send) -> Detail:
+# Slack stamps a message with its own wall clock, so the send's time is taken from the wall clock too
+# (the application's injected clock may be frozen by a test), less a margin for the two clocks' skew.
+SKEW_MARGIN_SECONDS = 600.0
+
+
+def deliver(poster: SlackPoster, send: Send, wall_clock: Callable[[], float] = time.time) -> Detail:
     """Posts the messages not yet sent; the first one's ts (bot token) threads the rest."""
     messages: list[dict[str, Any]] = send.body or []
     detail = dict(send.detail)
     detail.pop("mark", None)
+    detail.pop("oldest", None)
     for n in range(int(detail.get("sent", 0)), len(messages)):
         this = mark(send.install_id, send.digest_id, n)
 
         def going_out(this: str = this) -> None:  # from here on, Slack may get it: record what to look for
-            send.record("sending", {**detail, "mark": this})
+            oldest = f"{max(0.0, wall_clock() - SKEW_MARGIN_SECONDS):.6f}"  # where to start looking, as a Slack ts
+            send.record("sending", {**detail, "mark": this, "oldest": oldest})
 
         ts = poster.post(messages[n], thread_ts=detail.get("ts") if n > 0 else None, mark=this, on_send=going_out)
         detail["sent"] = n + 1
@@ -79,12 +88,13 @@ def settle(poster: SlackPoster, send: Send) -> tuple[Settled, Detail]:
     detail = dict(send.detail)
     part = int(detail.get("sent", 0))
     this = detail.get("mark")
-    found = poster.find(this, detail.get("ts") if part > 0 else None) if this else None
+    found = poster.find(this, detail.get("ts") if part > 0 else None, detail.get("oldest")) if this else None
     if found is None:
         return "unknown", detail
     if found:  # it did arrive: count it as sent, and go on with the rest
         detail["sent"] = part + 1
         detail.pop("mark", None)
+        detail.pop("oldest", None)
         return "sent", detail
     return "missing", detail
 

@@ -32,6 +32,8 @@ from bot.core.errors import DeliveryError
 from bot.delivery.slack import MARK_EVENT, OnSend
 
 MAX_RETRY_AFTER = 30.0
+HISTORY_PAGE = 200  # messages per conversations.history page (Slack's recommended most)
+MAX_HISTORY_PAGES = 500  # 100k messages since the send: beyond that, "cannot tell" rather than read on
 
 
 class CappedRateLimitRetry(RetryHandler):
@@ -106,7 +108,7 @@ class WebhookPoster:
                                 retryable=response.status_code >= 500)
         return None
 
-    def find(self, mark: str, thread_ts: str | None = None) -> bool | None:
+    def find(self, mark: str, thread_ts: str | None = None, oldest: str | None = None) -> bool | None:
         return None  # a webhook can post but not read the channel
 
 
@@ -155,20 +157,29 @@ class BotTokenPoster:
             self.channel_id = str(response["channel"])
         return str(ts) if ts else None
 
-    def find(self, mark: str, thread_ts: str | None = None) -> bool | None:
-        """Reads the channel's recent history (or the thread) for a message carrying this mark in its
-        metadata. Needs the channels:history scope; without it, or on any error, we cannot tell."""
+    def find(self, mark: str, thread_ts: str | None = None, oldest: str | None = None) -> bool | None:
+        """Reads the channel's history (or the thread) from `oldest` (a Slack ts: the send's time, less a
+        margin) onwards, every page of it however busy the channel is, for a message carrying this mark
+        in its metadata. Needs the channels:history scope; without it, or on any error, we cannot tell."""
         channel = getattr(self, "channel_id", None) or self.channel
+        cursor: str | None = None
         try:
-            if thread_ts:
-                response = self._client.conversations_replies(channel=channel, ts=thread_ts, limit=200,
-                                                              include_all_metadata=True)
-            else:
-                response = self._client.conversations_history(channel=channel, limit=200, include_all_metadata=True)
+            for _page in range(MAX_HISTORY_PAGES):
+                args: dict[str, Any] = {"channel": channel, "limit": HISTORY_PAGE, "include_all_metadata": True,
+                                        "cursor": cursor}
+                if oldest:
+                    args["oldest"] = oldest
+                if thread_ts:
+                    response = self._client.conversations_replies(ts=thread_ts, **args)
+                else:
+                    response = self._client.conversations_history(**args)
+                for message in response.get("messages") or []:
+                    payload = (message.get("metadata") or {}).get("event_payload") or {}
+                    if payload.get("mark") == mark:
+                        return True
+                cursor = ((response.get("response_metadata") or {}).get("next_cursor") or None)
+                if not cursor:
+                    return False
         except (SlackApiError, OSError, URLError):
             return None
-        for message in response.get("messages") or []:
-            payload = (message.get("metadata") or {}).get("event_payload") or {}
-            if payload.get("mark") == mark:
-                return True
-        return False
+        return None  # more history than we read: cannot tell

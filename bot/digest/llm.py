@@ -4,10 +4,13 @@ openai (which brings its own HTTP stack: no client is shared with the feed fetch
 Feed content is untrusted: it goes to the model as delimited data, with no tools; the answer is
 length-capped and validated (plain text, no links or bare domains, no mentions, no markup, not empty,
 not cut off).
-Any failure falls back to the extractive summary and the digest is still delivered. Answers, good or
-rejected, are cached per (item, model, prompt version), so nothing is requested twice; failures are
-cached for FAILURE_RETRY_AFTER, so a dry run and the real run after it do not both wait on a broken
-endpoint.
+Any failure falls back to the extractive summary and the digest is still delivered, but not silently:
+`report()` says how many fell back and why (masked: never the key), which the digest prints as a
+warning and records for `bot status`. Answers, good or rejected, are cached per (item, model, prompt
+version), so nothing is requested twice; failures are cached for FAILURE_RETRY_AFTER, so a dry run and
+the real run after it do not both wait on a broken endpoint, and only for the endpoint and key they
+came from (a fingerprint of the base URL and a hash of the key), so a fixed key is tried at once.
+An item with no text gets no request (`worth_asking`): the model could only make one up.
 
 Time is bounded twice over, whatever the server does: each request has an overall deadline (a server
 that drips one byte every few seconds never trips a per-read timeout), and all of a digest's requests
@@ -18,21 +21,24 @@ up the digest, the work lock or the process's exit.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import queue
 import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 
-from openai import OpenAI
+from openai import APIConnectionError, APIStatusError, APITimeoutError, OpenAI
 
 from bot.core.records import StoredItem, SummaryStatus
 from bot.core.redact import redact
 from bot.digest.nolinks import has_domain
-from bot.digest.summarize import extractive_summary, sanitize_summary
+from bot.digest.summarize import SummaryReport, extractive_summary, sanitize_summary
 from bot.store.database import Store
 
 log = logging.getLogger(__name__)
@@ -62,6 +68,40 @@ class Answer:
     reason: str | None = None
 
 
+def worth_asking(row: StoredItem) -> bool:
+    """Whether the model gets this item at all: only with text to summarize. From a title alone it could
+    only invent; such an item keeps its extractive summary (none). The one place this rule lives."""
+    return bool((row.summary or "").strip())
+
+
+def endpoint_fingerprint(base_url: str | None, api_key: str) -> str:
+    """Names the endpoint and key a failure came from without the key: a hash of the URL and of a hash
+    of the key."""
+    key_hash = hashlib.sha256(api_key.encode()).hexdigest()
+    return hashlib.sha256(f"{base_url or 'openai'}\n{key_hash}".encode()).hexdigest()[:16]
+
+
+def short_reason(reason: str | None) -> str:
+    """The part of a stored reason a person groups by: "401 Unauthorized", "timed out", "rejected: ..."."""
+    return (reason or "unknown").split(" (", 1)[0]
+
+
+def failure_reason(exc: Exception) -> str:
+    """A short name for a failed request (its HTTP status, a timeout, no connection), then the detail."""
+    if isinstance(exc, APIStatusError):
+        try:
+            label = f"{exc.status_code} {HTTPStatus(exc.status_code).phrase}"
+        except ValueError:
+            label = f"HTTP {exc.status_code}"
+    elif isinstance(exc, APITimeoutError):
+        label = "timed out"
+    elif isinstance(exc, APIConnectionError):
+        label = "could not connect"
+    else:
+        label = type(exc).__name__
+    return f"{label} ({type(exc).__name__}: {exc})"
+
+
 def identity_key(row: StoredItem) -> str:
     """A stable name for an item across databases: arXiv id, HN id, link, or title."""
     if row.arxiv_id:
@@ -75,8 +115,8 @@ def build_messages(row: StoredItem) -> list[dict[str, str]]:
     def data(text: str) -> str:  # the delimiters cannot be closed from inside
         return re.sub(r"</?\s*item\s*>", " ", text or "", flags=re.IGNORECASE)
 
-    body = data(row.summary or "")[:MAX_INPUT_CHARS]
-    user = f"<item>\nTitle: {data(row.title or '')[:300]}\nText: {body or '(no text)'}\n</item>"
+    body = data(row.summary or "")[:MAX_INPUT_CHARS]  # never empty: worth_asking
+    user = f"<item>\nTitle: {data(row.title or '')[:300]}\nText: {body}\n</item>"
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
 
@@ -112,6 +152,12 @@ class LLMSummarizer:
         self._api_key = api_key or "not-needed-for-local-servers"
         self._base_url = base_url
         self._timeout = min(timeout, request_seconds)
+        self.endpoint = endpoint_fingerprint(base_url, self._api_key)
+        self._report = SummaryReport()
+
+    def report(self) -> SummaryReport:
+        """The last `summaries` call's outcome."""
+        return self._report
 
     def _client(self) -> OpenAI:
         # max_retries=0: a failure falls back at once instead of stalling the digest. One client per
@@ -120,33 +166,40 @@ class LLMSummarizer:
 
     def summaries(self, rows: Sequence[StoredItem]) -> dict[int, str | None]:
         result = {row.id: extractive_summary(row.summary) for row in rows}
-        # An item with no text gets no model call: from a title alone the model can only invent.
-        wanted = [r for r in rows if (r.summary or "").strip()][: self.max_items]
+        wanted = [row for row in list(rows)[: self.max_items] if worth_asking(row)]
         cached = self.store.cached_summaries([identity_key(r) for r in wanted], self.model, PROMPT_VERSION)
         now = self.store.clock()
         todo = []
+        written = 0
+        fell_back: Counter[str] = Counter()
         for row in wanted:
             hit = cached.get(identity_key(row))
-            if hit is None or (hit.status == "error" and _failed_long_ago(hit.created, now)):
+            if hit is None or (hit.status == "error" and (hit.endpoint != self.endpoint
+                                                         or _failed_long_ago(hit.created, now))):
                 todo.append(row)
             elif hit.status == "ok":
                 result[row.id] = hit.text
-            elif hit.status == "error":
-                log.info("summary of item %s: failed at %s (%s); not asked again before %s minutes have passed",
-                         row.id, hit.created, hit.reason,
-                         int(FAILURE_RETRY_AFTER.total_seconds() // 60))
+                written += 1
+            else:
+                fell_back[short_reason(hit.reason) if hit.status == "error" else "answer rejected"] += 1
+                if hit.status == "error":
+                    log.info("summary of item %s: failed at %s (%s); not asked again before %s minutes have "
+                             "passed", row.id, hit.created, hit.reason, int(FAILURE_RETRY_AFTER.total_seconds() // 60))
         if todo:
             answers = self._ask_all(todo)
             for row in todo:
                 answer = answers[row.id]
                 self.store.cache_summary(identity_key(row), self.model, PROMPT_VERSION, answer.status,
                                          answer.text, answer.prompt_tokens, answer.completion_tokens,
-                                         answer.reason)
+                                         answer.reason, endpoint=self.endpoint if answer.status == "error" else None)
                 if answer.status == "ok":
                     result[row.id] = answer.text
+                    written += 1
                 else:
+                    fell_back[short_reason(answer.reason) if answer.status == "error" else "answer rejected"] += 1
                     log.info("summary of item %s: %s (%s); using the extractive one", row.id, answer.status,
                              answer.reason)
+        self._report = SummaryReport(written, sum(fell_back.values()), dict(fell_back))
         return result
 
     def _ask_all(self, rows: Sequence[StoredItem]) -> dict[int, Answer]:
@@ -197,7 +250,7 @@ class LLMSummarizer:
             )
         except Exception as exc:  # timeouts, HTTP errors, malformed answers, a closed client: all fall back
             # A server may quote the key back in its error; the reason is logged and stored.
-            return Answer("error", None, reason=redact(f"{type(exc).__name__}: {exc}", [self._api_key])[:300])
+            return Answer("error", None, reason=redact(failure_reason(exc), [self._api_key])[:300])
         try:
             choice = response.choices[0]
             usage = response.usage

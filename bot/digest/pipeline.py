@@ -35,8 +35,8 @@ from bot.core.ledger import UNFINISHED, UNSETTLED, Delivery, DeliveryStatus, Det
 from bot.core.records import StoredItem
 from bot.core.targets import DeliveryTarget, Send
 from bot.digest.render import DigestItem
-from bot.digest.select import select, top_papers, window
-from bot.digest.summarize import extractive_summary
+from bot.digest.select import digest_window, select, top_papers
+from bot.digest.summarize import SummaryReport, extractive_summary
 from bot.library.api import import_documents
 from bot.sources.hn_threads import ThreadFinder
 from bot.store.database import Store
@@ -51,12 +51,18 @@ MAX_RETRY = timedelta(hours=6)  # doubling after each failure up to this
 class Summarizer(Protocol):
     def summaries(self, items: Sequence[StoredItem]) -> dict[int, str | None]: ...
 
+    def report(self) -> SummaryReport | None:
+        """What the last `summaries` came to (None: no model was asked)."""
+
 
 class ExtractiveSummarizer:
     """The default, and the fallback of every LLM failure: the first sentence of the text we have."""
 
     def summaries(self, items: Sequence[StoredItem]) -> dict[int, str | None]:
         return {item.id: extractive_summary(item.summary) for item in items}
+
+    def report(self) -> SummaryReport | None:
+        return None
 
 
 __all__ = ["DigestOptions", "DigestOutcome", "ExtractiveSummarizer", "Summarizer", "build", "run"]
@@ -75,11 +81,17 @@ class DigestOutcome:
     finished_earlier: list[Digest] = field(default_factory=list)  # earlier digests this run finished
     repeat_ids: list[int] = field(default_factory=list)  # covered by an item shown; never shown themselves
     notes: list[str] = field(default_factory=list)  # what a person should know, such as a target left out
+    warnings: list[str] = field(default_factory=list)  # what went wrong but did not stop it (LLM fallbacks)
+    held: str | None = None  # why no new digest was made (this run retried an earlier one), else None
+    # (digest id, target) of the deliveries that failed this run in a way sending again cannot mend (Slack
+    # rejected the message, no log is set up): a person must change something first.
+    unretryable: set[tuple[int, str]] = field(default_factory=set)
 
     def as_json(self) -> dict[str, Any]:
         return {"date": self.date, "since": self.since, "until": self.until,
                 "items": [i.as_json() for i in self.items], "stats": self.stats, "digest_id": self.digest_id,
-                "deliveries": [d.as_json() for d in self.deliveries]}
+                "deliveries": [d.as_json() for d in self.deliveries],
+                "finished_earlier": [d.as_json() for d in self.finished_earlier], "held": self.held}
 
 
 def to_item(row: StoredItem, summary: str | None) -> DigestItem:
@@ -92,26 +104,34 @@ def to_item(row: StoredItem, summary: str | None) -> DigestItem:
 
 def build(config: Config, store: Store, now: datetime, opts: DigestOptions,
           summarizer: Summarizer | None = None, reader: ArticleReader | None = None) -> DigestOutcome:
-    since, until = window(opts.since, opts.until, config.timezone)
+    since, until = digest_window(opts.since, opts.until, config.timezone, now, config.digest_window_days)
     limit = opts.limit or config.digest_limit
     repeats: list[int] = []
     rows, candidates = select(store, since, until, limit, repeats)
     # The linked pages' text (bot.articles, issue 28): an item with no text of its own is summarized
     # from the page it links to; each item says where its text came from (text_source, text_chars).
     rows, texts = linked_texts(config, store, rows, now, reader)
-    summaries = (summarizer or ExtractiveSummarizer()).summaries(rows)
+    summarizer = summarizer or ExtractiveSummarizer()
+    summaries = summarizer.summaries(rows)
+    report = summarizer.report()
     items = with_text_sources([to_item(r, summaries.get(r.id)) for r in rows], texts)
     day = now.astimezone(config.tz).date()
     failed = [s.name for s in store.source_states() if s.result == "error"]
-    stats = {"candidates": candidates, "shown": len(items),
-             "off_topic": store.count_off_topic(undigested=True),
-             "failed_sources": failed}
+    stats: dict[str, Any] = {"candidates": candidates, "shown": len(items),
+                             "off_topic": store.count_off_topic(undigested=True, since=since, until=until),
+                             "failed_sources": failed}
+    warnings = []
+    if report is not None:  # recorded with the digest: `bot status` shows a fallback (bot.cli.status)
+        stats["summaries"] = report.as_json()
+        trouble = report.trouble()
+        if trouble:
+            warnings.append(f"LLM summaries: {trouble}")
     footer = render.footer_text(stats)
     bodies = {
         "text": render.render_text(day, items, footer, since, until),
         "footer": footer,
     }
-    return DigestOutcome(day.isoformat(), since, until, items, stats, bodies, repeat_ids=repeats)
+    return DigestOutcome(day.isoformat(), since, until, items, stats, bodies, repeat_ids=repeats, warnings=warnings)
 
 
 def target_bodies(targets: Iterable[DeliveryTarget], day: date, items: Sequence[DigestItem],
@@ -151,9 +171,18 @@ def run(config: Config, store: Store, opts: DigestOptions, targets: Sequence[Del
     """One `bot digest`: finish what earlier runs left, then select, render, record and deliver to
     `targets` (bot.app builds them from the configuration; tests pass their own)."""
     hook = hook or (lambda _step: None)
-    earlier = [] if opts.dry_run else finish_unfinished(config, store, targets, hook, opts.resend_uncertain, now=now)
+    if not opts.dry_run:
+        refuse_nowhere(config, opts, targets)
+    unretryable: set[tuple[int, str]] = set()
+    earlier = [] if opts.dry_run else finish_unfinished(config, store, targets, hook, opts.resend_uncertain, now=now,
+                                                        unretryable=unretryable)
+    held = None if opts.dry_run or opts.new else held_back(earlier, opts)
+    if held is not None:  # this run was a retry: one command, one thing
+        day = now.astimezone(config.tz).date().isoformat()
+        return DigestOutcome(day, None, None, [], {}, {"text": "", "footer": ""}, finished_earlier=earlier,
+                             held=held, unretryable=unretryable)
     if finder is not None:  # give the chosen items their HN discussions before rendering
-        since, until = window(opts.since, opts.until, config.timezone)
+        since, until = digest_window(opts.since, opts.until, config.timezone, now, config.digest_window_days)
         rows, _ = select(store, since, until, opts.limit or config.digest_limit)
         # Then the best papers left out: a paper people discussed is an HN thread, kept far more often
         # than a paper alone (bot.relevance.keep), so its discussion may win it a slot. Bounded by max_lookups.
@@ -162,12 +191,13 @@ def run(config: Config, store: Store, opts: DigestOptions, targets: Sequence[Del
         finder.attach(store, [*rows, *papers], now)
     outcome = build(config, store, now, opts, summarizer, reader)
     outcome.finished_earlier = earlier
+    outcome.unretryable = unretryable
     outcome.bodies.update(target_bodies(targets, date.fromisoformat(outcome.date), outcome.items,
                                         outcome.bodies["footer"]))
     if opts.dry_run:
         return outcome
-    going = chosen_targets(config, opts, targets) if outcome.items else []
-    for missing in not_set_up(config, opts, targets) if outcome.items else []:
+    going = chosen_targets(config, opts, targets) if outcome.items and not opts.mark_only else []
+    for missing in not_set_up(config, opts, targets) if outcome.items and not opts.mark_only else []:
         if not going:  # marking the items digested would lose them: they would reach no one
             raise ConfigError(f"{missing.unconfigured}, and there is no log to append to, so this digest would "
                               f"reach no one; nothing was marked digested. Set up {missing.label}, set [bot] log, "
@@ -181,14 +211,35 @@ def run(config: Config, store: Store, opts: DigestOptions, targets: Sequence[Del
     hook("recorded")
     if not outcome.items:
         log.info("digest %s: no new items; nothing posted or appended", outcome.date)
-    deliver(config, store, outcome.digest_id, targets, hook, now=now)
+    deliver(config, store, outcome.digest_id, targets, hook, now=now, unretryable=unretryable)
     outcome.deliveries = store.deliveries(outcome.digest_id)
     return outcome
 
 
+def refuse_nowhere(config: Config, opts: DigestOptions, targets: Sequence[DeliveryTarget]) -> None:
+    """A digest with no target (--no-slack --no-log) would mark its items digested while nobody sees
+    them: that takes --mark-only, said on purpose."""
+    if opts.mark_only:
+        return
+    if not chosen_targets(config, opts, targets) and not not_set_up(config, opts, targets):
+        raise ConfigError("This digest would go nowhere (no Slack, no log), so nothing was done; pass --mark-only "
+                          "to mark its items digested without delivering them, or leave out --no-slack or --no-log")
+
+
+def held_back(earlier: Sequence[Digest], opts: DigestOptions) -> str | None:
+    """Why this run makes no new digest, or None. A run that retried an earlier digest (or was asked to
+    resend an uncertain send) did its one thing: the new digest is for the next plain run, or for --new
+    now. (A send left uncertain holds nothing back: it is not retried, `bot status` shows it.)"""
+    if earlier or opts.resend_uncertain:
+        what = ", ".join(str(d.id) for d in earlier)
+        done = f"retried earlier digest {what}" if earlier else "found no uncertain send to resend"
+        return f"this run {done} and made no new digest; run `bot digest` again (or pass --new) for a new one"
+    return None
+
+
 def finish_unfinished(config: Config, store: Store, targets: Sequence[DeliveryTarget], hook: Hook,
                       resend_uncertain: bool = False, now: datetime | None = None,
-                      due_only: bool = False) -> list[Digest]:
+                      due_only: bool = False, unretryable: set[tuple[int, str]] | None = None) -> list[Digest]:
     """Settles and retries what earlier runs left undone; returns those digests as they are now.
     `due_only` (the daemon's poll tick): only the deliveries whose next_retry has come."""
     now = now or store.clock()
@@ -203,7 +254,7 @@ def finish_unfinished(config: Config, store: Store, targets: Sequence[DeliveryTa
     done = []
     unfinished = [d for d in store.unfinished_deliveries() if not due_only or _due(d, now)]
     for digest_id in sorted({d.digest_id for d in unfinished}):
-        deliver(config, store, digest_id, targets, hook, now=now, due_only=due_only)
+        deliver(config, store, digest_id, targets, hook, now=now, due_only=due_only, unretryable=unretryable)
         finished = store.digest(digest_id)
         if finished is not None:
             done.append(finished)
@@ -280,7 +331,10 @@ def _unknown(ledger: str) -> DeliveryError:
 
 
 def deliver(config: Config, store: Store, digest_id: int, targets: Sequence[DeliveryTarget], hook: Hook,
-            now: datetime | None = None, due_only: bool = False) -> None:
+            now: datetime | None = None, due_only: bool = False,
+            unretryable: set[tuple[int, str]] | None = None) -> None:
+    """Delivers a recorded digest's unfinished deliveries; the ones that failed for good (sending again
+    cannot mend them) are added to `unretryable`."""
     now = now or store.clock()
     digest = store.digest(digest_id)
     if digest is None:
@@ -308,6 +362,8 @@ def deliver(config: Config, store: Store, digest_id: int, targets: Sequence[Deli
             hook(row.target)
         except DeliveryError as exc:
             status: DeliveryStatus = "uncertain" if exc.maybe_sent else "failed"
+            if not exc.retryable and not exc.maybe_sent and unretryable is not None:
+                unretryable.add((digest_id, row.target))
             failures = row.attempts + 1
             error = str(exc)
             next_retry = _iso(now + retry_delay(failures)) if status == "failed" else None

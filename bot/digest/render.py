@@ -29,6 +29,11 @@ from bot.digest.nolinks import defang_domains
 SLACK_MAX_BLOCKS = 50
 SLACK_MAX_SECTION = 3000
 SLACK_MAX_HEADER = 150
+# What a message's blocks may hold in text, all blocks together. Slack documents 50 blocks and 3,000
+# characters a section, but a message whose blocks' text adds up to about 12,000 characters or more is
+# refused (msg_too_long / invalid_blocks) or cut; see slackapi/bolt-js issues 2509 and 2867. Kept well
+# under that, the header and the footer included.
+SLACK_MAX_MESSAGE_TEXT = 9000
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#!~])")
 # Markdown renderers and Slack turn bare `https://...` and `www.` text into links: in feed text the
 # scheme and `www.` are dropped, so the words stay and the link does not.
@@ -176,22 +181,29 @@ def render_slack(day: date, items: Sequence[DigestItem], footer: str) -> list[di
     pages: list[list[dict[str, Any]]] = [[]]
     page_items: list[list[DigestItem]] = [[]]
     budget = SLACK_MAX_BLOCKS - 3  # room for the header or continuation line, and the footer pair
+    # Characters too: what the header (or continuation line) and the footer take of every message.
+    text_budget = SLACK_MAX_MESSAGE_TEXT - len(slack_text(footer, 2900)) - SLACK_MAX_HEADER
+    used = 0
     for topic, members in group_by_topic(items):
         name = topic[:1].upper() + topic[1:]
-        label = {"type": "context", "elements": [{"type": "mrkdwn", "text": f"*{slack_text(name, 140)}*"}]}
+        label_text = f"*{slack_text(name, 140)}*"
+        label = {"type": "context", "elements": [{"type": "mrkdwn", "text": label_text}]}
         labelled = False
         for item in members:
+            section = slack_section_text(item, topic)
             need = 1 if labelled else 2
-            if len(pages[-1]) + need > budget:
+            size = len(section) + (0 if labelled else len(label_text))
+            if pages[-1] and (len(pages[-1]) + need > budget or used + size > text_budget):
                 pages.append([])
                 page_items.append([])
-                labelled = False
+                labelled, used = False, 0
+                size = len(section) + len(label_text)
             if not labelled:
                 pages[-1].append(label)
                 labelled = True
-            pages[-1].append({"type": "section", "text": {"type": "mrkdwn",
-                                                          "text": slack_section_text(item, topic)}})
+            pages[-1].append({"type": "section", "text": {"type": "mrkdwn", "text": section}})
             page_items[-1].append(item)
+            used += size
     messages = []
     for n, (body, chunk) in enumerate(zip(pages, page_items, strict=True)):
         blocks: list[dict[str, Any]] = []

@@ -2,12 +2,14 @@
 
 A summary is plain text: no links, no mentions, no markup. Bare URLs, domain-like tokens (`bit.ly/x`,
 `evil.com`, which Slack would link) and `<!channel>`-style mentions are removed, not just escaped; the
-only links in a digest are the ones the bot builds from stored URLs.
+only links in a digest are the ones the bot builds from stored URLs. A SummaryReport is what a
+digest's summaries came to, so a fallback is never silent.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 from bot.core.normalize import plain_text
 from bot.digest.nolinks import strip_domains
@@ -63,3 +65,25 @@ def extractive_summary(text: str | None) -> str | None:
         if len(sentence) >= 20 and not _BOILERPLATE_RE.search(sentence):
             return sanitize_summary(sentence, limit=300) or None
     return None
+
+
+@dataclass(frozen=True)
+class SummaryReport:
+    """What one digest's summaries came to: how many the model wrote, how many fell back to the
+    extractive summary (a failure or a rejected answer, this run or cached), and why, by reason."""
+
+    written: int = 0
+    fell_back: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, object]:
+        return {"written": self.written, "fell_back": self.fell_back, "reasons": dict(self.reasons)}
+
+    def trouble(self) -> str | None:
+        """One line for a person when any fell back ("12 fell back to the first sentence: 401
+        Unauthorized"), else None."""
+        if not self.fell_back:
+            return None
+        why = "; ".join(f"{reason}" + (f" ({n})" if len(self.reasons) > 1 else "")
+                        for reason, n in sorted(self.reasons.items(), key=lambda kv: -kv[1]))
+        return f"{self.fell_back} fell back to the first sentence: {why}"

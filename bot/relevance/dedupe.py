@@ -15,7 +15,7 @@ from bot.core.records import FeedItem, Match
 from bot.library.matcher import IdentityIndex
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a big poll holds one per item (100,000 on 500x200)
 class Candidate:
     item: FeedItem  # the merged view
     sources: tuple[str, ...]
@@ -76,7 +76,7 @@ def combine(members: Sequence[FeedItem]) -> Candidate:
     return Candidate(merged, tuple(dict.fromkeys(m.source for m in members)), tuple(members))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     candidate: Candidate
     match: Match | None  # None: new

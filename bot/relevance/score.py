@@ -39,6 +39,13 @@ HEAT_WEIGHT = 0.15
 HEAT_SMOOTHING = 10
 
 
+def on_topic(topics: Sequence[str]) -> bool:
+    """Whether an item matched a tracked topic. One that did not is relevant on library overlap and
+    taste alone, softer evidence: a digest shows it only after every on-topic item
+    (bot.digest.select), however high its own score."""
+    return bool(topics)
+
+
 class SimilarEntry(TypedDict):
     entry: int
     title: str | None

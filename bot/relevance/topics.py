@@ -8,6 +8,7 @@ models). A modifier topic is a kind of item (explainers), not an area: it only a
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -69,6 +70,12 @@ def _canonical(found: str) -> str:
     return " ".join(re.split(r"[\s\-]+", found.lower()))
 
 
+def _folded(text: str) -> str:
+    """Text as topics are looked for in it: lower case, and compatibility forms folded (a title in
+    full-width letters, `ＬＬＭ ｉｎｆｅｒｅｎｃｅ`, is the same words)."""
+    return (text if text.isascii() else unicodedata.normalize("NFKC", text)).lower()
+
+
 class TopicMatcher:
     """Every phrase of every topic is one regex (and every negative phrase another), so an item costs
     four searches whatever the number of topics. A phrase found is credited to each topic that lists
@@ -98,7 +105,7 @@ class TopicMatcher:
 
     def match(self, title: str, summary: str) -> tuple[float, list[str], list[str]]:
         """(score 0..1, matched topic names best first, matched phrases)."""
-        title_l, summary_l = title.lower(), summary.lower()
+        title_l, summary_l = _folded(title), _folded(summary)
         vetoed: set[int] = set()
         if self._negative is not None:
             for text in (title_l, summary_l):

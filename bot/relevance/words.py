@@ -9,6 +9,7 @@ words of its path for taste.
 from __future__ import annotations
 
 import re
+import unicodedata
 from urllib.parse import unquote, urlsplit
 
 _WORD_RE = re.compile(r"[a-z0-9][a-z0-9+#\-.]*[a-z0-9+#]|[a-z0-9]")
@@ -23,7 +24,8 @@ STOPWORDS = frozenset(
 
 
 def tokens(text: str) -> list[str]:
-    words = _WORD_RE.findall(text.lower())
+    # Compatibility forms folded: full-width letters are the same words (as for topics).
+    words = _WORD_RE.findall((text if text.isascii() else unicodedata.normalize("NFKC", text)).lower())
     out = []
     for w in words:
         w = w.strip(".-")

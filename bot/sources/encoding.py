@@ -6,6 +6,9 @@ correct accented letter into mojibake (`Café` becomes `CafÃ©`). Two different
   with U+FFFD for the damaged bytes keeps every correct letter correct.
 - an 8-bit document (latin-1, windows-1252) that says UTF-8 or says nothing: it holds no multi-byte
   sequences, and windows-1252, feedparser's fallback, reads it right.
+A document that says UTF-8 and holds even one well-formed multi-byte sequence is UTF-8 whatever the
+number of damaged bytes (issue 26.8: one damaged sequence of three bytes beside one `é` used to tip the
+count towards windows-1252 and garble every letter). Only an undeclared document is judged by the count.
 A declared encoding other than UTF-8 (HTTP charset or XML declaration) is left to feedparser.
 """
 
@@ -51,7 +54,8 @@ def repair_utf8(body: bytes, content_type: str = "") -> bytes:
     otherwise the bytes unchanged, for feedparser to decode as it declares."""
     if body.startswith(_UTF16_32_BOMS):
         return body
-    if any(codec != "utf-8" for codec in declared_encodings(body, content_type)):
+    declared = declared_encodings(body, content_type)
+    if any(codec != "utf-8" for codec in declared):
         return body
     try:
         body.decode("utf-8")
@@ -60,6 +64,6 @@ def repair_utf8(body: bytes, content_type: str = "") -> bytes:
         pass
     sequences = _UTF8_SEQUENCE_RE.findall(body)
     stray = len(_HIGH_BYTE_RE.findall(body)) - sum(len(s) for s in sequences)
-    if not sequences or len(sequences) < stray:
+    if not sequences or (not declared and len(sequences) < stray):
         return body  # an 8-bit document under a UTF-8 label: windows-1252 reads it right
     return body.decode("utf-8", errors="replace").encode("utf-8")

@@ -27,10 +27,6 @@ from bot.sources.registry import register_source
 OPTIONS = {"lookback_days": 2}  # one request per day: upvotes climb for a day or two
 
 
-def _count(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
 def parse_daily_papers(body: bytes, source: str) -> tuple[list[FeedItem], dict[str, Any]]:
     """(items, {"skipped", "skipped_items"}): a paper that cannot be read alone is skipped and counted."""
     try:
@@ -50,13 +46,13 @@ def parse_daily_papers(body: bytes, source: str) -> tuple[list[FeedItem], dict[s
         try:
             item = make_item(
                 source=source,
-                title=str(paper.get("title") or entry.get("title") or ""),
+                title=paper.get("title") or entry.get("title") or "",
                 url=f"https://arxiv.org/abs/{arxiv_id}",
                 published=paper.get("publishedAt") or entry.get("publishedAt"),
-                summary=str(paper.get("summary") or ""),
+                summary=summary if isinstance(summary := paper.get("summary"), str) else "",
                 arxiv_id=arxiv_id,
-                points=_count(paper.get("upvotes")),
-                comments=_count(entry.get("numComments")),
+                points=paper.get("upvotes"),  # checked by make_item: a count the store can hold
+                comments=entry.get("numComments"),
             )
         except InvalidItem as exc:
             result.skip(paper.get("title"), exc)

@@ -33,6 +33,7 @@ class SourceOutcome:
     elapsed: float = 0.0
     skipped: int = 0  # entries that could not be read alone (a link that is not a URL); the rest stand
     skipped_items: list[str] = field(default_factory=list)
+    left: int = 0  # results a paged source left beyond its cap; its cursor does not pass them
 
     def count_skipped(self, paging: dict[str, Any]) -> None:
         self.skipped += paging.get("skipped", 0)

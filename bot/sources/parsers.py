@@ -1,5 +1,6 @@
-"""Turns fetched documents into FeedItems: RSS/Atom through feedparser (the only module that imports
-it), the HN Algolia JSON, and the arXiv export API's Atom. Bytes in, items out; no network.
+"""Turns fetched documents into FeedItems: RSS/Atom through the fast path (bot.sources.fastparse) or
+feedparser (this is the only module that imports it) for what the fast path leaves, the HN Algolia JSON,
+and the arXiv export API's Atom. Bytes in, items out; no network.
 
 feedparser only ever sees bytes that httpx fetched: it is never given a URL.
 """
@@ -56,6 +57,13 @@ def _iso(struct: Any) -> str | None:
         return None
 
 
+def _fastparse() -> Any:
+    """The fast path's module, imported on the first body, like feedparser: an all-304 poll needs neither."""
+    from bot.sources import fastparse
+
+    return fastparse
+
+
 def _feedparser() -> Any:
     """feedparser, imported on the first body to parse: a poll of unchanged feeds never needs it."""
     import feedparser
@@ -82,35 +90,78 @@ def _looks_like_html(body: bytes, content_type: str) -> bool:
     return "html" in content_type.lower()
 
 
+# The end of a document: its last closing tag, then only whitespace and comments.
+_LAST_CLOSE_RE = re.compile(rb"</([A-Za-z][\w:.-]*)\s*>(?:\s+|<!--.*?-->)*$", re.DOTALL)
+
+
+# What XML forbids in text but feeds carry: an `&` that starts no reference, and C0 control characters.
+_BARE_AMP_RE = re.compile(rb"&(?!#[0-9]{1,8};|#x[0-9A-Fa-f]{1,8};|[A-Za-z_][\w.-]{0,40};)")
+_CONTROL_RE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _repair_xml(body: bytes) -> bytes:
+    """The document with bare ampersands escaped and control characters dropped: what its author meant
+    (`Q&A` stays `Q&A`, where feedparser's lenient reading makes it `Q&A;`)."""
+    if body.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in body[:4]:
+        return body  # UTF-16/32: bytes that are not characters; left to feedparser
+    return _CONTROL_RE.sub(b"", _BARE_AMP_RE.sub(b"&amp;", body))
+
+
+def _complete(body: bytes) -> bool:
+    """The document ends by closing the element it opened with: it was not cut off on the way."""
+    root = _ROOT_RE.match(body[:4096].lstrip(b"\xef\xbb\xbf"))
+    end = _LAST_CLOSE_RE.search(body[-4096:])
+    return bool(root and end and root.group(1) == end.group(1))
+
+
 def parse_rss(body: bytes, source: str, content_type: str = "") -> list[FeedItem]:
     """The items of an RSS or Atom document (entries that cannot be read are left out)."""
     return read_rss(body, source, content_type).items
 
 
-def read_rss(body: bytes, source: str, content_type: str = "") -> Parsed:
+def read_rss(body: bytes, source: str, content_type: str = "", fast: bool = True) -> Parsed:
     """RSS 0.9x/1.0/2.0 and Atom. Any entry whose link, guid or comments link is an HN item is an
-    HN item whatever the feed (hnrss). An entry that cannot be read alone is skipped and counted."""
+    HN item whatever the feed (hnrss). An entry that cannot be read alone is skipped and counted.
+    `fast=False` reads with feedparser alone: the reference the fast path is tested against."""
     if not body.strip():
         raise ParseError("empty response body")
     body = repair_utf8(body, content_type)
+    entries = _fastparse().fast_entries(body, content_type) if fast else None
+    if entries is not None:  # nearly every feed: read by fastfeedparser, checked by bot.sources.fastparse
+        return _items(entries, source)
     # We reduce every field to plain text ourselves, so feedparser's HTML sanitizer (most of its
     # time on big feeds) and relative-URI resolution are switched off.
-    parsed = _feedparser().parse(body, response_headers={"content-type": content_type} if content_type else None,
-                                 sanitize_html=False, resolve_relative_uris=False)
+    headers = {"content-type": content_type} if content_type else None
+    parsed = _feedparser().parse(body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
     import xml.sax  # imported by feedparser already: here, so that a poll of unchanged feeds needs neither
 
-    entries = parsed.get("entries") or []
     problem = parsed.get("bozo_exception")
+    if parsed.get("bozo") and isinstance(problem, xml.sax.SAXException) and not _harmless(problem):
+        repaired = _repair_xml(body)
+        if repaired != body:  # a bare `&` or a control character: escaped or dropped, it is XML again
+            again = _feedparser().parse(repaired, response_headers=headers, sanitize_html=False,
+                                        resolve_relative_uris=False)
+            if not (again.get("bozo") and isinstance(again.get("bozo_exception"), xml.sax.SAXException)
+                    and not _harmless(again.get("bozo_exception"))):
+                parsed, problem = again, None
+    entries = parsed.get("entries") or []
     if not entries and _looks_like_html(body, content_type):
         raise ParseError("got an HTML page, not a feed")  # not "malformed XML": it was never a feed
-    if parsed.get("bozo") and isinstance(problem, xml.sax.SAXException) and not _harmless(problem):
-        # Truncated or broken XML: what a lenient parse recovers may be half an entry. Report it.
+    if (problem is not None and parsed.get("bozo") and isinstance(problem, xml.sax.SAXException)
+            and not _harmless(problem) and not (entries and _complete(body))):
+        # Strict XML refused it and feedparser's lenient reading stands in. That reading is trusted for a
+        # whole document (one bare `&` or control character in one title must not lose 21 entries), not
+        # for a truncated one, whose last entry may be half an entry: that is reported.
         raise ParseError(f"malformed XML: {problem}")
     if not entries:
         if parsed.get("bozo"):
             raise ParseError(f"malformed feed: {parsed.get('bozo_exception')}")
         if not parsed.get("version"):
             raise ParseError("not an RSS or Atom feed")
+    return _items(entries, source)
+
+
+def _items(entries: list[Any], source: str) -> Parsed:
     result = Parsed()
     for entry in entries:
         try:
@@ -151,7 +202,8 @@ def _rss_item(entry: Any, source: str) -> FeedItem | None:
         source=source,
         title=entry.get("title") or "",
         url=link or None,
-        published=_iso(entry.get("published_parsed") or entry.get("updated_parsed")),
+        published=(entry["published_iso"] if "published_iso" in entry  # the fast path's, already UTC
+                   else _iso(entry.get("published_parsed") or entry.get("updated_parsed"))),
         summary=plain_text(description or content),
         discussion=Discussion.hn(hn_id) if hn_id else None,
         points=points,
@@ -190,7 +242,7 @@ def parse_algolia(body: bytes, source: str) -> tuple[list[FeedItem], dict[str, A
                 oldest = created if oldest is None else min(oldest, created)
             item = make_item(
                 source=source,
-                title=str(hit.get("title") or hit.get("story_title") or ""),
+                title=hit.get("title") or hit.get("story_title") or "",  # make_item refuses a non-text title
                 url=hit.get("url") if isinstance(hit.get("url"), str) else None,
                 published=published if isinstance(published, str) else None,
                 summary=plain_text(str(hit.get("story_text") or "")),
@@ -209,17 +261,23 @@ def parse_algolia(body: bytes, source: str) -> tuple[list[FeedItem], dict[str, A
     return result.items, paging
 
 
-def parse_arxiv(body: bytes, source: str) -> tuple[list[FeedItem], dict[str, Any]]:
-    """arXiv export API Atom -> (items, paging: totalResults, startIndex, itemsPerPage, oldest)."""
+def parse_arxiv(body: bytes, source: str, fast: bool = True) -> tuple[list[FeedItem], dict[str, Any]]:
+    """arXiv export API Atom -> (items, paging: totalResults, startIndex, itemsPerPage, oldest).
+    Read by the fast path when it can (bot.sources.fastparse.fast_arxiv); `fast=False`: feedparser alone."""
     if not body.strip():
         raise ParseError("empty response body")
-    parsed = _feedparser().parse(repair_utf8(body), sanitize_html=False, resolve_relative_uris=False)
-    if not parsed.get("entries") and parsed.get("bozo"):
-        raise ParseError(f"malformed arXiv answer: {parsed.get('bozo_exception')}")
-    feed = parsed.get("feed", {})
+    body = repair_utf8(body)
+    read = _fastparse().fast_arxiv(body) if fast else None
+    if read is not None:
+        entries, feed = read
+    else:
+        parsed = _feedparser().parse(body, sanitize_html=False, resolve_relative_uris=False)
+        if not parsed.get("entries") and parsed.get("bozo"):
+            raise ParseError(f"malformed arXiv answer: {parsed.get('bozo_exception')}")
+        entries, feed = parsed.get("entries", []), parsed.get("feed", {})
     result = Parsed()
     oldest: str | None = None
-    for entry in parsed.get("entries", []):
+    for entry in entries:
         try:
             item = _arxiv_item(entry, source)
         except ValueError as exc:
@@ -238,7 +296,7 @@ def parse_arxiv(body: bytes, source: str) -> tuple[list[FeedItem], dict[str, Any
             return None
 
     paging = {"total": _int("opensearch_totalresults"), "start": _int("opensearch_startindex"),
-              "per_page": _int("opensearch_itemsperpage"), "count": len(parsed.get("entries", [])),
+              "per_page": _int("opensearch_itemsperpage"), "count": len(entries),
               "oldest": oldest, "skipped": result.skipped, "skipped_items": result.reasons}
     return result.items, paging
 
@@ -256,7 +314,8 @@ def _arxiv_item(entry: Any, source: str) -> FeedItem | None:
         source=source,
         title=entry.get("title") or "",
         url=f"https://arxiv.org/abs/{arxiv_id}",
-        published=_iso(entry.get("published_parsed")),
+        published=(entry["published_own_iso"] if "published_own_iso" in entry
+                   else _iso(entry.get("published_parsed"))),
         summary=plain_text(entry.get("summary") or ""),
         arxiv_id=arxiv_id,
         doi=doi.lower() if isinstance(doi, str) else None,

@@ -3,6 +3,8 @@ transactions that queue on that timeout, and sqlite-utils loaded only when a wri
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -16,16 +18,37 @@ if TYPE_CHECKING:
 BUSY_TIMEOUT_MS = 10_000
 
 
+SIDE_FILES = ("", "-wal", "-shm", "-journal", ".library-cache")  # the cache holds the library too
+
+
 def connect(path: str) -> Database:
-    """The connection to the database file at `path` (":memory:" for a private one), folder made."""
+    """The connection to the database file at `path` (":memory:" for a private one), folder made. The
+    file and its side files are readable by their owner only: they hold the person's reading and
+    delivery history (SQLite gives -wal and -shm the database file's own mode)."""
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        _owner_only(path)
+    old = os.umask(0o077) if path != ":memory:" else None
+    try:
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if path != ":memory:":
+            _set_wal(conn)
+    finally:
+        if old is not None:
+            os.umask(old)
     if path != ":memory:":
-        _set_wal(conn)
+        _owner_only(path)
     conn.execute("PRAGMA synchronous = NORMAL")
     return Database(conn)
+
+
+def _owner_only(path: str) -> None:
+    """Narrows an existing database (one made by an older version was 0644) and its side files."""
+    for suffix in SIDE_FILES:
+        with contextlib.suppress(OSError):  # absent, or not ours to change: SQLite reports what matters
+            os.chmod(path + suffix, 0o600)
 
 
 class Database:

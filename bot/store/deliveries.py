@@ -11,6 +11,7 @@ from typing import Any, Protocol, cast
 
 from bot.core.errors import StoreError
 from bot.core.ledger import DELIVERY_STATUSES, UNFINISHED, WAITING, Delivery, DeliveryStatus, Detail, Digest
+from bot.core.redact import redact
 
 
 class Rows(Protocol):
@@ -57,7 +58,9 @@ def _delivery(row: Sequence[Any]) -> Delivery:
         raise StoreError(f"The delivery of digest {digest_id} to {target} has the status {status!r}, which no "
                          f"version of the bot writes; set it to one of {', '.join(DELIVERY_STATUSES)}")
     return Delivery(digest_id=int(digest_id), target=str(target), status=cast(DeliveryStatus, status),
-                    attempts=int(attempts or 0), error=error, detail=json.loads(detail) if detail else {},
+                    # masked again as it is read for printing (a row stored by an older version is raw)
+                    attempts=int(attempts or 0), error=redact(error) if error else error,
+                    detail=json.loads(detail) if detail else {},
                     updated=updated, not_before=not_before, next_retry=next_retry)
 
 
@@ -136,6 +139,8 @@ class DeliveryRecords:
                         detail: Detail = KEEP, error: str | None = KEEP, attempts: int = KEEP,
                         not_before: str | None = KEEP, next_retry: str | None = KEEP) -> None:
         """Sets the given columns of one delivery (the others keep their values) and its `updated` time."""
+        if isinstance(error, str):  # a receiver's error may echo a token or a webhook path: never stored
+            error = redact(error)
         given = {"status": status, "detail": detail, "error": error, "attempts": attempts, "not_before": not_before,
                  "next_retry": next_retry}
         fields = {k: (json.dumps(v) if k == "detail" else v) for k, v in given.items() if v is not KEEP}

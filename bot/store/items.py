@@ -102,12 +102,19 @@ class ItemRecords(IdentityRecords):
     def count_items(self) -> int:
         return self._count("1")
 
-    def count_pending(self) -> int:
-        """Relevant items no digest has carried yet."""
-        return self._count("status = 'relevant' and digest_id is null")
+    def count_pending(self, since: str | None = None) -> int:
+        """Relevant items no digest has carried yet (with `since`: only those of the window from then)."""
+        where, args = _window(since, None)
+        return int(self.db.execute(f"select count(*) from items where status = 'relevant' and {where}",
+                                   args).fetchone()[0])
 
-    def count_off_topic(self, undigested: bool = False) -> int:
-        """Items scored below the relevance threshold (only those no digest has seen, if undigested)."""
+    def count_off_topic(self, undigested: bool = False, since: str | None = None, until: str | None = None) -> int:
+        """Items scored below the relevance threshold (only those no digest has seen, if undigested; only
+        the undigested ones of the window [since, until), if either is given)."""
+        if since or until:
+            where, args = _window(since, until)
+            return int(self.db.execute(f"select count(*) from items where status = 'off_topic' and {where}",
+                                       args).fetchone()[0])
         return self._count("status = 'off_topic'" + (" and digest_id is null" if undigested else ""))
 
     def count_digested(self) -> int:

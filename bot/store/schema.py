@@ -116,14 +116,6 @@ def _m8(db: sqlite_utils.Database) -> None:
                    "begin update library_state set generation = generation + 1; end")
 
 
-@migration(9, "article cache")
-def _m9(db: sqlite_utils.Database) -> None:
-    # The text of the page an item links to, per URL (bot.store.articles): kept for a later issue's
-    # ranking, and so that no digest, dry or real, fetches a page twice before refetch_after.
-    db.execute("create table articles (url text primary key, kind text not null, status text not null, text text, "
-               "reason text, etag text, last_modified text, fetched text not null, refetch_after text not null)")
-
-
 def migrate(db: Database, now: str) -> list[int]:
     """Brings the schema forward; returns the versions applied. Several commands may open a fresh
     database at once: the check and every migration run in one BEGIN IMMEDIATE transaction (the others
@@ -151,3 +143,18 @@ def applied_migrations(db: Database) -> set[int]:
         return {row[0] for row in db.execute("select version from [_migrations]")}
     except sqlite3.OperationalError:  # no such table: a fresh database
         return set()
+
+
+@migration(9, "summary failure endpoint")
+def _m9(db: sqlite_utils.Database) -> None:
+    # endpoint: a fingerprint of the base URL and a hash of the key a cached failure came from, so a new
+    # key or endpoint asks again at once (bot.digest.llm); never the key itself.
+    db.table("summaries").add_column("endpoint", str)
+
+
+@migration(10, "article cache")
+def _m10(db: sqlite_utils.Database) -> None:
+    # The text of the page an item links to, per URL (bot.store.articles): kept for a later issue's
+    # ranking, and so that no digest, dry or real, fetches a page twice before refetch_after.
+    db.execute("create table articles (url text primary key, kind text not null, status text not null, text text, "
+               "reason text, etag text, last_modified text, fetched text not null, refetch_after text not null)")

@@ -21,20 +21,24 @@ class SummaryRecords(StoreBase):
             marks = ",".join("?" * len(chunk))
             for row in self.db.execute(
                     "select key, model, prompt_version, status, text, prompt_tokens, completion_tokens, reason, "
-                    f"created from summaries where model = ? and prompt_version = ? and key in ({marks})",
+                    f"created, endpoint from summaries where model = ? and prompt_version = ? and key in ({marks})",
                     [model, prompt_version, *chunk]):
                 found[row[0]] = _summary(row)
         return found
 
     def cache_summary(self, key: str, model: str, prompt_version: str, status: SummaryStatus, text: str | None,
-                      prompt_tokens: int, completion_tokens: int, reason: str | None) -> None:
+                      prompt_tokens: int, completion_tokens: int, reason: str | None,
+                      endpoint: str | None = None) -> None:
+        """`endpoint`: a fingerprint of where the answer came from (a failure is only trusted for it)."""
         with self.transaction():
             self.db.execute(
                 "insert into summaries (key, model, prompt_version, status, text, prompt_tokens, completion_tokens, "
-                "reason, created) values (?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (key, model, prompt_version) do "
-                "update set status = excluded.status, text = excluded.text, prompt_tokens = excluded.prompt_tokens, "
-                "completion_tokens = excluded.completion_tokens, reason = excluded.reason, created = excluded.created",
-                [key, model, prompt_version, status, text, prompt_tokens, completion_tokens, reason, self.now()])
+                "reason, created, endpoint) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (key, model, "
+                "prompt_version) do update set status = excluded.status, text = excluded.text, prompt_tokens = "
+                "excluded.prompt_tokens, completion_tokens = excluded.completion_tokens, reason = excluded.reason, "
+                "created = excluded.created, endpoint = excluded.endpoint",
+                [key, model, prompt_version, status, text, prompt_tokens, completion_tokens, reason, self.now(),
+                 endpoint])
 
     def token_usage(self) -> TokenUsage:
         # Failed requests are cached too (for a few minutes, bot.digest.llm), but they are no summaries.
@@ -45,7 +49,7 @@ class SummaryRecords(StoreBase):
 
 
 def _summary(row: tuple[object, ...]) -> CachedSummary:
-    key, model, version, status, text, prompt_tokens, completion_tokens, reason, created = row
+    key, model, version, status, text, prompt_tokens, completion_tokens, reason, created, endpoint = row
     if status not in _STATUSES:  # written by no version of the bot: someone edited the database
         raise StoreError(f"The cached summary {key} has the status {status!r}, which no version of the bot "
                          f"writes; delete the row, and it is asked for again")
@@ -53,4 +57,5 @@ def _summary(row: tuple[object, ...]) -> CachedSummary:
                          status=cast(SummaryStatus, status), text=cast("str | None", text),
                          prompt_tokens=int(cast(int, prompt_tokens) or 0),
                          completion_tokens=int(cast(int, completion_tokens) or 0),
-                         reason=cast("str | None", reason), created=cast("str | None", created))
+                         reason=cast("str | None", reason), created=cast("str | None", created),
+                         endpoint=cast("str | None", endpoint))
