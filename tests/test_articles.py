@@ -144,7 +144,7 @@ def test_an_article_summarizes_its_item_and_is_fetched_once_for_a_dry_run_and_th
 def test_an_unchanged_page_is_asked_for_conditionally_when_it_is_read_again(tmp_path: Path) -> None:
     with FeedServer() as pages:
         url = pages.route("/post", Route(body=BLOG, content_type=HTML, etag='"v1"'))
-        config = project(tmp_path, [url])
+        config = replace(project(tmp_path, [url]), digest_window_days=90)  # still offered 45 days on
         store = polled_store(config)
         run(config, store, DigestOptions(dry_run=True), targets(), NOW)
         later = run(config, store, DigestOptions(dry_run=True), targets(), NOW + timedelta(days=45))
@@ -379,7 +379,7 @@ def test_bad_articles_settings_are_a_clear_config_error(tmp_path: Path, body: st
 def test_a_refetch_that_fails_for_now_keeps_what_was_read(tmp_path: Path) -> None:
     with FeedServer() as pages:
         url = pages.route("/post", Route(body=BLOG, content_type=HTML))
-        config = project(tmp_path, [url])
+        config = replace(project(tmp_path, [url]), digest_window_days=90)  # still offered 45 days on
         store = polled_store(config)
         run(config, store, DigestOptions(dry_run=True), targets(), NOW)
         pages.route("/post", Route(body=b"upstream error", status=503, content_type="text/plain"))
