@@ -5,7 +5,8 @@ reads the cache (each poll's feed has new items, so the index and model are need
 
     .venv/bin/python -m bench.bench_library_poll [--library 100000] [--polls 3]
 
-Also times `bot status` and `bot library check` against that library, and `bot --help`.
+Also times `bot status` and `bot library check` against that library, `bot --help`, an unchanged
+re-import, and the poll after a one-line edit of the log (which brings the library up to date first).
 """
 
 from __future__ import annotations
@@ -58,6 +59,18 @@ def run(library: int = 100_000, polls: int = 3) -> dict[str, Any]:
                             ("library_check_s", ["library", "check", "https://arxiv.org/abs/2300.00000"])):
             result[label] = min(round(timed([*bot_command(), *args], folder, env)[0], 3) for _ in range(3))
         result["cache_mb"] = round((folder / "bot.db.library-cache").stat().st_size / 1e6, 1)
+        # The library as the person changes it: an unchanged re-import, then one line edited by hand and
+        # the next poll (which brings the library up to date first), then a poll with nothing changed.
+        result["reimport_unchanged_s"] = round(timed([*bot_command(), "-q", "library", "import"], folder, env)[0], 3)
+        log = folder / "log.md"
+        text = log.read_text(encoding="utf-8")
+        at = text.index("\n* [", len(text) // 2) + 1
+        log.write_text(text[:at] + "* [An entry the person just added by hand](https://hand.example/1)\n" + text[at:],
+                       encoding="utf-8")
+        took, out = timed([*bot_command(), "poll", "--json"], folder, env)
+        result["poll_after_one_line_edit_s"] = round(took, 3)
+        took, out = timed([*bot_command(), "poll", "--json"], folder, env)
+        result["poll_after_that_s"] = round(took, 3)
     result["load_after"] = load()
     return result
 

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, replace
 from datetime import date
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 from bot.core.config import ARXIV_API_URL, Config
@@ -28,10 +29,10 @@ from bot.core.identity import (
 from bot.core.normalize import plain_text
 from bot.core.records import Discussion, Match
 from bot.core.redact import without_userinfo
-from bot.delivery.git import git_commit
+from bot.delivery.git import commit_subject, git_commit
 from bot.delivery.log import append_section
 from bot.digest.render import DigestItem, render_log_section
-from bot.library.api import build_index, import_documents
+from bot.library.api import build_index, display_path, import_documents
 from bot.sources.fetch import Fetcher, FetchSettings
 from bot.sources.hn_threads import ThreadFinder
 from bot.sources.parsers import ParseError, parse_arxiv
@@ -155,6 +156,7 @@ class Adder:
         entry = self.store.library_entry(match.owner_id) if match.owner == "entry" else None
         item = self.store.item(match.owner_id) if match.owner == "item" else None
         if entry is not None:
+            entry = replace(entry, file=display_path(Path(entry.file)))  # stored absolute; shown as the person named it
             where, label = f"{entry.file}:{entry.line}", entry.title or (entry.text or "")[:80]
         else:  # a stored item (or, in a race with an import, nothing any more)
             where, label = f"stored item:{item.id if item else None}", item.title if item else ""
@@ -178,6 +180,7 @@ class Adder:
         resolved = asyncio.run(resolve_all())
         added_lines: list[str] = []
         added_titles: list[str] = []
+        added_sections: list[tuple[str, date | None]] = []  # what to commit: exactly what was appended
         for query, outcome in zip(queries, resolved, strict=True):
             if isinstance(outcome, AddResult):
                 results.append(outcome)
@@ -198,11 +201,13 @@ class Adder:
                 continue
             append_section(self.config.log, section, day)
             added_titles.append(item.title)
+            added_sections.append((section, day))
             results.append(AddResult(query, "added", f"Added under {section.splitlines()[0]}", entry))
         if added_titles:
             import_documents(self.store, [self.config.log])  # known from now on
             if commit:
-                git_commit(self.config.log, f"add: {'; '.join(added_titles)[:200]}")
+                git_commit(self.config.log, commit_subject("add: ", added_titles), added_sections,
+                           timeout=self.config.git_timeout, no_verify=self.config.git_no_verify)
         return results
 
     async def _resolve(self, fetcher: Fetcher, query: str, title: str | None, index: Any) -> AddResult | DigestItem:

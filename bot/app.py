@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # the SDKs behind these are imported by the methods that buil
     from bot.core.ledger import DigestOptions
     from bot.delivery.registry import DeliveryTarget
     from bot.digest.pipeline import Summarizer
+    from bot.library.sync import SyncReport
     from bot.sources.hn_threads import ThreadFinder
 
 
@@ -116,6 +117,7 @@ class App:
         from bot.poll import poll
 
         with self.lock("the scheduled poll"):
+            self.sync_library()
             report = poll(self.config, self.store, now=self.now()).as_dict()
         t = report["totals"]
         failed = [s["name"] for s in report["sources"] if s["result"] == "error"]
@@ -129,6 +131,7 @@ class App:
         # The schedule asks for this week's digest: it is made even when an earlier one was retried first.
         opts = DigestOptions(commit=self.config.commit_log, new=True)
         with self.lock("the scheduled digest"):
+            self.sync_library()
             outcome = run(self.config, self.store, opts, self.delivery_targets(opts), self.now(),
                           summarizer=self.summarizer(), finder=self.thread_finder())
         if not outcome.items:
@@ -162,6 +165,16 @@ class App:
         if log is not None and log.exists():
             paths.append(log)
         return paths
+
+    def sync_library(self) -> SyncReport:
+        """The library brought up to date with the documents on disk (bot.library.api.sync_library); the
+        review verdicts of the log's appended items are read from the log as it is now."""
+        from bot.library.review import review_log
+        from bot.library.sync import sync_library
+
+        report = sync_library(self.store, self.library_paths())
+        review_log(self.store, self.config.log, self.now())
+        return report
 
     def close(self) -> None:
         if self._store is not None:

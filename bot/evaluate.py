@@ -7,6 +7,11 @@ real pipeline (normalize, dedupe, score, store), and the digest's ranking. The w
 log entries whose item first appeared in the archive that week and that were not yet in the library.
 Recall at the digest size is the share of those picks among the top N. Two baselines run on the same
 items: HN points only, and a keyword filter (any topic phrase) then points.
+
+`review`: the log review simulated. Each week's digest items that are not among the week's picks are
+"deleted", the picks "kept" (the person deletes what they did not want from the appended section),
+and the verdicts of the weeks so far feed the next week's ranking as the log review would
+(bot.relevance.keep). Reported as the method "bot_review" beside "bot", on the same weeks and items.
 """
 
 from __future__ import annotations
@@ -144,8 +149,11 @@ class _Stories:
         return self.first.get(self.find(ident)) if ident in self.parent else None
 
 
+Verdicts = dict[tuple[bool, bool], tuple[int, int]]  # (has an HN id, has an arXiv id) -> (decided, deleted)
+
+
 def replay(config: Config, archive: Path | Sequence[Path], limit: int = 20,
-           include_undated: bool = False) -> dict[str, Any]:
+           include_undated: bool = False, review: bool = False) -> dict[str, Any]:
     """Replay one archive, or several as one stream (the first is the baseline the others join)."""
     folders = [archive] if isinstance(archive, Path) else list(archive)
     topics = TopicMatcher(load_topics(config.topics))
@@ -179,6 +187,7 @@ def replay(config: Config, archive: Path | Sequence[Path], limit: int = 20,
             a.days[day] = [i for i in items if _first_week(i, stories) >= _week_start(day)]
 
     results: list[WeekResult] = []
+    verdicts: Verdicts | None = {} if review else None
     for start in sorted(weeks):
         end = start + timedelta(days=7)
         week_picks = []
@@ -192,8 +201,12 @@ def replay(config: Config, archive: Path | Sequence[Path], limit: int = 20,
         if not week_picks:
             continue
         results.append(_replay_week(config, topics, start, end, weeks[start], archives, entries, week_picks,
-                                    limit, include_undated))
-    return _report(results, limit, folders, archives, include_undated)
+                                    limit, include_undated, verdicts))
+    report = _report(results, limit, folders, archives, include_undated, review)
+    if verdicts is not None:
+        report["simulated_verdicts"] = {f"hn={k[0]},arxiv={k[1]}": {"decided": v[0], "deleted": v[1]}
+                                        for k, v in sorted(verdicts.items())}
+    return report
 
 
 def _first_week(item: FeedItem, stories: _Stories) -> date:
@@ -233,7 +246,8 @@ def _week_store(config: Config, topics: TopicMatcher, start: date, end: date, we
 
 def _replay_week(config: Config, topics: TopicMatcher, start: date, end: date, week_days: Sequence[date],
                  archives: Sequence[Archive], entries: Sequence[LibraryEntry],
-                 week_picks: Sequence[LibraryEntry], limit: int, include_undated: bool) -> WeekResult:
+                 week_picks: Sequence[LibraryEntry], limit: int, include_undated: bool,
+                 verdicts: Verdicts | None = None) -> WeekResult:
     store = _week_store(config, topics, start, end, week_days, archives, entries, include_undated)
     # The baseline of a replay across sources: the first archive alone, the same week and picks.
     alone = _week_store(config, topics, start, end, week_days, archives[:1], entries, include_undated) \
@@ -248,6 +262,9 @@ def _replay_week(config: Config, topics: TopicMatcher, start: date, end: date, w
             ("bot", store, ours), ("points", store, by_points), ("keyword_points", store, by_keyword)]
         if alone is not None:
             rankings.append(("first_archive_only", alone, select(alone, None, None, limit)[0]))
+        reviewed = select(store, None, None, limit, verdicts=dict(verdicts))[0] if verdicts is not None else []
+        if verdicts is not None:
+            rankings.append(("bot_review", store, reviewed))
         result = WeekResult(week=start.isoformat(), items=len(everything))
         for entry in week_picks:
             idents = {i for i in entry.identities if i.kind in PICK_KINDS}
@@ -263,6 +280,11 @@ def _replay_week(config: Config, topics: TopicMatcher, start: date, end: date, w
             record["sources"] = _source_label(found[0].sources) if found else None
             result.picks.append(record)
         pick_idents = {i for e in week_picks for i in e.identities if i.kind in PICK_KINDS}
+        if verdicts is not None:  # the person's review of this week's digest, for the weeks after it
+            for row in reviewed:
+                kind = (row.hn_id is not None, row.arxiv_id is not None)
+                decided, deleted = verdicts.get(kind, (0, 0))
+                verdicts[kind] = (decided + 1, deleted + (not (store.item_identities(row.id) & pick_idents)))
         result.wasted = sum(1 for row in ours if not (store.item_identities(row.id) & pick_idents))
         result.slots = dict(Counter(_source_label(row.sources) for row in ours))
         result.digest = [{"title": row.title, "sources": _source_label(row.sources), "score": row.score,
@@ -280,10 +302,12 @@ def _source_label(sources: Sequence[str]) -> str:
 
 
 def _report(results: Sequence[WeekResult], limit: int, folders: Sequence[Path], archives: Sequence[Archive],
-            include_undated: bool) -> dict[str, Any]:
+            include_undated: bool, review: bool = False) -> dict[str, Any]:
     methods: tuple[str, ...] = ("bot", "points", "keyword_points")
     if len(archives) > 1:
         methods += ("first_archive_only",)
+    if review:
+        methods += ("bot_review",)
     total_picks = sum(len(r.picks) for r in results)
     overall = {}
     for m in methods:
@@ -301,7 +325,7 @@ def _report(results: Sequence[WeekResult], limit: int, folders: Sequence[Path], 
     return {
         "archive": str(folders[0]), "archives": [str(f) for f in folders],
         "baseline": archives[0].name if len(archives) > 1 else None,
-        "k": limit, "include_undated": include_undated, "weeks": len(results),
+        "k": limit, "include_undated": include_undated, "review": review, "weeks": len(results),
         "picks": total_picks, "overall": overall,
         "wasted_slots": sum(r.wasted for r in results),
         "slot_share": _shares(slots), "pick_share": _shares(pick_sources),

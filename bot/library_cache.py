@@ -2,10 +2,14 @@
 a file beside the database (`<db>.library-cache`), so that a poll does not rebuild them from every
 library entry (5 to 8 s for 100,000 entries).
 
-The file is keyed by the database's library token and generation (a trigger bumps the generation on
-any change to the library's entries, whatever makes it) and by the code that builds it: on any
-difference it is rebuilt, so a stale cache is never used. Items are not cached (they change every
-poll): `with_items` adds them to the loaded index.
+The file is keyed by the content of the library (a hash of every document's path and content hash,
+bot.store.library.library_content_key) and by the code that builds it: on any difference it is
+rebuilt, so a stale cache is never used. Not by a counter the database keeps alone: a database
+restored from a backup or copied from another machine counts the same generations of another library
+(the counter is in the key too, for entries changed by hand). The key is a
+plain text line at the head of the file, compared before anything is unpickled: a file that is not ours
+(or not for this library) is never unpickled. Items are not cached (they change every poll):
+`with_items` adds them to the loaded index.
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ from bot.relevance.taste import LibraryModel, TasteModel
 from bot.relevance.words import tokens, url_words
 from bot.store.database import Store
 
-FORMAT = 2
+FORMAT = 3
+MAGIC = b"bot-library-cache"
 # The modules whose code decides what the cache holds: a change to any of them rebuilds it.
 BUILT_BY = ("bot.core.identity", "bot.library.matcher", "bot.relevance.words", "bot.relevance.taste",
             "bot.library.api", __name__)
@@ -95,10 +100,21 @@ def cache_path(store: Store) -> Path | None:
     return None if store.path == ":memory:" else Path(store.path + ".library-cache")
 
 
-def build(store: Store) -> tuple[tuple[str, str, int], LibraryCache]:
-    with store.snapshot():  # the generation and the entries read under it are of the same library
-        key = (code_stamp(), *store.library_version())
-        entries = list(store.library_entries())
+def cache_key(store: Store) -> bytes:
+    """The head line the cache file starts with: the code's stamp, the library's content key, and the
+    database's generation counter too (an entry changed by hand, not through its document, counts)."""
+    token, generation = store.library_version()
+    return b"%s %s %s %s.%d\n" % (MAGIC, code_stamp().encode(), store.library_content_key().encode(),
+                                   token.encode(), generation)
+
+
+def build(store: Store) -> tuple[bytes, LibraryCache]:
+    with store.snapshot():  # the key and the entries read under it are of the same library
+        key = cache_key(store)
+        # The bot's own appended lines under review are not the person's picks: no taste, no similarity
+        # (they stay in the index: what the log holds is known).
+        under_review = store.entries_under_review()
+        entries = [e for e in store.library_entries() if e.id not in under_review]
         model = LibraryModel.build((e.id, e.title or "", e.text or "", e.urls) for e in entries)
         model.postings = PackedPostings(model.postings)  # type: ignore[assignment]  # read-only from here
         # Taste is read from what the entries name (link texts, quoted titles, the words of their links).
@@ -115,7 +131,7 @@ def load(store: Store, index_only: bool = False) -> LibraryCache:
     saved, when the database is a file). index_only: a lookup (`bot library check`) needs no model,
     and reads only the index (model and taste counts come back empty)."""
     path = cache_path(store)
-    key = (code_stamp(), *store.library_version())
+    key = cache_key(store)
     if path is not None:
         cached = _read(path, key, index_only)
         if cached is not None:
@@ -133,23 +149,27 @@ def refresh(store: Store) -> bool:
     path = cache_path(store)
     if path is None:
         return False
-    key = (code_stamp(), *store.library_version())
-    try:
-        with path.open("rb") as f:
-            if pickle.load(f) == key:
-                return False
-    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
-        pass  # missing or unreadable: built below
+    if _head(path) == cache_key(store):
+        return False
     key, built = build(store)
     _write(path, key, built)
     return True
 
 
-def _read(path: Path, key: tuple[str, str, int], index_only: bool = False) -> LibraryCache | None:
-    """The file holds the key, then the index, the model and the taste counts, one pickle each."""
+def _head(path: Path) -> bytes | None:
     try:
         with path.open("rb") as f:
-            if pickle.load(f) != key:
+            return f.readline(len(MAGIC) + 200)
+    except OSError:
+        return None
+
+
+def _read(path: Path, key: bytes, index_only: bool = False) -> LibraryCache | None:
+    """The file holds the key line, then the index, the model and the taste counts, one pickle each.
+    Nothing is unpickled unless the key line is this library's."""
+    try:
+        with path.open("rb") as f:
+            if f.readline(len(MAGIC) + 200) != key:
                 return None
             collecting = gc.isenabled()
             gc.disable()  # many small objects: the collector would walk them over and over
@@ -167,14 +187,15 @@ def _read(path: Path, key: tuple[str, str, int], index_only: bool = False) -> Li
     return LibraryCache(index, model, counts, int(n))
 
 
-def _write(path: Path, key: tuple[str, str, int], cache: LibraryCache) -> None:
+def _write(path: Path, key: bytes, cache: LibraryCache) -> None:
     """Atomically (a reader sees the old file or the new one), and quietly: a cache that cannot be
     saved is rebuilt next time."""
     try:
         fd, tmp = tempfile.mkstemp(prefix=path.name + ".", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as f:
-                for part in (key, cache.index, cache.model, (cache.taste_counts, cache.taste_entries)):
+                f.write(key)
+                for part in (cache.index, cache.model, (cache.taste_counts, cache.taste_entries)):
                     pickle.dump(part, f, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, path)
         except BaseException:

@@ -58,12 +58,25 @@ def test_articles_count_for_threads_and_feeds_by_what_the_stream_offers() -> Non
     assert shares[HN] == pytest.approx(3.5 / 7.0) and shares["feed"] == pytest.approx(1.5 / 7.0)
 
 
-def test_verdicts_move_a_kinds_share() -> None:
-    neutral = KindCounts(kept=Counter({HN: 10, PAPER: 10}), offered=Counter({HN: 1, PAPER: 1})).shares()
-    deleted = KindCounts(kept=Counter({HN: 10, PAPER: 10}), offered=Counter({HN: 1, PAPER: 1}),
-                         shown=Counter({PAPER: 8}), deleted=Counter({PAPER: 8})).shares()
+def test_verdicts_move_a_kinds_share_only_with_much_evidence() -> None:
+    """The prior is centred on the overall acceptance rate (about 5%) with the weight of 100 shown items:
+    a few weeks of deletions (the expected case) barely move a kind; hundreds of verdicts do."""
+    base = {"kept": Counter({HN: 10, PAPER: 10}), "offered": Counter({HN: 1, PAPER: 1})}
+    neutral = KindCounts(**base).shares()  # type: ignore[arg-type]
     assert neutral[PAPER] == pytest.approx(0.5)
-    assert deleted[PAPER] < 0.25  # the person deleted every paper the bot appended
+    # Eight weekly digests of 10 threads and 10 papers: no thread kept, 4 papers kept.
+    weeks = KindCounts(**base, shown=Counter({HN: 80, PAPER: 80}),  # type: ignore[arg-type]
+                       deleted=Counter({HN: 80, PAPER: 76})).shares()
+    assert 0.3 < weeks[HN] < 0.45  # lowered, not swept away (an even prior left HN 2 of 162 slots)
+    # Years of it: 400 threads shown and none kept, 400 papers with 40 kept.
+    years = KindCounts(**base, shown=Counter({HN: 400, PAPER: 400}),  # type: ignore[arg-type]
+                       deleted=Counter({HN: 400, PAPER: 360})).shares()
+    assert years[HN] < 0.25
+
+
+def test_no_verdicts_leave_the_shares_as_they_were() -> None:
+    counts = KindCounts(kept=Counter({HN: 3, PAPER: 7}), offered=Counter({HN: 5, PAPER: 5}))
+    assert counts.verdict_factor(HN) == pytest.approx(1.0) and counts.verdict_factor(PAPER) == pytest.approx(1.0)
 
 
 LIBRARY_OF_HN_READER = """## 2026 Log

@@ -103,8 +103,7 @@ def test_fuzzy_title_keys_mean_the_same_in_every_process(tmp_path: Path) -> None
     env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(ROOT)}
     subprocess.run([sys.executable, "-c", build], cwd=tmp_path, env=env, check=True, timeout=60)
     store = Store.open(tmp_path / "bot.db")
-    cached = library_cache._read(tmp_path / "bot.db.library-cache",
-                                 (library_cache.code_stamp(), *store.library_version()))
+    cached = library_cache._read(tmp_path / "bot.db.library-cache", library_cache.cache_key(store))
     assert cached is not None
     match = cached.index.match(title("QLoRA: Efficient Finetunign of Quantized Language Models"))
     assert match is not None and match.rule == "fuzzy_title"

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from bot.app import App
-    from bot.library.api import ImportReport
+    from bot.library.api import ImportReport, SyncReport
 
 
 class RedactSecrets(logging.Filter):
@@ -239,6 +239,10 @@ def library_import(state: State, paths: tuple[str, ...], as_json: bool) -> None:
     from bot import library_cache
 
     app = state.app
+    # Named documents are read in; without names the library becomes what [library] paths hold (a
+    # document no longer configured leaves).
+    if not paths:
+        app.sync_library()
     report = lib.import_documents(app.store, list(paths) or app.library_paths())
     # The identity index and relevance model of the library as imported, built while it changes, so
     # that no poll pays for them (seconds for a large library).
@@ -280,7 +284,7 @@ def library_check(state: State, queries: tuple[str, ...], as_json: bool) -> None
     from bot import library_cache
 
     app = state.app
-    ensure_library(state, app)
+    import_if_empty(state, app)
     index = library_cache.with_items(library_cache.load(app.store, index_only=True).index, app.store)
     results = lib.check(app.store, expanded, index)
     if as_json:
@@ -329,6 +333,8 @@ def library_search(state: State, text: tuple[str, ...], limit: int, as_json: boo
     """Full-text search of the library (titles and lines)."""
     from rich.table import Table
 
+    import bot.library.api as lib
+
     rows = state.app.store.search_library(" ".join(text), limit=limit)
     if as_json:
         emit_json([r.as_json() for r in rows])
@@ -341,16 +347,36 @@ def library_search(state: State, text: tuple[str, ...], limit: int, as_json: boo
     table.add_column("date")
     table.add_column("title / line", overflow="fold")
     for r in rows:
-        table.add_row(middle(f"{r.file}:{r.line}", 32), r.date or "", r.title or (r.text or "")[:120])
+        where = f"{lib.display_path(Path(r.file))}:{r.line}"
+        table.add_row(middle(where, 32), r.date or "", r.title or (r.text or "")[:120])
     out.print(table)
 
 
 def ensure_library(state: State, app: App) -> None:
-    """A check against an empty library would say "unknown" to everything: import first."""
+    """Every command that dedupes first brings the library up to date with the documents on disk (a
+    stat per document when nothing changed): a line added to the log by hand is known at once."""
+    stop_before_a_database_without_a_library(app)
+    was_empty = app.store.library_is_empty()
+    report = app.sync_library()
+    if was_empty and report.read and not state.quiet:
+        entries = app.store.library_stats().entries
+        err.print(f"(imported {plural(entries, 'library entry', 'library entries')} from "
+                  f"{plural(len(report.read), 'document')} first)", highlight=False)
+    if report.read:
+        say_ignored_links(report, err)
+
+
+def stop_before_a_database_without_a_library(app: App) -> None:
     if not app.config.db.exists():  # a library that is not there is a config error; leave no database behind
         missing = next((p for p in app.library_paths() if not p.exists()), None)
         if missing is not None:
             raise MissingDocumentError(f"No such reading document or folder: {missing}", str(missing))
+
+
+def import_if_empty(state: State, app: App) -> None:
+    """`library check` answers about the library as imported (documents named to `library import` too):
+    a check against an empty library would say "unknown" to everything, so it imports first."""
+    stop_before_a_database_without_a_library(app)
     if app.store.library_is_empty():
         import bot.library.api as lib
 
@@ -361,7 +387,7 @@ def ensure_library(state: State, app: App) -> None:
         say_ignored_links(report, err)
 
 
-def say_ignored_links(report: ImportReport, console: Console) -> None:
+def say_ignored_links(report: ImportReport | SyncReport, console: Console) -> None:
     """Links in the documents that are not URLs: ignored (their lines are kept), named by file:line."""
     if report.ignored_links:
         one = len(report.ignored_links) == 1

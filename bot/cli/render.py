@@ -84,6 +84,10 @@ def status_tables(console: Console, data: dict[str, Any]) -> None:
              if p.get("older_than_window") else "")
     console.print(f"Pending: {plural(p['relevant'], 'relevant item')} waiting for a digest{older}; "
                   f"{p['off_topic']} off-topic; {p['digested']} already digested.", highlight=False)
+    if "review" in data:
+        r = data["review"]
+        console.print(f"Review of the log: of the items digests appended, {r['kept']} kept, {r['deleted']} deleted "
+                      f"by you, {r['pending']} still in review.", highlight=False)
     for d in data["digests"]:
         deliveries = ", ".join(f"{x['target']}: {x['status']}" for x in d.get("deliveries", []))
         label = "empty" if not d.get("item_count") else plural(d["item_count"], "item")
@@ -131,7 +135,8 @@ def eval_tables(console: Console, report: dict[str, Any]) -> None:
     table = Table(title=f"Replay of {names}: recall@{k} of your logged picks", show_header=True,
                   box=box.SIMPLE_HEAD, pad_edge=False)
     # Short headers, explained below the table, so a week's row fits 80 columns (dates never cut).
-    columns = ["week", "items", "picks", "bot"]
+    reviewed = bool(report.get("review"))
+    columns = ["week", "items", "picks", "bot", *(["reviewed"] if reviewed else [])]
     if several:
         columns.append("alone")
     columns += ["points", "kw+pts", "wasted"]
@@ -141,7 +146,8 @@ def eval_tables(console: Console, report: dict[str, Any]) -> None:
         table.add_column(col, justify="left" if col in ("week", "slots") else "right", no_wrap=True,
                          min_width=8 if col == "slots" else None)
     legend = list(report.get("slot_share") or {})
-    methods = ["bot", *(["first_archive_only"] if several else []), "points", "keyword_points"]
+    methods = ["bot", *(["bot_review"] if reviewed else []), *(["first_archive_only"] if several else []), "points",
+               "keyword_points"]
     for w in report["per_week"]:
         r = w["recall"]
         row = [w["week"], str(w["items"]), str(w["picks"]), *(f"{r[m]:.2f}" for m in methods), str(w["wasted_slots"])]
@@ -159,6 +165,9 @@ def eval_tables(console: Console, report: dict[str, Any]) -> None:
                   f"(overall: all weeks' picks together). Baselines: points = HN points only; kw+pts = a "
                   f"keyword filter (any topic phrase), then points. wasted = slots that went to items never "
                   f"picked.", highlight=False)
+    if reviewed:
+        console.print("reviewed = the bot with the log review simulated: each week's digest items not among its "
+                      "picks deleted, the verdicts so far feeding the next week's ranking.", highlight=False)
     if several:
         console.print(f"Only weeks that every archive recorded; 'alone' replays {report['baseline']} by "
                       f"itself for the same weeks and picks. Slots by source: {' / '.join(legend)}.", highlight=False)

@@ -10,6 +10,7 @@ from bot.core.cron import next_occurrence
 from bot.core.records import LibraryStats, SourceState, TokenUsage
 from bot.digest.select import digest_window
 from bot.sources.feedlist import load_feeds
+from bot.store.database import Store
 
 
 def _address(state: SourceState, url: str | None) -> dict[str, Any]:
@@ -22,6 +23,13 @@ def _source(state: SourceState, kind: str | None, url: str | None, enabled: bool
     return {"name": state.name, "kind": kind, "url": url, "enabled": enabled, "last_poll": state.last_poll,
             "result": state.result, "error": state.error, "etag": state.etag, "last_modified": state.last_modified,
             "retry_after": state.retry_after, "stats": dict(state.stats), **_address(state, url)}
+
+
+def _review_counts(store: Store) -> dict[str, int]:
+    from bot.library.review import remember_appended
+
+    remember_appended(store)
+    return store.review_counts().as_dict()
 
 
 def collect_status(app: App) -> dict[str, Any]:
@@ -61,6 +69,9 @@ def collect_status(app: App) -> dict[str, Any]:
             "digested": store.count_digested() if store else 0,
         },
         "digests": digests,
+        # The person's verdicts on what the digests appended to the log (bot.library.review); a digest
+        # appended since the log was last read is in review from now on.
+        "review": _review_counts(store) if store else {"pending": 0, "kept": 0, "deleted": 0},
         "llm": {"enabled": config.llm_enabled, "model": config.llm_model, **usage.as_json()},
         "next": {
             "poll": max(next_poll, now).isoformat(timespec="seconds"),

@@ -85,6 +85,7 @@ def digest_command(state: State, dry_run: bool, fmt: str | None, since: str | No
     from bot.digest.pipeline import DigestOptions, run
 
     app = state.app
+    ensure_library(state, app)
     opts = DigestOptions(dry_run=dry_run, since=since, until=until, limit=limit, slack=not (no_slack or mark_only),
                          log=not (no_log or mark_only), commit=commit, resend_uncertain=resend_uncertain, new=new,
                          mark_only=mark_only)
@@ -206,10 +207,12 @@ def is_link(query: str) -> bool:
 @click.option("--limit", "-k", type=click.IntRange(1, 500), default=None,
               help="Digest size to measure recall at (default [bot] digest_limit).")
 @click.option("--include-undated", is_flag=True, help="Count undated library documents as known all along.")
+@click.option("--review", is_flag=True,
+              help="Also rank with a simulated log review (each week's digest items not picked are deleted).")
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 @pass_state
 def eval_command(state: State, archive: tuple[str, ...], also: tuple[str, ...], limit: int | None,
-                 include_undated: bool, as_json: bool) -> None:
+                 include_undated: bool, review: bool, as_json: bool) -> None:
     """Replay archives of daily feed documents week by week, several as one stream: recall of your own picks
     at the digest size. With several, the first (Hacker News) is also replayed alone for comparison."""
     from pathlib import Path
@@ -218,7 +221,7 @@ def eval_command(state: State, archive: tuple[str, ...], also: tuple[str, ...], 
 
     app = state.app
     report = replay(app.config, [Path(a) for a in (*archive, *also)], limit or app.config.digest_limit,
-                    include_undated)
+                    include_undated, review)
     if as_json:
         emit_json(report)
     else:

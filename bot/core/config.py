@@ -83,6 +83,8 @@ class Config:
     articles_enabled: bool = True  # read the page an item links to when it has no text of its own
     articles_deadline: float = 30.0  # seconds for all of one digest's page fetches together
     articles_max_pages: int = 30  # pages fetched for one digest at most
+    git_timeout: float = 600.0  # [git] timeout_seconds: a commit's hooks run this long before git is stopped
+    git_no_verify: bool = False  # [git] no_verify: commit the log without running the repository's hooks
     digest_window_days: int = 14  # a digest offers items published (else first seen) this many days back
 
     @property
@@ -101,6 +103,7 @@ _KNOWN = {
              "concurrency", "per_host", "retry_after_cap_hours"},
     "hn": {"lookup", "search_url", "max_lookups"},
     "articles": {"enabled", "deadline_seconds", "max_pages"},
+    "git": {"timeout_seconds", "no_verify"},
     "feeds": None,
 }
 DEFAULT_USER_AGENT = "research-digest-bot/0.1 (+https://github.com/; polite weekly poller)"
@@ -400,5 +403,7 @@ def _build(data: dict[str, Any], root: Path, file: Path | None, env: Mapping[str
         articles_enabled=_get(data, "articles", "enabled", True, bool),
         articles_deadline=articles_deadline,
         articles_max_pages=articles_max_pages,
+        git_timeout=max(1.0, float(_get(data, "git", "timeout_seconds", 600, (int, float)))),
+        git_no_verify=_get(data, "git", "no_verify", False, bool),
         digest_window_days=window_days,
     )

@@ -117,7 +117,7 @@ class Match:
 
 # An item's status: relevant enough for a digest, scored below the threshold, or left out of a digest
 # because it tells the same news as an item shown (it never shows on its own later).
-ItemStatus = Literal["relevant", "off_topic", "repeat"]
+ItemStatus = Literal["relevant", "off_topic", "repeat", "known"]  # known: the library has it since it was stored
 # What a source's last poll came to.
 SourceResult = Literal["ok", "not_modified", "error", "gone"]
 

@@ -5,6 +5,7 @@ left out (bot.digest.repeats)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -13,7 +14,7 @@ from bot.core.errors import ConfigError
 from bot.core.normalize import iso_time
 from bot.core.records import Headline, StoredItem
 from bot.digest.repeats import without_repeats
-from bot.relevance.keep import Kept, item_kind, library_counts, rank_by_keep
+from bot.relevance.keep import Kept, add_verdicts, item_kind, library_counts, rank_by_keep
 from bot.relevance.score import on_topic
 from bot.store.database import Store
 
@@ -59,12 +60,15 @@ def digest_window(since_text: str | None, until_text: str | None, tz: str, now: 
 
 
 def select(store: Store, since: str | None, until: str | None, limit: int,
-           repeats: list[int] | None = None) -> tuple[list[StoredItem], int]:
+           repeats: list[int] | None = None,
+           verdicts: Mapping[tuple[bool, bool], tuple[int, int]] | None = None) -> tuple[list[StoredItem], int]:
     """(the top `limit` items, how many were candidates); ids of items left out as repeats of a chosen
     one go into `repeats` when given. Ranked by how likely the person keeps each (bot.relevance.keep), which puts
     the sources on one scale: that is each chosen item's score; the explanation, with the source's own
     score, is in its explain["keep"]."""
     counts = library_counts(store.entry_identity_kinds())
+    # The person's verdicts in the log review (`bot eval --review` passes simulated ones).
+    add_verdicts(counts, store.verdicts_by_kind() if verdicts is None else verdicts)
     for (has_hn, has_arxiv), n in store.offered_counts(since, until).items():
         counts.offered[item_kind(has_hn, has_arxiv)] += n
     candidates = store.relevant_candidates(since, until)

@@ -15,23 +15,20 @@ from bot.core.identity import (
     title_identity,
     url_identities,
 )
-from bot.core.records import LibraryEntry, LibraryStats
-from bot.library.documents import document_paths, read_document
+from bot.core.records import LibraryStats
 from bot.library.matcher import IdentityIndex
-from bot.library.parser import parse_document
+from bot.library.sync import (
+    IgnoredLink,
+    SyncReport,
+    apply_scan,
+    display_path,
+    scan_documents,
+    stored_ignored_links,
+    sync_library,
+)
 from bot.store.database import Store
 
-
-@dataclass(frozen=True)
-class IgnoredLink:
-    """A link in a reading document that is not a URL (a placeholder like `http://[your-host]/`)."""
-
-    file: str
-    line: int
-    link: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.link}"
+__all__ = ["IgnoredLink", "SyncReport", "display_path", "sync_library", "import_documents", "check", "build_index"]
 
 
 @dataclass(frozen=True)
@@ -57,30 +54,14 @@ class CheckResult:
         return {"query": self.query, "known": self.known, "entry": self.entry, "rule": self.rule}
 
 
-def display_path(path: Path, root: Path | None = None) -> str:
-    """Paths are stored relative to the working folder when inside it, so a database moves with
-    its project."""
-    root = root or Path.cwd()
-    try:
-        return str(path.resolve().relative_to(root.resolve()))
-    except ValueError:
-        return str(path.resolve())
-
-
 def import_documents(store: Store, paths: Iterable[str | Path]) -> ImportReport:
-    """Parse every document first, then replace each file's entries: a bad file stops the import
+    """Reads the documents `paths` name into the library (what changed of them; nothing is removed: see
+    sync_library). Every document is parsed before anything is written: a bad file stops the import
     before anything is written, so nothing is lost."""
-    docs = document_paths(paths)
-    parsed: list[tuple[str, list[LibraryEntry]]] = []
-    for path in docs:
-        name = display_path(path)
-        parsed.append((name, parse_document(read_document(path), name)))
-    with store.transaction():
-        for name, entries in parsed:
-            store.replace_library_file(name, entries)
-    ignored = tuple(IgnoredLink(e.file, e.line, link) for _, entries in parsed for e in entries
-                    for link in e.ignored_links)
-    return ImportReport(files=tuple(name for name, _ in parsed), stats=store.library_stats(), ignored_links=ignored)
+    scan = scan_documents(store, paths)
+    apply_scan(store, scan)
+    return ImportReport(files=tuple(display_path(Path(n)) for n in scan.names), stats=store.library_stats(),
+                        ignored_links=stored_ignored_links(store, scan.names))
 
 
 def build_index(store: Store, owners: tuple[str, ...] = ("entry",)) -> IdentityIndex:
@@ -122,5 +103,7 @@ def check(store: Store, queries: Iterable[str], index: IdentityIndex | None = No
             continue
         found = store.library_entry(match.owner_id) if match.owner == "entry" else store.item(match.owner_id)
         entry = {**found.as_json(), "source": "library" if match.owner == "entry" else "item"} if found else None
+        if entry is not None and match.owner == "entry":
+            entry["file"] = display_path(Path(entry["file"]))  # stored absolute; shown relative to here when inside
         results.append(CheckResult(query, True, match.rule, entry, [f"{i.kind}:{i.value}" for i in idents]))
     return results

@@ -37,6 +37,10 @@ def read_document(path: Path) -> str:
         data = path.read_bytes()
     except OSError as exc:
         raise LibraryError(f"Cannot read {path}: {exc.strerror or exc}", str(path)) from exc
+    return decode_document(data)
+
+
+def decode_document(data: bytes) -> str:
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             return data.decode(encoding)

@@ -18,17 +18,21 @@ relevant, and arXiv offers thousands a week. So the digest ranks by an estimate 
   offered in the digest's window: the more a source offers, the thinner each item's share. Ten times
   as many papers a week does not mean ten times as many papers kept.
 
-Verdicts (the person deleting or keeping what the bot appended to the log) join through `KindCounts`.
-A line the bot appended and the person left is a dated library entry already, so it counts in `kept`;
-`shown` (digested items per kind) and `deleted` (those whose line the person removed) turn the share
-into a posterior. Until the log review records them they are zero and the factor is 1.
+Verdicts (the person deleting or keeping what the bot appended to the log, bot.library.review) join
+through `KindCounts`: `shown` (appended items of the kind with a verdict) and `deleted` (those whose line
+the person removed). They multiply a kind's share by its acceptance rate over the overall one, each
+a posterior under a prior centred on the overall acceptance rate with the weight of PRIOR_SHOWN items
+shown: what a digest shows is mostly not kept (about 5% on the replays), so a week of deletions is the
+expected case, not evidence against a kind. Eight weeks of nothing kept of one kind (and 5% of the other)
+take its share from a half to a third, not to nothing (an even prior took HN to 2 of 162 slots). With no
+verdicts the factor is 1.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal, TypedDict
 
@@ -40,6 +44,8 @@ PAPER: Final = "paper"
 FEED: Final = "feed"
 KINDS: tuple[Kind, ...] = (HN, PAPER, FEED)
 SMOOTHING = 1.0  # add-one: pseudo-keeps per kind
+PRIOR_RATE = 0.05  # the share of shown items a person keeps before any verdict: about 5% on the replays
+PRIOR_SHOWN = 100.0  # the prior's weight, in shown items: a handful of weekly digests cannot swing it
 
 
 def item_kind(hn_id: object, arxiv_id: object) -> Kind:
@@ -62,6 +68,14 @@ class KindCounts:
     shown: Counter[str] = field(default_factory=Counter)
     deleted: Counter[str] = field(default_factory=Counter)
 
+    def verdict_factor(self, kind: Kind) -> float:
+        """The kind's acceptance rate over the overall one (1 with no verdicts), both posteriors: the
+        overall rate under PRIOR_RATE, the kind's under the overall rate, each worth PRIOR_SHOWN items."""
+        shown = sum(self.shown.values())
+        overall = (shown - sum(self.deleted.values()) + PRIOR_SHOWN * PRIOR_RATE) / (shown + PRIOR_SHOWN)
+        rate = (self.shown[kind] - self.deleted[kind] + PRIOR_SHOWN * overall) / (self.shown[kind] + PRIOR_SHOWN)
+        return rate / overall
+
     def shares(self) -> dict[Kind, float]:
         """Share of the person's keeps per kind offered now (kinds the stream does not offer get none)."""
         present = [k for k in KINDS if self.offered[k] > 0]
@@ -71,9 +85,7 @@ class KindCounts:
             kept = float(self.kept[k])
             if k != PAPER and non_paper:
                 kept += self.articles * self.offered[k] / non_paper
-            # Verdicts: of the items of this kind shown, the share kept, against an even prior (1 when none).
-            verdict = 2 * (self.shown[k] - self.deleted[k] + 1) / (self.shown[k] + 2)
-            weight[k] = (kept + SMOOTHING) * verdict
+            weight[k] = (kept + SMOOTHING) * self.verdict_factor(k)
         total = sum(weight.values())
         return {k: w / total for k, w in weight.items()} if total else {}
 
@@ -88,6 +100,15 @@ def library_counts(entry_kinds: Iterable[set[str]]) -> KindCounts:
             counts.kept[PAPER] += 1
         elif kinds & {"url", "doi"}:
             counts.articles += 1
+    return counts
+
+
+def add_verdicts(counts: KindCounts, verdicts: Mapping[tuple[bool, bool], tuple[int, int]]) -> KindCounts:
+    """The person's verdicts, by (has an HN id, has an arXiv id) -> (decided, deleted), into the counts."""
+    for (has_hn, has_arxiv), (decided, deleted) in verdicts.items():
+        kind = item_kind(has_hn, has_arxiv)
+        counts.shown[kind] += decided
+        counts.deleted[kind] += deleted
     return counts
 
 

@@ -15,13 +15,14 @@ from bot.store.deliveries import DeliveryRecords
 from bot.store.hn_lookups import HnLookupRecords
 from bot.store.items import ItemRecords
 from bot.store.library import LibraryRecords
+from bot.store.review import ReviewRecords
 from bot.store.schema import migrate
 from bot.store.sources import SourceRecords
 from bot.store.summaries import SummaryRecords
 
 
 class Store(ItemRecords, LibraryRecords, SourceRecords, DeliveryRecords, SummaryRecords, HnLookupRecords,
-            ArticleRecords):
+            ReviewRecords, ArticleRecords):
     """Owns one SQLite database. Construct with `Store.open(path)`; ":memory:" works for tests."""
 
     @classmethod

@@ -4,16 +4,86 @@ cache is keyed by)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from bot.core.records import LibraryEntry, LibraryHit, LibraryStats, StoredEntry
 from bot.store.identities import IdentityRecords
 
 
+@dataclass(frozen=True)
+class DocumentState:
+    """A reading document as the library last read it: its resolved absolute path, its size and mtime
+    then (so an unchanged document costs a stat), and its content hash (so a touched one costs a read)."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    sha256: str
+    entries: int
+    ignored: tuple[tuple[int, str], ...] = ()  # (line, link) of links that are not URLs
+
+
 class LibraryRecords(IdentityRecords):
+    # -- the documents the library was read from -------------------------------------------------
+    def library_documents(self) -> dict[str, DocumentState]:
+        rows = self.db.execute("select path, size, mtime_ns, sha256, entries, ignored from library_documents")
+        return {path: DocumentState(path, size, mtime_ns, sha, entries,
+                                    tuple((int(n), str(link)) for n, link in json.loads(ignored or "[]")))
+                for path, size, mtime_ns, sha, entries, ignored in rows}
+
+    def library_files(self) -> set[str]:
+        """Every file name the entries carry (a database from before documents were recorded has
+        entries under relative names that no document row holds)."""
+        return {r[0] for r in self.db.execute("select distinct file from library_entries")}
+
+    def record_document(self, state: DocumentState) -> None:
+        self.db.execute("insert or replace into library_documents (path, size, mtime_ns, sha256, entries, ignored) "
+                        "values (?, ?, ?, ?, ?, ?)",
+                        [state.path, state.size, state.mtime_ns, state.sha256, state.entries,
+                         json.dumps([list(i) for i in state.ignored])])
+
+    def remove_library_file(self, file: str) -> int:
+        """A document that is gone, or no longer configured, leaves with its entries."""
+        with self.transaction():
+            old = [r[0] for r in self.db.execute("select id from library_entries where file = ?", [file])]
+            if old:
+                marks = ",".join("?" * len(old))
+                self.db.execute(f"delete from identities where owner = 'entry' and owner_id in ({marks})", old)
+                self.db.execute("delete from library_entries where file = ?", [file])
+            self.db.execute("delete from library_documents where path = ?", [file])
+        return len(old)
+
+    def retire_items_the_library_holds(self) -> int:
+        """Undigested items that a library entry names (a line the person added to the log by hand after
+        the poll stored the item): "known", never offered by a digest. Returns how many."""
+        cursor = self.db.execute(
+            "update items set status = 'known' where digest_id is null and status = 'relevant' and exists "
+            "(select 1 from identities it join identities e on e.kind = it.kind and e.value = it.value "
+            "and e.owner = 'entry' where it.owner = 'item' and it.owner_id = items.id)")
+        return int(cursor.rowcount or 0)
+
+    def library_content_key(self) -> str:
+        """A hash of what the library holds: every document's path and content hash (the entries are a
+        function of them). What the library cache is keyed by: a database restored from a backup or
+        copied from elsewhere holds other documents, so another key, whatever its generation counter says."""
+        digest = hashlib.sha256()
+        for path, sha in self.db.execute("select path, sha256 from library_documents order by path"):
+            digest.update(f"{path}\0{sha}\n".encode())
+        # Entries no document row accounts for (written before documents were recorded, and not yet
+        # brought up to date): keyed by this database's library generation, as before.
+        # The bot's own appended lines under review are left out of taste and similarity (bot.library.review).
+        digest.update(",".join(str(r[0]) for r in self.db.execute(
+            "select item_id from log_review where verdict is null order by item_id")).encode())
+        if self.db.execute("select exists (select 1 from library_entries where file not in "
+                           "(select path from library_documents))").fetchone()[0]:
+            digest.update("legacy {} {}".format(*self.library_version()).encode())
+        return digest.hexdigest()
+
     def replace_library_file(self, file: str, entries: Iterable[LibraryEntry]) -> int:
         """Replaces every entry that came from `file` (so importing twice changes nothing). A file whose
         entries are stored exactly so already is left alone: the library's generation stays, and with it
@@ -81,9 +151,10 @@ class LibraryRecords(IdentityRecords):
         entries (a log: what the person picked as it came) when there are any, else of all."""
         kinds: dict[int, set[str]] = defaultdict(set)
         dated: set[int] = set()
+        # The bot's own appended lines still under review are not the person's picks (bot.library.review).
         for owner_id, kind, day in self.db.execute(
                 "select distinct i.owner_id, i.kind, e.date from identities i join library_entries e"
-                " on e.id = i.owner_id where i.owner = 'entry'"):
+                " on e.id = i.owner_id where i.owner = 'entry' and i.owner_id not in (" + UNDER_REVIEW + ")"):
             kinds[owner_id].add(kind)
             if day:
                 dated.add(owner_id)
@@ -119,6 +190,12 @@ class LibraryRecords(IdentityRecords):
         )
         return [LibraryHit(id=r[0], file=r[1], line=r[2], date=r[3], title=r[4], urls=tuple(json.loads(r[5] or "[]")),
                            text=r[6]) for r in self.db.execute(sql, [query, limit])]
+
+
+# The library entries that are the bot's own appended lines still under review (bot.store.review).
+UNDER_REVIEW = ("select e.owner_id from log_review r join identities it on it.owner = 'item' and it.owner_id = "
+                 "r.item_id join identities e on e.owner = 'entry' and e.kind = it.kind and e.value = it.value "
+                 "where r.verdict is null and it.kind != 'title'")
 
 
 def _entry(row: dict[str, Any]) -> StoredEntry:

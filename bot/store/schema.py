@@ -152,8 +152,32 @@ def _m9(db: sqlite_utils.Database) -> None:
     db.table("summaries").add_column("endpoint", str)
 
 
-@migration(10, "article cache")
+@migration(10, "library documents")
 def _m10(db: sqlite_utils.Database) -> None:
+    # Each reading document the library was read from, by its resolved absolute path, with what it was
+    # on disk then (size, mtime, content hash): every command that dedupes compares a stat per document
+    # with it, and re-reads only what changed. Entries stored before this version are named by paths
+    # relative to whatever folder the import ran in; they have no row here, so the first sync removes
+    # them and reads their documents again under absolute paths (no doubling).
+    # ignored: the links on its lines that are not URLs, as JSON [[line, link], ...], which every
+    # `library import` reports, read again or not.
+    db.execute("create table library_documents (path text primary key, size integer not null, "
+               "mtime_ns integer not null, sha256 text not null, entries integer not null, "
+               "ignored text not null default '[]')")
+
+
+@migration(11, "log review")
+def _m11(db: sqlite_utils.Database) -> None:
+    # Which digested items the bot appended to the log (the bullet line it wrote, under which heading,
+    # when), and the person's verdict once the log is read again: "deleted" when the line is gone,
+    # "kept" when it is still there after the review period (bot.store.review).
+    db.execute("create table log_review (item_id integer primary key, digest_id integer, line text not null, "
+               "heading text, appended text not null, verdict text, decided text)")
+    db.execute("create index log_review_pending on log_review (verdict)")
+
+
+@migration(12, "article cache")
+def _m12(db: sqlite_utils.Database) -> None:
     # The text of the page an item links to, per URL (bot.store.articles): kept for a later issue's
     # ranking, and so that no digest, dry or real, fetches a page twice before refetch_after.
     db.execute("create table articles (url text primary key, kind text not null, status text not null, text text, "
