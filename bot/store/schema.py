@@ -174,3 +174,11 @@ def _m11(db: sqlite_utils.Database) -> None:
     db.execute("create table log_review (item_id integer primary key, digest_id integer, line text not null, "
                "heading text, appended text not null, verdict text, decided text)")
     db.execute("create index log_review_pending on log_review (verdict)")
+
+
+@migration(12, "article cache")
+def _m12(db: sqlite_utils.Database) -> None:
+    # The text of the page an item links to, per URL (bot.store.articles): kept for a later issue's
+    # ranking, and so that no digest, dry or real, fetches a page twice before refetch_after.
+    db.execute("create table articles (url text primary key, kind text not null, status text not null, text text, "
+               "reason text, etag text, last_modified text, fetched text not null, refetch_after text not null)")
