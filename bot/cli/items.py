@@ -69,8 +69,9 @@ def explain_command(state: State, item: str, as_json: bool) -> None:
 
     ITEM is an item id (551, as `bot items` shows) or any spelling of its link. An unknown item exits 1;
     something that is neither an id nor a link exits 2."""
-    from bot.pending import explain, no_database
+    from bot.pending import explain, no_database, parse_reference
 
+    parse_reference(item)  # a usage mistake is exit 2 whether or not a poll has made the database yet
     app = state.app
     if not app.config.db.exists():
         raise no_database(app.config)
@@ -123,8 +124,10 @@ def skip_command(state: State, items: tuple[str, ...], undo: bool, as_json: bool
 
     Each ITEM is an item id or a link. If any is unknown or already went out, nothing is skipped.
     `--undo` takes skips back."""
-    from bot.pending import no_database, skip, unskip
+    from bot.pending import no_database, parse_reference, skip, unskip
 
+    for text in items:  # a usage mistake is exit 2 whether or not a poll has made the database yet
+        parse_reference(text)
     app = state.app
     if not app.config.db.exists():
         raise no_database(app.config)
