@@ -3,6 +3,10 @@
 Resolves the title (arXiv and HN ids through their APIs, other pages by `og:title` or `<title>`),
 finds the HN thread, refuses what the library already has (naming the entry), and appends
 `* [title](url) and [HN thread](...)` with the note under the right dated heading, atomically.
+
+Only the person's library (the log among it) blocks their own find. An item a poll stored and no digest
+carried is theirs to add: it is promoted, appended with what the poll knew of it (its title unless
+--title, its clean link, its HN thread), and marked "picked" so the digest never offers it again.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 from bot.core.config import ARXIV_API_URL, Config
 from bot.core.errors import BotError, ConfigError
 from bot.core.identity import (
+    Identity,
     arxiv_id_from_url,
     clean_url,
     hn_id_from_url,
@@ -27,7 +32,7 @@ from bot.core.identity import (
     with_scheme,
 )
 from bot.core.normalize import plain_text
-from bot.core.records import Discussion, Match
+from bot.core.records import Discussion, Match, StoredItem
 from bot.core.redact import without_userinfo
 from bot.delivery.git import commit_subject, git_commit
 from bot.delivery.log import append_section
@@ -50,10 +55,11 @@ class AddResult:
     message: str
     entry: str | None = None
     match: dict[str, Any] | None = None
+    item: int | None = None  # the stored item it promoted (now the person's pick), if any
 
     def as_dict(self) -> dict[str, Any]:
         return {"query": self.query, "status": self.status, "message": self.message, "entry": self.entry,
-                "match": self.match}
+                "match": self.match, "item": self.item}
 
 
 class _TitleParser(HTMLParser):
@@ -153,33 +159,55 @@ class Adder:
         return thread.discussion if thread else None
 
     def _known(self, query: str, match: Match) -> AddResult:
-        entry = self.store.library_entry(match.owner_id) if match.owner == "entry" else None
-        item = self.store.item(match.owner_id) if match.owner == "item" else None
+        entry = self.store.library_entry(match.owner_id)
         if entry is not None:
             entry = replace(entry, file=display_path(Path(entry.file)))  # stored absolute; shown as the person named it
             where, label = f"{entry.file}:{entry.line}", entry.title or (entry.text or "")[:80]
-        else:  # a stored item (or, in a race with an import, nothing any more)
-            where, label = f"stored item:{item.id if item else None}", item.title if item else ""
+        else:  # in a race with an import, nothing any more
+            where, label = f"library entry {match.owner_id}", ""
         return AddResult(query, "known", f"Already in the library: {where} ({label}), matched by {match.rule}",
                          match={"file": entry.file if entry else None, "line": entry.line if entry else None,
-                                "title": entry.title if entry else item.title if item else None,
-                                "rule": match.rule})
+                                "title": entry.title if entry else None, "rule": match.rule})
+
+    def _stored(self, items: Any, identities: set[Identity]) -> StoredItem | None:
+        """The stored item these identities name that the person may still add: one no digest carried
+        (a digested one went to the log already, unless the person deleted its line: then it is theirs
+        again too)."""
+        match = items.match(identities)
+        return self.store.item(match.owner_id) if match is not None else None
+
+    def _promote(self, query: str, stored: StoredItem, title: str | None, library: Any) -> AddResult | DigestItem:
+        """A stored item as the person's own find: what the poll knew of it, checked against the
+        library by every identity it has."""
+        match = library.match(self.store.item_identities(stored.id))
+        if match is not None:
+            return self._known(query, match)
+        link = (without_userinfo(clean_url(stored.url)) if stored.url
+                else stored.discussion.url if stored.discussion else None)
+        if link is None:
+            return AddResult(query, "failed", f"Stored item {stored.id} has no link to add")
+        return DigestItem(id=stored.id, title=title or stored.title, url=link, discussion=stored.discussion,
+                          arxiv_id=stored.arxiv_id, sources=("add",), topics=(), score=0.0,
+                          published=self.store.now(), summary=None)
 
     def add(self, queries: list[str], note: str | None, day: date, title: str | None, dry_run: bool,
             commit: bool) -> list[AddResult]:
         if self.config.log is None:
             raise ConfigError("No log to add to: set [bot] log in bot.toml")
-        index = build_index(self.store, owners=("entry", "item"))
+        # Two indexes, not one: only the library blocks a find; a stored item is promoted.
+        library = build_index(self.store, owners=("entry",))
+        items = build_index(self.store, owners=("item",))
         results: list[AddResult] = []
 
         async def resolve_all() -> list[Any]:
             async with Fetcher(self.settings, now=self.store.clock) as fetcher:
-                return list(await asyncio.gather(*(self._resolve(fetcher, q, title, index) for q in queries),
-                                                 return_exceptions=True))
+                return list(await asyncio.gather(*(self._resolve(fetcher, q, title, library, items)
+                                                   for q in queries), return_exceptions=True))
 
         resolved = asyncio.run(resolve_all())
         added_lines: list[str] = []
         added_titles: list[str] = []
+        picked: list[int] = []
         added_sections: list[tuple[str, date | None]] = []  # what to commit: exactly what was appended
         for query, outcome in zip(queries, resolved, strict=True):
             if isinstance(outcome, AddResult):
@@ -195,14 +223,21 @@ class Adder:
                 results.append(AddResult(query, "known", "Given twice in this run; added once", entry))
                 continue
             added_lines.append(entry.splitlines()[0])
+            stored = item.id or None  # a promoted item keeps its stored id; a new find has none
+            promoted = f" (stored item {stored}, now your pick: no digest offers it)" if stored else ""
             if dry_run:
-                results.append(AddResult(query, "dry-run", f"Would add under ## {section.splitlines()[0][3:]}",
-                                         section))
+                results.append(AddResult(query, "dry-run", f"Would add under ## {section.splitlines()[0][3:]}"
+                                         + promoted, section, item=stored))
                 continue
             append_section(self.config.log, section, day)
             added_titles.append(item.title)
             added_sections.append((section, day))
-            results.append(AddResult(query, "added", f"Added under {section.splitlines()[0]}", entry))
+            if stored:
+                picked.append(stored)
+            results.append(AddResult(query, "added", f"Added under {section.splitlines()[0]}{promoted}", entry,
+                                     item=stored))
+        if picked:  # in the log now, so the digest must not offer it as new
+            self.store.mark_items(picked, "picked")
         if added_titles:
             import_documents(self.store, [self.config.log])  # known from now on
             if commit:
@@ -210,13 +245,17 @@ class Adder:
                            timeout=self.config.git_timeout, no_verify=self.config.git_no_verify)
         return results
 
-    async def _resolve(self, fetcher: Fetcher, query: str, title: str | None, index: Any) -> AddResult | DigestItem:
+    async def _resolve(self, fetcher: Fetcher, query: str, title: str | None, library: Any,
+                       items: Any) -> AddResult | DigestItem:
         url = with_scheme(query.strip())
         if url is None or parse_link(url) is None:
             return AddResult(query, "failed", f"{query!r} is not a link (http://, https:// or www.)")
-        match = index.match(url_identities(url))
+        match = library.match(url_identities(url))
         if match is not None:
             return self._known(query, match)
+        stored = self._stored(items, url_identities(url))
+        if stored is not None:  # no need to fetch a title: the poll has it
+            return self._promote(query, stored, title, library)
         if title:
             found_title, link, hn_item = title, without_userinfo(clean_url(url)), hn_id_from_url(url)
         else:
@@ -226,9 +265,12 @@ class Adder:
         discussion = Discussion.hn(hn_item) if hn_item else None
         resolved = url_identities(link) | ({discussion.identity} if discussion else set())
         title_ident = title_identity(found_title, min_words=3)
-        match = index.match(resolved | ({title_ident} if title_ident else set()))
+        match = library.match(resolved | ({title_ident} if title_ident else set()))
         if match is not None:
             return self._known(query, match)
+        stored = self._stored(items, resolved)  # by its links only: a title alone may name another story
+        if stored is not None:
+            return self._promote(query, stored, title, library)
         if discussion is None:
             discussion = await self._thread(fetcher, link, arxiv_id_from_url(link))
         return DigestItem(id=0, title=found_title, url=link, discussion=discussion,

@@ -63,13 +63,13 @@ class ArxivStandIn:
         request.wfile.write(body)
 
 
-def setup(folder: Path, url: str, extra: str = "") -> None:
+def setup(folder: Path, url: str, extra: str = "", interval: float = 0.05) -> None:
     (folder / "library").mkdir()
     (folder / "library" / "log.md").write_text("## 2 January 2026\n* [A post](https://a.example/post)\n")
     write_config(folder, f'[bot]\ndb = "bot.db"\ntopics = {json.dumps(str(ROOT / "feeds" / "topics.toml"))}\n'
                          '[library]\npaths = ["library"]\n[hn]\nlookup = false\n'
                          f'[[feeds]]\nname = "arxiv"\nkind = "arxiv"\nurl = "{url}"\nlookback_days = 3\n'
-                         f"min_interval = 0.05\n{extra}")
+                         f"min_interval = {interval}\n{extra}")
 
 
 def bot(folder: Path, now: datetime, *args: str) -> subprocess.CompletedProcess[str]:
@@ -80,15 +80,17 @@ def bot(folder: Path, now: datetime, *args: str) -> subprocess.CompletedProcess[
 def test_a_busy_window_is_fetched_whole_one_request_at_a_time(tmp_path: Path) -> None:
     arxiv = ArxivStandIn(papers(2600, NOW - timedelta(days=2, hours=12), NOW))
     with FeedServer() as server:
-        setup(tmp_path, server.route("/api/query", Route(handler=arxiv.handler)))
+        setup(tmp_path, server.route("/api/query", Route(handler=arxiv.handler)), interval=0.2)
         done = bot(tmp_path, NOW, "poll", "--json")
     assert done.returncode == 0, done.stderr
     source = json.loads(done.stdout)["sources"][0]
     assert (source["fetched"], source["result"], source.get("left", 0)) == (2600, "ok", 0)
     assert [a["start"] for a in arxiv.asked] == [200 * k for k in range(13)]
-    # One request at a time, never closer than the feed's min_interval (3 s for arXiv by default).
+    # One request at a time, never closer than the feed's min_interval (3 s for arXiv by default). The
+    # server sees arrivals, which a loaded machine can bunch by some milliseconds: an interval of 0.2 s
+    # against a bound of 0.15 s tells spacing from none without timing the machine.
     gaps = [b["at"] - a["at"] for a, b in zip(arxiv.asked, arxiv.asked[1:], strict=False)]
-    assert min(gaps) >= 0.045
+    assert min(gaps) >= 0.15
 
 
 def test_beyond_the_cap_the_poll_says_what_it_left_and_the_next_poll_resumes_there(tmp_path: Path) -> None:

@@ -41,6 +41,12 @@ def project(folder: Path, extra: str = "", feed: str = "feed.xml") -> None:
         f'[[feeds]]\nname = "feed"\nurl = "{feed}"\n', encoding="utf-8")
 
 
+def polled(folder: Path) -> None:
+    """A working folder whose database a poll made (the commands about stored items need one)."""
+    project(folder)
+    assert main(["-q", "poll"]) == 0
+
+
 Setup = Callable[[Path], None]
 # (what fails, its setup in the working folder, the command, the exit code, a part of the one sentence)
 CASES: list[tuple[str, Setup, list[str], int, str]] = [
@@ -75,10 +81,21 @@ CASES: list[tuple[str, Setup, list[str], int, str]] = [
      "is not a date"),
     ("eval of an archive that is not there", project, ["eval", "nope"], 2, "does not exist"),
     ("init over an existing config", project, ["init", "."], 2, "never overwrites"),
+    ("a digest that goes nowhere (--no-slack --no-log) without --mark-only", project,
+     ["digest", "--no-slack", "--no-log"], 2, "pass --mark-only"),
+    ("explain of something neither an id nor a link", project, ["explain", "not an id"], 2, "neither an item id"),
+    ("skip of something neither an id nor a link", project, ["skip", "nope nope"], 2, "neither an item id"),
+    ("sources forget of a source still configured", project, ["sources", "forget", "feed"], 2,
+     "still a configured source"),
+    ("config check of a broken config", lambda f: (f / "bot.toml").write_text("[bot\n"), ["config", "check"], 2,
+     "The configuration is broken"),
     # -- 1: the work failed -------------------------------------------------------------------------
     ("poll when every feed failed", lambda f: project(f, feed="missing.xml"), ["poll"], 1, "Every feed failed"),
     ("poll while another command holds the lock", project, ["poll"], 1, "holds the lock"),  # see LOCKED
     ("add of a link the library has", project, ["add", "https://arxiv.org/abs/2305.14314"], 1, "2305.14314"),
+    ("explain of an id no stored item has", polled, ["explain", "999"], 1, "No stored item has the id 999"),
+    ("skip of an id no stored item has", polled, ["skip", "999"], 1, "No stored item has the id 999"),
+    ("sources forget of a name with no state", polled, ["sources", "forget", "gone"], 1, "No former source"),
     # -- 0 ------------------------------------------------------------------------------------------
     ("status with no database yet", lambda f: None, ["status"], 0, "none yet"),
     ("a digest with nothing new", project, ["digest", "--no-slack"], 0, "No new items"),

@@ -10,6 +10,7 @@ from typing import get_args
 
 import pytest
 
+from bot.core.clock import fixed_clock
 from bot.core.identity import Identity
 from bot.core.records import Discussion, ItemStatus, LibraryEntry, NewItem, SourceResult, StoredItem
 from bot.poll import poll
@@ -32,7 +33,8 @@ def _record(title: str, published: str | None, first_seen: str = "2026-11-01T00:
 
 @pytest.fixture
 def store() -> Store:
-    return Store.open(":memory:")
+    # A fixed clock: a record's `created` is compared with store.now(), which must not tick between them.
+    return Store.open(":memory:", fixed_clock(datetime(2026, 11, 23, 10, 0, tzinfo=UTC)))
 
 
 def _ids_by_title(store: Store) -> dict[str, int]:

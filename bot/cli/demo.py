@@ -13,6 +13,7 @@ from pathlib import Path
 from rich.console import Console
 
 import bot.library.api as lib
+from bot.articles.reader import reader_for, saved_pages
 from bot.cli.render import poll_table
 from bot.core.clock import fixed_clock
 from bot.core.config import load_config
@@ -56,7 +57,10 @@ def run_demo(console: Console, quiet: bool = False) -> str:
             polled = poll(config, store, now=DEMO_NOW)
             if not quiet:
                 poll_table(console, polled)
-            outcome = run(config, store, DigestOptions(dry_run=True), [], DEMO_NOW)  # text only: no target
+            # The pages the HN items link to are saved copies in demo_data/pages: no network.
+            reader = reader_for(config, store, pages=saved_pages(data / "pages"))
+            outcome = run(config, store, DigestOptions(dry_run=True), [], DEMO_NOW,  # text only: no target
+                          reader=reader)
         finally:
             store.close()
     console.print(outcome.bodies["text"], highlight=False, markup=False, end="")

@@ -43,8 +43,8 @@ def collect_status(app: App) -> dict[str, Any]:
     for feed in load_feeds(config):
         sources.append(_source(states.pop(feed.name, SourceState(feed.name)), feed.kind, feed.url,
                                feed.enabled))
-    for s in states.values():  # polled once, since removed from the configuration
-        sources.append(_source(s, s.kind, s.url, False))
+    # What is left in `states` polled once and has since left the configuration: not a source any more
+    # (`bot sources` lists it apart, and `bot sources forget` removes it).
     last_polls = [str(s["last_poll"]) for s in sources if s["last_poll"]]
     next_poll = (datetime.fromisoformat(max(last_polls)) + timedelta(minutes=config.poll_every_minutes)
                  if last_polls else now)

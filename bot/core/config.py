@@ -80,6 +80,9 @@ class Config:
     slack_timeout: int = 15  # seconds for one Slack request
     llm_request_seconds: float = 20.0  # one request's overall deadline, however the bytes trickle in
     llm_budget_seconds: float = 60.0  # all of a digest's LLM summaries together
+    articles_enabled: bool = True  # read the page an item links to when it has no text of its own
+    articles_deadline: float = 30.0  # seconds for all of one digest's page fetches together
+    articles_max_pages: int = 30  # pages fetched for one digest at most
     git_timeout: float = 600.0  # [git] timeout_seconds: a commit's hooks run this long before git is stopped
     git_no_verify: bool = False  # [git] no_verify: commit the log without running the repository's hooks
     digest_window_days: int = 14  # a digest offers items published (else first seen) this many days back
@@ -99,6 +102,7 @@ _KNOWN = {
     "http": {"connect_timeout", "read_timeout", "feed_deadline", "max_body_mb", "max_redirects",
              "concurrency", "per_host", "retry_after_cap_hours"},
     "hn": {"lookup", "search_url", "max_lookups"},
+    "articles": {"enabled", "deadline_seconds", "max_pages"},
     "git": {"timeout_seconds", "no_verify"},
     "feeds": None,
 }
@@ -349,6 +353,13 @@ def _build(data: dict[str, Any], root: Path, file: Path | None, env: Mapping[str
         if not value > 0:
             raise ConfigError(f"[llm] {key} must be more than 0 seconds, not {value!r}")
 
+    articles_deadline = _get(data, "articles", "deadline_seconds", 30.0, float)
+    articles_max_pages = _get(data, "articles", "max_pages", 30, int)
+    if not articles_deadline > 0:
+        raise ConfigError(f"[articles] deadline_seconds must be more than 0 seconds, not {articles_deadline:g}")
+    if articles_max_pages < 0:
+        raise ConfigError(f"[articles] max_pages must be 0 (read no page) or more, not {articles_max_pages}")
+
     def secret(name: str) -> Secret | None:
         value = env.get(name, "").strip()
         return Secret(value) if value else None
@@ -389,6 +400,9 @@ def _build(data: dict[str, Any], root: Path, file: Path | None, env: Mapping[str
         slack_timeout=max(1, _get(data, "slack", "timeout", 15, int)),
         llm_request_seconds=llm_seconds["request_seconds"],
         llm_budget_seconds=llm_seconds["budget_seconds"],
+        articles_enabled=_get(data, "articles", "enabled", True, bool),
+        articles_deadline=articles_deadline,
+        articles_max_pages=articles_max_pages,
         git_timeout=max(1.0, float(_get(data, "git", "timeout_seconds", 600, (int, float)))),
         git_no_verify=_get(data, "git", "no_verify", False, bool),
         digest_window_days=window_days,

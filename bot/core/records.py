@@ -116,8 +116,11 @@ class Match:
 # -- what the store holds ---------------------------------------------------------------------------
 
 # An item's status: relevant enough for a digest, scored below the threshold, or left out of a digest
-# because it tells the same news as an item shown (it never shows on its own later).
-ItemStatus = Literal["relevant", "off_topic", "repeat", "known"]  # known: the library has it since it was stored
+# because it tells the same news as an item shown (it never shows on its own later); "known": the library
+# has it since it was stored (a line the person wrote by hand); or the person's own word on it before any
+# digest: "skipped" (`bot skip`, their "no") or "picked" (`bot add` put it in the log, their "yes").
+# None of the last three is offered again.
+ItemStatus = Literal["relevant", "off_topic", "repeat", "known", "skipped", "picked"]
 # What a source's last poll came to.
 SourceResult = Literal["ok", "not_modified", "error", "gone"]
 
@@ -376,3 +379,38 @@ class Headline:
 
     id: int
     title: str | None
+
+
+# -- the text of the page an item links to (bot.articles, issue 28) -----------------------------------
+TextSource = Literal["feed", "abstract", "article", "none"]  # where an item's text came from
+ArticleStatus = Literal["ok", "none"]
+
+
+@dataclass(frozen=True)
+class CachedArticle:
+    """What reading one linked URL gave, kept per URL (bot.store.articles): the page's main text, or
+    none and why. `refetch_after` is when it may be asked again (conditionally, with etag and
+    last_modified); a result is never fetched twice before then, so a dry run and the real run share it."""
+
+    url: str
+    kind: str  # html | arxiv | github | pdf | other
+    status: ArticleStatus
+    text: str | None
+    reason: str | None  # why there is no text ("a PDF", "HTTP 404", "no readable text")
+    etag: str | None
+    last_modified: str | None
+    fetched: str
+    refetch_after: str
+
+
+@dataclass(frozen=True)
+class ItemText:
+    """The text an item's summary is made from, and where it came from (`text_source` in the digest JSON)."""
+
+    source: TextSource
+    text: str | None
+    note: str | None = None  # said once in the item's explanation: why there is no article text
+
+    @property
+    def chars(self) -> int:
+        return len(self.text or "")

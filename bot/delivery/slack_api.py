@@ -183,3 +183,22 @@ class BotTokenPoster:
         except (SlackApiError, OSError, URLError):
             return None
         return None  # more history than we read: cannot tell
+
+
+def check_token(token: str, base_url: str | None = None, timeout: int = 15) -> str:
+    """`bot config check --online`: Slack's auth.test for a bot token (posts nothing). Returns who the
+    token is ("bot @name in Team"); a DeliveryError says why Slack did not accept it."""
+    if base_url:
+        check_slack_url(base_url, "SLACK_API_URL")
+    client = WebClient(token=token, base_url=base_url or WebClient.BASE_URL, timeout=timeout)
+    try:
+        response = client.auth_test()
+    except SlackApiError as exc:
+        code = exc.response.get("error") if exc.response is not None else None
+        status = getattr(exc.response, "status_code", 0) if exc.response is not None else 0
+        raise DeliveryError(f"Slack refused the bot token: {code or f'HTTP {status}'}", "slack auth.test",
+                            retryable=False) from exc
+    except (URLError, OSError, SlackRequestError, ValueError) as exc:
+        raise DeliveryError(f"Slack did not answer: {getattr(exc, 'reason', None) or exc}", "slack auth.test") from exc
+    user, team = response.get("user"), response.get("team")
+    return f"the token is {'@' + str(user) if user else 'a bot'}" + (f" in {team}" if team else "")

@@ -35,6 +35,7 @@ from http import HTTPStatus
 
 from openai import APIConnectionError, APIStatusError, APITimeoutError, OpenAI
 
+from bot.core.errors import BotError
 from bot.core.records import StoredItem, SummaryStatus
 from bot.core.redact import redact
 from bot.digest.nolinks import has_domain
@@ -281,3 +282,24 @@ def _close_quietly(client: OpenAI) -> None:
         client.close()
     except Exception as exc:  # closing under a live request may complain; it is abandoned anyway
         log.debug("closing an abandoned LLM request: %s", exc)
+
+
+def check_endpoint(model: str, api_key: str | None, base_url: str | None, timeout: float) -> str:
+    """`bot config check --online`: whether the model answers one request of one token. Returns what
+    answered; raises a LLMCheckError whose message is masked (a server may echo the key)."""
+    client = OpenAI(api_key=api_key or "not-needed", base_url=base_url, timeout=timeout, max_retries=0)
+    try:
+        answer = client.chat.completions.create(model=model, max_tokens=1,
+                                                messages=[{"role": "user", "content": "Say OK."}])
+    except Exception as exc:  # any failure of the SDK or the server is the answer to "does it answer?"
+        status = getattr(exc, "status_code", None)
+        raise LLMCheckError(redact(f"{model} at {base_url or 'api.openai.com'} did not answer: "
+                                   + (f"HTTP {status}: " if status else "") + f"{type(exc).__name__}: {exc}"[:300])
+                            ) from exc
+    finally:
+        client.close()
+    return f"{answer.model or model} answered at {base_url or 'api.openai.com'}"
+
+
+class LLMCheckError(BotError):
+    """The LLM endpoint did not answer `bot config check --online` (exit 1: the check failed)."""

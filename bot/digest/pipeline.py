@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import bot.digest.render as render
+from bot.articles.reader import ArticleReader
+from bot.articles.step import linked_texts, with_text_sources
 from bot.core.config import Config
 from bot.core.errors import ConfigError, DeliveryError
 from bot.core.ledger import UNFINISHED, UNSETTLED, Delivery, DeliveryStatus, Detail, Digest, DigestOptions
@@ -36,6 +38,7 @@ from bot.digest.render import DigestItem
 from bot.digest.select import digest_window, select, top_papers
 from bot.digest.summarize import SummaryReport, extractive_summary
 from bot.library.api import import_documents
+from bot.sources.feedlist import polled_feed_names
 from bot.sources.hn_threads import ThreadFinder
 from bot.store.database import Store
 from bot.store.deliveries import KEEP
@@ -101,17 +104,21 @@ def to_item(row: StoredItem, summary: str | None) -> DigestItem:
 
 
 def build(config: Config, store: Store, now: datetime, opts: DigestOptions,
-          summarizer: Summarizer | None = None) -> DigestOutcome:
+          summarizer: Summarizer | None = None, reader: ArticleReader | None = None) -> DigestOutcome:
     since, until = digest_window(opts.since, opts.until, config.timezone, now, config.digest_window_days)
     limit = opts.limit or config.digest_limit
     repeats: list[int] = []
     rows, candidates = select(store, since, until, limit, repeats)
+    # The linked pages' text (bot.articles, issue 28): an item with no text of its own is summarized
+    # from the page it links to; each item says where its text came from (text_source, text_chars).
+    rows, texts = linked_texts(config, store, rows, now, reader)
     summarizer = summarizer or ExtractiveSummarizer()
     summaries = summarizer.summaries(rows)
     report = summarizer.report()
-    items = [to_item(r, summaries.get(r.id)) for r in rows]
+    items = with_text_sources([to_item(r, summaries.get(r.id)) for r in rows], texts)
     day = now.astimezone(config.tz).date()
-    failed = [s.name for s in store.source_states() if s.result == "error"]
+    polled = polled_feed_names(config)  # a feed that left the config (or is disabled) fails no more
+    failed = [s.name for s in store.source_states() if s.result == "error" and (polled is None or s.name in polled)]
     stats: dict[str, Any] = {"candidates": candidates, "shown": len(items),
                              "off_topic": store.count_off_topic(undigested=True, since=since, until=until),
                              "failed_sources": failed}
@@ -162,7 +169,7 @@ def not_set_up(config: Config, opts: DigestOptions, targets: Sequence[DeliveryTa
 
 def run(config: Config, store: Store, opts: DigestOptions, targets: Sequence[DeliveryTarget], now: datetime,
         summarizer: Summarizer | None = None, hook: Hook | None = None,
-        finder: ThreadFinder | None = None) -> DigestOutcome:
+        finder: ThreadFinder | None = None, reader: ArticleReader | None = None) -> DigestOutcome:
     """One `bot digest`: finish what earlier runs left, then select, render, record and deliver to
     `targets` (bot.app builds them from the configuration; tests pass their own)."""
     hook = hook or (lambda _step: None)
@@ -184,7 +191,7 @@ def run(config: Config, store: Store, opts: DigestOptions, targets: Sequence[Del
         chosen = {r.id for r in rows}
         papers = [r for r in top_papers(store, since, until, finder.max_requests) if r.id not in chosen]
         finder.attach(store, [*rows, *papers], now)
-    outcome = build(config, store, now, opts, summarizer)
+    outcome = build(config, store, now, opts, summarizer, reader)
     outcome.finished_earlier = earlier
     outcome.unretryable = unretryable
     outcome.bodies.update(target_bodies(targets, date.fromisoformat(outcome.date), outcome.items,

@@ -60,13 +60,17 @@ class DigestItem(Discussed):
     points: int | None = None
     comments: int | None = None
     explain: dict[str, Any] = field(default_factory=dict)
+    text_source: str | None = None  # where the summary's text came from: feed, abstract, article, none
+    text_chars: int = 0  # how long that text was
 
     def as_json(self) -> dict[str, Any]:
         """The item in `bot digest --format json`: `hn_id` and `hn_url` as always, the discussion beside them."""
         return {"id": self.id, "title": self.title, "url": self.url, **discussion_json(self.discussion),
                 "arxiv_id": self.arxiv_id, "sources": list(self.sources), "topics": list(self.topics),
                 "score": self.score, "published": self.published, "summary": self.summary,
-                "points": self.points, "comments": self.comments, "explain": self.explain}
+                "points": self.points, "comments": self.comments, "explain": self.explain,
+                # where the summary's text came from; absent in an item read from JSON written before it
+                **({"text_source": self.text_source, "text_chars": self.text_chars} if self.text_source else {})}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> DigestItem:
@@ -77,7 +81,8 @@ class DigestItem(Discussed):
                    sources=tuple(data.get("sources") or ()), topics=tuple(data.get("topics") or ()),
                    score=float(data.get("score") or 0.0), published=data.get("published"),
                    summary=data.get("summary"), points=data.get("points"), comments=data.get("comments"),
-                   explain=dict(data.get("explain") or {}))
+                   explain=dict(data.get("explain") or {}), text_source=data.get("text_source"),
+                   text_chars=int(data.get("text_chars") or 0))
 
 
 def safe_link(url: str | None) -> str | None:

@@ -36,14 +36,35 @@ def sanitize_summary(text: str, limit: int = MAX_SUMMARY) -> str:
     return flat
 
 
+# A sentence that is a page's furniture, not its content: a cookie or consent banner, a byline, a
+# sign-up box, a footer. An article read from its page may still open with one of these.
+_BOILERPLATE_RE = re.compile(
+    r"\bcookies?\b|\bconsent\b|privacy (?:policy|settings)|terms of (?:use|service)|all rights reserved|"
+    r"\bcopyright\b|©|\bsubscribe\b|\bnewsletter\b|\bsign (?:in|up)\b|\blog in\b|skip to (?:main )?content|"
+    r"\bmin(?:ute)? read\b|^(?:posted|published|updated|written) (?:on|by)\b|share (?:this|on)\b|"
+    r"enable javascript|\badvertisement\b|\bby (?:continuing|using this site)\b",
+    re.IGNORECASE)
+
+
+def _sentences(paragraph: str) -> list[str]:
+    clean = sanitize_summary(paragraph, limit=2000)
+    return [m.group(1) for m in _SENTENCE_RE.finditer(clean)] or ([clean] if clean else [])
+
+
 def extractive_summary(text: str | None) -> str | None:
-    """The first sentence of the abstract or feed summary, cleaned; None when there is none."""
-    clean = sanitize_summary(text or "", limit=2000)
-    if len(clean) < 20:
-        return None
-    m = _SENTENCE_RE.match(clean)
-    sentence = m.group(1) if m and len(m.group(1)) >= 20 else clean
-    return sanitize_summary(sentence, limit=300) or None
+    """The first substantive sentence of the text we have (an abstract, a feed's summary, an article
+    read from its page), cleaned: at least 20 characters, and not a cookie banner, byline or sign-up
+    line; a heading (a paragraph with no sentence in it) is passed over while a sentence follows.
+    None when there is none."""
+    paragraphs = [p for p in (text or "").splitlines() if p.strip()]
+    candidates = [s for p in paragraphs for s in _sentences(p)]
+    for sentence in candidates:
+        if len(sentence) >= 20 and sentence[-1] in ".!?" and not _BOILERPLATE_RE.search(sentence):
+            return sanitize_summary(sentence, limit=300) or None
+    for sentence in candidates:  # no full sentence: the first long enough piece that is not furniture
+        if len(sentence) >= 20 and not _BOILERPLATE_RE.search(sentence):
+            return sanitize_summary(sentence, limit=300) or None
+    return None
 
 
 @dataclass(frozen=True)

@@ -162,7 +162,19 @@ def _parse(body: bytes) -> Any:
     the first body: a poll of unchanged feeds never loads it or lxml."""
     import fastfeedparser
 
+    _without_natural_language_dates()
     return fastfeedparser.parse(bytes(body), include_media=False, include_enclosures=False)
+
+
+def _without_natural_language_dates() -> None:
+    """When dateparser is installed (trafilatura brings it, through htmldate), fastfeedparser guesses a date
+    that no rule reads with it: "the day after tomorrow" would become a date relative to the real clock,
+    not the bot's, and the fast path would no longer leave such an item to feedparser. Its rules (ISO 8601,
+    RFC 822, dateutil) stay; only that guess goes."""
+    import fastfeedparser.main as engine
+
+    if getattr(engine, "_slow_dateparser", None) is not None:
+        engine._slow_dateparser = lambda value: None  # type: ignore[attr-defined]
 
 
 def _utc_iso(value: Any) -> str | None:

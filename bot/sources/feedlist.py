@@ -26,6 +26,15 @@ def load_feeds(config: Config) -> list[FeedConfig]:
     return feeds
 
 
+def polled_feed_names(config: Config) -> set[str] | None:
+    """The names of the enabled feeds a poll fetches now; None when the configuration lists none (what
+    reports about sources then show is left as it was: the poll refuses such a config)."""
+    try:
+        return {f.name for f in load_feeds(config) if f.enabled}
+    except ConfigError:
+        return None
+
+
 def _feeds_folder(config: Config) -> list[FeedConfig]:
     """`*.toml` feed lists and `*.opml` blog lists in the feeds folder (the topics file is skipped)."""
     folder = config.feeds_dir

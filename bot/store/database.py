@@ -1,6 +1,6 @@
 """The store: one SQLite database, the only place that speaks SQL. `Store` is its parts together,
 one mixin per table or concern over a shared base (bot.store.base): items, the library and the
-identities, sources, the delivery ledger, the LLM summary cache and HN thread lookups."""
+identities, sources, the delivery ledger, the LLM summary cache, HN thread lookups and the article cache."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bot.core.clock import Clock, system_clock
 from bot.core.errors import StoreError
+from bot.store.articles import ArticleRecords
 from bot.store.connection import connect
 from bot.store.deliveries import DeliveryRecords
 from bot.store.hn_lookups import HnLookupRecords
@@ -21,7 +22,7 @@ from bot.store.summaries import SummaryRecords
 
 
 class Store(ItemRecords, LibraryRecords, SourceRecords, DeliveryRecords, SummaryRecords, HnLookupRecords,
-            ReviewRecords):
+            ReviewRecords, ArticleRecords):
     """Owns one SQLite database. Construct with `Store.open(path)`; ":memory:" works for tests."""
 
     @classmethod

@@ -32,3 +32,15 @@ class IdentityRecords(StoreBase):
         """Every identity of one stored item."""
         return {Identity(kind, value) for kind, value in self.db.execute(
             "select kind, value from identities where owner = 'item' and owner_id = ?", [item_id])}
+
+    def identity_owners(self, identities: Iterable[Identity]) -> list[tuple[Identity, Owner, int]]:
+        """Who else holds any of these identities, exactly (library entries and stored items), in a
+        stable order: what `bot explain` shows as an item's matches and how an ID or URL finds its item."""
+        wanted = sorted(set(identities))
+        found: list[tuple[Identity, Owner, int]] = []
+        for ident in wanted:
+            for owner, owner_id in self.db.execute(
+                    "select owner, owner_id from identities where kind = ? and value = ? order by owner, owner_id",
+                    [ident.kind, ident.value]):
+                found.append((ident, owner, int(owner_id)))
+        return found

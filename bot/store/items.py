@@ -53,6 +53,22 @@ class ItemRecords(IdentityRecords):
         have = self.item_identities(item_id)
         self.add_identities("item", item_id, [i for i in identities if i not in have])
 
+    def mark_items(self, ids: Iterable[int], status: ItemStatus, only_from: ItemStatus | None = None) -> list[int]:
+        """The person's word on items no digest has carried ("skipped" by `bot skip`, "picked" by `bot
+        add`): they leave the pending items for good (or, `only_from` "skipped", come back). Returns the
+        ids it changed (a digested item keeps its place in history and is left alone)."""
+        wanted = list(dict.fromkeys(ids))
+        changed: list[int] = []
+        only = " and status = ?" if only_from else ""
+        with self.transaction():
+            for item_id in wanted:
+                cursor = self.db.execute("update items set status = ?, updated = ? where id = ? and digest_id is null "
+                                         f"and status != ?{only}",
+                                         [status, self.now(), item_id, status, *([only_from] if only_from else [])])
+                if cursor.rowcount:
+                    changed.append(item_id)
+        return changed
+
     # -- one item, all items -------------------------------------------------------------------
     def item(self, item_id: int) -> StoredItem | None:
         row = next(self.db.rows("select * from items where id = ?", [item_id]), None)
@@ -120,6 +136,17 @@ class ItemRecords(IdentityRecords):
     def count_digested(self) -> int:
         """Items a digest carried (or left out as a repeat of one it carried)."""
         return self._count("digest_id is not null")
+
+    def counts_by_source(self) -> dict[str, dict[str, int]]:
+        """Per feed name (an item merged from several feeds counts for each): items stored, pending
+        (relevant, undigested), off-topic, and digested."""
+        counts: dict[str, dict[str, int]] = {}
+        for name, stored, pending, off_topic, digested in self.db.execute(
+                "select j.value, count(*), sum(status = 'relevant' and digest_id is null), sum(status = 'off_topic'), "
+                "sum(digest_id is not null) from items, json_each(items.sources) as j group by j.value"):
+            counts[str(name)] = {"stored": int(stored), "pending": int(pending or 0),
+                                 "off_topic": int(off_topic or 0), "digested": int(digested or 0)}
+        return counts
 
     def _count(self, where: str) -> int:
         return int(self.db.execute(f"select count(*) from items where {where}").fetchone()[0])

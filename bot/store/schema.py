@@ -176,8 +176,16 @@ def _m11(db: sqlite_utils.Database) -> None:
     db.execute("create index log_review_pending on log_review (verdict)")
 
 
-@migration(12, "library sections")
+@migration(12, "article cache")
 def _m12(db: sqlite_utils.Database) -> None:
+    # The text of the page an item links to, per URL (bot.store.articles): kept for a later issue's
+    # ranking, and so that no digest, dry or real, fetches a page twice before refetch_after.
+    db.execute("create table articles (url text primary key, kind text not null, status text not null, text text, "
+               "reason text, etag text, last_modified text, fetched text not null, refetch_after text not null)")
+
+
+@migration(13, "library sections")
+def _m13(db: sqlite_utils.Database) -> None:
     # sections: how each document was split when read (bot.library.parser.Section), as JSON, so that
     # the next read of a changed document parses only the sections that changed and keeps the others'
     # entries, shifting their line numbers. A line number is not indexed text: the full-text index is

@@ -23,6 +23,12 @@ class SourceRecords(StoreBase):
         """Every source ever polled, by name (also those since removed from the configuration)."""
         return [_state(row) for row in self.db.rows("select * from sources order by name")]
 
+    def forget_source(self, name: str) -> bool:
+        """Drops what the store remembers of one source (validators, cursor, last result); its items stay
+        known. False when there was nothing to forget."""
+        with self.transaction():
+            return bool(self.db.execute("delete from sources where name = ?", [name]).rowcount)
+
     def save_source_state(self, name: str, **fields: Any) -> None:
         unknown = fields.keys() - set(_COLUMNS)
         if unknown:
