@@ -82,7 +82,10 @@ def ranking(config: Config, store: Store, now: datetime, depth: int = DEFAULT_LI
     """The pending items as the next digest ranks them, the first `depth` of them (at least a digest's
     worth, at most MAX_DEPTH)."""
     depth = max(config.digest_limit, min(depth, MAX_DEPTH))
-    outcome = build(config, store, now, DigestOptions(dry_run=True, limit=depth))
+    # A listing reads no linked pages (the articles stage would fetch them): no network, as the help says.
+    # Article text is not used for ranking, so the order is the digest's all the same.
+    listing = replace(config, articles_enabled=False)
+    outcome = build(listing, store, now, DigestOptions(dry_run=True, limit=depth))
     by_id = store.items_by_id([*(i.id for i in outcome.items), *outcome.repeat_ids])
     ranked = []
     for shown in outcome.items:  # the stored record, with the digest's score and its explanation

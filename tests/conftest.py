@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -39,6 +41,19 @@ def cli_env(now: datetime, isolated: bool = False, **extra: str) -> dict[str, st
     env = {**inherited, "PYTHONPATH": str(ROOT), "BOT_NOW": now.isoformat(), "BOT_TEST_HOOKS": "1", **extra}
     env.pop("BOT_CONFIG", None)
     return env
+
+
+def run_bot(folder: Path, now: datetime, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`bot ARGS...` as a process in `folder`, on the clock fixed at `now`."""
+    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=folder, env=cli_env(now),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def bot_ok(folder: Path, now: datetime, *args: str) -> str:
+    """What `bot ARGS...` printed on stdout, which must have succeeded."""
+    done = run_bot(folder, now, *args)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def write_config(folder: Path, body: str) -> Path:

@@ -5,25 +5,21 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.conftest import cli_env, write_config
+from tests.conftest import bot_ok, run_bot, write_config
 from tests.servers import FeedServer, Route, rss
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
 def bot(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=folder, env=cli_env(NOW),
-                          capture_output=True, text=True, timeout=120)
+    return run_bot(folder, NOW, *args)
 
 
 def ok(folder: Path, *args: str) -> str:
-    done = bot(folder, *args)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    return bot_ok(folder, NOW, *args)
 
 
 def polled(folder: Path, server: FeedServer) -> tuple[str, str]:
