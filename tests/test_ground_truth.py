@@ -10,6 +10,9 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
+from bot.core.identity import Identity
 from bot.store.database import Store
 from tests.conftest import ROOT, SEEDS, cli_env
 from tests.servers import FeedServer, Route, rss
@@ -193,3 +196,33 @@ def test_the_cache_is_not_unpickled_unless_its_head_line_is_this_library(tmp_pat
     assert json.loads(out)[0]["known"] is True
     assert not marker.exists()
     assert cache.read_bytes().split(b"\n", 1)[0] == head  # rebuilt
+
+
+@pytest.mark.parametrize("args", [["poll"], ["digest", "--dry-run"], ["add", "https://other.example/x", "--title", "X"]],
+                         ids=["poll", "digest", "add"])
+def test_a_command_waiting_for_the_lock_has_not_touched_the_library(workdir: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                    args: list[str]) -> None:
+    """Bringing the library up to date writes to it, so it happens under the work lock: a command that
+    finds the lock held (a scheduled poll of `bot run`, say) changes nothing, and two syncs of one edited
+    document never interleave (a shift of line numbers applied twice)."""
+    from bot.cli.group import main
+    from bot.lock import hold, work_lock
+    from tests.test_exit_codes import polled
+
+    polled(workdir)
+    with (workdir / "library" / "log.md").open("a", encoding="utf-8") as log:
+        log.write("* [A find logged by hand](https://hand.example/find)\n")
+    monkeypatch.setenv("BOT_LOCK_WAIT", "0")
+    with hold(work_lock(workdir / "bot.db"), "the test", wait=0):
+        assert main(args) == 1
+    assert not library_knows(workdir, Identity("url", "hand.example/find"))
+    assert main(["-q", "poll"]) == 0
+    assert library_knows(workdir, Identity("url", "hand.example/find"))
+
+
+def library_knows(folder: Path, identity: Identity) -> bool:
+    store = Store.open(folder / "bot.db")
+    try:
+        return any(owner == "entry" for _, owner, _ in store.identity_owners({identity}))
+    finally:
+        store.close()

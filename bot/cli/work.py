@@ -8,7 +8,17 @@ import sys
 
 import click
 
-from bot.cli.group import State, cli, emit_json, ensure_library, err, out, pass_state, progress_bar
+from bot.cli.group import (
+    State,
+    cli,
+    emit_json,
+    ensure_library,
+    err,
+    out,
+    pass_state,
+    progress_bar,
+    stop_before_a_database_without_a_library,
+)
 from bot.core.errors import BotError, ConfigError
 
 
@@ -21,10 +31,12 @@ def poll_command(state: State, sources: tuple[str, ...], as_json: bool) -> None:
     from bot.poll import poll, select_feeds
 
     app = state.app
-    ensure_library(state, app)
+    stop_before_a_database_without_a_library(app)  # before a lock file or a database is made
     feeds = select_feeds(app.config, sources)
-    with app.lock("this poll"), progress_bar(state, len(feeds), "polling") as advance:
-        report = poll(app.config, app.store, only=sources, now=app.now(), progress=advance, hook=app.stop_hook())
+    with app.lock("this poll"):
+        ensure_library(state, app)  # under the lock: two syncs of one changed document must not interleave
+        with progress_bar(state, len(feeds), "polling") as advance:
+            report = poll(app.config, app.store, only=sources, now=app.now(), progress=advance, hook=app.stop_hook())
     if as_json:
         emit_json(report.as_dict())
     else:
@@ -85,12 +97,13 @@ def digest_command(state: State, dry_run: bool, fmt: str | None, since: str | No
     from bot.digest.pipeline import DigestOptions, run
 
     app = state.app
-    ensure_library(state, app)
+    stop_before_a_database_without_a_library(app)
     opts = DigestOptions(dry_run=dry_run, since=since, until=until, limit=limit, slack=not (no_slack or mark_only),
                          log=not (no_log or mark_only), commit=commit, resend_uncertain=resend_uncertain, new=new,
                          mark_only=mark_only)
     targets = app.delivery_targets(opts)
     with app.lock("this digest"):
+        ensure_library(state, app)
         outcome = run(app.config, app.store, opts, targets, app.now(), summarizer=app.summarizer(),
                       hook=app.stop_hook(), finder=app.thread_finder())
     for warning in outcome.warnings:  # even with -q: the digest is worse than it should be
@@ -135,7 +148,8 @@ def run_command(state: State) -> None:
     app = state.app
     c = app.config
     with app.lock("this `bot run`", daemon=True):
-        ensure_library(state, app)
+        with app.lock("the library's first read"):  # the daemon's jobs sync under this same work lock
+            ensure_library(state, app)
         daemon = Daemon(tz=c.timezone, poll_every_minutes=c.poll_every_minutes, digest_cron=c.digest_cron,
                         poll_job=app.poll_job, digest_job=app.digest_job, last_digest=app.last_digest_time,
                         now=app.clock, retry_job=app.retry_job)
@@ -174,10 +188,11 @@ def add_command(state: State, urls: tuple[str, ...], note: str | None, day: str 
     except ValueError as exc:
         raise click.BadParameter(f"{day!r} is not a date like 2026-11-23", param_hint="--date") from exc
     app = state.app
-    ensure_library(state, app)
+    stop_before_a_database_without_a_library(app)
     finder = app.thread_finder()
     adder = Adder(app.config, app.store, fetch_settings(app.config, []), finder, app.config.arxiv_api)
     with app.lock("this add"):
+        ensure_library(state, app)
         results = adder.add(queries, note, when, title, dry_run, commit)
     if as_json:
         emit_json([r.as_dict() for r in results])
