@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bot.app import App
-from bot.core.config import Config, Secret, load_config, masked_url, parse_feeds
+from bot.core.config import Config, Secret, choose_config_file, load_config, masked_url, parse_feeds
 from bot.core.errors import BotError, ConfigError
 from bot.core.plural import plural
 from bot.core.redact import redact, register
@@ -64,7 +64,7 @@ def check_config(explicit: str | None, online: bool = False, env: Mapping[str, s
     try:
         config = load_config(explicit, env=env, cwd=cwd)
     except ConfigError as exc:
-        report = ConfigReport(explicit or os.environ.get("BOT_CONFIG") or _here(cwd))
+        report = ConfigReport(_named_file(explicit, os.environ if env is None else env, cwd))
         report.add("config", "error", str(exc))
         return report
     register(value for value in vars(config).values() if isinstance(value, Secret))  # masked in every detail
@@ -84,8 +84,13 @@ def check_config(explicit: str | None, online: bool = False, env: Mapping[str, s
     return report
 
 
-def _here(cwd: Path) -> str | None:
-    return str(cwd / "bot.toml") if (cwd / "bot.toml").is_file() else None
+def _named_file(explicit: str | None, env: Mapping[str, str], cwd: Path) -> str | None:
+    """The config file a broken config came from, chosen as every command chooses it."""
+    try:
+        path = choose_config_file(explicit, env, cwd)
+    except ConfigError:  # named but not there: that name is the one to show
+        return explicit or env.get("BOT_CONFIG")
+    return str(path) if path else None
 
 
 def _feeds(report: ConfigReport, config: Config) -> None:

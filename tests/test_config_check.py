@@ -10,6 +10,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import cli_env, write_config
 from tests.servers import OpenAIServer, SlackReceiver, rss
 
@@ -107,3 +109,19 @@ def test_online_does_not_post_to_a_webhook(workdir: Path) -> None:
         assert done.returncode == 0, done.stdout + done.stderr
         assert checks(done)["slack online"]["status"] == "skipped" and slack.posts == []
         assert "XXXXSECRETXXXX" not in done.stdout
+
+
+def test_a_broken_config_is_named_as_every_command_chooses_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """./bot.toml comes before BOT_CONFIG for every command: the broken file named is the one in use."""
+    from bot.config_check import check_config
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    project(elsewhere)
+    here = tmp_path / "here"
+    here.mkdir()
+    (here / "bot.toml").write_text("[bot\n", encoding="utf-8")
+    monkeypatch.setenv("BOT_CONFIG", str(elsewhere / "bot.toml"))
+    report = check_config(None, cwd=here)
+    assert report.exit_code == 2
+    assert report.config == str(here / "bot.toml")
