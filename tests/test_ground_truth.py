@@ -198,8 +198,8 @@ def test_the_cache_is_not_unpickled_unless_its_head_line_is_this_library(tmp_pat
     assert cache.read_bytes().split(b"\n", 1)[0] == head  # rebuilt
 
 
-@pytest.mark.parametrize("args", [["poll"], ["digest", "--dry-run"], ["add", "https://other.example/x", "--title", "X"]],
-                         ids=["poll", "digest", "add"])
+@pytest.mark.parametrize("args", [["poll"], ["digest", "--dry-run"], ["add", "https://other.example/x", "--title", "X"],
+                                  ["library", "import"]], ids=["poll", "digest", "add", "import"])
 def test_a_command_waiting_for_the_lock_has_not_touched_the_library(workdir: Path, monkeypatch: pytest.MonkeyPatch,
                                                                     args: list[str]) -> None:
     """Bringing the library up to date writes to it, so it happens under the work lock: a command that

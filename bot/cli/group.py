@@ -239,14 +239,17 @@ def library_import(state: State, paths: tuple[str, ...], as_json: bool) -> None:
     from bot import library_cache
 
     app = state.app
-    # Named documents are read in; without names the library becomes what [library] paths hold (a
-    # document no longer configured leaves).
-    if not paths:
-        app.sync_library()
-    report = lib.import_documents(app.store, list(paths) or app.library_paths())
-    # The identity index and relevance model of the library as imported, built while it changes, so
-    # that no poll pays for them (seconds for a large library).
-    library_cache.refresh(app.store)
+    if not paths:  # the configured documents must be there before a lock file or a database is made
+        stop_before_a_database_without_a_library(app)
+    with app.lock("this import"):  # it writes the library, as a poll's sync does
+        # Named documents are read in; without names the library becomes what [library] paths hold (a
+        # document no longer configured leaves).
+        if not paths:
+            app.sync_library()
+        report = lib.import_documents(app.store, list(paths) or app.library_paths())
+        # The identity index and relevance model of the library as imported, built while it changes, so
+        # that no poll pays for them (seconds for a large library).
+        library_cache.refresh(app.store)
     if as_json:
         emit_json(report.as_dict())
         return
