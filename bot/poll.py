@@ -26,7 +26,7 @@ from bot.core.identity import parse_link
 from bot.core.records import FeedItem, ItemStatus, ItemUpdate, NewItem
 from bot.relevance.topics import TopicMatcher
 from bot.sources.feedlist import load_feeds, load_topics
-from bot.sources.fetch import Fetcher, FetchSettings, global_limit, is_local
+from bot.sources.fetch import Fetcher, FetchSettings, global_limit, import_transport, is_local
 from bot.sources.kinds import Offload, SourceOutcome, fetch_source, inline
 from bot.sources.registry import default_interval
 from bot.store.database import Store
@@ -226,6 +226,8 @@ def fetch_all(feeds: Sequence[FeedConfig], states: dict[str, dict[str, Any]], se
     pending: dict[Future[list[SourceOutcome]], list[int]] = {}
     method = _start_method()
     if len(parts) > 1 and method is not None:
+        # Workers are forked: what they import before their first request is imported here, once.
+        import_transport()
         try:
             context = multiprocessing.get_context(method)
             if context.get_start_method() == "forkserver":

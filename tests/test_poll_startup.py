@@ -5,10 +5,13 @@ no poll has to; and the command line's quick exit keeps exit codes and every byt
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from bot.cli.group import cli
 from bot.store.database import Store
@@ -104,3 +107,39 @@ def test_the_quick_exit_keeps_exit_codes_and_all_output(workdir: Path) -> None:
     assert bad.returncode == 2 and "missing.toml" in bad.stderr
     usage = _bot(["digest", "--limit", "0"], workdir)
     assert usage.returncode == 2 and "limit" in usage.stderr.lower()
+
+
+# Runs `bot` with a finder in front of the import system that names, on stderr, each HTTP-stack module
+# a process imports (a finder is asked only for modules that process has not imported yet; forked
+# workers inherit it): "IMPORT <pid> <module>".
+IMPORTS = """
+import os, sys
+class Spy:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("httpcore", "h11", "anyio") or name == "bot.sources.network":
+            print("IMPORT", os.getpid(), name, file=sys.stderr, flush=True)
+        return None
+sys.meta_path.insert(0, Spy())
+from bot.cli.group import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_forked_fetching_workers_inherit_the_http_stack_instead_of_each_importing_it(workdir: Path) -> None:
+    """A poll of many feeds on several hosts forks a worker per core; httpcore, h11, anyio's asyncio half
+    and the network backend are imported once, by the poll, before it forks: no worker imports any."""
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one core: the poll fetches in its own process")
+    feed = rss([{"title": "LLM inference at scale", "link": "https://a.example/1"}])
+    with FeedServer() as one, FeedServer(host="127.0.0.2") as two:
+        urls = [server.route(f"/{n}.xml", Route(body=feed, etag=f'"{n}"')) for n in range(8) for server in (one, two)]
+        write_config(workdir, f'[bot]\ndb = "bot.db"\n[library]\npaths = ["{SEEDS}"]\n'
+                     + "".join(f'[[feeds]]\nname = "f{n}"\nkind = "rss"\nurl = "{url}"\n' for n, url in enumerate(urls)))
+        for _ in range(2):  # a first poll and an all-304 one
+            done = subprocess.run([sys.executable, "-c", IMPORTS, "poll", "--json"], cwd=workdir, env=cli_env(NOW),
+                                  capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0, done.stderr[-2000:]
+            events = [line.split()[1:] for line in done.stderr.splitlines() if line.startswith("IMPORT ")]
+            assert ["bot.sources.network"] in [name for _pid, *name in events]
+            assert len({pid for pid, _name in events}) == 1, events  # the poll's own process alone
+            assert json.loads(done.stdout)["totals"]["errors"] == 0
