@@ -561,3 +561,27 @@ def test_a_judging_worker_that_dies_leaves_the_work_to_this_process(tmp_path: Pa
     expected = decide(candidates, IdentityIndex())
     assert [d.match for d in judged] == [d.match for d in expected]
     assert [scored[id(d)] for d in judged] == [scorer.score(d.candidate.item, d.candidate.sources) for d in expected]
+
+
+def test_items_come_back_from_a_fetching_worker_equal_and_their_identities_lighter() -> None:
+    """What a worker sends (the pool's pickler, with the identities' reduction a poll registers) is what
+    the parent receives: every field and identity of every item of a recorded feed, the same."""
+    import pickle
+    from multiprocessing.reduction import ForkingPickler
+
+    from bot.sources.parsers import parse_rss
+
+    feed = rss([{"title": "Attention Is All You Need", "link": "https://arxiv.org/abs/1706.03762v7",
+                 "comments": "https://news.ycombinator.com/item?id=36064568", "description": "Points: 12"},
+                {"title": "A post", "link": "https://www.example.org/post/?utm_source=x", "guid": "post-1"},
+                {"title": "A DOI", "link": "https://doi.org/10.1145/3597503.3639187"}])
+    items = parse_rss(feed, "a") * 50
+    assert items and all(item.identities for item in items)
+    plain = pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL)
+    poll_module.carry_identities_lightly()
+    carried = bytes(ForkingPickler.dumps(items))
+    assert len(carried) < len(plain)  # the identities go as two strings each, not as a state to set
+    back = pickle.loads(carried)
+    assert back == items
+    assert [sorted(i.identities) for i in back] == [sorted(i.identities) for i in items]
+    assert {type(identity) for item in back for identity in item.identities} == {type(next(iter(items[0].identities)))}
