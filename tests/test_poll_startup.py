@@ -143,3 +143,18 @@ def test_forked_fetching_workers_inherit_the_http_stack_instead_of_each_importin
             assert ["bot.sources.network"] in [name for _pid, *name in events]
             assert len({pid for pid, _name in events}) == 1, events  # the poll's own process alone
             assert json.loads(done.stdout)["totals"]["errors"] == 0
+
+
+def test_a_command_process_collects_cycles_less_often_than_pythons_default() -> None:
+    """`bot` (the console script and `python -m bot`) raises the collector's first threshold for the
+    command it runs; importing the CLI (tests, a host program) leaves the process's own setting."""
+    import gc
+
+    from bot.cli.group import GC_THRESHOLD
+
+    report = ("import atexit, gc, sys; atexit.register(lambda: print('GC', gc.get_threshold()[0], file=sys.stderr)); "
+              "sys.argv = ['bot', '--help']; from bot.cli import run; run()")
+    done = subprocess.run([sys.executable, "-c", report], env=cli_env(NOW), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert f"GC {GC_THRESHOLD}" in done.stderr and GC_THRESHOLD > 700
+    assert gc.get_threshold()[0] != GC_THRESHOLD  # this test process imported bot.cli: untouched

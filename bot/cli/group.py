@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -460,7 +461,18 @@ def print_traceback() -> None:
     sys.stderr.write(redact(traceback.format_exc()))
 
 
+# Objects the cycle collector lets pile up before it looks at the youngest (Python's default is 700). A
+# command allocates hundreds of thousands of objects that live until it ends (imported modules, the
+# library's index, a poll's items); at 700 the collector runs hundreds of times and scans the survivors
+# again and again: 0.16 s of a first poll's 1.2 s of CPU in its main process (200 feeds, 4,000 items),
+# 0.06 s at this threshold. Refcounting still frees everything else at once; only garbage in cycles
+# waits a little longer (at most this many objects). Forked workers inherit it.
+GC_THRESHOLD = 50_000
+
+
 def run() -> None:
+    """The console script: one command in this process, which then ends (exit_now)."""
+    gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
     exit_now(main())
 
 
