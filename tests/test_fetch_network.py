@@ -193,3 +193,39 @@ def test_reads_hand_over_what_arrived_in_pieces_of_any_size(max_bytes: int) -> N
         return bytes(got)
 
     assert asyncio.run(run()) == payload
+
+
+def test_a_hosts_minimum_interval_counts_from_when_a_request_went_out_not_from_its_slot() -> None:
+    """Something holds the first request between its slot and the wire for 0.2 s (here a request hook;
+    in life a slow connect, a loaded machine, a garbage collection): the server still sees the two
+    requests the whole interval apart, as arXiv's one request per 3 s asks."""
+    import time
+
+    arrivals: list[float] = []
+
+    def record(handler: BaseHTTPRequestHandler) -> None:
+        arrivals.append(time.monotonic())
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(FEED)))
+        handler.end_headers()
+        handler.wfile.write(FEED)
+
+    async def held_once(request: Any) -> None:
+        if not arrivals and not held:
+            held.append(request)
+            await asyncio.sleep(0.2)
+
+    held: list[Any] = []
+    with FeedServer() as server:
+        url = server.route("/api", Route(handler=record))
+        settings = FetchSettings(connect_timeout=2, read_timeout=2, deadline=5, min_interval={"127.0.0.1": 0.4})
+
+        async def run() -> list[FetchResult]:
+            async with Fetcher(settings) as fetcher:
+                assert fetcher._client is not None
+                fetcher._client.event_hooks["request"].insert(0, held_once)
+                return [await fetcher.get(url), await fetcher.get(url)]
+
+        results = asyncio.run(run())
+    assert [r.status for r in results] == ["ok", "ok"] and held
+    assert arrivals[1] - arrivals[0] >= 0.38, arrivals[1] - arrivals[0]
