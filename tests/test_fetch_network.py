@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
@@ -18,6 +19,7 @@ from bot.sources.network import HIGH_WATER, AsyncioBackend
 from tests.servers import FeedServer, Route, rss
 
 FEED = rss([{"title": f"Item {n}", "link": f"https://example.org/{n}"} for n in range(20)])
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SETTINGS = FetchSettings(connect_timeout=2, read_timeout=1, deadline=5)
 
 
@@ -31,7 +33,7 @@ def fetch(requests: list[tuple[str, dict[str, str]]], anyio: bool = False,
     """Each (url, conditional headers) through one Fetcher, one after the other; `anyio`: with httpcore's
     own backend put back, the reference."""
     async def run() -> list[FetchResult]:
-        async with Fetcher(settings) as fetcher:
+        async with Fetcher(settings, now=lambda: NOW) as fetcher:  # Retry-After is read against the clock
             if anyio:
                 _pool(fetcher)._network_backend = httpcore.AnyIOBackend()
             return [await fetcher.get(url, **kw) for url, kw in requests]
