@@ -7,7 +7,10 @@ each worker count given and its best is reported. Best of --repeat rounds, all i
 result is the ratio reader/bot.
 
     .venv/bin/python -m bench.bench_vs_reader [--feeds 200] [--hosts 200] [--latency 0.1]
-                                             [--workers 20,50,100,200] [--repeat 3]
+                                             [--workers 20,50,100,200] [--repeat 3] [--baseline BOT]
+
+--baseline names another `bot` executable (an earlier checkout's, say ../base/.venv/bin/bot): it runs
+the same rounds, interleaved with the others, so a before and an after are measured in one run.
 
 reader is installed in the benchmark's own environment (bench/.reader-venv, created on first run
 with pip), never in the project's.
@@ -75,8 +78,10 @@ def clean_env() -> dict[str, str]:
     return env
 
 
-def bot_round(urls: list[str], items: int) -> dict[str, Any]:
-    """One first poll and one re-poll by `bot poll` in a fresh project with default settings."""
+def bot_round(urls: list[str], items: int, bot: list[str] | None = None) -> dict[str, Any]:
+    """One first poll and one re-poll by `bot poll` (or the given `bot`) in a fresh project with default
+    settings."""
+    bot = bot or bot_command()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         lines = [f'[bot]\ndb = "bot.db"\ntopics = {json.dumps(str(ROOT / "feeds" / "topics.toml"))}\n',
@@ -84,10 +89,10 @@ def bot_round(urls: list[str], items: int) -> dict[str, Any]:
         lines += [f'[[feeds]]\nname = "f{n}"\nurl = "{url}"\n' for n, url in enumerate(urls)]
         (folder / "bot.toml").write_text("\n".join(lines), encoding="utf-8")
         env = clean_env()
-        timed([*bot_command(), "-q", "library", "import"], folder, env)  # set-up, untimed
-        first_s, first = timed([*bot_command(), "poll", "--json"], folder, env)
+        timed([*bot, "-q", "library", "import"], folder, env)  # set-up, untimed
+        first_s, first = timed([*bot, "poll", "--json"], folder, env)
         first_cpu = CPU[0]
-        repoll_s, again = timed([*bot_command(), "poll", "--json"], folder, env)
+        repoll_s, again = timed([*bot, "poll", "--json"], folder, env)
         repoll_cpu = CPU[0]
         totals, again_totals = json.loads(first)["totals"], json.loads(again)["totals"]
         assert totals.get("errors", 0) == 0 and totals.get("fetched") == len(urls) * items, totals
@@ -125,6 +130,7 @@ def main() -> None:
     parser.set_defaults(hosts=200)
     parser.add_argument("--workers", default="20,50,100,200")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--baseline", metavar="BOT", help="another bot executable to measure beside this one")
     args = parser.parse_args()
     python = reader_python()
     compileall.compile_dir(str(ROOT / "bot"), quiet=1)  # as a pip install leaves it
@@ -134,6 +140,7 @@ def main() -> None:
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     load_before = load()
     bot_runs: list[dict[str, Any]] = []
+    baseline_runs: list[dict[str, Any]] = []
     reader_runs: dict[int, list[dict[str, Any]]] = {w: [] for w in workers}
     try:
         assert server.stdout is not None
@@ -141,6 +148,8 @@ def main() -> None:
         # Rounds interleave the contenders, so a burst of load on this shared machine hits both.
         for _ in range(args.repeat):
             bot_runs.append(bot_round(urls, args.items))
+            if args.baseline:
+                baseline_runs.append(bot_round(urls, args.items, [args.baseline]))
             for w in workers:
                 reader_runs[w].append(reader_round(python, urls, w))
     finally:
@@ -151,6 +160,14 @@ def main() -> None:
     readers = [best_of(runs) for runs in reader_runs.values()]
     best_first = min(readers, key=lambda r: r["first_poll_s"])
     best_repoll = min(readers, key=lambda r: r["repoll_304_s"])
+    baseline: dict[str, Any] = {}
+    if baseline_runs:
+        before = best_of(baseline_runs)
+        baseline = {"baseline": before, "baseline_runs": baseline_runs,
+                    "baseline_ratio_first": round(best_first["first_poll_s"] / before["first_poll_s"], 2),
+                    "baseline_ratio_repoll": round(best_repoll["repoll_304_s"] / before["repoll_304_s"], 2),
+                    "baseline_cpu_ratio_first": round(best_first["first_cpu_s"] / before["first_cpu_s"], 2),
+                    "baseline_cpu_ratio_repoll": round(best_repoll["repoll_cpu_s"] / before["repoll_cpu_s"], 2)}
     print(json.dumps({
         "feeds": args.feeds, "hosts": args.hosts, "latency_s": args.latency, "items_per_feed": args.items,
         "load_before": load_before, "load_after": load(),
@@ -161,6 +178,7 @@ def main() -> None:
         # CPU seconds beside the wall times: on a shared machine the least disturbed measure of the work.
         "cpu_ratio_first": round(best_first["first_cpu_s"] / bot["first_cpu_s"], 2),
         "cpu_ratio_repoll": round(best_repoll["repoll_cpu_s"] / bot["repoll_cpu_s"], 2),
+        **baseline,
     }, indent=2))
 
 
