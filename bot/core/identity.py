@@ -105,11 +105,13 @@ def _web_link(url: str) -> SplitResult | None:
     return parse_link(absolute) if absolute else None
 
 
+@lru_cache(maxsize=4096)
 def parse_link(url: str) -> SplitResult | None:
     """The parts of an absolute link with a host, or None when it cannot be one: `http://[oops/x`
     (urlsplit raises), `http://[your-host]/`, a port that is not a number, no host, or characters
     that cannot be written as UTF-8. Every link that comes in from outside passes through here
-    before anything splits it."""
+    before anything splits it. Remembered: making an item asks for its link's parts four times
+    (cleaning it, checking it, its identities), and the parts are an immutable tuple."""
     try:
         url.encode("utf-8")
         parts = urlsplit(url)
@@ -132,7 +134,10 @@ def clean_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(kept, doseq=True), parts.fragment))
 
 
+@lru_cache(maxsize=1024)
 def _host(parts_netloc: str) -> str:
+    """The host as identities compare it. Remembered: a feed's links share a few hosts, and an item's
+    identities ask four times."""
     host = parts_netloc.rsplit("@", 1)[-1].lower()
     if host.endswith(":80") or host.endswith(":443"):
         host = host.rsplit(":", 1)[0]

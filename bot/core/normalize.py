@@ -29,8 +29,9 @@ def plain_text(text: str, limit: int = MAX_SUMMARY) -> str:
     zero-width and bidi-override characters removed, whitespace folded, length capped."""
     if not text:
         return ""
-    text = _SCRIPT_RE.sub(" ", text)
-    text = _TAG_RE.sub(" ", text)
+    if "<" in text:  # both patterns start with it; an abstract or a title mostly has none
+        text = _SCRIPT_RE.sub(" ", text)
+        text = _TAG_RE.sub(" ", text)
     text = html.unescape(text)
     text = _INVISIBLE_RE.sub("", text)
     if not text.isascii():

@@ -1,0 +1,265 @@
+"""The scoring path's rewrites for speed (issue 27, the 5,000-paper arXiv week) against the code they
+replaced, kept here as the reference: the same results on every recorded title and summary, on hostile
+strings (unicode, empty, huge) and on generated ones. Scores must not move at all, so every comparison
+is for equality."""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.core import identity
+from bot.core.normalize import plain_text
+from bot.relevance import topics as topics_module
+from bot.relevance.topics import Topic, TopicMatcher, _alternation, _canonical, _folded
+from bot.relevance.words import _WORD_RE, STOPWORDS, tokens
+from bot.sources.feedlist import load_topics
+from bot.sources.parsers import parse_algolia, parse_arxiv, read_rss
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = load_topics(ROOT / "feeds" / "topics.toml")
+
+HOSTILE = [
+    "", " ", "-", "--", "\n\t", "a", "LLM", "llms", "LLMs!", "fine-tuning", "fine - - tuning", "fine\u00a0tuning",
+    "Fine\tTuning and FINE-TUNED models", "self-attention", "a.i.", "A.I. and AI", "ai-ai-ai", "c++ and c#",
+    "ＬＬＭ ｉｎｆｅｒｅｎｃｅ", "ΣΑΣ ΟΔΟΣ llm", "İstanbul inference", "ﬁne-tuning", "straße model", "e\u0301llm llm\u0301",
+    "\u200bllm\u200b", "llm\u0000inference", "4-bit 8-bit 16-bit", "gpt disk gpt partition gpt", "wheel alignment",
+    "large language models" * 50, "x" * 10_000, ("retrieval augmented " * 500) + "generation",
+    "Large  Language   Models,  large-language-models; LARGE\nLANGUAGE\nMODEL.", "🤖 llm 🦙 llama", "<b>llm</b>",
+    "https://arxiv.org/abs/2305.14314 llm-based rag-doll", "a" + "\u0301" * 100 + " transformer",
+]
+
+
+def _fixture_texts(shared: Path) -> list[str]:
+    """Every title and summary of the recorded documents, as the poll makes them."""
+    texts: list[str] = []
+    for path in sorted(shared.rglob("*")):
+        if not path.is_file():
+            continue
+        body = path.read_bytes()
+        try:
+            if path.suffix == ".json":
+                items = parse_algolia(body, "x")[0] if b'"hits"' in body else []
+            elif path.suffix == ".xml" and b"arxiv.org/schemas/atom" in body[:2048]:
+                items = parse_arxiv(body, "x")[0]
+            elif path.suffix == ".xml":
+                items = read_rss(body, "x").items
+            else:
+                continue
+        except Exception:  # noqa: BLE001 - a recording no parser reads has no texts to compare
+            continue
+        for item in items:
+            texts += [item.title, item.summary]
+    return texts
+
+
+@pytest.fixture(scope="module")
+def recorded_texts() -> list[str]:
+    shared = ROOT.parent / "shared" / "fixtures"
+    if not shared.is_dir():
+        pytest.skip(f"real recordings not present at {shared}")
+    texts = _fixture_texts(shared)
+    assert len(texts) > 10_000
+    return texts
+
+
+# -- topics: the grouped alternation against the flat one ------------------------------------------
+
+def flat_alternation(phrases: Sequence[str]) -> re.Pattern[str] | None:
+    """The alternation as it was: one alternative per phrase, longest first."""
+    if not phrases:
+        return None
+    ordered = sorted(set(phrases), key=lambda p: (-len(p), p))
+    source = "|".join(r"[\s\-]+".join(re.escape(w) for w in p.lower().split()) for p in ordered)
+    return re.compile(r"(?<![\w])(?:" + source + r")(?![\w])")
+
+
+class ReferenceMatcher(TopicMatcher):
+    """TopicMatcher with the flat regexes and the lookup of every match as it was."""
+
+    def __init__(self, topics: Sequence[Topic]) -> None:
+        super().__init__(topics)
+        self._positive = flat_alternation([p for t in self.topics for p in t.phrases])
+        self._negative = flat_alternation([p for t in self.topics for p in t.negative])
+
+    def _found(self, text: str) -> dict[int, list[str]]:
+        hits: dict[int, list[str]] = defaultdict(list)
+        if text and self._positive is not None:
+            for match in self._positive.findall(text):
+                for n, phrase in self._owners.get(_canonical(match), ()):
+                    if phrase not in hits[n]:
+                        hits[n].append(phrase)
+        return hits
+
+
+def _shipped_phrase_lists() -> list[list[str]]:
+    return [[p for t in SHIPPED for p in t.phrases], [p for t in SHIPPED for p in t.negative]]
+
+
+@pytest.mark.slow
+@pytest.mark.fixtures
+def test_grouped_alternation_finds_what_the_flat_one_finds_on_every_recorded_text(
+        recorded_texts: list[str]) -> None:
+    for phrases in _shipped_phrase_lists():
+        grouped, flat = _alternation(phrases), flat_alternation(phrases)
+        assert grouped is not None and flat is not None
+        assert grouped.pattern != flat.pattern  # the prefixes are shared: this is the rewritten regex
+        for text in [*recorded_texts, *HOSTILE]:
+            folded = _folded(text)
+            assert grouped.findall(folded) == flat.findall(folded), text[:200]
+
+
+@pytest.mark.slow
+@pytest.mark.fixtures
+def test_topic_matcher_scores_recorded_and_hostile_texts_as_before(recorded_texts: list[str]) -> None:
+    fast, reference = TopicMatcher(SHIPPED), ReferenceMatcher(SHIPPED)
+    pairs = list(zip(recorded_texts[0::2], recorded_texts[1::2], strict=False))
+    pairs += [(a, b) for a in HOSTILE for b in ("", HOSTILE[-3])] + [(b, a) for a in HOSTILE for b in ("x", "llm")]
+    for title, summary in pairs:
+        assert fast.match(title, summary) == reference.match(title, summary), (title[:100], summary[:100])
+        assert fast.match(title, summary) == reference.match(title, summary)  # and again, from its memory
+
+
+# Phrases from a small alphabet, so that they share prefixes, are prefixes of each other, differ only by
+# a separator or case, repeat, and end in characters that are not word characters.
+_PHRASE_CHARS = "abAB+.-_ é"
+phrase_lists = st.lists(st.text(alphabet=_PHRASE_CHARS, max_size=7), max_size=12)
+texts = st.text(alphabet=_PHRASE_CHARS + "\t\n\u00a0x", max_size=60)
+
+
+@given(phrases=phrase_lists, text=texts)
+@settings(max_examples=400, deadline=None)
+def test_grouped_alternation_equals_the_flat_one_on_generated_phrases(phrases: list[str], text: str) -> None:
+    grouped, flat = _alternation(phrases), flat_alternation(phrases)
+    assert (grouped is None) == (flat is None)
+    if grouped is not None and flat is not None:
+        assert grouped.findall(text) == flat.findall(text)
+        assert grouped.findall(text.lower()) == flat.findall(text.lower())
+
+
+@given(phrases=st.lists(st.text(alphabet="ab -", min_size=1, max_size=6).filter(str.strip), min_size=1, max_size=8),
+       negative=st.lists(st.text(alphabet="ab -", max_size=6), max_size=3),
+       title=st.text(alphabet="abAB -.", max_size=30), summary=st.text(alphabet="abAB -.", max_size=60))
+@settings(max_examples=300, deadline=None)
+def test_topic_matcher_equals_the_reference_on_generated_topics(phrases: list[str], negative: list[str], title: str,
+                                                                summary: str) -> None:
+    topics = [Topic("one", tuple(phrases[::2]), tuple(negative)), Topic("two", tuple(phrases[1::2]) or ("zz",)),
+              Topic("kind", tuple(phrases[:1]), modifier=True)]
+    assert TopicMatcher(topics).match(title, summary) == ReferenceMatcher(topics).match(title, summary)
+
+
+def _nesting(pattern: str) -> int:
+    """How deep the groups of a regex source nest (escapes and character classes skipped)."""
+    depth = deepest = 0
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 1
+        elif ch == "[":
+            i = pattern.index("]", i + 2)
+        elif ch == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch == ")":
+            depth -= 1
+        i += 1
+    return deepest
+
+
+def test_long_shared_prefixes_nest_only_so_deep() -> None:
+    """Phrases that each extend the one before (a hostile topics file) do not nest the regex beyond
+    _MAX_NESTING groups: it compiles, and finds what the flat one finds."""
+    phrases = ["a" * k for k in range(1, 400)] + ["a " * k for k in range(1, 50)]
+    grouped, flat = _alternation(phrases), flat_alternation(phrases)
+    assert grouped is not None and flat is not None
+    assert _nesting(grouped.pattern) <= topics_module._MAX_NESTING + 2  # and the outer group, the lookbehind
+    for text in ["a" * 500, "a" * 399, "a a a a-a", ("a " * 60).strip(), "b" + "a" * 10]:
+        assert grouped.findall(text) == flat.findall(text)
+
+
+# -- words: tokens with its memory of words against the loop it replaced -------------------------
+
+def reference_tokens(text: str) -> list[str]:
+    words = _WORD_RE.findall((text if text.isascii() else unicodedata.normalize("NFKC", text)).lower())
+    out = []
+    for w in words:
+        w = w.strip(".-")
+        if len(w) < 2 or w in STOPWORDS or w.isdigit():
+            continue
+        if len(w) > 4 and w.endswith("s") and not w.endswith("ss"):
+            w = w[:-1]
+        out.append(w)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.fixtures
+def test_tokens_of_recorded_and_hostile_texts_are_as_before(recorded_texts: list[str]) -> None:
+    for text in [*recorded_texts, *HOSTILE]:
+        assert tokens(text) == reference_tokens(text)
+        assert tokens(text) == reference_tokens(text)  # and again, from its memory of words
+
+
+@given(st.text(max_size=80))
+@settings(max_examples=300, deadline=None)
+def test_tokens_of_generated_text_are_as_before(text: str) -> None:
+    assert tokens(text) == reference_tokens(text)
+
+
+# -- normalize and identity ------------------------------------------------------------------------
+
+def reference_plain_text(text: str, limit: int = 4000) -> str:
+    """plain_text as it was: both tag patterns on every text."""
+    from bot.core import normalize
+
+    if not text:
+        return ""
+    text = normalize._SCRIPT_RE.sub(" ", text)
+    text = normalize._TAG_RE.sub(" ", text)
+    text = html.unescape(text)
+    text = normalize._INVISIBLE_RE.sub("", text)
+    if not text.isascii():
+        text = "".join(ch for n, ch in enumerate(text) if ch.isspace() or unicodedata.category(ch)
+                       not in normalize._INVISIBLE or normalize._joins_emoji(text, n))
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = normalize.head(text, limit - 1).rstrip() + "…"
+    return text
+
+
+_MARKUP = st.lists(st.sampled_from(["a", "b", " ", "<", ">", "/", "!", "-", "&", ";", "\n", "\u200b", "<b>", "</b>",
+                                    "<script>", "</script>", "<!--", "-->", "&lt;", "&amp;", "lt", "é"]), max_size=30)
+
+
+@given(_MARKUP.map("".join))
+@settings(max_examples=300, deadline=None)
+def test_plain_text_is_as_before(text: str) -> None:
+    assert plain_text(text) == reference_plain_text(text)
+    assert plain_text(text, 10) == reference_plain_text(text, 10)
+
+
+@pytest.mark.slow
+@pytest.mark.fixtures
+def test_plain_text_of_recorded_and_hostile_texts_is_as_before(recorded_texts: list[str]) -> None:
+    for text in [*recorded_texts, *HOSTILE, "&lt;b&gt;llm&lt;/b&gt;"]:
+        assert plain_text(text) == reference_plain_text(text)
+
+
+@pytest.mark.parametrize("url", ["https://arxiv.org/abs/2305.14314", "http://[oops/x", "http://host:abc/",
+                                 "https://user:pw@Example.COM:443/a?utm_source=x&b=1#f", "", "mailto:x@y.z",
+                                 "https://news.ycombinator.com/item?id=1", "https://例え.jp/パス", "http://\udcff/"])
+def test_remembered_link_parts_are_the_parts(url: str) -> None:
+    assert identity.parse_link(url) == identity.parse_link.__wrapped__(url)
+    assert identity.parse_link(url) == identity.parse_link.__wrapped__(url)
+    netloc = identity.parse_link.__wrapped__(url)
+    if netloc is not None:
+        assert identity._host(netloc.netloc) == identity._host.__wrapped__(netloc.netloc)
