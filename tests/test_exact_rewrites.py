@@ -11,6 +11,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -263,3 +264,43 @@ def test_remembered_link_parts_are_the_parts(url: str) -> None:
     netloc = identity.parse_link.__wrapped__(url)
     if netloc is not None:
         assert identity._host(netloc.netloc) == identity._host.__wrapped__(netloc.netloc)
+
+
+# -- the store's insert: the values of each row against the dictionaries they replaced ---------------
+
+def test_inserted_rows_are_as_the_per_field_encoding_made_them(tmp_path: Path) -> None:
+    from bot.core.identity import Identity
+    from bot.core.records import NewItem, hn_discussion
+    from bot.store import items as items_module
+    from bot.store.database import Store
+
+    def item(n: int, **changes: Any) -> NewItem:
+        fields: dict[str, Any] = dict(
+            title=f"Paper {n} ΣΑΣ 🤖", url=f"https://arxiv.org/abs/2611.{n:05d}", discussion=None, arxiv_id=f"2611.{n:05d}",
+            doi=None, published="2026-11-30T10:00:00+00:00", first_seen="2026-12-06T00:00:00+00:00",
+            sources=("arxiv",), topics=("large language models", "LLM inference"), score=0.5 + n / 1000,
+            relevance=0.75, status="relevant", summary="An abstract, \"quoted\" and \\ slashed. " * 3,
+            categories=("cs.CL", "cs.LG"), points=None, comments=None,
+            explain={"topic_score": 0.7, "topics": ["large language models"], "similar_to": [{"entry": 1, "title": "é"}]},
+            identities=frozenset({Identity("arxiv", f"2611.{n:05d}"), Identity("title", f"paper {n}")}))
+        fields.update(changes)
+        return NewItem(**fields)
+
+    batch = [item(0), item(1), item(2, discussion=hn_discussion(40000002, None), points=10, comments=3,
+                                       sources=("hn", "arxiv"), status="off_topic", topics=(), categories=()),
+             item(3, url=None, arxiv_id=None, published=None, summary="", explain={}),
+             item(4, topics=("large language models",), sources=["listed"]), item(5, sources="already text"),
+             item(6, identities=frozenset())]
+    fast, reference = Store.open(tmp_path / "fast.db"), Store.open(tmp_path / "reference.db")
+    assert fast.insert_items(batch) == [1, 2, 3, 4, 5, 6, 7]
+    with reference.transaction():
+        reference._insert_rows("items", [{**items_module._new_row(i), "id": n}
+                                         for n, i in enumerate(batch, 1)])
+        reference._insert_rows("identities", [{"kind": i.kind, "value": i.value, "owner": "item", "owner_id": n}
+                                              for n, it in enumerate(batch, 1) for i in it.identities])
+
+    def rows(store: Store, table: str) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in store.db.execute(f"select * from {table} order by rowid")]
+
+    assert rows(fast, "items") == rows(reference, "items")
+    assert sorted(rows(fast, "identities")) == sorted(rows(reference, "identities"))
