@@ -216,6 +216,24 @@ def test_tokens_of_generated_text_are_as_before(text: str) -> None:
     assert tokens(text) == reference_tokens(text)
 
 
+@pytest.mark.slow
+@pytest.mark.fixtures
+def test_the_scorers_words_are_those_of_title_title_summary(recorded_texts: list[str]) -> None:
+    """Scorer.score tokenizes the title once for the two times it counts: the same words as tokenizing
+    "title title summary" (a space ends every word; NFKC and lower case, final sigma included, work
+    alike on either side of one)."""
+    pairs = list(zip(recorded_texts[0::2], recorded_texts[1::2], strict=False))
+    pairs += [(a, b) for a in HOSTILE for b in ("\u0301x", "ΣΑΣ", "", "ﾞa")] + [("ΣΑΣ", "\u0301σ"), ("aΣ", "Σa")]
+    for title, summary in pairs:
+        assert tokens(title) * 2 + tokens(summary[:600]) == tokens(f"{title} {title} {summary[:600]}")
+
+
+@given(st.text(max_size=40), st.text(max_size=60))
+@settings(max_examples=300, deadline=None)
+def test_the_scorers_words_on_generated_text(title: str, summary: str) -> None:
+    assert tokens(title) * 2 + tokens(summary) == tokens(f"{title} {title} {summary}")
+
+
 # -- normalize and identity ------------------------------------------------------------------------
 
 def reference_plain_text(text: str, limit: int = 4000) -> str:
