@@ -322,3 +322,69 @@ def test_inserted_rows_are_as_the_per_field_encoding_made_them(tmp_path: Path) -
 
     assert rows(fast, "items") == rows(reference, "items")
     assert sorted(rows(fast, "identities")) == sorted(rows(reference, "identities"))
+
+
+# -- arXiv's own links: the fast path against the general rules --------------------------------------
+
+_NEVER = re.compile(r"(?!)")
+
+
+def _general_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every link through the general rules: the fast path's pattern matches nothing."""
+    from bot.core import normalize
+
+    monkeypatch.setattr(identity, "PLAIN_ARXIV_ABS_RE", _NEVER)
+    monkeypatch.setattr(normalize, "PLAIN_ARXIV_ABS_RE", _NEVER)
+
+
+def _link_facts(url: str) -> tuple[Any, ...]:
+    from bot.core.normalize import InvalidItem, make_item
+
+    try:
+        item = make_item(source="s", title="A title of four words", url=url, published=None)
+        made: Any = (item.url, sorted(item.identities), item.arxiv_id) if item else None
+    except InvalidItem as exc:
+        made = str(exc)
+    return identity.arxiv_id_from_url(url), sorted(identity.url_identities(url)), made
+
+
+arxiv_links = st.builds(
+    lambda scheme, host, head, tail, version, end: f"{scheme}://{host}/abs/{head}.{tail}{version}{end}",
+    st.sampled_from(["http", "https", "HTTPS", "ftp"]), st.sampled_from(["arxiv.org", "www.arxiv.org", "ARXIV.org"]),
+    st.from_regex(r"[0-9]{3,5}", fullmatch=True) | st.sampled_from(["２６１１", "26a1"]),
+    st.from_regex(r"[0-9]{3,6}", fullmatch=True), st.sampled_from(["", "v1", "v12", "V2", "v"]),
+    st.sampled_from(["", "", "", "/", ".pdf", "?x=1", "#f", " ", "\n"]))
+
+
+@given(arxiv_links)
+@settings(max_examples=400, deadline=None)
+def test_arxiv_links_give_what_the_general_rules_give(url: str) -> None:
+    fast = _link_facts(url)
+    with pytest.MonkeyPatch.context() as patch:
+        _general_rules(patch)
+        assert _link_facts(url) == fast
+
+
+@pytest.mark.parametrize("url", ["https://arxiv.org/abs/2611.00001", "http://arxiv.org/abs/2611.00001v3",
+                                 "https://arxiv.org/abs/0704.0001", "https://arxiv.org/abs/2611.000012",
+                                 "https://arxiv.org/abs/hep-th/9901001", "https://arxiv.org/abs/2611.00001/",
+                                 "https://arxiv.org/abs/2611.00001v", "https://arxiv.org/abs/٢٦١١.٠٠٠٠١"])
+def test_arxiv_link_examples_give_what_the_general_rules_give(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    fast = _link_facts(url)
+    _general_rules(monkeypatch)
+    assert _link_facts(url) == fast
+
+
+@pytest.mark.fixtures
+def test_recorded_arxiv_answers_make_the_same_items_by_the_general_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import asdict
+
+    shared = ROOT.parent / "shared" / "fixtures"
+    if not shared.is_dir():
+        pytest.skip(f"real recordings not present at {shared}")
+    documents = sorted(shared.glob("arxiv*/*.xml"))
+    assert documents
+    fast = [[asdict(i) for i in parse_arxiv(path.read_bytes(), "arxiv")[0]] for path in documents]
+    assert sum(map(len, fast)) > 500
+    _general_rules(monkeypatch)
+    assert [[asdict(i) for i in parse_arxiv(path.read_bytes(), "arxiv")[0]] for path in documents] == fast

@@ -7,7 +7,15 @@ import re
 import unicodedata
 from datetime import UTC, datetime
 
-from bot.core.identity import Identity, clean_url, parse_link, title_identity, url_identities, with_scheme
+from bot.core.identity import (
+    PLAIN_ARXIV_ABS_RE,
+    Identity,
+    clean_url,
+    parse_link,
+    title_identity,
+    url_identities,
+    with_scheme,
+)
 from bot.core.records import Discussion, FeedItem
 from bot.core.redact import without_userinfo
 from bot.core.shorten import head
@@ -126,7 +134,9 @@ def make_item(*, source: str, title: object, url: object, published: object, sum
     published = iso_time(published)  # type: ignore[arg-type]  # anything else raises InvalidItem
     clean_title = plain_text(title, MAX_TITLE)
     link = None
-    if url:
+    if url and PLAIN_ARXIV_ABS_RE.fullmatch(url):
+        link = url  # nothing to strip, clean or check in arXiv's own spelling of its links (see there)
+    elif url:
         absolute = with_scheme(url.strip())
         # javascript:, data:, relative: dropped. A user:password@ is never stored or shown.
         link = without_userinfo(clean_url(absolute)) if absolute else None
