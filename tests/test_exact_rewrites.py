@@ -21,7 +21,7 @@ from bot.core import identity
 from bot.core.normalize import plain_text
 from bot.relevance import topics as topics_module
 from bot.relevance.topics import Topic, TopicMatcher, _alternation, _canonical, _folded
-from bot.relevance.words import _WORD_RE, STOPWORDS, tokens
+from bot.relevance.words import _WORD_RE, STOPWORDS, site_token, tokens
 from bot.sources.feedlist import load_topics
 from bot.sources.parsers import parse_algolia, parse_arxiv, read_rss
 
@@ -232,6 +232,43 @@ def test_the_scorers_words_are_those_of_title_title_summary(recorded_texts: list
 @settings(max_examples=300, deadline=None)
 def test_the_scorers_words_on_generated_text(title: str, summary: str) -> None:
     assert tokens(title) * 2 + tokens(summary) == tokens(f"{title} {title} {summary}")
+
+
+def reference_site_token(url: str | None) -> str | None:
+    from urllib.parse import urlsplit
+
+    if not url:
+        return None
+    host = (urlsplit(url).hostname or "").lower()
+    host = host[4:] if host.startswith("www.") else host
+    if not host or host in ("news.ycombinator.com", "github.com", "arxiv.org", "youtube.com", "twitter.com",
+                            "x.com", "medium.com", "substack.com"):
+        return None
+    return "site:" + host
+
+
+site_links = st.builds(
+    lambda scheme, www, host, after, rest: f"{scheme}{www}{host}{after}{rest}",
+    st.sampled_from(["https://", "http://", "HTTPS://", " https://", "ftp://", "https:/", ""]),
+    st.sampled_from(["", "www.", "WWW.", "user@", "m."]),
+    st.sampled_from(["arxiv.org", "x.com", "github.com", "news.ycombinator.com", "xx.com", "arxiv.org.evil.example",
+                     "blog.example", "ARXIV.ORG", "substack.com"]),
+    st.sampled_from(["/", ":443/", "?", "#", "", ".", "\n/", "@evil.example/"]),
+    st.text(alphabet="ab/?#@:.\n\t ", max_size=12))
+
+
+@given(site_links)
+@settings(max_examples=400, deadline=None)
+def test_site_token_is_as_before(url: str) -> None:
+    try:
+        expected: Any = reference_site_token(url)
+    except ValueError as exc:
+        expected = type(exc)
+    try:
+        got: Any = site_token(url)
+    except ValueError as exc:
+        got = type(exc)
+    assert got == expected
 
 
 # -- normalize and identity ------------------------------------------------------------------------

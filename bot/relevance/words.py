@@ -54,13 +54,20 @@ def tokens(text: str) -> list[str]:
     return [w for w in map(_WORDS.__getitem__, words) if w]
 
 
+_EVERYTHING_HOSTS = ("news.ycombinator.com", "github.com", "arxiv.org", "youtube.com", "twitter.com", "x.com",
+                     "medium.com", "substack.com")
+# The links of those hosts as sources spell them, known without splitting the link (a week's 5,000
+# papers link arxiv.org): urlsplit would find the host between the "//" and the first "/".
+_EVERYTHING_PREFIXES = tuple(f"{scheme}://{www}{host}/" for scheme in ("https", "http") for www in ("", "www.")
+                             for host in _EVERYTHING_HOSTS)
+
+
 def site_token(url: str | None) -> str | None:
-    if not url:
+    if not url or url.startswith(_EVERYTHING_PREFIXES):
         return None
     host = (urlsplit(url).hostname or "").lower()
     host = host[4:] if host.startswith("www.") else host
-    if not host or host in ("news.ycombinator.com", "github.com", "arxiv.org", "youtube.com", "twitter.com",
-                            "x.com", "medium.com", "substack.com"):
+    if not host or host in _EVERYTHING_HOSTS:
         return None  # hosts of everything say nothing about taste
     return "site:" + host
 
