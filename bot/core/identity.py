@@ -66,7 +66,7 @@ def strip_trailing_junk(url: str) -> str:
             depth[ch] -= 1
     while url:
         last = url[-1]
-        if last in _TRAILING_JUNK:
+        if last in _TRAILING_JUNK or last.isspace():  # prose's space before the junk too: `url :`
             url = url[:-1]
         elif last in _WRAPPERS and url.count(last) > url.count(_WRAPPERS[last]):
             url = url[:-1]
