@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.core import identity
@@ -292,15 +292,26 @@ def reference_plain_text(text: str, limit: int = 4000) -> str:
     return text
 
 
-_MARKUP = st.lists(st.sampled_from(["a", "b", " ", "<", ">", "/", "!", "-", "&", ";", "\n", "\u200b", "<b>", "</b>",
-                                    "<script>", "</script>", "<!--", "-->", "&lt;", "&amp;", "lt", "é"]), max_size=30)
+_MARKUP = st.lists(st.sampled_from(["a", "b", " ", "  ", "<", ">", "/", "!", "-", "&", ";", "\n", "\t", "\x1f", "\x7f",
+                                    "\x0b", "\u200b", "\u00a0", "<b>", "</b>", "<script>", "</script>", "<!--", "-->",
+                                    "&lt;", "&amp;", "lt", "é", "…"]), max_size=30)
 
 
 @given(_MARKUP.map("".join))
+@example("a  b")
+@example(" a b")
+@example("a b ")
+@example("a\tb")
+@example("a\x7fb")
+@example("a\x1fb")
+@example("plain words, already read")
+@example("x" * 4001)
 @settings(max_examples=300, deadline=None)
 def test_plain_text_is_as_before(text: str) -> None:
     assert plain_text(text) == reference_plain_text(text)
     assert plain_text(text, 10) == reference_plain_text(text, 10)
+    once = reference_plain_text(text)
+    assert plain_text(once) == reference_plain_text(once)  # make_item reads an abstract its source already read
 
 
 @pytest.mark.slow

@@ -37,6 +37,12 @@ def plain_text(text: str, limit: int = MAX_SUMMARY) -> str:
     zero-width and bidi-override characters removed, whitespace folded, length capped."""
     if not text:
         return ""
+    if (text.isascii() and text.isprintable() and len(text) <= limit and "<" not in text and "&" not in text
+            and "  " not in text and text[0] != " " and text[-1] != " "):
+        # Already plain: no tag, entity, control character or whitespace but single spaces between
+        # words, nothing to cut. Every step below would leave it as it is (an abstract read twice, by
+        # its source and by make_item, and most titles).
+        return text
     if "<" in text:  # both patterns start with it; an abstract or a title mostly has none
         text = _SCRIPT_RE.sub(" ", text)
         text = _TAG_RE.sub(" ", text)
