@@ -1,7 +1,13 @@
 """A real week's arXiv volume beside the Hacker News front page: `bot poll` and `bot digest` timed as
 whole processes (start-up included), and how many of the digest's slots went to papers.
 
-    .venv/bin/python -m bench.bench_arxiv_week [--papers 5000] [--stories 450]
+    .venv/bin/python -m bench.bench_arxiv_week [--papers 5000] [--stories 450] [--rounds 3]
+        [--against ../base]
+
+`--against DIR` runs another checkout's `bot` (its own `.venv`) on the same served data in the same
+run, round by round in turn with this one (a burst of load on a shared machine hits both), and gives
+each side's best and median round. Every time is wall seconds beside the CPU seconds of the command's
+whole process tree (its workers included), with the load average before and after.
 
 The papers are made up, with abstracts, and every title matches a tracked topic ("large language
 models"), the case that used to flood the digest. They are served by an arXiv export API stand-in on
@@ -15,10 +21,12 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -100,24 +108,22 @@ def write_config(folder: Path, hn_url: str, arxiv_url: str, search_url: str) -> 
     return path
 
 
-def _bot(config: Path, *args: str) -> tuple[float, str]:
-    """Wall seconds and output of one whole `bot` process; its CPU seconds (with its workers') are added
-    to CPU. BENCH_PROFILE=FOLDER writes a cProfile of each command's main process there."""
+def _bot(config: Path, *args: str, python: str = sys.executable) -> tuple[float, float, str]:
+    """Wall seconds, CPU seconds (with its workers') and output of one whole `bot` process, run by
+    `python` (another checkout's interpreter runs that checkout's bot). BENCH_PROFILE=FOLDER writes a
+    cProfile of each command's main process there."""
     started = time.perf_counter()
     cpu = _children_cpu()
     profile = os.environ.get("BENCH_PROFILE")
     env = {**os.environ, "NO_COLOR": "1", "PROF_OUT": str(Path(profile or ".") / f"{args[0]}.prof")}
     runner = [str(ROOT / "bench" / "profile_bot.py")] if profile else ["-m", "bot"]
-    done = subprocess.run([sys.executable, *runner, "--config", str(config), *args], capture_output=True,
+    done = subprocess.run([python, *runner, "--config", str(config), *args], capture_output=True,
                           text=True, cwd=config.parent, env=env, check=False)
     took = time.perf_counter() - started
-    CPU[args[0]] = round(_children_cpu() - cpu, 2)
+    used = _children_cpu() - cpu
     if done.returncode != 0:
         raise RuntimeError(f"bot {' '.join(args)} failed ({done.returncode}): {done.stderr.strip()[-500:]}")
-    return took, done.stdout
-
-
-CPU: dict[str, float] = {}
+    return took, used, done.stdout
 
 
 def _children_cpu() -> float:
@@ -125,28 +131,58 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run(n_papers: int = 5000, n_stories: int = 450) -> dict[str, Any]:
+def run(n_papers: int = 5000, n_stories: int = 450, checkouts: Sequence[tuple[str, str]] = (("this", sys.executable),),
+        rounds: int = 1) -> dict[str, Any]:
+    """One poll and digest per round and checkout (a name and its interpreter), in turn, on the same
+    served data, each in a new folder and database. The first checkout's first round gives the
+    top-level figures."""
     now = datetime.now(UTC)
-    with FeedServer() as server, tempfile.TemporaryDirectory() as tmp:
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in checkouts}
+    load_before = os.getloadavg()[0]
+    with FeedServer() as server:
         hn_url = server.route("/frontpage", Route(body=stories(n_stories, now)))
         arxiv_url = server.route("/api/query", Route(handler=arxiv_pages(papers(n_papers, now))))
         # The HN search finds no discussion: the digest still makes its lookups (at most [hn] max_lookups).
         server.route("/hn/search", Route(body=algolia([]), content_type="application/json"))
-        config = write_config(Path(tmp), hn_url, arxiv_url, server.url("/hn"))
-        poll_s, _ = _bot(config, "poll")
-        digest_s, out = _bot(config, "digest", "--dry-run", "--format", "json")
-    items = json.loads(out)["items"]
-    return {"papers": n_papers, "stories": n_stories, "poll_s": round(poll_s, 2), "poll_cpu_s": CPU["poll"],
-            "digest_s": round(digest_s, 2), "digest_cpu_s": CPU["digest"],
-            "digest_items": len(items), "paper_slots": sum(1 for i in items if i["arxiv_id"] and not i["hn_id"])}
+        for _ in range(rounds):
+            for name, python in checkouts:
+                with tempfile.TemporaryDirectory() as tmp:
+                    config = write_config(Path(tmp), hn_url, arxiv_url, server.url("/hn"))
+                    poll_s, poll_cpu, _ = _bot(config, "poll", python=python)
+                    digest_s, digest_cpu, out = _bot(config, "digest", "--dry-run", "--format", "json", python=python)
+                items = json.loads(out)["items"]
+                runs[name].append({
+                    "poll_s": round(poll_s, 2), "poll_cpu_s": round(poll_cpu, 2), "digest_s": round(digest_s, 2),
+                    "digest_cpu_s": round(digest_cpu, 2), "digest_items": len(items),
+                    "paper_slots": sum(1 for i in items if i["arxiv_id"] and not i["hn_id"])})
+    first = runs[checkouts[0][0]][0]
+    result: dict[str, Any] = {"papers": n_papers, "stories": n_stories, **first,
+                              "load": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
+    if rounds > 1 or len(checkouts) > 1:
+        result["by_checkout"] = {name: summary(rows) for name, rows in runs.items()}
+    return result
+
+
+def summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Each timing's best and median over the rounds, and every round as it was."""
+    out: dict[str, Any] = {}
+    for key in ("poll_s", "poll_cpu_s", "digest_s", "digest_cpu_s"):
+        values = [r[key] for r in rows]
+        out[key] = {"best": min(values), "median": round(statistics.median(values), 2)}
+    out["rounds"] = [" ".join(f"{k}={v}" for k, v in r.items()) for r in rows]
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--papers", type=int, default=5000)
     parser.add_argument("--stories", type=int, default=450)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--against", type=Path, action="append", default=[],
+                        help="another checkout (with its .venv) to run in turn with this one")
     args = parser.parse_args()
-    print(json.dumps(run(args.papers, args.stories), indent=2))
+    checkouts = [("this", sys.executable), *((str(d), str(d.resolve() / ".venv" / "bin" / "python")) for d in args.against)]
+    print(json.dumps(run(args.papers, args.stories, checkouts, args.rounds), indent=2))
 
 
 if __name__ == "__main__":

@@ -34,6 +34,18 @@ def test_arxiv_week_benchmark_runs_small() -> None:
     result = bench_arxiv_week.run(n_papers=30, n_stories=20)
     assert result["digest_items"] == 20 and result["poll_s"] > 0 and result["digest_s"] > 0
     assert 0 <= result["paper_slots"] < 20
+
+
+def test_arxiv_week_benchmark_runs_checkouts_in_turn() -> None:
+    import sys
+
+    from bench import bench_arxiv_week
+
+    result = bench_arxiv_week.run(n_papers=10, n_stories=10, checkouts=[("a", sys.executable), ("b", sys.executable)],
+                                  rounds=2)
+    assert set(result["by_checkout"]) == {"a", "b"}
+    for side in result["by_checkout"].values():
+        assert len(side["rounds"]) == 2 and side["poll_cpu_s"]["best"] <= side["poll_cpu_s"]["median"]
 def test_the_benchmark_server_answers_200_then_304_on_distinct_hosts() -> None:
     import json
     import subprocess

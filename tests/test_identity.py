@@ -270,6 +270,8 @@ def test_no_string_makes_a_link_helper_raise(text: str) -> None:
 
 
 @given(_urlish)
+@example("http:// :")  # the space before the colon was left at the end: a host of one space, then none
+@example("https://a.example/x .")
 def test_a_cleaned_link_is_still_a_link(text: str) -> None:
     absolute = with_scheme(text)
     assume(absolute is not None and parse_link(absolute) is not None)

@@ -7,7 +7,15 @@ import re
 import unicodedata
 from datetime import UTC, datetime
 
-from bot.core.identity import Identity, clean_url, parse_link, title_identity, url_identities, with_scheme
+from bot.core.identity import (
+    PLAIN_ARXIV_ABS_RE,
+    Identity,
+    clean_url,
+    parse_link,
+    title_identity,
+    url_identities,
+    with_scheme,
+)
 from bot.core.records import Discussion, FeedItem
 from bot.core.redact import without_userinfo
 from bot.core.shorten import head
@@ -29,8 +37,15 @@ def plain_text(text: str, limit: int = MAX_SUMMARY) -> str:
     zero-width and bidi-override characters removed, whitespace folded, length capped."""
     if not text:
         return ""
-    text = _SCRIPT_RE.sub(" ", text)
-    text = _TAG_RE.sub(" ", text)
+    if (text.isascii() and text.isprintable() and len(text) <= limit and "<" not in text and "&" not in text
+            and "  " not in text and text[0] != " " and text[-1] != " "):
+        # Already plain: no tag, entity, control character or whitespace but single spaces between
+        # words, nothing to cut. Every step below would leave it as it is (an abstract read twice, by
+        # its source and by make_item, and most titles).
+        return text
+    if "<" in text:  # both patterns start with it; an abstract or a title mostly has none
+        text = _SCRIPT_RE.sub(" ", text)
+        text = _TAG_RE.sub(" ", text)
     text = html.unescape(text)
     text = _INVISIBLE_RE.sub("", text)
     if not text.isascii():
@@ -125,7 +140,9 @@ def make_item(*, source: str, title: object, url: object, published: object, sum
     published = iso_time(published)  # type: ignore[arg-type]  # anything else raises InvalidItem
     clean_title = plain_text(title, MAX_TITLE)
     link = None
-    if url:
+    if url and PLAIN_ARXIV_ABS_RE.fullmatch(url):
+        link = url  # nothing to strip, clean or check in arXiv's own spelling of its links (see there)
+    elif url:
         absolute = with_scheme(url.strip())
         # javascript:, data:, relative: dropped. A user:password@ is never stored or shown.
         link = without_userinfo(clean_url(absolute)) if absolute else None

@@ -93,7 +93,10 @@ class Scorer:
 
     def score(self, item: FeedItem, sources: Sequence[str] = ()) -> Scored:
         topic_score, topic_names, phrases = self.topics.match(item.title, item.summary)
-        words = tokens(f"{item.title} {item.title} {item.summary[:600]}")
+        # The title counts twice: the words of "title title summary", the title tokenized once (a space
+        # ends every word, and NFKC and lower case work alike on either side of one).
+        in_title = tokens(item.title)
+        words = in_title + in_title + tokens(item.summary[:600])
         site = site_token(item.url)
         if site:
             words.append(site)

@@ -23,27 +23,51 @@ STOPWORDS = frozenset(
 )
 
 
+def _word(w: str) -> str:
+    """One word found by _WORD_RE as tokens counts it, or "" for one it leaves out."""
+    w = w.strip(".-")
+    if len(w) < 2 or w in STOPWORDS or w.isdigit():
+        return ""
+    if len(w) > 4 and w.endswith("s") and not w.endswith("ss"):
+        w = w[:-1]  # plural folding: "models" ~ "model", "llms" stays distinct from "llm" below
+    return w
+
+
+class _Words(dict[str, str]):
+    """Each word's _word, worked out once: a poll tokenizes thousands of abstracts that share most of
+    their words, and a lookup costs a fifth of working a word out again."""
+
+    def __missing__(self, w: str) -> str:
+        folded = self[w] = _word(w)
+        return folded
+
+
+_WORDS = _Words()
+_WORDS_KEPT = 200_000  # words remembered at most (about 20 MB): a stream of made-up words cannot grow it
+
+
 def tokens(text: str) -> list[str]:
     # Compatibility forms folded: full-width letters are the same words (as for topics).
     words = _WORD_RE.findall((text if text.isascii() else unicodedata.normalize("NFKC", text)).lower())
-    out = []
-    for w in words:
-        w = w.strip(".-")
-        if len(w) < 2 or w in STOPWORDS or w.isdigit():
-            continue
-        if len(w) > 4 and w.endswith("s") and not w.endswith("ss"):
-            w = w[:-1]  # plural folding: "models" ~ "model", "llms" stays distinct from "llm" below
-        out.append(w)
-    return out
+    if len(_WORDS) > _WORDS_KEPT:
+        _WORDS.clear()
+    return [w for w in map(_WORDS.__getitem__, words) if w]
+
+
+_EVERYTHING_HOSTS = ("news.ycombinator.com", "github.com", "arxiv.org", "youtube.com", "twitter.com", "x.com",
+                     "medium.com", "substack.com")
+# The links of those hosts as sources spell them, known without splitting the link (a week's 5,000
+# papers link arxiv.org): urlsplit would find the host between the "//" and the first "/".
+_EVERYTHING_PREFIXES = tuple(f"{scheme}://{www}{host}/" for scheme in ("https", "http") for www in ("", "www.")
+                             for host in _EVERYTHING_HOSTS)
 
 
 def site_token(url: str | None) -> str | None:
-    if not url:
+    if not url or url.startswith(_EVERYTHING_PREFIXES):
         return None
     host = (urlsplit(url).hostname or "").lower()
     host = host[4:] if host.startswith("www.") else host
-    if not host or host in ("news.ycombinator.com", "github.com", "arxiv.org", "youtube.com", "twitter.com",
-                            "x.com", "medium.com", "substack.com"):
+    if not host or host in _EVERYTHING_HOSTS:
         return None  # hosts of everything say nothing about taste
     return "site:" + host
 
