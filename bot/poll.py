@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # deciding's parts are imported when items come: an all-304 p
     from bot.core.records import Match
     from bot.library.matcher import IdentityIndex
     from bot.library_cache import LibraryCache
-    from bot.relevance.dedupe import Candidate, Decision
+    from bot.relevance.dedupe import Candidate, Decision, KnownIndex
     from bot.relevance.score import Scored, Scorer
 
 
@@ -335,19 +335,22 @@ def poll(config: Config, store: Store, only: Sequence[str] = (), now: datetime |
 
 
 PARALLEL_SCORING_FROM = 500  # candidates; below this, a process costs more than it saves
-# What forked judging workers inherit: the index of what is known, the scorer and the candidates.
-_judging: tuple[IdentityIndex, Scorer, Sequence[Candidate]] | None = None
+# What forked judging workers inherit: the index of what is known, the scorer, the candidates, and the
+# positions of those that no exact rule matched (the only ones left to look up fuzzily and to score).
+_judging: tuple[KnownIndex, Scorer, Sequence[Candidate], Sequence[int]] | None = None
 Judged = tuple["Match | None", "Scored | None"]
 
 
 def _judge_range(start: int, stop: int) -> list[Judged]:
-    """Each candidate of a share looked up among what is known, and scored unless it is known. Runs
-    here and in forked workers, on what this process had in hand when it forked."""
+    """Each candidate of a share (of those no exact rule matched) looked up fuzzily among what is known,
+    and scored unless it is known. Runs here and in forked workers, on what this process had in hand
+    when it forked."""
     assert _judging is not None
-    index, scorer, candidates = _judging
+    index, scorer, candidates, todo = _judging
     judged: list[Judged] = []
-    for c in candidates[start:stop]:
-        match = index.match(c.item.identities)
+    for n in todo[start:stop]:
+        c = candidates[n]
+        match = index.fuzzy(c.item.identities)
         judged.append((match, None if match is not None else scorer.score(c.item, c.sources)))
     return judged
 
@@ -375,23 +378,35 @@ def _judge_in_shares(count: int) -> list[Judged]:
 
 def judge_all(candidates: Sequence[Candidate], index: IdentityIndex,
               scorer: Scorer) -> tuple[list[Decision], dict[int, Scored]]:
-    """Each candidate known or new (dedupe.decide), and each new one scored, keyed by id(decision). The
-    costly part, looking each up among the library and the stored items and scoring those not found,
-    is spread over the cores; deciding in order among this poll's own new candidates stays here."""
-    from bot.relevance.dedupe import decide
+    """Each candidate known or new (dedupe.decide), and each new one scored, keyed by id(decision).
+    Exact lookups come first, here (the stored items' in the database, in batches); the costly rest,
+    looking up fuzzily those no exact rule matched and scoring those still not found, is spread over the
+    cores; deciding in order among this poll's own new candidates stays here. A re-poll of what was
+    stored is all exact matches: nothing to fork for."""
+    from bot.relevance.dedupe import KnownIndex, decide
 
     global _judging
-    _judging = (index, scorer, candidates)
+    known = index if isinstance(index, KnownIndex) else KnownIndex(index)
+    found = known.exact_all([c.item.identities for c in candidates])
+    todo = [n for n, match in enumerate(found) if match is None]
+    if todo:
+        known.stored_titles()  # read and packed here, before any worker forks
+    _judging = (known, scorer, candidates, todo)
     try:
-        judged = _judge_in_shares(len(candidates))
+        judged = _judge_in_shares(len(todo))
     finally:
         _judging = None
-    decisions = decide(candidates, index, [match for match, _ in judged])
+    scores: dict[int, Scored] = {}
+    for n, (match, score) in zip(todo, judged, strict=True):
+        found[n] = match
+        if score is not None:
+            scores[n] = score
+    del judged
+    decisions = decide(candidates, index, found)
     scored: dict[int, Scored] = {}
-    for decision, (_, score) in zip(decisions, judged, strict=True):
+    for n, decision in enumerate(decisions):
         if decision.match is None:
-            assert score is not None  # not found in the index, so scored
-            scored[id(decision)] = score
+            scored[id(decision)] = scores.pop(n)  # not found in the index, so scored
     return decisions, scored
 
 

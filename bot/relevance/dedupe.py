@@ -7,12 +7,16 @@ paper that arXiv also returned becomes one entry with both links). Each merged i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from itertools import chain
+from typing import Protocol
 
-from bot.core.identity import Identity
+from bot.core.identity import Identity, fuzzy_block_keys, title_key, titles_fuzzy_equal, words_typo_equal
 from bot.core.records import FeedItem, Match
-from bot.library.matcher import IdentityIndex
+from bot.library.matcher import RULE_ORDER, IdentityIndex
 
 
 @dataclass(frozen=True, slots=True)  # slots: a big poll holds one per item (100,000 on 500x200)
@@ -103,3 +107,164 @@ def decide(candidates: Sequence[Candidate], index: IdentityIndex,
                 new.add("pending", n, identities)
         decisions.append(Decision(candidate, match))
     return decisions
+
+
+class StoredIdentities(Protocol):
+    """The stored items' identities as the store answers for them (bot.store.identities)."""
+
+    def first_item_owners(self, kind: str, values: Sequence[str]) -> dict[str, int]: ...
+
+    def item_titles(self) -> Iterable[tuple[int, str]]: ...
+
+
+Block = tuple[str, str, tuple[str, int]]  # (word left out, normalized title, owner): IdentityIndex's
+
+
+class StoredTitles:
+    """The stored items' titles, packed: what an IdentityIndex of every item (added in stored order,
+    after the library) holds of them, in flat arrays instead of a dictionary entry per title and a list
+    per fuzzy block (100,000 items: about 20 MB instead of over 100). A title whose key the library
+    holds, or an earlier item, is not the item's (the first owner keeps it), so it is left out, as
+    IdentityIndex.add leaves it out."""
+
+    def __init__(self, rows: Iterable[tuple[int, str]], library: IdentityIndex) -> None:
+        self._titles: list[str] = []
+        self._owners = array("q")
+        seen: set[str] = set()
+        keys, numbers, words = array("q"), array("l"), array("H")
+        for owner_id, normalized in rows:
+            key = title_key(normalized)
+            if key in seen or library.match([Identity("title", normalized)], fuzzy=False) is not None:
+                continue
+            seen.add(key)
+            n = len(self._titles)
+            self._titles.append(normalized)
+            self._owners.append(owner_id)
+            split = normalized.split()
+            for block, word in fuzzy_block_keys(normalized):
+                keys.append(block)
+                numbers.append(n)
+                words.append(split.index(word))
+        # Exact titles by the hash of their key (each hit is checked against the title itself).
+        by_hash = sorted(range(len(self._titles)), key=lambda n: hash(title_key(self._titles[n])))
+        self._hashes = array("q", (hash(title_key(self._titles[n])) for n in by_hash))
+        self._by_hash = array("l", by_hash)
+        # Blocks by key; within a key in the order the titles were added (sorted() is stable).
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        self._keys = array("q", (keys[i] for i in order))
+        self._numbers = array("l", (numbers[i] for i in order))
+        self._words = array("H", (words[i] for i in order))
+
+    def __len__(self) -> int:
+        return len(self._titles)
+
+    def exact(self, normalized: str) -> Match | None:
+        key = title_key(normalized)
+        h = hash(key)
+        i = bisect_left(self._hashes, h)
+        while i < len(self._hashes) and self._hashes[i] == h:
+            n = self._by_hash[i]
+            if title_key(self._titles[n]) == key:
+                return Match("title", "item", self._owners[n], self._titles[n])
+            i += 1
+        return None
+
+    def block(self, block: int) -> Iterator[Block]:
+        i = bisect_left(self._keys, block)
+        while i < len(self._keys) and self._keys[i] == block:
+            n = self._numbers[i]
+            normalized = self._titles[n]
+            yield normalized.split()[self._words[i]], normalized, ("item", self._owners[n])
+            i += 1
+
+
+class KnownIndex(IdentityIndex):
+    """The library's index and the stored items, answering as one IdentityIndex holding the library's
+    entries and then every stored item in stored order would (bot.library.api.build_index with both
+    owners): the same rule, owner and value for every lookup, the library before the items. But the
+    items stay in the database: their links and ids are looked up there in batches (the identities
+    table's (kind, value) index), and their titles are read and packed (StoredTitles) only when some
+    lookup gets as far as titles. A re-poll of what was stored costs memory for what it brought, not for
+    everything ever seen."""
+
+    def __init__(self, library: IdentityIndex, stored: StoredIdentities | None = None) -> None:
+        super().__init__()  # holds nothing itself
+        self.library = library
+        self.stored = stored
+        self._stored_titles: StoredTitles | None = None
+
+    def __len__(self) -> int:
+        return len(self.library)
+
+    def add(self, owner: str, owner_id: int, identities: Iterable[Identity]) -> None:
+        raise TypeError("a KnownIndex is read-only: the library's index and the stored items")
+
+    def stored_titles(self) -> StoredTitles | None:
+        """The stored items' titles, read and packed once (before forked workers need them)."""
+        if self._stored_titles is None and self.stored is not None:
+            self._stored_titles = StoredTitles(self.stored.item_titles(), self.library)
+        return self._stored_titles
+
+    def match(self, identities: Iterable[Identity], fuzzy: bool = True) -> Match | None:
+        idents = list(identities)
+        found = self.exact_all([idents])[0]
+        return self.fuzzy(idents) if found is None and fuzzy else found
+
+    def exact_all(self, batch: Sequence[Iterable[Identity]], size: int = 2000) -> list[Match | None]:
+        """The exact match (every rule but fuzzy_title) of each set of identities, the stored items'
+        looked up `size` sets at a time."""
+        found: list[Match | None] = []
+        for start in range(0, len(batch), size):
+            chunk = [list(idents) for idents in batch[start:start + size]]
+            owners: dict[str, dict[str, int]] = {}
+            if self.stored is not None:
+                wanted: dict[str, list[str]] = {}
+                for idents in chunk:
+                    for ident in idents:
+                        if ident.kind != "title":
+                            wanted.setdefault(ident.kind, []).append(ident.value)
+                owners = {kind: self.stored.first_item_owners(kind, values) for kind, values in wanted.items()}
+            found.extend(self._exact_one(idents, owners) for idents in chunk)
+        return found
+
+    def _exact_one(self, idents: list[Identity], owners: dict[str, dict[str, int]]) -> Match | None:
+        # IdentityIndex.match's order: by rule, each rule's identities sorted; at each one the library's
+        # owner first (it was added first), then the first stored item's. The library's own first hit
+        # is where the library answers; before it, only the items can.
+        library = self.library.match(idents, fuzzy=False)
+        if self.stored is None:
+            return library
+        by_kind: dict[str, list[Identity]] = {}
+        for ident in idents:
+            by_kind.setdefault(ident.kind, []).append(ident)
+        for kind in RULE_ORDER:
+            for ident in sorted(by_kind.get(kind, ())):
+                if library is not None and library.rule == kind and (
+                        library.value == ident.value if kind != "title"
+                        else title_key(library.value) == title_key(ident.value)):
+                    return library
+                if kind == "title":
+                    titles = self.stored_titles()
+                    hit = titles.exact(ident.value) if titles is not None else None
+                    if hit is not None:
+                        return hit
+                    continue
+                owner = owners.get(kind, {}).get(ident.value)
+                if owner is not None:
+                    return Match(kind, "item", owner, ident.value)
+        return library
+
+    def fuzzy(self, identities: Iterable[Identity]) -> Match | None:
+        """The fuzzy-title match (for identities no exact rule matched), in IdentityIndex's order: each
+        title, each of its blocks, the library's titles under it before the stored items'."""
+        titles = self.stored_titles()
+        for ident in identities:
+            if ident.kind != "title":
+                continue
+            for block, word in fuzzy_block_keys(ident.value):
+                # _block: the library index's titles under one key, as its own lookups read them.
+                under = self.library._block(block)
+                for other, candidate, ref in chain(under, titles.block(block) if titles is not None else ()):
+                    if word != other and words_typo_equal(word, other) and titles_fuzzy_equal(ident.value, candidate):
+                        return Match("fuzzy_title", ref[0], ref[1], candidate)
+        return None
