@@ -1,7 +1,9 @@
 """The stored items looked up in the database (bot.relevance.dedupe.KnownIndex, what
 `library_cache.with_items` gives a poll) answer exactly as the in-memory index of the library and then
 every stored item did: the same rule, owner and matched value for every lookup, the library before the
-items, the first item in stored order before later ones, the first owner of a title keeping it."""
+items, the first item in stored order before later ones, the first owner of a title keeping it. And the
+ordered pass among a poll's new candidates, packed (dedupe.Pending), decides as an IdentityIndex of them
+did."""
 
 from __future__ import annotations
 
@@ -12,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from bot.core.identity import Identity, normalize_title
+from bot.core.records import FeedItem, Match
 from bot.library.matcher import IdentityIndex
-from bot.relevance.dedupe import KnownIndex
+from bot.relevance.dedupe import Candidate, Decision, KnownIndex, decide
 from bot.store.database import Store
 from tests.test_fuzzy_blocking import made_up_titles, typo
 
@@ -137,3 +140,29 @@ def test_a_typo_of_both_an_entry_and_an_item_is_read_block_by_block_the_library_
     assert got == [in_memory(library, store).match(q) for q in queries]
     assert [(m.rule, m.owner, m.owner_id) if m else None for m in got] == [
         ("fuzzy_title", "entry", 10), ("fuzzy_title", "item", 2), ("title", "entry", 9)]
+
+
+def decide_as_before(candidates: list[Candidate], found: list[Match | None]) -> list[Decision]:
+    """The ordered pass with an IdentityIndex of the new candidates, as decide() made it before."""
+    new = IdentityIndex()
+    decisions = []
+    for n, candidate in enumerate(candidates):
+        match = found[n] or new.match(candidate.item.identities)
+        if match is None:
+            new.add("pending", n, candidate.item.identities)
+        decisions.append(Decision(candidate, match))
+    return decisions
+
+
+@pytest.mark.parametrize("seed", [4, 5, 6])
+def test_the_packed_ordered_pass_decides_as_an_index_of_the_new_candidates(seed: int) -> None:
+    rng = random.Random(seed)
+    titles = made_up_titles(rng, 300)
+    titles += [" ".join(typo(w, rng) if rng.random() < 0.3 else w for w in t.split()) for t in titles[:200]]
+    candidates = [Candidate(item, ("s",), (item,)) for item in (
+        FeedItem("s", "t", None, None, identities=frozenset(made_up_identities(rng, titles))) for _ in range(3000))]
+    found: list[Match | None] = [Match("url", "entry", 1, "x") if rng.random() < 0.2 else None for _ in candidates]
+    got = decide(candidates, IdentityIndex(), found)
+    assert [d.match for d in got] == [d.match for d in decide_as_before(candidates, found)]
+    rules = Counter(d.match.rule for d in got if d.match is not None and d.match.owner == "pending")
+    assert rules["fuzzy_title"] and rules["title"] and rules["url"] and rules["arxiv"], rules
