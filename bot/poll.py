@@ -12,7 +12,7 @@ import multiprocessing
 import os
 import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
@@ -355,35 +355,75 @@ def _judge_range(start: int, stop: int) -> list[Judged]:
     return judged
 
 
-def _judge_in_shares(count: int) -> list[Judged]:
-    """_judge_range over all `count` candidates: for many, forked workers take a share each while this
-    process does the first (the index and a big library's model are inherited, never pickled). Each
-    lookup and score depends on nothing but the candidate, the index and the scorer, so the split changes
-    no result. Forking needs a process with no other thread running; elsewhere, one core does it all."""
+JUDGE_CHUNK = 2000  # candidates judged at a time; their decisions are stored before more are judged
+
+
+def _judged_in_order(count: int) -> Iterator[list[Judged]]:
+    """_judge_range over all `count` candidates, chunk by chunk in order: for many, forked workers take
+    most chunks while this process takes every few and stores what was decided (the index and a big
+    library's model are inherited, never pickled). Each lookup and score depends on nothing but the
+    candidate, the index and the scorer, so the split changes no result; and only a few chunks' scores
+    are ever held, not a whole poll's. Forking needs a process with no other thread running; elsewhere,
+    one core does it all."""
     workers = min(os.cpu_count() or 1, count // (PARALLEL_SCORING_FROM // 2) or 1)
-    if count < PARALLEL_SCORING_FROM or workers < 2 or _start_method() != "fork":
-        return _judge_range(0, count)
-    bounds = [count * k // workers for k in range(workers + 1)]
+    forking = count >= PARALLEL_SCORING_FROM and workers >= 2 and _start_method() == "fork"
+    # With forking, this process takes one chunk in 2 x workers - 1: it also decides and stores them all.
+    every = 2 * workers - 1 if forking else 1
+    size = max(1, min(JUDGE_CHUNK, -(-count // every)))
+    bounds = [(start, min(start + size, count)) for start in range(0, count, size)]
+    pool: ProcessPoolExecutor | None = None
+    if forking:
+        _give_back_memory()  # a forked worker's resident pages are counted as its own: fork a lean process
+        try:
+            pool = ProcessPoolExecutor(max_workers=workers - 1, mp_context=multiprocessing.get_context("fork"),
+                                       initializer=die_with, initargs=(os.getpid(),))
+        except OSError:
+            pool = None
+    ahead: dict[int, Future[list[Judged]]] = {}
+    theirs = [k for k in range(len(bounds)) if pool is not None and k % every]
     try:
-        with ProcessPoolExecutor(max_workers=workers - 1, mp_context=multiprocessing.get_context("fork"),
-                                 initializer=die_with, initargs=(os.getpid(),)) as pool:
-            shares = [pool.submit(_judge_range, bounds[k], bounds[k + 1]) for k in range(1, workers)]
-            judged = _judge_range(bounds[0], bounds[1])
-            for share in shares:
-                judged.extend(share.result())
-        return judged
-    except (OSError, BrokenProcessPool):  # no processes here, or a worker died: all of it here
-        return _judge_range(0, count)
+        for k, (start, stop) in enumerate(bounds):
+            while pool is not None and theirs and len(ahead) < 2 * (workers - 1):  # a few chunks ahead, no more
+                nxt = theirs.pop(0)
+                try:
+                    ahead[nxt] = pool.submit(_judge_range, *bounds[nxt])
+                except (RuntimeError, BrokenProcessPool):
+                    break
+            future = ahead.pop(k, None)
+            judged = None
+            if future is not None:
+                try:
+                    judged = future.result()
+                except (OSError, BrokenProcessPool):  # a worker died: the rest is done here
+                    if pool is not None:
+                        pool.shutdown(wait=False, cancel_futures=True)
+                    pool, ahead, theirs = None, {}, []
+            yield judged if judged is not None else _judge_range(start, stop)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
-def judge_all(candidates: Sequence[Candidate], index: IdentityIndex,
-              scorer: Scorer) -> tuple[list[Decision], dict[int, Scored]]:
-    """Each candidate known or new (dedupe.decide), and each new one scored, keyed by id(decision).
+def _give_back_memory() -> None:
+    """Return the C heap's free pages to the system (glibc keeps what a poll's big unpickled answers
+    left free), so that what a forked worker is counted for, and this process, is what is in use."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to give back this way
+        pass
+
+
+def judge_each(candidates: Sequence[Candidate], index: IdentityIndex,
+               scorer: Scorer) -> Iterator[tuple[Decision, Scored | None]]:
+    """Each candidate known or new (as dedupe.decide decides), in order, with its score when new.
     Exact lookups come first, here (the stored items' in the database, in batches); the costly rest,
     looking up fuzzily those no exact rule matched and scoring those still not found, is spread over the
-    cores; deciding in order among this poll's own new candidates stays here. A re-poll of what was
-    stored is all exact matches: nothing to fork for."""
-    from bot.relevance.dedupe import KnownIndex, decide
+    cores chunk by chunk; deciding in order among this poll's own new candidates stays here, and each
+    decision is handed on as soon as every candidate before it is decided. A re-poll of what was stored
+    is all exact matches: nothing to fork for."""
+    from bot.relevance.dedupe import KnownIndex, Pending
 
     global _judging
     known = index if isinstance(index, KnownIndex) else KnownIndex(index)
@@ -391,29 +431,54 @@ def judge_all(candidates: Sequence[Candidate], index: IdentityIndex,
     todo = [n for n, match in enumerate(found) if match is None]
     if todo:
         known.stored_titles()  # read and packed here, before any worker forks
+    pending: Pending | None = None
+    scores: dict[int, Scored] = {}
+    decided = 0
     _judging = (known, scorer, candidates, todo)
     try:
-        judged = _judge_in_shares(len(todo))
+        done = 0
+        for judged in _judged_in_order(len(todo)):
+            if pending is None:  # made after the workers forked: only this process needs it
+                pending = Pending(candidates, todo)
+            for n, (match, score) in zip(todo[done:done + len(judged)], judged, strict=True):
+                found[n] = match
+                if score is not None:
+                    scores[n] = score
+            done += len(judged)
+            ready = todo[done] if done < len(todo) else len(candidates)  # every candidate before it is judged
+            while decided < ready:
+                decision = pending.decide(decided, found[decided])
+                score = scores.pop(decided, None)  # (one found among this poll's own was scored too)
+                yield decision, score if decision.match is None else None
+                decided += 1
     finally:
         _judging = None
-    scores: dict[int, Scored] = {}
-    for n, (match, score) in zip(todo, judged, strict=True):
-        found[n] = match
-        if score is not None:
-            scores[n] = score
-    del judged
-    decisions = decide(candidates, index, found)
+    pending = pending or Pending(candidates, ())
+    while decided < len(candidates):  # all found by an exact rule
+        yield pending.decide(decided, found[decided]), None
+        decided += 1
+
+
+def judge_all(candidates: Sequence[Candidate], index: IdentityIndex,
+              scorer: Scorer) -> tuple[list[Decision], dict[int, Scored]]:
+    """judge_each's decisions in a list, and each new one's score keyed by id(decision)."""
+    decisions: list[Decision] = []
     scored: dict[int, Scored] = {}
-    for n, decision in enumerate(decisions):
+    for decision, score in judge_each(candidates, index, scorer):
+        decisions.append(decision)
         if decision.match is None:
-            scored[id(decision)] = scores.pop(n)  # not found in the index, so scored
+            assert score is not None  # not found in the index, so scored
+            scored[id(decision)] = score
     return decisions, scored
+
+
+STORE_BATCH = 5000  # new items inserted at a time (in the poll's one transaction)
 
 
 def store_outcomes(config: Config, store: Store, outcomes: Sequence[SourceOutcome], topics: TopicMatcher,
                    now: datetime, started: str, library: LibraryCache | None = None) -> PollReport:
     all_items = [item for o in outcomes for item in o.items]
-    decisions: list[Decision] = []
+    judged: Iterator[tuple[Decision, Scored | None]] = iter(())
     scorer: Scorer | None = None
     if all_items:  # an all-304 poll reads (and imports) neither the identity index nor the library model
         from bot import library_cache
@@ -421,24 +486,28 @@ def store_outcomes(config: Config, store: Store, outcomes: Sequence[SourceOutcom
 
         library = library or library_cache.load(store)
         scorer = build_scorer(topics, store, now, all_items, library)
-        decisions, scored = judge_all(merge(all_items), library_cache.with_items(library.index, store), scorer)
-    else:
-        scored = {}
+        judged = judge_each(merge(all_items), library_cache.with_items(library.index, store), scorer)
     fate: dict[int, str] = {}  # id(FeedItem) -> new | known | off_topic
     stamp = now.isoformat(timespec="seconds")
     with store.transaction():
+        # Judged, decided and stored as they come: a poll of 100,000 items never holds all their scores
+        # and records at once (the writes are still one transaction).
         fresh: list[NewItem] = []
-        for decision in decisions:
+        new_ids: list[int] = []
+        for decision, score in judged:
             assert scorer is not None
-            record = _apply(config, store, decision, scorer, stamp, scored.get(id(decision)))
+            record = _apply(config, store, decision, scorer, stamp, score)
             if record is None:
                 label = "known"
             else:
                 fresh.append(record)
                 label = "off_topic" if record.status == "off_topic" else "new"
+                if len(fresh) >= STORE_BATCH:
+                    new_ids += store.insert_items(fresh)
+                    fresh = []
             for member in decision.candidate.members:
                 fate[id(member)] = label
-        new_ids = store.insert_items(fresh)
+        new_ids += store.insert_items(fresh)
         reports = []
         for o in outcomes:
             counts = Counter(fate.get(id(i), "known") for i in o.items)
