@@ -17,6 +17,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from bot.children import die_with
@@ -355,28 +356,66 @@ def _judge_range(start: int, stop: int) -> list[Judged]:
     return judged
 
 
+def _start_judging(command_pid: int, index: KnownIndex, scorer: Scorer) -> None:
+    """Initializer of a judging worker: what _judge_slim looks up and scores with."""
+    die_with(command_pid)
+    global _judging
+    _judging = (index, scorer, (), ())
+
+
+_ITEM_FIELDS = tuple(f for f in FeedItem.__dataclass_fields__ if f != "identities")
+_item_fields = attrgetter(*_ITEM_FIELDS)
+Slim = tuple[tuple[Any, ...], tuple[str, ...], tuple[str, ...]]  # an item's fields, its titles, its sources
+
+
+def _slim(c: Candidate) -> Slim:
+    """What a judging worker needs of a candidate, cheap to pickle (a FeedItem's frozenset of identities
+    costs five times the rest): its fields but the identities, and its titles in the order it has them."""
+    return _item_fields(c.item), tuple(i.value for i in c.item.identities if i.kind == "title"), c.sources
+
+
+def _judge_slim(rows: list[Slim]) -> list[Judged]:
+    """_judge_range in a judging worker, on candidates sent as _slim rows."""
+    from bot.core.identity import Identity
+
+    assert _judging is not None
+    index, scorer = _judging[0], _judging[1]
+    judged: list[Judged] = []
+    for fields, titles, sources in rows:
+        titled = [Identity("title", t) for t in titles]
+        match = index.fuzzy(titled)
+        if match is not None:
+            judged.append((match, None))
+            continue
+        item = FeedItem(**dict(zip(_ITEM_FIELDS, fields, strict=True)), identities=frozenset(titled))
+        judged.append((None, scorer.score(item, sources)))
+    return judged
+
+
 JUDGE_CHUNK = 2000  # candidates judged at a time; their decisions are stored before more are judged
 
 
 def _judged_in_order(count: int) -> Iterator[list[Judged]]:
-    """_judge_range over all `count` candidates, chunk by chunk in order: for many, forked workers take
-    most chunks while this process takes every few and stores what was decided (the index and a big
-    library's model are inherited, never pickled). Each lookup and score depends on nothing but the
-    candidate, the index and the scorer, so the split changes no result; and only a few chunks' scores
-    are ever held, not a whole poll's. Forking needs a process with no other thread running; elsewhere,
-    one core does it all."""
+    """_judge_range over all `count` candidates, chunk by chunk in order: for many, worker processes take
+    most chunks while this process takes every few and stores what was decided. Each lookup and score
+    depends on nothing but the candidate, the index and the scorer, so the split changes no result; and
+    only a few chunks' scores are ever held, not a whole poll's. The workers are started afresh (spawn),
+    not forked: a forked worker is counted for every page of this process it was forked from, a poll's
+    100,000 items included (a second copy on paper: 200 MB more at the peak), while a fresh one holds the
+    index, the scorer and a chunk at a time. Where a poll forks its fetch workers (its process's only
+    thread) its judging is spread too; elsewhere one core does it all, as before."""
     workers = min(os.cpu_count() or 1, count // (PARALLEL_SCORING_FROM // 2) or 1)
-    forking = count >= PARALLEL_SCORING_FROM and workers >= 2 and _start_method() == "fork"
-    # With forking, this process takes one chunk in 2 x workers - 1: it also decides and stores them all.
-    every = 2 * workers - 1 if forking else 1
+    spread = count >= PARALLEL_SCORING_FROM and workers >= 2 and _start_method() == "fork"
+    # Spread, this process takes one chunk in 2 x workers - 1: it also decides and stores them all.
+    every = 2 * workers - 1 if spread else 1
     size = max(1, min(JUDGE_CHUNK, -(-count // every)))
     bounds = [(start, min(start + size, count)) for start in range(0, count, size)]
     pool: ProcessPoolExecutor | None = None
-    if forking:
-        _give_back_memory()  # a forked worker's resident pages are counted as its own: fork a lean process
+    if spread:
+        assert _judging is not None
         try:
-            pool = ProcessPoolExecutor(max_workers=workers - 1, mp_context=multiprocessing.get_context("fork"),
-                                       initializer=die_with, initargs=(os.getpid(),))
+            pool = ProcessPoolExecutor(max_workers=workers - 1, mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=_start_judging, initargs=(os.getpid(), *_judging[:2]))
         except OSError:
             pool = None
     ahead: dict[int, Future[list[Judged]]] = {}
@@ -386,7 +425,7 @@ def _judged_in_order(count: int) -> Iterator[list[Judged]]:
             while pool is not None and theirs and len(ahead) < 2 * (workers - 1):  # a few chunks ahead, no more
                 nxt = theirs.pop(0)
                 try:
-                    ahead[nxt] = pool.submit(_judge_range, *bounds[nxt])
+                    ahead[nxt] = pool.submit(_judge_slim, _slim_rows(*bounds[nxt]))
                 except (RuntimeError, BrokenProcessPool):
                     break
             future = ahead.pop(k, None)
@@ -404,15 +443,10 @@ def _judged_in_order(count: int) -> Iterator[list[Judged]]:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _give_back_memory() -> None:
-    """Return the C heap's free pages to the system (glibc keeps what a poll's big unpickled answers
-    left free), so that what a forked worker is counted for, and this process, is what is in use."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: nothing to give back this way
-        pass
+def _slim_rows(start: int, stop: int) -> list[Slim]:
+    assert _judging is not None
+    _, _, candidates, todo = _judging
+    return [_slim(candidates[n]) for n in todo[start:stop]]
 
 
 def judge_each(candidates: Sequence[Candidate], index: IdentityIndex,

@@ -7,12 +7,13 @@ paper that arXiv also returned becomes one entry with both links). Each merged i
 
 from __future__ import annotations
 
+import zlib
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import chain
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.core.identity import Identity, fuzzy_block_keys, title_key, titles_fuzzy_equal, words_typo_equal
 from bot.core.records import FeedItem, Match
@@ -199,6 +200,10 @@ def _rule_then_value(ident: Identity) -> tuple[int, str]:
     return _RANK[ident.kind], ident.value
 
 
+def _key_hash(normalized: str) -> int:
+    return zlib.crc32(title_key(normalized).encode())
+
+
 Block = tuple[str, str, tuple[str, int]]  # (word left out, normalized title, owner): IdentityIndex's
 
 
@@ -227,9 +232,10 @@ class StoredTitles:
                 keys.append(block)
                 numbers.append(n)
                 words.append(split.index(word))
-        # Exact titles by the hash of their key (each hit is checked against the title itself).
-        by_hash = sorted(range(len(self._titles)), key=lambda n: hash(title_key(self._titles[n])))
-        self._hashes = array("q", (hash(title_key(self._titles[n])) for n in by_hash))
+        # Exact titles by a hash of their key (each hit is checked against the title itself); crc32, not
+        # hash(): the same in every process.
+        by_hash = sorted(range(len(self._titles)), key=lambda n: _key_hash(self._titles[n]))
+        self._hashes = array("q", (_key_hash(self._titles[n]) for n in by_hash))
         self._by_hash = array("l", by_hash)
         # Blocks by key; within a key in the order the titles were added (sorted() is stable).
         order = sorted(range(len(keys)), key=keys.__getitem__)
@@ -242,7 +248,7 @@ class StoredTitles:
 
     def exact(self, normalized: str) -> Match | None:
         key = title_key(normalized)
-        h = hash(key)
+        h = _key_hash(normalized)
         i = bisect_left(self._hashes, h)
         while i < len(self._hashes) and self._hashes[i] == h:
             n = self._by_hash[i]
@@ -277,6 +283,12 @@ class KnownIndex(IdentityIndex):
 
     def __len__(self) -> int:
         return len(self.library)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # For a worker process: the library's index and the stored titles as read, not the database
+        # (a connection is this process's own); a worker only looks up fuzzily.
+        self.stored_titles()
+        return {**self.__dict__, "stored": None}
 
     def add(self, owner: str, owner_id: int, identities: Iterable[Identity]) -> None:
         raise TypeError("a KnownIndex is read-only: the library's index and the stored items")
