@@ -11,7 +11,7 @@ import asyncio
 import multiprocessing
 import os
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -397,7 +397,8 @@ JUDGE_CHUNK = 2000  # candidates judged at a time; their decisions are stored be
 
 def _judged_in_order(count: int) -> Iterator[list[Judged]]:
     """_judge_range over all `count` candidates, chunk by chunk in order: for many, worker processes take
-    most chunks while this process takes every few and stores what was decided. Each lookup and score
+    the chunks in order, a few ahead, and this process judges the next one only while it would otherwise
+    wait (it also decides and stores every one). Each lookup and score
     depends on nothing but the candidate, the index and the scorer, so the split changes no result; and
     only a few chunks' scores are ever held, not a whole poll's. The workers are started afresh (spawn),
     not forked: a forked worker is counted for every page of this process it was forked from, a poll's
@@ -406,9 +407,7 @@ def _judged_in_order(count: int) -> Iterator[list[Judged]]:
     thread) its judging is spread too; elsewhere one core does it all, as before."""
     workers = min(os.cpu_count() or 1, count // (PARALLEL_SCORING_FROM // 2) or 1)
     spread = count >= PARALLEL_SCORING_FROM and workers >= 2 and _start_method() == "fork"
-    # Spread, this process takes one chunk in 2 x workers - 1: it also decides and stores them all.
-    every = 2 * workers - 1 if spread else 1
-    size = max(1, min(JUDGE_CHUNK, -(-count // every)))
+    size = max(1, min(JUDGE_CHUNK, -(-count // (2 * workers))))
     bounds = [(start, min(start + size, count)) for start in range(0, count, size)]
     pool: ProcessPoolExecutor | None = None
     if spread:
@@ -418,26 +417,34 @@ def _judged_in_order(count: int) -> Iterator[list[Judged]]:
                                        initializer=_start_judging, initargs=(os.getpid(), *_judging[:2]))
         except OSError:
             pool = None
-    ahead: dict[int, Future[list[Judged]]] = {}
-    theirs = [k for k in range(len(bounds)) if pool is not None and k % every]
+    untaken = deque(range(len(bounds)))  # chunks nobody has taken yet, in order
+    ahead: dict[int, Future[list[Judged]]] = {}  # taken by a worker
+    here: dict[int, list[Judged]] = {}  # judged here, while waiting on a worker
     try:
-        for k, (start, stop) in enumerate(bounds):
-            while pool is not None and theirs and len(ahead) < 2 * (workers - 1):  # a few chunks ahead, no more
-                nxt = theirs.pop(0)
-                try:
-                    ahead[nxt] = pool.submit(_judge_slim, _slim_rows(*bounds[nxt]))
-                except (RuntimeError, BrokenProcessPool):
-                    break
-            future = ahead.pop(k, None)
-            judged = None
-            if future is not None:
-                try:
-                    judged = future.result()
-                except (OSError, BrokenProcessPool):  # a worker died: the rest is done here
-                    if pool is not None:
+        for k in range(len(bounds)):
+            judged: list[Judged] | None = None
+            while judged is None:
+                if pool is not None:
+                    try:
+                        while untaken and len(ahead) < 2 * (workers - 1):
+                            ahead[untaken[0]] = pool.submit(_judge_slim, _slim_rows(*bounds[untaken[0]]))
+                            untaken.popleft()
+                        if k in ahead and (ahead[k].done() or not untaken):
+                            judged = ahead[k].result()
+                            del ahead[k]
+                            continue
+                    except (OSError, RuntimeError, BrokenProcessPool):  # a worker died: the rest is done here
                         pool.shutdown(wait=False, cancel_futures=True)
-                    pool, ahead, theirs = None, {}, []
-            yield judged if judged is not None else _judge_range(start, stop)
+                        pool = None
+                        untaken = deque(sorted({*ahead, *untaken}))
+                        ahead = {}
+                        continue
+                if k in here:
+                    judged = here.pop(k)
+                else:  # k itself when no worker has it, else the next one, judged here while the workers work
+                    j = untaken.popleft()
+                    here[j] = _judge_range(*bounds[j])
+            yield judged
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
