@@ -393,6 +393,7 @@ def _judge_slim(rows: list[Slim]) -> list[Judged]:
 
 
 JUDGE_CHUNK = 2000  # candidates judged at a time; their decisions are stored before more are judged
+AHEAD = 4  # chunks queued for each judging worker, so that it never waits on this process
 
 
 def _judged_in_order(count: int) -> Iterator[list[Judged]]:
@@ -426,7 +427,7 @@ def _judged_in_order(count: int) -> Iterator[list[Judged]]:
             while judged is None:
                 if pool is not None:
                     try:
-                        while untaken and len(ahead) < 2 * (workers - 1):
+                        while untaken and len(ahead) < AHEAD * (workers - 1):
                             ahead[untaken[0]] = pool.submit(_judge_slim, _slim_rows(*bounds[untaken[0]]))
                             untaken.popleft()
                         if k in ahead and (ahead[k].done() or not untaken):
