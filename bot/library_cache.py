@@ -9,7 +9,7 @@ restored from a backup or copied from another machine counts the same generation
 (the counter is in the key too, for entries changed by hand). The key is a
 plain text line at the head of the file, compared before anything is unpickled: a file that is not ours
 (or not for this library) is never unpickled. Items are not cached (they change every poll):
-`with_items` adds them to the loaded index.
+`with_items` looks them up beside the loaded index.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.core.identity import Identity
 from bot.library.api import build_index
 from bot.library.matcher import IdentityIndex
 from bot.relevance.taste import LibraryModel, TasteModel
@@ -206,11 +205,10 @@ def _write(path: Path, key: bytes, cache: LibraryCache) -> None:
 
 
 def with_items(index: IdentityIndex, store: Store) -> IdentityIndex:
-    """The library's index plus every stored item, after the entries (a match names the person's own
-    entry rather than an item), items in the order they were stored."""
-    grouped: dict[int, list[Identity]] = {}
-    for kind, value, _owner, owner_id in sorted(store.identity_rows(owner="item"), key=lambda r: r[3]):
-        grouped.setdefault(owner_id, []).append(Identity(kind, value))
-    for owner_id, idents in grouped.items():
-        index.add("item", owner_id, idents)
-    return index
+    """The library's index plus every stored item, answering as one index of the entries and then the
+    items in the order they were stored (a match names the person's own entry rather than an item). The
+    items stay in the database (bot.relevance.dedupe.KnownIndex looks them up there in batches): what a
+    poll holds does not grow with everything stored before it."""
+    from bot.relevance.dedupe import KnownIndex
+
+    return KnownIndex(index, store)

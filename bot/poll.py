@@ -11,13 +11,14 @@ import asyncio
 import multiprocessing
 import os
 import threading
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from multiprocessing.reduction import ForkingPickler
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from bot.children import die_with
@@ -36,7 +37,7 @@ if TYPE_CHECKING:  # deciding's parts are imported when items come: an all-304 p
     from bot.core.records import Match
     from bot.library.matcher import IdentityIndex
     from bot.library_cache import LibraryCache
-    from bot.relevance.dedupe import Candidate, Decision
+    from bot.relevance.dedupe import Candidate, Decision, KnownIndex
     from bot.relevance.score import Scored, Scorer
 
 
@@ -352,70 +353,191 @@ def poll(config: Config, store: Store, only: Sequence[str] = (), now: datetime |
 
 
 PARALLEL_SCORING_FROM = 500  # candidates; below this, a process costs more than it saves
-# What forked judging workers inherit: the index of what is known, the scorer and the candidates.
-_judging: tuple[IdentityIndex, Scorer, Sequence[Candidate]] | None = None
+# What forked judging workers inherit: the index of what is known, the scorer, the candidates, and the
+# positions of those that no exact rule matched (the only ones left to look up fuzzily and to score).
+_judging: tuple[KnownIndex, Scorer, Sequence[Candidate], Sequence[int]] | None = None
 Judged = tuple["Match | None", "Scored | None"]
 
 
 def _judge_range(start: int, stop: int) -> list[Judged]:
-    """Each candidate of a share looked up among what is known, and scored unless it is known. Runs
-    here and in forked workers, on what this process had in hand when it forked."""
+    """Each candidate of a share (of those no exact rule matched) looked up fuzzily among what is known,
+    and scored unless it is known. Runs here and in forked workers, on what this process had in hand
+    when it forked."""
     assert _judging is not None
-    index, scorer, candidates = _judging
+    index, scorer, candidates, todo = _judging
     judged: list[Judged] = []
-    for c in candidates[start:stop]:
-        match = index.match(c.item.identities)
+    for n in todo[start:stop]:
+        c = candidates[n]
+        match = index.fuzzy(c.item.identities)
         judged.append((match, None if match is not None else scorer.score(c.item, c.sources)))
     return judged
 
 
-def _judge_in_shares(count: int) -> list[Judged]:
-    """_judge_range over all `count` candidates: for many, forked workers take a share each while this
-    process does the first (the index and a big library's model are inherited, never pickled). Each
-    lookup and score depends on nothing but the candidate, the index and the scorer, so the split changes
-    no result. Forking needs a process with no other thread running; elsewhere, one core does it all."""
+def _start_judging(command_pid: int, index: KnownIndex, scorer: Scorer) -> None:
+    """Initializer of a judging worker: what _judge_slim looks up and scores with."""
+    die_with(command_pid)
+    global _judging
+    _judging = (index, scorer, (), ())
+
+
+_ITEM_FIELDS = tuple(f for f in FeedItem.__dataclass_fields__ if f != "identities")
+_item_fields = attrgetter(*_ITEM_FIELDS)
+Slim = tuple[tuple[Any, ...], tuple[str, ...], tuple[str, ...]]  # an item's fields, its titles, its sources
+
+
+def _slim(c: Candidate) -> Slim:
+    """What a judging worker needs of a candidate, cheap to pickle (a FeedItem's frozenset of identities
+    costs five times the rest): its fields but the identities, and its titles in the order it has them."""
+    return _item_fields(c.item), tuple(i.value for i in c.item.identities if i.kind == "title"), c.sources
+
+
+def _judge_slim(rows: list[Slim]) -> list[Judged]:
+    """_judge_range in a judging worker, on candidates sent as _slim rows."""
+    from bot.core.identity import Identity
+
+    assert _judging is not None
+    index, scorer = _judging[0], _judging[1]
+    judged: list[Judged] = []
+    for fields, titles, sources in rows:
+        titled = [Identity("title", t) for t in titles]
+        match = index.fuzzy(titled)
+        if match is not None:
+            judged.append((match, None))
+            continue
+        item = FeedItem(**dict(zip(_ITEM_FIELDS, fields, strict=True)), identities=frozenset(titled))
+        judged.append((None, scorer.score(item, sources)))
+    return judged
+
+
+JUDGE_CHUNK = 2000  # candidates judged at a time; their decisions are stored before more are judged
+AHEAD = 4  # chunks queued for each judging worker, so that it never waits on this process
+
+
+def _judged_in_order(count: int) -> Iterator[list[Judged]]:
+    """_judge_range over all `count` candidates, chunk by chunk in order: for many, worker processes take
+    the chunks in order, a few ahead, and this process judges the next one only while it would otherwise
+    wait (it also decides and stores every one). Each lookup and score
+    depends on nothing but the candidate, the index and the scorer, so the split changes no result; and
+    only a few chunks' scores are ever held, not a whole poll's. The workers are started afresh (spawn),
+    not forked: a forked worker is counted for every page of this process it was forked from, a poll's
+    100,000 items included (a second copy on paper: 200 MB more at the peak), while a fresh one holds the
+    index, the scorer and a chunk at a time. Where a poll forks its fetch workers (its process's only
+    thread) its judging is spread too; elsewhere one core does it all, as before."""
     workers = min(os.cpu_count() or 1, count // (PARALLEL_SCORING_FROM // 2) or 1)
-    if count < PARALLEL_SCORING_FROM or workers < 2 or _start_method() != "fork":
-        return _judge_range(0, count)
-    bounds = [count * k // workers for k in range(workers + 1)]
+    spread = count >= PARALLEL_SCORING_FROM and workers >= 2 and _start_method() == "fork"
+    size = max(1, min(JUDGE_CHUNK, -(-count // (2 * workers))))
+    bounds = [(start, min(start + size, count)) for start in range(0, count, size)]
+    pool: ProcessPoolExecutor | None = None
+    if spread:
+        assert _judging is not None
+        try:
+            pool = ProcessPoolExecutor(max_workers=workers - 1, mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=_start_judging, initargs=(os.getpid(), *_judging[:2]))
+        except OSError:
+            pool = None
+    untaken = deque(range(len(bounds)))  # chunks nobody has taken yet, in order
+    ahead: dict[int, Future[list[Judged]]] = {}  # taken by a worker
+    here: dict[int, list[Judged]] = {}  # judged here, while waiting on a worker
     try:
-        with ProcessPoolExecutor(max_workers=workers - 1, mp_context=multiprocessing.get_context("fork"),
-                                 initializer=die_with, initargs=(os.getpid(),)) as pool:
-            shares = [pool.submit(_judge_range, bounds[k], bounds[k + 1]) for k in range(1, workers)]
-            judged = _judge_range(bounds[0], bounds[1])
-            for share in shares:
-                judged.extend(share.result())
-        return judged
-    except (OSError, BrokenProcessPool):  # no processes here, or a worker died: all of it here
-        return _judge_range(0, count)
+        for k in range(len(bounds)):
+            judged: list[Judged] | None = None
+            while judged is None:
+                if pool is not None:
+                    try:
+                        while untaken and len(ahead) < AHEAD * (workers - 1):
+                            ahead[untaken[0]] = pool.submit(_judge_slim, _slim_rows(*bounds[untaken[0]]))
+                            untaken.popleft()
+                        if k in ahead and (ahead[k].done() or not untaken):
+                            judged = ahead[k].result()
+                            del ahead[k]
+                            continue
+                    except (OSError, RuntimeError, BrokenProcessPool):  # a worker died: the rest is done here
+                        pool.shutdown(wait=False, cancel_futures=True)
+                        pool = None
+                        untaken = deque(sorted({*ahead, *untaken}))
+                        ahead = {}
+                        continue
+                if k in here:
+                    judged = here.pop(k)
+                else:  # k itself when no worker has it, else the next one, judged here while the workers work
+                    j = untaken.popleft()
+                    here[j] = _judge_range(*bounds[j])
+            yield judged
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _slim_rows(start: int, stop: int) -> list[Slim]:
+    assert _judging is not None
+    _, _, candidates, todo = _judging
+    return [_slim(candidates[n]) for n in todo[start:stop]]
+
+
+def judge_each(candidates: Sequence[Candidate], index: IdentityIndex,
+               scorer: Scorer) -> Iterator[tuple[Decision, Scored | None]]:
+    """Each candidate known or new (as dedupe.decide decides), in order, with its score when new.
+    Exact lookups come first, here (the stored items' in the database, in batches); the costly rest,
+    looking up fuzzily those no exact rule matched and scoring those still not found, is spread over the
+    cores chunk by chunk; deciding in order among this poll's own new candidates stays here, and each
+    decision is handed on as soon as every candidate before it is decided. A re-poll of what was stored
+    is all exact matches: nothing to fork for."""
+    from bot.relevance.dedupe import KnownIndex, Pending
+
+    global _judging
+    known = index if isinstance(index, KnownIndex) else KnownIndex(index)
+    found = known.exact_all([c.item.identities for c in candidates])
+    todo = [n for n, match in enumerate(found) if match is None]
+    if todo:
+        known.stored_titles()  # read and packed here, before any worker forks
+    pending: Pending | None = None
+    scores: dict[int, Scored] = {}
+    decided = 0
+    _judging = (known, scorer, candidates, todo)
+    try:
+        done = 0
+        for judged in _judged_in_order(len(todo)):
+            if pending is None:  # made after the workers forked: only this process needs it
+                pending = Pending(candidates, todo)
+            for n, (match, score) in zip(todo[done:done + len(judged)], judged, strict=True):
+                found[n] = match
+                if score is not None:
+                    scores[n] = score
+            done += len(judged)
+            ready = todo[done] if done < len(todo) else len(candidates)  # every candidate before it is judged
+            while decided < ready:
+                decision = pending.decide(decided, found[decided])
+                score = scores.pop(decided, None)  # (one found among this poll's own was scored too)
+                yield decision, score if decision.match is None else None
+                decided += 1
+    finally:
+        _judging = None
+    pending = pending or Pending(candidates, ())
+    while decided < len(candidates):  # all found by an exact rule
+        yield pending.decide(decided, found[decided]), None
+        decided += 1
 
 
 def judge_all(candidates: Sequence[Candidate], index: IdentityIndex,
               scorer: Scorer) -> tuple[list[Decision], dict[int, Scored]]:
-    """Each candidate known or new (dedupe.decide), and each new one scored, keyed by id(decision). The
-    costly part, looking each up among the library and the stored items and scoring those not found,
-    is spread over the cores; deciding in order among this poll's own new candidates stays here."""
-    from bot.relevance.dedupe import decide
-
-    global _judging
-    _judging = (index, scorer, candidates)
-    try:
-        judged = _judge_in_shares(len(candidates))
-    finally:
-        _judging = None
-    decisions = decide(candidates, index, [match for match, _ in judged])
+    """judge_each's decisions in a list, and each new one's score keyed by id(decision)."""
+    decisions: list[Decision] = []
     scored: dict[int, Scored] = {}
-    for decision, (_, score) in zip(decisions, judged, strict=True):
+    for decision, score in judge_each(candidates, index, scorer):
+        decisions.append(decision)
         if decision.match is None:
             assert score is not None  # not found in the index, so scored
             scored[id(decision)] = score
     return decisions, scored
 
 
+STORE_BATCH = 5000  # new items inserted at a time (in the poll's one transaction)
+
+
 def store_outcomes(config: Config, store: Store, outcomes: Sequence[SourceOutcome], topics: TopicMatcher,
                    now: datetime, started: str, library: LibraryCache | None = None) -> PollReport:
     all_items = [item for o in outcomes for item in o.items]
-    decisions: list[Decision] = []
+    judged: Iterator[tuple[Decision, Scored | None]] = iter(())
     scorer: Scorer | None = None
     if all_items:  # an all-304 poll reads (and imports) neither the identity index nor the library model
         from bot import library_cache
@@ -423,24 +545,28 @@ def store_outcomes(config: Config, store: Store, outcomes: Sequence[SourceOutcom
 
         library = library or library_cache.load(store)
         scorer = build_scorer(topics, store, now, all_items, library)
-        decisions, scored = judge_all(merge(all_items), library_cache.with_items(library.index, store), scorer)
-    else:
-        scored = {}
+        judged = judge_each(merge(all_items), library_cache.with_items(library.index, store), scorer)
     fate: dict[int, str] = {}  # id(FeedItem) -> new | known | off_topic
     stamp = now.isoformat(timespec="seconds")
     with store.transaction():
+        # Judged, decided and stored as they come: a poll of 100,000 items never holds all their scores
+        # and records at once (the writes are still one transaction).
         fresh: list[NewItem] = []
-        for decision in decisions:
+        new_ids: list[int] = []
+        for decision, score in judged:
             assert scorer is not None
-            record = _apply(config, store, decision, scorer, stamp, scored.get(id(decision)))
+            record = _apply(config, store, decision, scorer, stamp, score)
             if record is None:
                 label = "known"
             else:
                 fresh.append(record)
                 label = "off_topic" if record.status == "off_topic" else "new"
+                if len(fresh) >= STORE_BATCH:
+                    new_ids += store.insert_items(fresh)
+                    fresh = []
             for member in decision.candidate.members:
                 fate[id(member)] = label
-        new_ids = store.insert_items(fresh)
+        new_ids += store.insert_items(fresh)
         reports = []
         for o in outcomes:
             counts = Counter(fate.get(id(i), "known") for i in o.items)

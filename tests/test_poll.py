@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
+import signal
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from pathlib import Path
@@ -481,7 +483,7 @@ def test_many_new_items_are_scored_on_every_core_with_the_same_results(tmp_path:
     judged, scored = poll_module.judge_all(candidates, IdentityIndex(), scorer)
     assert [d.match for d in judged] == [d.match for d in decisions]
     assert [scored[id(d)] for d in judged] == [scorer.score(d.candidate.item, d.candidate.sources) for d in decisions]
-    assert len(CountingPool.shares) == min(os.cpu_count() or 1, 2) - 1  # (600 items: two shares at most)
+    assert bool(CountingPool.shares) == ((os.cpu_count() or 1) > 1)  # chunks handed to a worker
 
 
 def test_judging_on_every_core_decides_as_one_core_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -524,19 +526,21 @@ def test_judging_on_every_core_decides_as_one_core_does(tmp_path: Path, monkeypa
     assert rules == [d.match.rule if d.match else None for d in alone]
     assert rules.count("url") >= 50 and rules.count("fuzzy_title") >= 50 and rules.count(None) >= 400
     assert [shared_scored[id(d)] for d in shared if not d.match] == [alone_scored[id(d)] for d in alone if not d.match]
-    assert len(CountingPool.shares) == min(os.cpu_count() or 1, 2) - 1
+    assert bool(CountingPool.shares) == ((os.cpu_count() or 1) > 1)
 
 
-_REAL_JUDGE_RANGE = poll_module._judge_range
+_REAL_SLIM_ROWS = poll_module._slim_rows
+_SENT: list[int] = []
 
 
-_PARENT = os.getpid()  # the test process; forked workers inherit it
-
-
-def _die_in_a_worker(start: int, stop: int) -> Any:
-    if os.getpid() != _PARENT:
-        os._exit(1)  # the forked worker dies mid-share: the pool breaks
-    return _REAL_JUDGE_RANGE(start, stop)
+def _kill_the_workers_then_send(start: int, stop: int) -> Any:
+    """The rows of a chunk for a judging worker; from the second on, after killing the workers: a worker
+    dies with chunks in hand and others coming."""
+    _SENT.append(start)
+    if len(_SENT) > 1:
+        for child in multiprocessing.active_children():
+            os.kill(child.pid or 0, signal.SIGKILL)
+    return _REAL_SLIM_ROWS(start, stop)
 
 
 def test_a_judging_worker_that_dies_leaves_the_work_to_this_process(tmp_path: Path,
@@ -556,8 +560,10 @@ def test_a_judging_worker_that_dies_leaves_the_work_to_this_process(tmp_path: Pa
     candidates = merge([i for i in items if i is not None])
     scorer = poll_module.build_scorer(TopicMatcher(load_topics(config.topics)), open_store(config), NOW)
     monkeypatch.setattr(poll_module, "_start_method", lambda: "fork")
-    monkeypatch.setattr(poll_module, "_judge_range", _die_in_a_worker)
+    monkeypatch.setattr(poll_module, "_slim_rows", _kill_the_workers_then_send)
+    _SENT.clear()
     judged, scored = poll_module.judge_all(candidates, IdentityIndex(), scorer)
+    assert len(_SENT) > 1  # chunks went to a worker, and it was killed
     expected = decide(candidates, IdentityIndex())
     assert [d.match for d in judged] == [d.match for d in expected]
     assert [scored[id(d)] for d in judged] == [scorer.score(d.candidate.item, d.candidate.sources) for d in expected]
@@ -585,3 +591,42 @@ def test_items_come_back_from_a_fetching_worker_equal_and_their_identities_light
     assert back == items
     assert [sorted(i.identities) for i in back] == [sorted(i.identities) for i in items]
     assert {type(identity) for item in back for identity in item.identities} == {type(next(iter(items[0].identities)))}
+
+
+def _poll_twice(tmp_path: Path, body: bytes, again: bytes) -> list[tuple[Any, ...]]:
+    """Two polls of one feed (the second with other items and some of the first) into a fresh project;
+    every stored item's id, title, status, score, sources and points."""
+    tmp_path.mkdir()
+    with FeedServer() as server:
+        server.route("/a.xml", Route(body=body))
+        config = make_config(tmp_path, [{"name": "a", "kind": "rss", "url": server.url("/a.xml")}],
+                             http="max_body_mb = 5\n")
+        store = open_store(config)
+        poll(config, store, now=NOW)
+        server.route("/a.xml", Route(body=again))
+        poll(config, store, now=NOW)
+    return [(i.id, i.title, i.status, i.score, i.sources, i.points) for i in store.all_items()]
+
+
+def test_judging_and_storing_chunk_by_chunk_stores_what_one_chunk_does(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A big poll is judged, decided and stored a chunk at a time (forked workers scoring most chunks);
+    tiny chunks and batches store the same items, in the same order, with the same scores, as one chunk
+    and one batch: typos of earlier titles in other chunks, repeats of stored items, new ones."""
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet"]
+
+    def title(n: int) -> str:
+        about = "language models" if n % 4 else "garden furniture"  # on topic, and not
+        return f"Serving {words[n % 10]} {words[n // 10 % 10]} {words[n // 100 % 10]} {about}"
+
+    first = [{"title": title(n), "link": f"https://x.example/{n}"} for n in range(600)]
+    again = [{"title": title(n).replace("Serving", "Servng") if n % 5 == 0 else title(n),
+              "link": f"https://x.example/{n if n % 3 else n + 1000}"} for n in range(0, 1200, 2)]
+    runs = []
+    for name, chunk, batch in (("one", 10**6, 10**6), ("chunks", 7, 5)):
+        monkeypatch.setattr(poll_module, "JUDGE_CHUNK", chunk)
+        monkeypatch.setattr(poll_module, "STORE_BATCH", batch)
+        monkeypatch.setattr(poll_module, "_start_method", lambda: "fork")
+        runs.append(_poll_twice(tmp_path / name, rss(first), rss(again)))
+    assert runs[0] == runs[1]
+    assert len(runs[0]) > 700 and len({r[2] for r in runs[0]}) == 2  # new ones and known ones; both statuses

@@ -3,7 +3,7 @@ canonical URL, normalized title), which dedupe matches against."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal
 
 from bot.core.identity import Identity
@@ -27,6 +27,27 @@ class IdentityRecords(StoreBase):
             sql += " where owner = ?"
             args.append(owner)
         yield from self.db.execute(sql, args)
+
+    def first_item_owners(self, kind: str, values: Sequence[str]) -> dict[str, int]:
+        """Of these values of one kind (any kind but a title), those a stored item holds, each with the
+        first item holding it (the lowest id: the owner an index of every item added in stored order
+        names). Looked up by the (kind, value) index in batches, so a poll's lookups cost what it brought,
+        not what was stored before it."""
+        found: dict[str, int] = {}
+        unique = list(dict.fromkeys(values))
+        for i in range(0, len(unique), 500):  # SQLite's limit on parameters is no limit on the values
+            chunk = unique[i:i + 500]
+            for value, owner_id in self.db.execute(
+                    f"select value, min(owner_id) from identities where kind = ? and value in "
+                    f"({','.join('?' * len(chunk))}) and owner = 'item' group by value", [kind, *chunk]):
+                found[str(value)] = int(owner_id)
+        return found
+
+    def item_titles(self) -> Iterator[tuple[int, str]]:
+        """(item id, normalized title) of every stored item's title, in the order an index of every item
+        adds them: by item, each item's in the order they were written."""
+        yield from self.db.execute("select owner_id, value from identities where kind = 'title' and owner = 'item' "
+                                   "order by owner_id, rowid")
 
     def item_identities(self, item_id: int) -> set[Identity]:
         """Every identity of one stored item."""
