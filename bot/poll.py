@@ -418,10 +418,10 @@ def _judged_in_order(count: int) -> Iterator[list[Judged]]:
     the chunks in order, a few ahead, and this process judges the next one only while it would otherwise
     wait (it also decides and stores every one). Each lookup and score
     depends on nothing but the candidate, the index and the scorer, so the split changes no result; and
-    only a few chunks' scores are ever held, not a whole poll's. The workers are started afresh (spawn),
-    not forked: a forked worker is counted for every page of this process it was forked from, a poll's
-    100,000 items included (a second copy on paper: 200 MB more at the peak), while a fresh one holds the
-    index, the scorer and a chunk at a time. Where a poll forks its fetch workers (its process's only
+    only a few chunks' scores are ever held, not a whole poll's. For a huge poll the workers are started
+    afresh (spawn), not forked: a forked worker is counted for every page of this process it was forked
+    from, a poll's 100,000 items included (a second copy on paper: 200 MB more at the peak), while a fresh
+    one holds the index, the scorer and a chunk at a time (_judging_context). Where a poll forks its fetch workers (its process's only
     thread) its judging is spread too; elsewhere one core does it all, as before."""
     workers = min(os.cpu_count() or 1, count // (PARALLEL_SCORING_FROM // 2) or 1)
     spread = count >= PARALLEL_SCORING_FROM and workers >= 2 and _start_method() == "fork"
@@ -431,7 +431,7 @@ def _judged_in_order(count: int) -> Iterator[list[Judged]]:
     if spread:
         assert _judging is not None
         try:
-            pool = ProcessPoolExecutor(max_workers=workers - 1, mp_context=multiprocessing.get_context("spawn"),
+            pool = ProcessPoolExecutor(max_workers=workers - 1, mp_context=_judging_context(count),
                                        initializer=_start_judging, initargs=(os.getpid(), *_judging[:2]))
         except OSError:
             pool = None
@@ -466,6 +466,17 @@ def _judged_in_order(count: int) -> Iterator[list[Judged]]:
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+SPAWN_JUDGES_FROM = 20_000  # candidates to judge; below this, judging workers are forked
+
+
+def _judging_context(count: int) -> multiprocessing.context.BaseContext:
+    """fork for an ordinary poll, spawn for a huge one. A forked worker starts at once with everything
+    imported (a spawned one costs a fresh interpreter, its imports and the index sent over: 0.3 s of a
+    4,000-item first poll), but it is counted for every page of this process it was forked from, which
+    matters only when this process holds tens of thousands of items (100,000: 200 MB more at the peak)."""
+    return multiprocessing.get_context("spawn" if count >= SPAWN_JUDGES_FROM else "fork")
 
 
 def _slim_rows(start: int, stop: int) -> list[Slim]:

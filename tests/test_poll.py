@@ -630,3 +630,14 @@ def test_judging_and_storing_chunk_by_chunk_stores_what_one_chunk_does(tmp_path:
         runs.append(_poll_twice(tmp_path / name, rss(first), rss(again)))
     assert runs[0] == runs[1]
     assert len(runs[0]) > 700 and len({r[2] for r in runs[0]}) == 2  # new ones and known ones; both statuses
+
+
+def test_judging_workers_are_forked_for_an_ordinary_poll_and_spawned_for_a_huge_one() -> None:
+    # A spawned worker costs a fresh interpreter and its imports (0.3 s of a 4,000-item first poll); a
+    # forked one is counted for every page of the poll it came from, which matters only for a huge poll.
+    from bot.poll import SPAWN_JUDGES_FROM, _judging_context
+
+    assert _judging_context(4_000).get_start_method() == "fork"
+    assert _judging_context(SPAWN_JUDGES_FROM - 1).get_start_method() == "fork"
+    assert _judging_context(SPAWN_JUDGES_FROM).get_start_method() == "spawn"
+    assert _judging_context(100_000).get_start_method() == "spawn"
