@@ -135,3 +135,13 @@ def test_an_item_with_an_empty_title_scores_zero_and_is_explained() -> None:
     scored = scorer.score(FeedItem("blog", "", None, None))
     assert scored.relevance == 0 and scored.score == 0 and scored.topics == ()
     assert scored.explain["topics"] == [] and scored.explain["recency"] == 0.5
+
+
+def test_topic_regexes_are_compiled_when_the_first_item_is_matched_not_when_the_matcher_is_made() -> None:
+    # A poll makes its matcher before any request; an all-304 poll then matches nothing and should not
+    # pay for compiling the phrases.
+    matcher = TopicMatcher([Topic("peft", ("fine tuning", "lora"), negative=("lora radio",))])
+    assert "_positive" not in vars(matcher) and "_negative" not in vars(matcher)
+    assert matcher.match("LoRA for everyone", "")[1] == ["peft"]
+    assert "_positive" in vars(matcher) and "_negative" in vars(matcher)
+    assert matcher.match("A LoRa radio link", "")[1] == []
