@@ -9,6 +9,7 @@ import json
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,12 +55,10 @@ class LibraryRecords(IdentityRecords):
 
     def remove_library_file(self, file: str) -> int:
         """A document that is gone, or no longer configured, leaves with its entries."""
-        with self.transaction():
+        with self.transaction(), self._syncing():
             old = [r[0] for r in self.db.execute("select id from library_entries where file = ?", [file])]
             if old:
-                marks = ",".join("?" * len(old))
-                self.db.execute(f"delete from identities where owner = 'entry' and owner_id in ({marks})", old)
-                self.db.execute("delete from library_entries where file = ?", [file])
+                self._delete_entries(old)
             self.db.execute("delete from library_documents where path = ?", [file])
         return len(old)
 
@@ -94,7 +93,7 @@ class LibraryRecords(IdentityRecords):
         entries are stored exactly so already is left alone: the library's generation stays, and with it
         the library cache that polls read."""
         entries = list(entries)
-        with self.transaction():
+        with self.transaction(), self._syncing():
             old = [r[0] for r in self.db.execute("select id from library_entries where file = ?", [file])]
             if old and self._stored_as(old, entries):
                 return len(entries)
@@ -112,7 +111,7 @@ class LibraryRecords(IdentityRecords):
         starts = [lo for lo, _, _ in ranges]
         gone: list[int] = []
         moves: list[tuple[int, int]] = []
-        with self.transaction():
+        with self.transaction(), self._syncing():
             for entry_id, line in self.db.execute("select id, line from library_entries where file = ?", [file]):
                 at = bisect_right(starts, line) - 1
                 if at >= 0 and line <= ranges[at][1]:
@@ -121,9 +120,96 @@ class LibraryRecords(IdentityRecords):
                 else:
                     gone.append(entry_id)
             self._delete_entries(gone)
-            # Only the line number changes: the full-text index is not touched (migration 12).
+            # Only the line number changes: the full-text index is not touched (migration 12), and the
+            # change log is not written (migration 14) unless the kept ranges changed their order, which
+            # changes which of two entries sharing a title comes first.
             self.db.conn.executemany("update library_entries set line = ? where id = ?", moves)
+            news = [lo + shift for lo, _, shift in ranges]
+            if any(a >= b for a, b in zip(news, news[1:], strict=False)):
+                self.db.execute("insert into library_changes (entry_id) values (null)")
             self._insert_entries(entries)
+
+    @contextmanager
+    def _syncing(self) -> Iterator[None]:
+        """Inside a transaction: the entries' own triggers log which entries come and go; the line
+        shifts and the identities written with them are not logged row by row (migration 14)."""
+        self.db.execute("update library_state set syncing = 1")
+        try:
+            yield
+        finally:
+            self.db.execute("update library_state set syncing = 0")
+
+    # -- the change log (migration 14), what the library cache is brought forward by --------------
+    def library_log_head(self) -> tuple[int, int]:
+        """(seq, nonce) of the change log's last row: names the state of the entries."""
+        seq, nonce = self.db.execute("select seq, nonce from library_changes order by seq desc limit 1").fetchone()
+        return int(seq), int(nonce)
+
+    def library_changes_since(self, seq: int, nonce: int) -> set[int | None] | None:
+        """The entries changed after the row (seq, nonce); None when that row is not here (pruned, or
+        this database is not the one that wrote it: restored from a backup, copied). A None among the
+        entries: a change that moved entries among the others."""
+        row = self.db.execute("select nonce from library_changes where seq = ?", [seq]).fetchone()
+        if row is None or int(row[0]) != nonce:
+            return None
+        return {r[0] for r in self.db.execute("select distinct entry_id from library_changes where seq > ?", [seq])}
+
+    def prune_library_changes(self, seq: int) -> None:
+        """Forgets the rows before `seq` (the cache's state is at or after it)."""
+        with self.transaction():
+            self.db.execute("delete from library_changes where seq < ?", [seq])
+
+    def library_file_order(self) -> list[str]:
+        """The documents in the order their entries come in the index (the first id of each)."""
+        return [r[0] for r in self.db.execute("select file from library_entries group by file order by min(id)")]
+
+    def entries_with_identities(self, ids: Iterable[int]) -> dict[int, tuple[StoredEntry, list[tuple[str, str]]]]:
+        """The entries with these ids that exist, each with its identities (kind, value) in the order
+        they were written."""
+        found: dict[int, tuple[StoredEntry, list[tuple[str, str]]]] = {}
+        ids = list(ids)
+        for at in range(0, len(ids), 900):
+            chunk = ids[at:at + 900]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.rows(f"select * from library_entries where id in ({marks})", chunk):
+                found[row["id"]] = (_entry(row), [])
+            for owner_id, kind, value in self.db.execute(
+                    f"select owner_id, kind, value from identities where owner = 'entry' and owner_id in ({marks}) "
+                    "order by rowid", chunk):
+                if owner_id in found:
+                    found[owner_id][1].append((kind, value))
+        return found
+
+    def entry_positions(self, ids: Iterable[int]) -> dict[int, tuple[int, int, int]]:
+        """Where each entry comes in document order: (its document's first entry id, line, id), the
+        order entry_identity_rows gives."""
+        found: dict[int, tuple[int, int, int]] = {}
+        firsts: dict[str, int] = {}
+        ids = list(ids)
+        for at in range(0, len(ids), 900):
+            chunk = ids[at:at + 900]
+            marks = ",".join("?" * len(chunk))
+            for entry_id, file, line in self.db.execute(
+                    f"select id, file, line from library_entries where id in ({marks})", chunk):
+                if file not in firsts:
+                    firsts[file] = self.db.execute("select min(id) from library_entries where file = ?",
+                                                   [file]).fetchone()[0]
+                found[entry_id] = (firsts[file], line, entry_id)
+        return found
+
+    def title_rowids(self, ids: Iterable[int]) -> dict[tuple[int, str], int]:
+        """(entry id, normalized title) -> the row number of that title identity: the order of an
+        entry's own titles."""
+        found: dict[tuple[int, str], int] = {}
+        ids = list(ids)
+        for at in range(0, len(ids), 900):
+            chunk = ids[at:at + 900]
+            marks = ",".join("?" * len(chunk))
+            for owner_id, value, rowid in self.db.execute(
+                    f"select owner_id, value, rowid from identities where owner = 'entry' and kind = 'title' "
+                    f"and owner_id in ({marks})", chunk):
+                found.setdefault((owner_id, value), rowid)
+        return found
 
     def _delete_entries(self, ids: list[int]) -> None:
         for at in range(0, len(ids), 900):
