@@ -33,6 +33,10 @@ class DocumentState:
     sections: tuple[tuple[object, ...], ...] = ()
 
 
+# Up to this many ranges of kept entries, a document's entries are moved by one SQL statement.
+MERGED_RANGES = 64
+
+
 class LibraryRecords(IdentityRecords):
     # -- the documents the library was read from -------------------------------------------------
     def library_documents(self) -> dict[str, DocumentState]:
@@ -108,22 +112,47 @@ class LibraryRecords(IdentityRecords):
         entries on the lines of a kept range (first, last, shift) stay, with their identities, moved by
         the shift; every other old entry leaves; `entries` (the changed sections') come in."""
         ranges = sorted(kept)
-        starts = [lo for lo, _, _ in ranges]
-        gone: list[int] = []
-        moves: list[tuple[int, int]] = []
+        # Kept sections that follow each other and move alike are one range: a line added to a long log
+        # leaves two or three (above it, unmoved; below it, moved by one), and the database moves the
+        # entries of each in one statement, not 50,000.
+        merged: list[list[int]] = []
+        for lo, hi, shift in ranges:
+            if merged and merged[-1][1] + 1 == lo and merged[-1][2] == shift:
+                merged[-1][1] = hi
+            else:
+                merged.append([lo, hi, shift])
         with self.transaction(), self._syncing():
-            for entry_id, line in self.db.execute("select id, line from library_entries where file = ?", [file]):
-                at = bisect_right(starts, line) - 1
-                if at >= 0 and line <= ranges[at][1]:
-                    if ranges[at][2]:
-                        moves.append((line + ranges[at][2], entry_id))
-                else:
-                    gone.append(entry_id)
-            self._delete_entries(gone)
-            # Only the line number changes: the full-text index is not touched (migration 12), and the
-            # change log is not written (migration 14) unless the kept ranges changed their order, which
-            # changes which of two entries sharing a title comes first.
-            self.db.conn.executemany("update library_entries set line = ? where id = ?", moves)
+            if len(merged) <= MERGED_RANGES:
+                within = " or ".join(["line between ? and ?"] * len(merged)) or "0"
+                bounds = [n for lo, hi, _ in merged for n in (lo, hi)]
+                gone = [r[0] for r in self.db.execute(
+                    f"select id from library_entries where file = ? and not ({within})", [file, *bounds])]
+                self._delete_entries(gone)
+                moved = [m for m in merged if m[2]]
+                if moved:
+                    # Only the line number changes: the full-text index is not touched (migration 12),
+                    # and the change log is not written (migration 14).
+                    case = " ".join(["when line between ? and ? then ?"] * len(moved))
+                    self.db.execute(
+                        f"update library_entries set line = line + case {case} else 0 end where file = ? and "
+                        f"({' or '.join(['line between ? and ?'] * len(moved))})",
+                        [*(n for m in moved for n in m), file, *(n for lo, hi, _ in moved for n in (lo, hi))])
+            else:  # sections kept far apart: each entry placed by a search among the ranges
+                starts = [lo for lo, _, _ in ranges]
+                gone = []
+                moves: list[tuple[int, int]] = []
+                for entry_id, line in self.db.execute("select id, line from library_entries where file = ?",
+                                                      [file]):
+                    at = bisect_right(starts, line) - 1
+                    if at >= 0 and line <= ranges[at][1]:
+                        if ranges[at][2]:
+                            moves.append((line + ranges[at][2], entry_id))
+                    else:
+                        gone.append(entry_id)
+                self._delete_entries(gone)
+                self.db.conn.executemany("update library_entries set line = ? where id = ?", moves)
+            # Kept ranges that changed their order change which of two entries sharing a title comes
+            # first: the library cache is told so (it rebuilds).
             news = [lo + shift for lo, _, shift in ranges]
             if any(a >= b for a, b in zip(news, news[1:], strict=False)):
                 self.db.execute("insert into library_changes (entry_id) values (null)")
