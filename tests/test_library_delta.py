@@ -145,7 +145,7 @@ def test_random_edits_answer_as_a_cache_built_from_scratch(tmp_path: Path, monke
             store.db.execute("update identities set value = ? where owner = 'entry' and owner_id = ? and kind = 'title'",
                              [normalize_title(new), entry.id])
             other = rng.choice(list(store.library_entries()))
-            store.db.execute("update library_entries set line = 1 where id = ?", [other.id])
+            store.db.execute("update library_lines set line = 1 where id = ?", [other.id])
             titles.append(new)
             kinds.append("by hand")
         else:

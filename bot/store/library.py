@@ -33,6 +33,9 @@ class DocumentState:
     sections: tuple[tuple[object, ...], ...] = ()
 
 
+# Entries with their line (migration 14 keeps lines apart: a shift rewrites narrow rows only).
+ENTRY_ROWS = ("select e.*, coalesce(l.line, 0) as line from library_entries e "
+              "left join library_lines l on l.id = e.id")
 # Up to this many ranges of kept entries, a document's entries are moved by one SQL statement.
 MERGED_RANGES = 64
 
@@ -126,7 +129,8 @@ class LibraryRecords(IdentityRecords):
                 within = " or ".join(["line between ? and ?"] * len(merged)) or "0"
                 bounds = [n for lo, hi, _ in merged for n in (lo, hi)]
                 gone = [r[0] for r in self.db.execute(
-                    f"select id from library_entries where file = ? and not ({within})", [file, *bounds])]
+                    f"select e.id from library_entries e join library_lines l on l.id = e.id "
+                    f"where e.file = ? and not ({within})", [file, *bounds])]
                 self._delete_entries(gone)
                 moved = [m for m in merged if m[2]]
                 if moved:
@@ -134,15 +138,16 @@ class LibraryRecords(IdentityRecords):
                     # and the change log is not written (migration 14).
                     case = " ".join(["when line between ? and ? then ?"] * len(moved))
                     self.db.execute(
-                        f"update library_entries set line = line + case {case} else 0 end where file = ? and "
+                        f"update library_lines set line = line + case {case} else 0 end where id in "
+                        f"(select id from library_entries where file = ?) and "
                         f"({' or '.join(['line between ? and ?'] * len(moved))})",
                         [*(n for m in moved for n in m), file, *(n for lo, hi, _ in moved for n in (lo, hi))])
             else:  # sections kept far apart: each entry placed by a search among the ranges
                 starts = [lo for lo, _, _ in ranges]
                 gone = []
                 moves: list[tuple[int, int]] = []
-                for entry_id, line in self.db.execute("select id, line from library_entries where file = ?",
-                                                      [file]):
+                for entry_id, line in self.db.execute("select e.id, l.line from library_entries e join library_lines l "
+                                                      "on l.id = e.id where e.file = ?", [file]):
                     at = bisect_right(starts, line) - 1
                     if at >= 0 and line <= ranges[at][1]:
                         if ranges[at][2]:
@@ -150,7 +155,7 @@ class LibraryRecords(IdentityRecords):
                     else:
                         gone.append(entry_id)
                 self._delete_entries(gone)
-                self.db.conn.executemany("update library_entries set line = ? where id = ?", moves)
+                self.db.conn.executemany("update library_lines set line = ? where id = ?", moves)
             # Kept ranges that changed their order change which of two entries sharing a title comes
             # first: the library cache is told so (it rebuilds).
             news = [lo + shift for lo, _, shift in ranges]
@@ -200,7 +205,7 @@ class LibraryRecords(IdentityRecords):
         for at in range(0, len(ids), 900):
             chunk = ids[at:at + 900]
             marks = ",".join("?" * len(chunk))
-            for row in self.db.rows(f"select * from library_entries where id in ({marks})", chunk):
+            for row in self.db.rows(f"{ENTRY_ROWS} where e.id in ({marks})", chunk):
                 found[row["id"]] = (_entry(row), [])
             for owner_id, kind, value in self.db.execute(
                     f"select owner_id, kind, value from identities where owner = 'entry' and owner_id in ({marks}) "
@@ -219,7 +224,8 @@ class LibraryRecords(IdentityRecords):
             chunk = ids[at:at + 900]
             marks = ",".join("?" * len(chunk))
             for entry_id, file, line in self.db.execute(
-                    f"select id, file, line from library_entries where id in ({marks})", chunk):
+                    f"select e.id, e.file, l.line from library_entries e join library_lines l on l.id = e.id "
+                    f"where e.id in ({marks})", chunk):
                 if file not in firsts:
                     firsts[file] = self.db.execute("select min(id) from library_entries where file = ?",
                                                    [file]).fetchone()[0]
@@ -246,17 +252,21 @@ class LibraryRecords(IdentityRecords):
             marks = ",".join("?" * len(chunk))
             self.db.execute(f"delete from identities where owner = 'entry' and owner_id in ({marks})", chunk)
             self.db.execute(f"delete from library_entries where id in ({marks})", chunk)
+            self.db.execute(f"delete from library_lines where id in ({marks})", chunk)
 
     def _insert_entries(self, entries: Iterable[LibraryEntry]) -> None:
         idents: list[tuple[str, str, int]] = []
+        lines: list[tuple[int, int]] = []
         for entry in entries:
             cursor = self.db.execute(
-                "insert into library_entries (file, line, kind, title, date, urls, internal_links, text) "
-                "values (?, ?, ?, ?, ?, ?, ?, ?)",
-                [entry.file, entry.line, entry.kind, entry.title, entry.date, json.dumps(list(entry.urls)),
+                "insert into library_entries (file, kind, title, date, urls, internal_links, text) "
+                "values (?, ?, ?, ?, ?, ?, ?)",
+                [entry.file, entry.kind, entry.title, entry.date, json.dumps(list(entry.urls)),
                  json.dumps(list(entry.internal_links)), entry.text])
             entry_id = int(cursor.lastrowid or 0)
+            lines.append((entry_id, entry.line))
             idents.extend((i.kind, i.value, entry_id) for i in sorted(entry.identities))
+        self.db.conn.executemany("insert or replace into library_lines (id, line) values (?, ?)", lines)
         self.db.conn.executemany("insert into identities (kind, value, owner, owner_id) values (?, ?, 'entry', ?)",
                                  idents)
 
@@ -266,8 +276,9 @@ class LibraryRecords(IdentityRecords):
         if len(ids) != len(entries):
             return False
         marks = ",".join("?" * len(ids))
-        rows = self.db.execute(f"select id, line, kind, title, date, urls, internal_links, text from library_entries "
-                               f"where id in ({marks}) order by id", ids).fetchall()
+        rows = self.db.execute(f"select e.id, coalesce(l.line, 0), kind, title, date, urls, internal_links, text "
+                               f"from library_entries e left join library_lines l on l.id = e.id "
+                               f"where e.id in ({marks}) order by e.id", ids).fetchall()
         held: dict[int, set[tuple[str, str]]] = defaultdict(set)
         for kind, value, owner_id in self.db.execute(
                 f"select kind, value, owner_id from identities where owner = 'entry' and owner_id in ({marks})", ids):
@@ -285,8 +296,9 @@ class LibraryRecords(IdentityRecords):
         section, whose new entries have new ids, is ordered as one read from scratch)."""
         yield from self.db.execute(
             "select i.kind, i.value, i.owner_id from identities i join library_entries e on e.id = i.owner_id "
+            "left join library_lines l on l.id = e.id "
             "join (select file, min(id) as first from library_entries group by file) f on f.file = e.file "
-            "where i.owner = 'entry' order by f.first, e.line, e.id, i.rowid")
+            "where i.owner = 'entry' order by f.first, coalesce(l.line, 0), e.id, i.rowid")
 
     def library_version(self) -> tuple[str, int]:
         """(this database's token, the library's generation): changes whenever any library entry does."""
@@ -294,11 +306,11 @@ class LibraryRecords(IdentityRecords):
         return str(token), int(generation)
 
     def library_entry(self, entry_id: int) -> StoredEntry | None:
-        row = next(self.db.rows("select * from library_entries where id = ?", [entry_id]), None)
+        row = next(self.db.rows(f"{ENTRY_ROWS} where e.id = ?", [entry_id]), None)
         return _entry(row) if row else None
 
     def library_entries(self) -> Iterator[StoredEntry]:
-        for row in self.db.rows("select * from library_entries"):
+        for row in self.db.rows(f"{ENTRY_ROWS} order by e.id"):
             yield _entry(row)
 
     def entry_titles(self) -> dict[int, list[str]]:
@@ -347,8 +359,8 @@ class LibraryRecords(IdentityRecords):
     def search_library(self, text: str, limit: int = 20) -> list[LibraryHit]:
         query = self.db.quote_fts(text)
         sql = (
-            "select e.id, e.file, e.line, e.date, e.title, e.urls, e.text from library_entries e "
-            "join library_entries_fts on e.rowid = library_entries_fts.rowid "
+            "select e.id, e.file, coalesce(l.line, 0), e.date, e.title, e.urls, e.text from library_entries e "
+            "left join library_lines l on l.id = e.id join library_entries_fts on e.rowid = library_entries_fts.rowid "
             "where library_entries_fts match ? order by library_entries_fts.rank limit ?"
         )
         return [LibraryHit(id=r[0], file=r[1], line=r[2], date=r[3], title=r[4], urls=tuple(json.loads(r[5] or "[]")),
