@@ -181,7 +181,7 @@ def refresh(store: Store) -> bool:
     chain = _chain(path)
     if chain and chain[-1].after == state_key(store):
         return False
-    return _bring(store, path, False)[1]
+    return _bring(store, path, False, compact=True)[1]
 
 
 @dataclass(frozen=True)
@@ -240,7 +240,9 @@ def _continues(store: Store, state: str) -> bool:
             and store.library_changes_since(seq, nonce) is not None)
 
 
-def _bring(store: Store, path: Path, index_only: bool) -> tuple[LibraryCache, bool]:
+def _bring(store: Store, path: Path, index_only: bool, compact: bool = False) -> tuple[LibraryCache, bool]:
+    """The cache for the library now, and whether the file was written. compact: a cache brought
+    forward is written again whole (with its deltas folded in), not as one more delta."""
     chain = _chain(path)
     state = state_key(store)
     reached = [head.after for head in chain]
@@ -256,7 +258,7 @@ def _bring(store: Store, path: Path, index_only: bool) -> tuple[LibraryCache, bo
             if delta is not None:
                 _apply(cache, delta, index_only)
                 base = chain[0].end - chain[0].start
-                if not index_only and (len(chain) >= MAX_DELTAS or chain[-1].end - chain[0].end > base // 8
+                if not index_only and (compact or len(chain) >= MAX_DELTAS or chain[-1].end - chain[0].end > base // 8
                                        or os.path.getsize(path) != chain[-1].end):
                     _write(path, cache)
                     _prune(store, cache.state)
@@ -320,6 +322,7 @@ def _write(path: Path, cache: LibraryCache) -> None:
     """Atomically (a reader sees the old file or the new one), and quietly: a cache that cannot be
     saved is rebuilt next time."""
     records = cache.records or Records()
+    cache.model = cache.model.compacted()
     parts = [pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL) for part in (
         (cache.under_review, cache.files), cache.index, cache.model, (cache.taste_counts, cache.taste_entries),
         records.packed())]

@@ -154,6 +154,9 @@ def test_random_edits_answer_as_a_cache_built_from_scratch(tmp_path: Path, monke
         for p, lines in docs.items():
             p.write_text("\n".join(lines) + "\n", encoding="utf-8")
         lib.sync_library(store, list(docs))
+        if step % 10 == 9:  # as `bot library import` does: brought forward and written again whole
+            library_cache.refresh(store)
+            assert [h.kind for h in library_cache._chain(tmp_path / "bot.db.library-cache")] == [b"B"]
         got = library_cache.load(store)
         want = library_cache.build(store)
         built.pop()  # the comparison's own build

@@ -85,12 +85,13 @@ class LibraryModel:
     @classmethod
     def build(cls, entries: Iterable[tuple[int, str, str, Sequence[str]]]) -> LibraryModel:
         """entries: (id, title, text, urls), in the order of their ids."""
+        return cls._from_docs(doc for doc in (_doc(*entry) for entry in entries) if doc is not None)
+
+    @classmethod
+    def _from_docs(cls, docs: Iterable[_Doc]) -> LibraryModel:
         model = cls()
         grouped: list[list[tuple[int, float]]] = []
-        for entry_id, title, text, urls in entries:
-            doc = _doc(entry_id, title, text, urls)
-            if doc is None:
-                continue
+        for doc in docs:
             num = model._new_entry(doc)
             for w, t in doc.words:
                 k = model._vocab[w]
@@ -106,6 +107,20 @@ class LibraryModel:
         model._compute_sums(range(len(model._eid)))
         model._pw = array("d", model._weights_of(range(len(model._vocab))))
         return model
+
+    def compacted(self) -> LibraryModel:
+        """The same model packed again as a build from scratch packs it (no removed entries, no
+        postings apart, the weights ready): for a cache written again after many changes."""
+        if self._pw is not None and not self._dead:
+            return self
+        words = [""] * len(self._vocab)
+        for w, k in self._vocab.items():
+            words[k] = w
+        live = sorted((entry_id, num) for num, entry_id in enumerate(self._eid) if num not in self._dead)
+        est, ewno, et = self._estart, self._ewno, self._et
+        return LibraryModel._from_docs(
+            _Doc(entry_id, self.titles[entry_id], [(words[ewno[i]], et[i]) for i in range(est[num], est[num + 1])])
+            for entry_id, num in live)
 
     def _new_entry(self, doc: _Doc) -> int:
         num = len(self._eid)
