@@ -105,7 +105,16 @@ class LibraryModel:
             model._pstart.append(len(model._pnum))
         model._dirty = set()
         model._compute_sums(range(len(model._eid)))
-        model._pw = array("d", model._weights_of(range(len(model._vocab))))
+        # Every weight at once: each entry's norm computed once (as _norm computes it), not per posting.
+        a = 1 + math.log(1 + model.size)
+        norms = [math.sqrt(max(a * a * s0 - 2 * a * s1 + s2, 0.0)) or 1.0
+                 for s0, s1, s2 in zip(*model._sums, strict=True)]
+        pw = model._pw = array("d")
+        pnum, pt, pstart = model._pnum, model._pt, model._pstart
+        for k in range(len(model._vocab)):
+            idf = model._idf(model._df[k])
+            lo, hi = pstart[k], pstart[k + 1]
+            pw.extend([t * idf / norms[num] for num, t in zip(pnum[lo:hi], pt[lo:hi], strict=True)])
         return model
 
     def compacted(self) -> LibraryModel:
