@@ -242,7 +242,8 @@ def _continues(store: Store, state: str) -> bool:
 
 def _bring(store: Store, path: Path, index_only: bool, compact: bool = False) -> tuple[LibraryCache, bool]:
     """The cache for the library now, and whether the file was written. compact: a cache brought
-    forward is written again whole (with its deltas folded in), not as one more delta."""
+    forward is written again whole (with its deltas folded in), not as one more delta, and the change
+    log pruned."""
     chain = _chain(path)
     state = state_key(store)
     reached = [head.after for head in chain]
@@ -261,18 +262,21 @@ def _bring(store: Store, path: Path, index_only: bool, compact: bool = False) ->
                 if not index_only and (compact or len(chain) >= MAX_DELTAS or chain[-1].end - chain[0].end > base // 8
                                        or os.path.getsize(path) != chain[-1].end):
                     _write(path, cache)
-                    _prune(store, cache.state)
+                    if compact:
+                        _prune(store, cache.state)
                 elif os.path.getsize(path) == chain[-1].end:  # else a record half written: left as it is
                     _append(path, chain[-1].after, delta)
                 return cache, True
     built = build(store)
     _write(path, built)
-    if not index_only:
+    if compact:
         _prune(store, built.state)
     return built, True
 
 
 def _prune(store: Store, state: str) -> None:
+    """Forgets the change log's rows from before the state just written. Only where the library is
+    imported (`refresh`): a poll reads the cache in a thread beside its requests, and writes nothing."""
     store.prune_library_changes(int(state.rsplit(":", 1)[1].split(".")[0]))
 
 

@@ -249,3 +249,24 @@ def test_a_title_added_above_a_similar_one_is_found_first_as_from_scratch(tmp_pa
     lib.sync_library(store, [log])
     got, want = library_cache.load(store).index.match(query), library_cache.build(store).index.match(query)
     assert got == want and want is not None and want.value == normalize_title(lines[1][3:lines[1].index("]")])
+
+
+def test_library_import_prunes_the_change_log_a_poll_does_not(tmp_path: Path) -> None:
+    log = tmp_path / "log.md"
+    log.write_text("## 1 May 2023\n* [Sparse attention kernels for long context](https://a.example/1)\n",
+                   encoding="utf-8")
+    store = Store.open(tmp_path / "bot.db")
+    lib.import_documents(store, [log])
+    library_cache.refresh(store)
+    rows = store.db.execute("select count(*) from library_changes").fetchone()[0]
+    assert rows == 1  # the row naming the state the cache is at
+    log.write_text(log.read_text() + "* [Quantized adapters for retrieval agents](https://b.example/2)\n")
+    lib.sync_library(store, [log])
+    library_cache.load(store)
+    assert store.db.execute("select count(*) from library_changes").fetchone()[0] > 1
+    assert library_cache.refresh(store) is False  # already brought forward by the load
+    lib.import_documents(store, [log])
+    log.write_text(log.read_text() + "* [Reward models for planning](https://c.example/3)\n")
+    lib.import_documents(store, [log])
+    assert library_cache.refresh(store) is True
+    assert store.db.execute("select count(*) from library_changes").fetchone()[0] == 1
