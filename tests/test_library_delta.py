@@ -270,3 +270,19 @@ def test_library_import_prunes_the_change_log_a_poll_does_not(tmp_path: Path) ->
     lib.import_documents(store, [log])
     assert library_cache.refresh(store) is True
     assert store.db.execute("select count(*) from library_changes").fetchone()[0] == 1
+
+
+def test_a_change_log_emptied_by_hand_rebuilds(tmp_path: Path) -> None:
+    log = tmp_path / "log.md"
+    log.write_text("## 1 May 2023\n* [Sparse attention kernels for long context](https://a.example/1)\n",
+                   encoding="utf-8")
+    store = Store.open(tmp_path / "bot.db")
+    lib.sync_library(store, [log])
+    library_cache.load(store)
+    store.db.execute("delete from library_changes")
+    log.write_text(log.read_text() + "* [Quantized adapters for retrieval agents](https://b.example/2)\n")
+    lib.sync_library(store, [log])
+    cache = library_cache.load(store)
+    assert cache.index.match({Identity("url", "b.example/2")}) is not None
+    assert answers(cache, ["Quantized adapters for retrieval agents"]) == \
+        answers(library_cache.build(store), ["Quantized adapters for retrieval agents"])

@@ -176,8 +176,8 @@ class LibraryRecords(IdentityRecords):
     # -- the change log (migration 14), what the library cache is brought forward by --------------
     def library_log_head(self) -> tuple[int, int]:
         """(seq, nonce) of the change log's last row: names the state of the entries."""
-        seq, nonce = self.db.execute("select seq, nonce from library_changes order by seq desc limit 1").fetchone()
-        return int(seq), int(nonce)
+        row = self.db.execute("select seq, nonce from library_changes order by seq desc limit 1").fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)  # emptied by hand: no state to come from
 
     def library_changes_since(self, seq: int, nonce: int) -> set[int | None] | None:
         """The entries changed after the row (seq, nonce); None when that row is not here (pruned, or
