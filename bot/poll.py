@@ -421,8 +421,9 @@ def _judged_in_order(count: int) -> Iterator[list[Judged]]:
     only a few chunks' scores are ever held, not a whole poll's. For a huge poll the workers are started
     afresh (spawn), not forked: a forked worker is counted for every page of this process it was forked
     from, a poll's 100,000 items included (a second copy on paper: 200 MB more at the peak), while a fresh
-    one holds the index, the scorer and a chunk at a time (_judging_context). Where a poll forks its fetch workers (its process's only
-    thread) its judging is spread too; elsewhere one core does it all, as before."""
+    one holds the index, the scorer and a chunk at a time (_judging_context). Where a poll forks its
+    fetch workers (its process's only thread) its judging is spread too; elsewhere one core does it all,
+    as before."""
     workers = min(os.cpu_count() or 1, count // (PARALLEL_SCORING_FROM // 2) or 1)
     spread = count >= PARALLEL_SCORING_FROM and workers >= 2 and _start_method() == "fork"
     size = max(1, min(JUDGE_CHUNK, -(-count // (2 * workers))))

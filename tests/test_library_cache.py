@@ -103,7 +103,9 @@ def test_fuzzy_title_keys_mean_the_same_in_every_process(tmp_path: Path) -> None
     env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(ROOT)}
     subprocess.run([sys.executable, "-c", build], cwd=tmp_path, env=env, check=True, timeout=60)
     store = Store.open(tmp_path / "bot.db")
-    cached = library_cache._read(tmp_path / "bot.db.library-cache", library_cache.cache_key(store))
+    chain = library_cache._chain(tmp_path / "bot.db.library-cache")
+    assert [head.after for head in chain] == [library_cache.state_key(store)]
+    cached = library_cache._read(tmp_path / "bot.db.library-cache", chain)
     assert cached is not None
     match = cached.index.match(title("QLoRA: Efficient Finetunign of Quantized Language Models"))
     assert match is not None and match.rule == "fuzzy_title"
@@ -144,17 +146,19 @@ def test_a_frozen_index_finds_what_the_open_one_finds() -> None:
     assert sum(m is not None and m.rule == "fuzzy_title" for m in found[1]) == 5  # all but the exact two and the unrelated one
 
 
-def test_packed_postings_score_as_the_model_built() -> None:
-    from bot.library_cache import PackedPostings
+def test_a_pickled_model_scores_as_the_model_built() -> None:
+    """The cache keeps the model's postings packed in arrays, with the weights as built: read back, it
+    scores as the model did."""
+    import pickle
+
     from bot.relevance.taste import LibraryModel
     from bot.relevance.words import tokens
 
     model = LibraryModel.build((n, t, "", []) for n, t in enumerate(TITLES))
-    packed = LibraryModel(titles=model.titles, idf=model.idf, size=model.size,
-                          postings=PackedPostings(model.postings))  # type: ignore[arg-type]
+    read = pickle.loads(pickle.dumps(model))
     for q in QUERIES:
-        assert packed.similar(tokens(q)) == model.similar(tokens(q))
-    assert dict(packed.postings) == model.postings
+        assert read.similar(tokens(q)) == model.similar(tokens(q))
+    assert read.idf == model.idf and read.titles == model.titles
 
 
 def test_the_dated_log_is_the_document_with_the_most_dated_headings(tmp_path: Path) -> None:

@@ -179,3 +179,14 @@ def test_the_cli_answers_alike_after_an_edit(tmp_path: Path) -> None:
                            for a in json.loads(done.stdout)])
     assert answers_of[0] == answers_of[1]
     assert any(a["known"] for a in answers_of[0])
+
+
+@pytest.mark.parametrize("case", [0, 2, 3, 6])
+def test_sections_kept_far_apart_move_entry_by_entry_alike(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           case: int) -> None:
+    """Kept sections that follow each other are moved by one statement per run of them; past
+    MERGED_RANGES runs, entry by entry: the same library either way."""
+    import bot.store.library
+
+    monkeypatch.setattr(bot.store.library, "MERGED_RANGES", 0)
+    test_a_changed_document_reads_as_a_from_scratch_import(tmp_path, case)

@@ -31,6 +31,12 @@ class IdentityIndex:
         self._frozen_title = array("l")
         self._frozen_word = array("H")
         self._frozen_titles: list[tuple[str, Owner]] = []
+        # Every owner of a key that more than one holds, the first (who keeps it) first: when the first
+        # leaves the library, the next one keeps it (bot.library_cache brings the index forward so).
+        self._exact_more: dict[tuple[str, str], list[Owner]] = {}
+        self._title_more: dict[str, list[tuple[str, Owner]]] = {}
+        # Blocks whose titles changed since `freeze`, in full (the packed arrays' share of them is stale).
+        self._override: dict[int, list[tuple[str, str, Owner]]] = {}
 
     def __len__(self) -> int:
         return len(self._exact) + len(self._titles)
@@ -40,13 +46,20 @@ class IdentityIndex:
         for ident in identities:
             if ident.kind == "title":
                 key = title_key(ident.value)
-                if key in self._titles:
-                    continue  # the first owner of a title keeps it (library before items)
+                held = self._titles.get(key)
+                if held is not None:  # the first owner of a title keeps it (library before items)
+                    self._title_more.setdefault(key, [held]).append((ident.value, ref))
+                    continue
                 self._titles[key] = (ident.value, ref)
                 for block, word in fuzzy_block_keys(ident.value):
                     self._blocks[block].append((word, ident.value, ref))
             else:
-                self._exact.setdefault((ident.kind, ident.value), ref)
+                exact = (ident.kind, ident.value)
+                first = self._exact.get(exact)
+                if first is None:
+                    self._exact[exact] = ref
+                else:
+                    self._exact_more.setdefault(exact, [first]).append(ref)
 
     def match(self, identities: Iterable[Identity], fuzzy: bool = True) -> Match | None:
         idents = list(identities)
@@ -89,7 +102,62 @@ class IdentityIndex:
         self._frozen_titles = titles
         self._blocks = defaultdict(list)
 
+    # -- brought forward by the entries that changed (bot.library_cache) -------------------------
+    def exact_owners(self, key: tuple[str, str]) -> list[Owner]:
+        """Every owner of an identity other than a title, in the order they were added."""
+        more = self._exact_more.get(key)
+        if more is not None:
+            return list(more)
+        first = self._exact.get(key)
+        return [first] if first is not None else []
+
+    def title_owners(self, key: str) -> list[tuple[str, Owner]]:
+        """Every (normalized title, owner) under a title key, in the order they were added."""
+        more = self._title_more.get(key)
+        if more is not None:
+            return list(more)
+        first = self._titles.get(key)
+        return [first] if first is not None else []
+
+    def title_holder(self, key: str) -> tuple[str, Owner] | None:
+        return self._titles.get(key)
+
+    def block(self, block: int) -> list[tuple[str, str, Owner]]:
+        """The titles under a fuzzy block key: (word left out, normalized title, owner), in order."""
+        return list(self._block(block))
+
+    def set_exact(self, key: tuple[str, str], owners: list[Owner]) -> None:
+        """The owners of an identity, in the order a build from scratch adds them (the first keeps it)."""
+        self._exact_more.pop(key, None)
+        if not owners:
+            self._exact.pop(key, None)
+            return
+        self._exact[key] = owners[0]
+        if len(owners) > 1:
+            self._exact_more[key] = list(owners)
+
+    def set_title(self, key: str, owners: list[tuple[str, Owner]]) -> None:
+        """As set_exact for a title key; the fuzzy blocks of a title that gained or lost the key are
+        set apart (set_block)."""
+        self._title_more.pop(key, None)
+        if not owners:
+            self._titles.pop(key, None)
+            return
+        self._titles[key] = owners[0]
+        if len(owners) > 1:
+            self._title_more[key] = list(owners)
+
+    def set_block(self, block: int, titles: list[tuple[str, str, Owner]]) -> None:
+        """The titles under a block key, in the order a build from scratch adds them."""
+        self._blocks.pop(block, None)
+        self._override[block] = list(titles)
+
     def _block(self, block: int) -> Iterator[tuple[str, str, Owner]]:
+        override = self._override.get(block)
+        if override is not None:
+            yield from override
+            yield from self._blocks.get(block, ())
+            return
         keys = self._frozen_keys
         i = bisect_left(keys, block)
         while i < len(keys) and keys[i] == block:

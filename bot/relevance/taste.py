@@ -7,9 +7,11 @@ vectors of its entries, finds the entries an item resembles (their picks are the
 
 from __future__ import annotations
 
+import heapq
 import math
+from array import array
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from bot.relevance.words import site_token, strip_urls, tokens
@@ -23,61 +25,303 @@ TASTE_SCALE = 6.0
 
 
 @dataclass
+class _Doc:
+    """One entry's words for the model: (word, 1 + log count) in the order they first occur."""
+
+    id: int
+    title: str
+    words: list[tuple[str, float]]
+
+
+def _doc(entry_id: int, title: str, text: str, urls: Sequence[str]) -> _Doc | None:
+    words = tokens(f"{title} {title} {strip_urls(text)}")
+    for url in urls:
+        site = site_token(url)
+        if site:
+            words.append(site)
+    if not words:
+        return None
+    return _Doc(entry_id, title or text[:80], [(w, 1 + math.log(c)) for w, c in Counter(words).items()])
+
+
 class LibraryModel:
     """TF-IDF vectors of the library entries, with an inverted index so that scoring an item touches
-    only entries sharing a word with it."""
+    only entries sharing a word with it.
 
-    titles: dict[int, str] = field(default_factory=dict)
-    idf: dict[str, float] = field(default_factory=dict)
-    postings: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
-    size: int = 0
+    Kept as raw counts so that entries can come and go (bot.library_cache brings a cached model forward
+    by the entries that changed instead of rebuilding it): per word its postings (entry, 1 + log count),
+    whose number is the word's document frequency; per entry the sums that give its norm for any library
+    size. IDF, the common-word cut and the norms are computed from those when asked, so the answers are
+    those of a model built from scratch on the same entries. Entries are numbered in the order they
+    came in (postings are in that order); a removed entry's number is dead, never reused."""
 
+    def __init__(self) -> None:
+        self.titles: dict[int, str] = {}
+        self.size = 0  # entries with at least one word
+        self._vocab: dict[str, int] = {}  # word -> its number
+        self._df = array("l")  # by word number: how many live entries hold it
+        # The postings packed when built (word number k: _pnum/_pt[_pstart[k]:_pstart[k + 1]]), and
+        # those added since, per word number.
+        self._pstart = array("q", [0])
+        self._pnum = array("l")
+        self._pt = array("d")
+        self._added: dict[int, list[tuple[int, float]]] = {}
+        # By entry number: its id, its words (word number, 1 + log count) and the sums of its norm.
+        self._eid = array("q")
+        self._estart = array("q", [0])
+        self._ewno = array("l")
+        self._et = array("d")
+        self._sums = (array("d"), array("d"), array("d"))
+        self._dead: set[int] = set()
+        self._dirty: set[int] = set()  # entries whose sums wait to be computed again
+        self._id_num: dict[int, int] | None = None
+        # The weights as built (by posting), while nothing changed since: the common case reads them.
+        self._pw: array[float] | None = None
+        self._open: dict[int, list[tuple[int, float]]] = {}  # word number -> (entry id, weight), this state
+        self._touched: set[int] | None = None  # words whose frequency changed in the batch being applied
+        self._size_before = 0
+
+    # -- building ---------------------------------------------------------------------------------
     @classmethod
     def build(cls, entries: Iterable[tuple[int, str, str, Sequence[str]]]) -> LibraryModel:
-        """entries: (id, title, text, urls)."""
-        docs: dict[int, Counter[str]] = {}
-        titles: dict[int, str] = {}
-        for entry_id, title, text, urls in entries:
-            words = tokens(f"{title} {title} {strip_urls(text)}")
-            for url in urls:
-                site = site_token(url)
-                if site:
-                    words.append(site)
-            if words:
-                docs[entry_id] = Counter(words)
-                titles[entry_id] = title or text[:80]
-        n = len(docs)
-        df: Counter[str] = Counter()
-        for counts in docs.values():
-            df.update(counts.keys())
+        """entries: (id, title, text, urls), in the order of their ids."""
+        return cls._from_docs(doc for doc in (_doc(*entry) for entry in entries) if doc is not None)
+
+    @classmethod
+    def _from_docs(cls, docs: Iterable[_Doc]) -> LibraryModel:
+        model = cls()
+        grouped: list[list[tuple[int, float]]] = []
+        for doc in docs:
+            num = model._new_entry(doc)
+            for w, t in doc.words:
+                k = model._vocab[w]
+                if k == len(grouped):
+                    grouped.append([])
+                grouped[k].append((num, t))
+        model._pstart = array("q", [0])
+        for found in grouped:
+            model._pnum.extend(num for num, _ in found)
+            model._pt.extend(t for _, t in found)
+            model._pstart.append(len(model._pnum))
+        model._dirty = set()
+        model._compute_sums(range(len(model._eid)))
+        # Every weight at once: each entry's norm computed once (as _norm computes it), not per posting.
+        a = 1 + math.log(1 + model.size)
+        norms = [math.sqrt(max(a * a * s0 - 2 * a * s1 + s2, 0.0)) or 1.0
+                 for s0, s1, s2 in zip(*model._sums, strict=True)]
+        pw = model._pw = array("d")
+        pnum, pt, pstart = model._pnum, model._pt, model._pstart
+        for k in range(len(model._vocab)):
+            idf = model._idf(model._df[k])
+            lo, hi = pstart[k], pstart[k + 1]
+            pw.extend([t * idf / norms[num] for num, t in zip(pnum[lo:hi], pt[lo:hi], strict=True)])
+        return model
+
+    def compacted(self) -> LibraryModel:
+        """The same model packed again as a build from scratch packs it (no removed entries, no
+        postings apart, the weights ready): for a cache written again after many changes."""
+        if self._pw is not None and not self._dead:
+            return self
+        words = [""] * len(self._vocab)
+        for w, k in self._vocab.items():
+            words[k] = w
+        live = sorted((entry_id, num) for num, entry_id in enumerate(self._eid) if num not in self._dead)
+        est, ewno, et = self._estart, self._ewno, self._et
+        return LibraryModel._from_docs(
+            _Doc(entry_id, self.titles[entry_id], [(words[ewno[i]], et[i]) for i in range(est[num], est[num + 1])])
+            for entry_id, num in live)
+
+    def _new_entry(self, doc: _Doc) -> int:
+        num = len(self._eid)
+        self._eid.append(doc.id)
+        for w, t in doc.words:
+            k = self._vocab.get(w)
+            if k is None:
+                k = self._vocab[w] = len(self._df)
+                self._df.append(0)
+                self._pstart.append(self._pstart[-1])
+            self._df[k] += 1
+            self._ewno.append(k)
+            self._et.append(t)
+        self._estart.append(len(self._ewno))
+        for sums in self._sums:
+            sums.append(0.0)
+        self._dirty.add(num)
+        self.titles[doc.id] = doc.title
+        self.size += 1
+        if self._id_num is not None:
+            self._id_num[doc.id] = num
+        return num
+
+    def _compute_sums(self, nums: Iterable[int]) -> None:
+        """The sums of 1 + log count squared, times b and times b squared (b = log(1 + document
+        frequency)) over an entry's words under the cut: its norm for a library of n entries is
+        sqrt(A^2 s0 - 2 A s1 + s2), A = 1 + log(1 + n), since each word's IDF is A - b."""
+        cut = self._cut()
+        df, ewno, et, estart = self._df, self._ewno, self._et, self._estart
+        s0a, s1a, s2a = self._sums
+        for num in nums:
+            s0 = s1 = s2 = 0.0
+            for i in range(estart[num], estart[num + 1]):
+                d = df[ewno[i]]
+                if d <= cut:
+                    t2 = et[i] * et[i]
+                    b = math.log(1 + d)
+                    s0 += t2
+                    s1 += t2 * b
+                    s2 += t2 * b * b
+            s0a[num], s1a[num], s2a[num] = s0, s1, s2
+
+    def _cut(self) -> int:
         # Words in more than a fifth of the library are its common vocabulary, not a signal.
-        idf = {w: math.log((1 + n) / (1 + d)) + 1.0 for w, d in df.items() if d <= max(3, n // 5)}
-        postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
-        for entry_id, counts in docs.items():
-            vec = {w: (1 + math.log(c)) * idf[w] for w, c in counts.items() if w in idf}
-            norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
-            for w, v in vec.items():
-                postings[w].append((entry_id, v / norm))
-        return cls(titles=titles, idf=idf, postings=dict(postings), size=n)
+        return max(3, self.size // 5)
+
+    def _norm(self, num: int, a: float) -> float:
+        if num in self._dirty:
+            self._compute_sums((num,))
+            self._dirty.discard(num)
+        s0, s1, s2 = (s[num] for s in self._sums)
+        return math.sqrt(max(a * a * s0 - 2 * a * s1 + s2, 0.0)) or 1.0
+
+    def _idf(self, d: int) -> float:
+        return math.log((1 + self.size) / (1 + d)) + 1.0
+
+    def _live(self, k: int) -> Iterator[tuple[int, float]]:
+        """Word k's postings, (entry number, 1 + log count), in the order the entries came in."""
+        dead, eid = self._dead, self._eid
+        lo, hi = self._pstart[k], self._pstart[k + 1]
+        base = ((num, t) for num, t in zip(self._pnum[lo:hi], self._pt[lo:hi], strict=True) if num not in dead)
+        added = [(num, t) for num, t in self._added.get(k, ()) if num not in dead]
+        if not added:
+            yield from base
+        elif not lo < hi or eid[added[0][0]] > eid[self._pnum[hi - 1]]:
+            yield from base
+            yield from added
+        else:
+            yield from heapq.merge(base, added, key=lambda p: eid[p[0]])
+
+    def _weights_of(self, words: Iterable[int]) -> Iterator[float]:
+        a = 1 + math.log(1 + self.size)
+        for k in words:
+            idf = self._idf(self._df[k])
+            for num, t in self._live(k):
+                yield t * idf / self._norm(num, a)
+
+    def _postings(self, k: int) -> list[tuple[int, float]]:
+        found = self._open.get(k)
+        if found is None:
+            eid = self._eid
+            if self._pw is not None:  # as built: the weights are there
+                lo, hi = self._pstart[k], self._pstart[k + 1]
+                found = [(eid[num], w) for num, w in zip(self._pnum[lo:hi], self._pw[lo:hi], strict=True)]
+            else:
+                found = [(eid[num], w) for (num, _), w in zip(self._live(k), self._weights_of((k,)), strict=True)]
+            self._open[k] = found
+        return found
+
+    # -- changes ----------------------------------------------------------------------------------
+    def remove(self, entry_id: int) -> None:
+        """Takes an entry out (no-op for one the model does not hold: no words, or under review)."""
+        ids = self._ids()
+        num = ids.pop(entry_id, None)
+        if num is None:
+            return
+        self._changing()
+        for i in range(self._estart[num], self._estart[num + 1]):
+            self._df[self._ewno[i]] -= 1
+            assert self._touched is not None
+            self._touched.add(self._ewno[i])
+        self._dead.add(num)
+        self._dirty.discard(num)
+        del self.titles[entry_id]
+        self.size -= 1
+
+    def add(self, entry_id: int, title: str, text: str, urls: Sequence[str]) -> None:
+        """Puts an entry in, after every entry the model holds (its id is the highest)."""
+        doc = _doc(entry_id, title, text, urls)
+        if doc is None:
+            return
+        self._changing()
+        self._ids()
+        num = self._new_entry(doc)
+        eid = self._eid
+        for i in range(self._estart[num], self._estart[num + 1]):
+            k = self._ewno[i]
+            added = self._added.setdefault(k, [])
+            # In id order, as a model built from scratch holds them (an entry changed by hand comes back
+            # with its id): ties between equal scores are broken alike.
+            at = len(added)
+            while at and eid[added[at - 1][0]] > entry_id:
+                at -= 1
+            added.insert(at, (num, self._et[i]))
+            assert self._touched is not None
+            self._touched.add(k)
+
+    def _ids(self) -> dict[int, int]:
+        if self._id_num is None:
+            dead = self._dead
+            self._id_num = {entry_id: num for num, entry_id in enumerate(self._eid) if num not in dead}
+        return self._id_num
+
+    def _changing(self) -> None:
+        if self._touched is None:
+            self._touched = set()
+            self._size_before = self.size
+        self._pw = None
+        self._open = {}
+
+    def settle(self) -> None:
+        """After a batch of remove/add: the entries whose norm sums changed wait to be computed again
+        (those holding a word whose document frequency changed, or which crossed the common-word cut)."""
+        touched = self._touched
+        if touched is None:
+            return
+        cut_before = max(3, self._size_before // 5)
+        cut = self._cut()
+        words = set(touched)
+        if cut != cut_before:
+            lo, hi = min(cut, cut_before), max(cut, cut_before)
+            words.update(k for k, d in enumerate(self._df) if lo < d <= hi)
+        for k in words:
+            lo, hi = self._pstart[k], self._pstart[k + 1]
+            self._dirty.update(self._pnum[lo:hi])
+            self._dirty.update(num for num, _ in self._added.get(k, ()))
+        self._dirty -= self._dead
+        self._touched = None
+
+    def __getstate__(self) -> dict[str, object]:
+        return {**self.__dict__, "_open": {}, "_id_num": None}
+
+    # -- scoring ----------------------------------------------------------------------------------
+    @property
+    def idf(self) -> dict[str, float]:
+        """Every word under the cut with its IDF (for inspection; scoring does not build it)."""
+        cut = self._cut()
+        return {w: self._idf(self._df[k]) for w, k in self._vocab.items() if 0 < self._df[k] <= cut}
 
     def similar(self, words: Sequence[str], top: int = 3) -> list[tuple[float, int]]:
-        counts = Counter(w for w in words if w in self.idf)
+        vocab, df, cut = self._vocab, self._df, self._cut()
+        kept = {}
+        for w in words:
+            k = vocab.get(w)
+            if k is not None and 0 < df[k] <= cut:
+                kept[w] = k
+        counts = Counter(w for w in words if w in kept)
         if not counts:
             return []
-        vec = {w: (1 + math.log(c)) * self.idf[w] for w, c in counts.items()}
+        vec = {w: (1 + math.log(c)) * self._idf(df[kept[w]]) for w, c in counts.items()}
         norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
         acc: dict[int, float] = defaultdict(float)
         shared: Counter[int] = Counter()
         budget = MAX_POSTINGS_PER_ITEM
         # Rarest words first: they say the most, and their posting lists are short. Common words whose
         # lists would exceed the budget are left out, so a big library costs a bounded time per item.
-        for w in sorted(vec, key=lambda word: len(self.postings.get(word, ()))):
-            postings = self.postings.get(w, ())
-            if len(postings) > budget:
+        for w in sorted(vec, key=lambda word: df[kept[word]]):
+            if df[kept[w]] > budget:
                 break
-            budget -= len(postings)
+            budget -= df[kept[w]]
             q = vec[w] / norm
-            for entry_id, weight in postings:
+            for entry_id, weight in self._postings(kept[w]):
                 acc[entry_id] += q * weight
                 shared[entry_id] += 1
         # One shared word between two short texts gives a high cosine and means nothing: an entry

@@ -9,6 +9,7 @@ import json
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,13 @@ class DocumentState:
     # How the document was split when read (bot.library.parser.Section, as plain rows): what lets the
     # next read parse only the sections that changed.
     sections: tuple[tuple[object, ...], ...] = ()
+
+
+# Entries with their line (migration 14 keeps lines apart: a shift rewrites narrow rows only).
+ENTRY_ROWS = ("select e.*, coalesce(l.line, 0) as line from library_entries e "
+              "left join library_lines l on l.id = e.id")
+# Up to this many ranges of kept entries, a document's entries are moved by one SQL statement.
+MERGED_RANGES = 64
 
 
 class LibraryRecords(IdentityRecords):
@@ -54,12 +62,10 @@ class LibraryRecords(IdentityRecords):
 
     def remove_library_file(self, file: str) -> int:
         """A document that is gone, or no longer configured, leaves with its entries."""
-        with self.transaction():
+        with self.transaction(), self._syncing():
             old = [r[0] for r in self.db.execute("select id from library_entries where file = ?", [file])]
             if old:
-                marks = ",".join("?" * len(old))
-                self.db.execute(f"delete from identities where owner = 'entry' and owner_id in ({marks})", old)
-                self.db.execute("delete from library_entries where file = ?", [file])
+                self._delete_entries(old)
             self.db.execute("delete from library_documents where path = ?", [file])
         return len(old)
 
@@ -94,7 +100,7 @@ class LibraryRecords(IdentityRecords):
         entries are stored exactly so already is left alone: the library's generation stays, and with it
         the library cache that polls read."""
         entries = list(entries)
-        with self.transaction():
+        with self.transaction(), self._syncing():
             old = [r[0] for r in self.db.execute("select id from library_entries where file = ?", [file])]
             if old and self._stored_as(old, entries):
                 return len(entries)
@@ -109,21 +115,136 @@ class LibraryRecords(IdentityRecords):
         entries on the lines of a kept range (first, last, shift) stay, with their identities, moved by
         the shift; every other old entry leaves; `entries` (the changed sections') come in."""
         ranges = sorted(kept)
-        starts = [lo for lo, _, _ in ranges]
-        gone: list[int] = []
-        moves: list[tuple[int, int]] = []
-        with self.transaction():
-            for entry_id, line in self.db.execute("select id, line from library_entries where file = ?", [file]):
-                at = bisect_right(starts, line) - 1
-                if at >= 0 and line <= ranges[at][1]:
-                    if ranges[at][2]:
-                        moves.append((line + ranges[at][2], entry_id))
-                else:
-                    gone.append(entry_id)
-            self._delete_entries(gone)
-            # Only the line number changes: the full-text index is not touched (migration 12).
-            self.db.conn.executemany("update library_entries set line = ? where id = ?", moves)
+        # Kept sections that follow each other and move alike are one range: a line added to a long log
+        # leaves two or three (above it, unmoved; below it, moved by one), and the database moves the
+        # entries of each in one statement, not 50,000.
+        merged: list[list[int]] = []
+        for lo, hi, shift in ranges:
+            if merged and merged[-1][1] + 1 == lo and merged[-1][2] == shift:
+                merged[-1][1] = hi
+            else:
+                merged.append([lo, hi, shift])
+        with self.transaction(), self._syncing():
+            if len(merged) <= MERGED_RANGES:
+                within = " or ".join(["line between ? and ?"] * len(merged)) or "0"
+                bounds = [n for lo, hi, _ in merged for n in (lo, hi)]
+                gone = [r[0] for r in self.db.execute(
+                    f"select e.id from library_entries e join library_lines l on l.id = e.id "
+                    f"where e.file = ? and not ({within})", [file, *bounds])]
+                self._delete_entries(gone)
+                moved = [m for m in merged if m[2]]
+                if moved:
+                    # Only the line number changes: the full-text index is not touched (migration 12),
+                    # and the change log is not written (migration 14).
+                    case = " ".join(["when line between ? and ? then ?"] * len(moved))
+                    self.db.execute(
+                        f"update library_lines set line = line + case {case} else 0 end where id in "
+                        f"(select id from library_entries where file = ?) and "
+                        f"({' or '.join(['line between ? and ?'] * len(moved))})",
+                        [*(n for m in moved for n in m), file, *(n for lo, hi, _ in moved for n in (lo, hi))])
+            else:  # sections kept far apart: each entry placed by a search among the ranges
+                starts = [lo for lo, _, _ in ranges]
+                gone = []
+                moves: list[tuple[int, int]] = []
+                for entry_id, line in self.db.execute("select e.id, l.line from library_entries e join library_lines l "
+                                                      "on l.id = e.id where e.file = ?", [file]):
+                    at = bisect_right(starts, line) - 1
+                    if at >= 0 and line <= ranges[at][1]:
+                        if ranges[at][2]:
+                            moves.append((line + ranges[at][2], entry_id))
+                    else:
+                        gone.append(entry_id)
+                self._delete_entries(gone)
+                self.db.conn.executemany("update library_lines set line = ? where id = ?", moves)
+            # Kept ranges that changed their order change which of two entries sharing a title comes
+            # first: the library cache is told so (it rebuilds).
+            news = [lo + shift for lo, _, shift in ranges]
+            if any(a >= b for a, b in zip(news, news[1:], strict=False)):
+                self.db.execute("insert into library_changes (entry_id) values (null)")
             self._insert_entries(entries)
+
+    @contextmanager
+    def _syncing(self) -> Iterator[None]:
+        """Inside a transaction: the entries' own triggers log which entries come and go; the line
+        shifts and the identities written with them are not logged row by row (migration 14)."""
+        self.db.execute("update library_state set syncing = 1")
+        try:
+            yield
+        finally:
+            self.db.execute("update library_state set syncing = 0")
+
+    # -- the change log (migration 14), what the library cache is brought forward by --------------
+    def library_log_head(self) -> tuple[int, int]:
+        """(seq, nonce) of the change log's last row: names the state of the entries."""
+        row = self.db.execute("select seq, nonce from library_changes order by seq desc limit 1").fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)  # emptied by hand: no state to come from
+
+    def library_changes_since(self, seq: int, nonce: int) -> set[int | None] | None:
+        """The entries changed after the row (seq, nonce); None when that row is not here (pruned, or
+        this database is not the one that wrote it: restored from a backup, copied). A None among the
+        entries: a change that moved entries among the others."""
+        row = self.db.execute("select nonce from library_changes where seq = ?", [seq]).fetchone()
+        if row is None or int(row[0]) != nonce:
+            return None
+        return {r[0] for r in self.db.execute("select distinct entry_id from library_changes where seq > ?", [seq])}
+
+    def prune_library_changes(self, seq: int) -> None:
+        """Forgets the rows before `seq` (the cache's state is at or after it)."""
+        with self.transaction():
+            self.db.execute("delete from library_changes where seq < ?", [seq])
+
+    def library_file_order(self) -> list[str]:
+        """The documents in the order their entries come in the index (the first id of each)."""
+        return [r[0] for r in self.db.execute("select file from library_entries group by file order by min(id)")]
+
+    def entries_with_identities(self, ids: Iterable[int]) -> dict[int, tuple[StoredEntry, list[tuple[str, str]]]]:
+        """The entries with these ids that exist, each with its identities (kind, value) in the order
+        they were written."""
+        found: dict[int, tuple[StoredEntry, list[tuple[str, str]]]] = {}
+        ids = list(ids)
+        for at in range(0, len(ids), 900):
+            chunk = ids[at:at + 900]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.rows(f"{ENTRY_ROWS} where e.id in ({marks})", chunk):
+                found[row["id"]] = (_entry(row), [])
+            for owner_id, kind, value in self.db.execute(
+                    f"select owner_id, kind, value from identities where owner = 'entry' and owner_id in ({marks}) "
+                    "order by rowid", chunk):
+                if owner_id in found:
+                    found[owner_id][1].append((kind, value))
+        return found
+
+    def entry_positions(self, ids: Iterable[int]) -> dict[int, tuple[int, int, int]]:
+        """Where each entry comes in document order: (its document's first entry id, line, id), the
+        order entry_identity_rows gives."""
+        found: dict[int, tuple[int, int, int]] = {}
+        firsts: dict[str, int] = {}
+        ids = list(ids)
+        for at in range(0, len(ids), 900):
+            chunk = ids[at:at + 900]
+            marks = ",".join("?" * len(chunk))
+            for entry_id, file, line in self.db.execute(
+                    f"select e.id, e.file, l.line from library_entries e join library_lines l on l.id = e.id "
+                    f"where e.id in ({marks})", chunk):
+                if file not in firsts:
+                    firsts[file] = self.db.execute("select min(id) from library_entries where file = ?",
+                                                   [file]).fetchone()[0]
+                found[entry_id] = (firsts[file], line, entry_id)
+        return found
+
+    def title_rowids(self, ids: Iterable[int]) -> dict[tuple[int, str], int]:
+        """(entry id, normalized title) -> the row number of that title identity: the order of an
+        entry's own titles."""
+        found: dict[tuple[int, str], int] = {}
+        ids = list(ids)
+        for at in range(0, len(ids), 900):
+            chunk = ids[at:at + 900]
+            marks = ",".join("?" * len(chunk))
+            for owner_id, value, rowid in self.db.execute(
+                    f"select owner_id, value, rowid from identities where owner = 'entry' and kind = 'title' "
+                    f"and owner_id in ({marks})", chunk):
+                found.setdefault((owner_id, value), rowid)
+        return found
 
     def _delete_entries(self, ids: list[int]) -> None:
         for at in range(0, len(ids), 900):
@@ -131,17 +252,21 @@ class LibraryRecords(IdentityRecords):
             marks = ",".join("?" * len(chunk))
             self.db.execute(f"delete from identities where owner = 'entry' and owner_id in ({marks})", chunk)
             self.db.execute(f"delete from library_entries where id in ({marks})", chunk)
+            self.db.execute(f"delete from library_lines where id in ({marks})", chunk)
 
     def _insert_entries(self, entries: Iterable[LibraryEntry]) -> None:
         idents: list[tuple[str, str, int]] = []
+        lines: list[tuple[int, int]] = []
         for entry in entries:
             cursor = self.db.execute(
-                "insert into library_entries (file, line, kind, title, date, urls, internal_links, text) "
-                "values (?, ?, ?, ?, ?, ?, ?, ?)",
-                [entry.file, entry.line, entry.kind, entry.title, entry.date, json.dumps(list(entry.urls)),
+                "insert into library_entries (file, kind, title, date, urls, internal_links, text) "
+                "values (?, ?, ?, ?, ?, ?, ?)",
+                [entry.file, entry.kind, entry.title, entry.date, json.dumps(list(entry.urls)),
                  json.dumps(list(entry.internal_links)), entry.text])
             entry_id = int(cursor.lastrowid or 0)
+            lines.append((entry_id, entry.line))
             idents.extend((i.kind, i.value, entry_id) for i in sorted(entry.identities))
+        self.db.conn.executemany("insert or replace into library_lines (id, line) values (?, ?)", lines)
         self.db.conn.executemany("insert into identities (kind, value, owner, owner_id) values (?, ?, 'entry', ?)",
                                  idents)
 
@@ -151,8 +276,9 @@ class LibraryRecords(IdentityRecords):
         if len(ids) != len(entries):
             return False
         marks = ",".join("?" * len(ids))
-        rows = self.db.execute(f"select id, line, kind, title, date, urls, internal_links, text from library_entries "
-                               f"where id in ({marks}) order by id", ids).fetchall()
+        rows = self.db.execute(f"select e.id, coalesce(l.line, 0), kind, title, date, urls, internal_links, text "
+                               f"from library_entries e left join library_lines l on l.id = e.id "
+                               f"where e.id in ({marks}) order by e.id", ids).fetchall()
         held: dict[int, set[tuple[str, str]]] = defaultdict(set)
         for kind, value, owner_id in self.db.execute(
                 f"select kind, value, owner_id from identities where owner = 'entry' and owner_id in ({marks})", ids):
@@ -170,8 +296,9 @@ class LibraryRecords(IdentityRecords):
         section, whose new entries have new ids, is ordered as one read from scratch)."""
         yield from self.db.execute(
             "select i.kind, i.value, i.owner_id from identities i join library_entries e on e.id = i.owner_id "
+            "left join library_lines l on l.id = e.id "
             "join (select file, min(id) as first from library_entries group by file) f on f.file = e.file "
-            "where i.owner = 'entry' order by f.first, e.line, e.id, i.rowid")
+            "where i.owner = 'entry' order by f.first, coalesce(l.line, 0), e.id, i.rowid")
 
     def library_version(self) -> tuple[str, int]:
         """(this database's token, the library's generation): changes whenever any library entry does."""
@@ -179,11 +306,11 @@ class LibraryRecords(IdentityRecords):
         return str(token), int(generation)
 
     def library_entry(self, entry_id: int) -> StoredEntry | None:
-        row = next(self.db.rows("select * from library_entries where id = ?", [entry_id]), None)
+        row = next(self.db.rows(f"{ENTRY_ROWS} where e.id = ?", [entry_id]), None)
         return _entry(row) if row else None
 
     def library_entries(self) -> Iterator[StoredEntry]:
-        for row in self.db.rows("select * from library_entries"):
+        for row in self.db.rows(f"{ENTRY_ROWS} order by e.id"):
             yield _entry(row)
 
     def entry_titles(self) -> dict[int, list[str]]:
@@ -232,8 +359,8 @@ class LibraryRecords(IdentityRecords):
     def search_library(self, text: str, limit: int = 20) -> list[LibraryHit]:
         query = self.db.quote_fts(text)
         sql = (
-            "select e.id, e.file, e.line, e.date, e.title, e.urls, e.text from library_entries e "
-            "join library_entries_fts on e.rowid = library_entries_fts.rowid "
+            "select e.id, e.file, coalesce(l.line, 0), e.date, e.title, e.urls, e.text from library_entries e "
+            "left join library_lines l on l.id = e.id join library_entries_fts on e.rowid = library_entries_fts.rowid "
             "where library_entries_fts match ? order by library_entries_fts.rank limit ?"
         )
         return [LibraryHit(id=r[0], file=r[1], line=r[2], date=r[3], title=r[4], urls=tuple(json.loads(r[5] or "[]")),

@@ -196,3 +196,46 @@ def _m13(db: sqlite_utils.Database) -> None:
                'insert into library_entries_fts (library_entries_fts, rowid, title, text) '
                "values('delete', old.rowid, old.title, old.text); "
                "insert into library_entries_fts (rowid, title, text) values (new.rowid, new.title, new.text); end")
+
+
+@migration(14, "library change log")
+def _m14(db: sqlite_utils.Database) -> None:
+    # Which entries changed, in order, so that the library cache is brought forward by them instead of
+    # rebuilt (bot.library_cache): a row per entry inserted, deleted or changed (whoever changes it), a
+    # NULL entry for a change that moves entries among the others (the cache is rebuilt). nonce: random
+    # per row, so that a cache names the last row it read and a database restored from a backup (whose
+    # later rows are other rows) is told apart. syncing: set while the library's own sync writes; its
+    # line shifts keep the order of the entries (it logs a NULL when they do not), and the identities
+    # it writes belong to entries it logs, so neither is logged row by row (a shift of 50,000 lines
+    # would be 50,000 rows).
+    # An entry's line lives in a narrow table of its own: a line added near the top of a 100,000-line log
+    # moves the line of every entry below it, and rewriting 50,000 narrow rows costs a few hundred KB of
+    # pages, where rewriting the entries' rows (title, links, text) cost 18 MB and half a second.
+    db.execute("create table library_lines (id integer primary key, line integer not null)")
+    db.execute("insert into library_lines (id, line) select id, line from library_entries")
+    db.execute("create table library_changes (seq integer primary key autoincrement, entry_id integer, "
+               "nonce integer not null default (random()))")
+    db.execute("alter table library_state add column syncing integer not null default 0")
+    for event in ("insert", "update", "delete"):
+        db.execute(f"drop trigger if exists library_entries_{event}_generation")
+    bump = "update library_state set generation = generation + 1"
+    log = "insert into library_changes (entry_id) values"
+    db.execute(f"create trigger library_entries_insert_generation after insert on library_entries "
+               f"begin {bump}; {log} (new.id); end")
+    db.execute(f"create trigger library_entries_delete_generation after delete on library_entries "
+               f"begin {bump}; {log} (old.id); end")
+    db.execute(f"create trigger library_entries_update_generation after update of id, file, kind, title, date, urls, "
+               f"internal_links, text on library_entries begin {bump}; {log} (old.id); {log} (new.id); end")
+    db.execute("alter table library_entries drop column line")
+    db.execute(f"create trigger library_lines_generation after update on library_lines "
+               f"when (select syncing from library_state) = 0 begin {bump}; {log} (old.id); {log} (new.id); end")
+    quiet = "(select syncing from library_state) = 0"
+    db.execute(f"create trigger identities_insert_library after insert on identities "
+               f"when new.owner = 'entry' and {quiet} begin {log} (new.owner_id); end")
+    db.execute(f"create trigger identities_delete_library after delete on identities "
+               f"when old.owner = 'entry' and {quiet} begin {log} (old.owner_id); end")
+    db.execute(f"create trigger identities_update_library after update on identities "
+               f"when (old.owner = 'entry' or new.owner = 'entry') and {quiet} "
+               f"begin {log} (old.owner_id); {log} (new.owner_id); end")
+    # The first row: every state of the library names a row (entry 0 is no entry).
+    db.execute(f"{log} (0)")
