@@ -426,7 +426,10 @@ def _judged_in_order(count: int) -> Iterator[list[Judged]]:
     as before."""
     workers = min(os.cpu_count() or 1, count // (PARALLEL_SCORING_FROM // 2) or 1)
     spread = count >= PARALLEL_SCORING_FROM and workers >= 2 and _start_method() == "fork"
-    size = max(1, min(JUDGE_CHUNK, -(-count // (2 * workers))))
+    # Several chunks per process, not one or two: the worker takes a few ahead, and this process needs
+    # chunks left over to judge while it waits (with four chunks all four went ahead to the one worker,
+    # and this process only waited: a 5,000-paper poll was judged on one core).
+    size = max(1, min(JUDGE_CHUNK, -(-count // (8 * workers))))
     bounds = [(start, min(start + size, count)) for start in range(0, count, size)]
     pool: ProcessPoolExecutor | None = None
     if spread:

@@ -641,3 +641,34 @@ def test_judging_workers_are_forked_for_an_ordinary_poll_and_spawned_for_a_huge_
     assert _judging_context(SPAWN_JUDGES_FROM - 1).get_start_method() == "fork"
     assert _judging_context(SPAWN_JUDGES_FROM).get_start_method() == "spawn"
     assert _judging_context(100_000).get_start_method() == "spawn"
+
+
+def test_this_process_judges_a_share_while_the_worker_judges_the_rest(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # With a chunk per half-process (4 chunks for 2,000 candidates on 2 cores) every chunk went ahead to
+    # the one worker and this process only waited: a 5,000-paper poll was judged on one core.
+    from bot.core.normalize import make_item
+    from bot.library.matcher import IdentityIndex
+    from bot.relevance.dedupe import merge
+    from bot.relevance.topics import TopicMatcher
+    from bot.sources.feedlist import load_topics
+
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one core: judging never forks")
+    config = make_config(tmp_path, [])
+    items = [make_item(source="s", title=f"LLM inference note {n}", url=f"https://x{n}.example/{n}",
+                       summary=f"post {n}", published="2026-11-18T10:00:00+00:00") for n in range(2_000)]
+    candidates = merge([i for i in items if i is not None])
+    scorer = poll_module.build_scorer(TopicMatcher(load_topics(config.topics)), open_store(config), NOW)
+    here: list[tuple[int, int]] = []
+    real = poll_module._judge_range
+
+    def judged_here(start: int, stop: int) -> Any:
+        here.append((start, stop))
+        return real(start, stop)
+
+    monkeypatch.setattr(poll_module, "_start_method", lambda: "fork")
+    monkeypatch.setattr(poll_module, "_judge_range", judged_here)
+    judged, _ = poll_module.judge_all(candidates, IdentityIndex(), scorer)
+    assert len(judged) == 2_000
+    assert here and sum(b - a for a, b in here) < 2_000  # a share here, the rest in the worker
