@@ -5,10 +5,23 @@ The parts (items, library, sources, deliveries) are mixins of this class, each o
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
+from typing import TypeVar
 
 from bot.core.clock import Clock, stamp, system_clock
 from bot.store.connection import Database, read_transaction, write_transaction
+
+T = TypeVar("T")
+IN_BATCH = 900  # values per `in (...)`: under SQLite's default limit of 999 parameters, with a few to spare
+
+
+def in_batches(values: Sequence[T], size: int = IN_BATCH) -> Iterator[tuple[list[T], str]]:
+    """The values a batch at a time, each with its `?, ?, ...` placeholders: a lookup of any number of
+    values through `in (...)` (SQLite's limit on parameters is no limit on the values)."""
+    for at in range(0, len(values), size):
+        batch = list(values[at:at + size])
+        yield batch, ",".join("?" * len(batch))
 
 
 class StoreBase:

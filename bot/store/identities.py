@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal
 
 from bot.core.identity import Identity
-from bot.store.base import StoreBase
+from bot.store.base import StoreBase, in_batches
 
 Owner = Literal["entry", "item"]
 
@@ -35,11 +35,10 @@ class IdentityRecords(StoreBase):
         not what was stored before it."""
         found: dict[str, int] = {}
         unique = list(dict.fromkeys(values))
-        for i in range(0, len(unique), 500):  # SQLite's limit on parameters is no limit on the values
-            chunk = unique[i:i + 500]
+        for chunk, marks in in_batches(unique, 500):
             for value, owner_id in self.db.execute(
-                    f"select value, min(owner_id) from identities where kind = ? and value in "
-                    f"({','.join('?' * len(chunk))}) and owner = 'item' group by value", [kind, *chunk]):
+                    f"select value, min(owner_id) from identities where kind = ? and value in ({marks}) "
+                    "and owner = 'item' group by value", [kind, *chunk]):
                 found[str(value)] = int(owner_id)
         return found
 

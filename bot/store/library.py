@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.core.records import LibraryEntry, LibraryHit, LibraryStats, StoredEntry
+from bot.store.base import in_batches
 from bot.store.identities import IdentityRecords
 
 
@@ -202,9 +203,7 @@ class LibraryRecords(IdentityRecords):
         they were written."""
         found: dict[int, tuple[StoredEntry, list[tuple[str, str]]]] = {}
         ids = list(ids)
-        for at in range(0, len(ids), 900):
-            chunk = ids[at:at + 900]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in in_batches(ids):
             for row in self.db.rows(f"{ENTRY_ROWS} where e.id in ({marks})", chunk):
                 found[row["id"]] = (_entry(row), [])
             for owner_id, kind, value in self.db.execute(
@@ -220,9 +219,7 @@ class LibraryRecords(IdentityRecords):
         found: dict[int, tuple[int, int, int]] = {}
         firsts: dict[str, int] = {}
         ids = list(ids)
-        for at in range(0, len(ids), 900):
-            chunk = ids[at:at + 900]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in in_batches(ids):
             for entry_id, file, line in self.db.execute(
                     f"select e.id, e.file, l.line from library_entries e join library_lines l on l.id = e.id "
                     f"where e.id in ({marks})", chunk):
@@ -237,9 +234,7 @@ class LibraryRecords(IdentityRecords):
         entry's own titles."""
         found: dict[tuple[int, str], int] = {}
         ids = list(ids)
-        for at in range(0, len(ids), 900):
-            chunk = ids[at:at + 900]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in in_batches(ids):
             for owner_id, value, rowid in self.db.execute(
                     f"select owner_id, value, rowid from identities where owner = 'entry' and kind = 'title' "
                     f"and owner_id in ({marks})", chunk):
@@ -247,9 +242,7 @@ class LibraryRecords(IdentityRecords):
         return found
 
     def _delete_entries(self, ids: list[int]) -> None:
-        for at in range(0, len(ids), 900):
-            chunk = ids[at:at + 900]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in in_batches(ids):
             self.db.execute(f"delete from identities where owner = 'entry' and owner_id in ({marks})", chunk)
             self.db.execute(f"delete from library_entries where id in ({marks})", chunk)
             self.db.execute(f"delete from library_lines where id in ({marks})", chunk)
