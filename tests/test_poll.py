@@ -672,3 +672,57 @@ def test_this_process_judges_a_share_while_the_worker_judges_the_rest(tmp_path: 
     judged, _ = poll_module.judge_all(candidates, IdentityIndex(), scorer)
     assert len(judged) == 2_000
     assert here and sum(b - a for a, b in here) < 2_000  # a share here, the rest in the worker
+
+
+def test_spawned_judging_workers_decide_as_one_process_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A huge poll's judging workers are started afresh and sent the index and scorer (pickled, without
+    # the store's connection); an ordinary poll's are forked, so this path is forced here.
+    from bot.core.identity import url_identities
+    from bot.core.normalize import make_item
+    from bot.library.matcher import IdentityIndex
+    from bot.relevance.dedupe import merge
+    from bot.relevance.topics import TopicMatcher
+    from bot.sources.feedlist import load_topics
+
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one core: judging never starts a worker")
+    config = make_config(tmp_path, [])
+    store = open_store(config)
+    items = [make_item(source="s", title=f"LLM inference note {n}", url=f"https://x{n}.example/{n}",
+                       summary=f"post {n}", published="2026-11-18T10:00:00+00:00") for n in range(1_000)]
+    candidates = merge([i for i in items if i is not None])
+
+    def library() -> IdentityIndex:
+        index = IdentityIndex()
+        for n in range(0, len(items), 10):
+            index.add("entry", n, url_identities(f"https://x{n}.example/{n}"))
+        return index
+
+    scorer = poll_module.build_scorer(TopicMatcher(load_topics(config.topics)), store, NOW)
+    monkeypatch.setattr(poll_module, "_start_method", lambda: None)
+    alone, alone_scored = poll_module.judge_all(candidates, library(), scorer)
+    monkeypatch.setattr(poll_module, "_start_method", lambda: "fork")
+    monkeypatch.setattr(poll_module, "SPAWN_JUDGES_FROM", 0)
+    started: list[str] = []
+    real = poll_module._judging_context
+
+    def context(count: int) -> Any:
+        started.append(real(count).get_start_method())
+        return real(count)
+
+    here: list[int] = []
+    real_range = poll_module._judge_range
+
+    def judged_here(start: int, stop: int) -> Any:
+        here.append(stop - start)
+        return real_range(start, stop)
+
+    monkeypatch.setattr(poll_module, "_judging_context", context)
+    monkeypatch.setattr(poll_module, "_judge_range", judged_here)
+    shared, shared_scored = poll_module.judge_all(candidates, library(), scorer)
+    assert started == ["spawn"]
+    # The chunks sent ahead came back from the spawned worker (a worker that failed to start or to
+    # unpickle what it was sent would have left every chunk to this process).
+    assert sum(here) < sum(1 for d in alone if d.match is None or d.match.rule != "url")
+    assert [d.match for d in shared] == [d.match for d in alone]
+    assert [shared_scored[id(d)] for d in shared if not d.match] == [alone_scored[id(d)] for d in alone if not d.match]
