@@ -119,7 +119,12 @@ class IdentityIndex:
         first = self._titles.get(key)
         return [first] if first is not None else []
 
+    def exact_holder(self, key: tuple[str, str]) -> Owner | None:
+        """The owner that keeps an identity other than a title (the first added), as match() finds it."""
+        return self._exact.get(key)
+
     def title_holder(self, key: str) -> tuple[str, Owner] | None:
+        """(normalized title, owner) that keeps a title key (the first added), as match() finds it."""
         return self._titles.get(key)
 
     def block(self, block: int) -> list[tuple[str, str, Owner]]:

@@ -323,14 +323,15 @@ class KnownIndex(IdentityIndex):
 
     def _exact_one(self, idents: list[Identity], owners: dict[str, dict[str, int]]) -> Match | None:
         # IdentityIndex.match's order: by rule, each rule's identities sorted; at each one the library's
-        # owner first (it was added first), then the first stored item's. The library's dictionaries are
-        # read directly: a poll asks this for every candidate, and match() per identity costs 5 times more.
-        library_exact, library_titles = self.library._exact, self.library._titles
+        # owner first (it was added first), then the first stored item's. The library's holders are read
+        # one identity at a time: a poll asks this for every candidate, and match() per identity costs 5
+        # times more.
+        library_exact, library_titles = self.library.exact_holder, self.library.title_holder
         titles: StoredTitles | None = None
         for ident in sorted((i for i in idents if i.kind in _RANK), key=_rule_then_value):
             kind, value = ident.kind, ident.value
             if kind == "title":
-                held = library_titles.get(title_key(value))
+                held = library_titles(title_key(value))
                 if held is not None:
                     return Match("title", held[1][0], held[1][1], held[0])
                 titles = titles or self.stored_titles()
@@ -338,7 +339,7 @@ class KnownIndex(IdentityIndex):
                 if hit is not None:
                     return hit
                 continue
-            ref = library_exact.get((kind, value))
+            ref = library_exact((kind, value))
             if ref is not None:
                 return Match(kind, ref[0], ref[1], value)
             owner = owners.get(kind, {}).get(value)
@@ -354,8 +355,7 @@ class KnownIndex(IdentityIndex):
             if ident.kind != "title":
                 continue
             for block, word in fuzzy_block_keys(ident.value):
-                # _block: the library index's titles under one key, as its own lookups read them.
-                under = self.library._block(block)
+                under = self.library.block(block)  # the library's titles under the key, as its lookups read them
                 for other, candidate, ref in chain(under, titles.block(block) if titles is not None else ()):
                     if word != other and words_typo_equal(word, other) and titles_fuzzy_equal(ident.value, candidate):
                         return Match("fuzzy_title", ref[0], ref[1], candidate)
