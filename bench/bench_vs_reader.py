@@ -9,6 +9,11 @@ result is the ratio reader/bot.
     .venv/bin/python -m bench.bench_vs_reader [--feeds 200] [--hosts 200] [--latency 0.1]
                                              [--workers 20,50,100,200] [--repeat 3] [--baseline BOT]
 
+--floor adds the floor under an all-304 re-poll on the bot's parts (bench/floor_repoll.py: a process
+that only reads the ETags, sends the conditional GETs from forked workers through httpx, and writes the
+results), bare and with the bot's network backend, and its ratio to reader: how far under reader any
+re-poll built this way can go.
+
 --baseline names another `bot` executable (an earlier checkout's, say ../base/.venv/bin/bot): it runs
 the same rounds, interleaved with the others, so a before and an after are measured in one run.
 
@@ -116,6 +121,16 @@ def reader_round(python: Path, urls: list[str], workers: int) -> dict[str, Any]:
                 "first_cpu_s": first_cpu, "repoll_cpu_s": CPU[0], "entries": json.loads(first)["entries"]}
 
 
+def floor_round(urls: list[str], backend: bool) -> dict[str, Any]:
+    """bench/floor_repoll.py's re-poll as a whole process: the conditional GETs alone on the bot's parts."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder, env = Path(tmp), clean_env()
+        runner = [sys.executable, str(HERE / "floor_repoll.py")]
+        timed([*runner, "setup", "floor.db", *urls], folder, env)  # set-up, untimed
+        took, _ = timed([*runner, "poll", "floor.db", *(["--bot-backend"] if backend else [])], folder, env)
+        return {"repoll_304_s": round(took, 3), "repoll_cpu_s": CPU[0]}
+
+
 def best_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Each timing (wall and CPU seconds: the keys ending in `_s`) at its best among runs of one contender."""
     return {**runs[0], **{k: min(r[k] for r in runs) for k in runs[0] if k.endswith("_s")}, "runs": len(runs)}
@@ -131,6 +146,8 @@ def main() -> None:
     parser.add_argument("--workers", default="20,50,100,200")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--baseline", metavar="BOT", help="another bot executable to measure beside this one")
+    parser.add_argument("--floor", action="store_true",
+                        help="also the all-304 floor: bench/floor_repoll.py, bare httpx and with the bot's backend")
     args = parser.parse_args()
     python = reader_python()
     compileall.compile_dir(str(ROOT / "bot"), quiet=1)  # as a pip install leaves it
@@ -142,6 +159,7 @@ def main() -> None:
     bot_runs: list[dict[str, Any]] = []
     baseline_runs: list[dict[str, Any]] = []
     reader_runs: dict[int, list[dict[str, Any]]] = {w: [] for w in workers}
+    floor_runs: dict[str, list[dict[str, Any]]] = {"httpx": [], "httpx_bot_backend": []}
     try:
         assert server.stdout is not None
         urls = json.loads(server.stdout.readline())
@@ -152,6 +170,9 @@ def main() -> None:
                 baseline_runs.append(bot_round(urls, args.items, [args.baseline]))
             for w in workers:
                 reader_runs[w].append(reader_round(python, urls, w))
+            if args.floor:
+                for name, backend in (("httpx", False), ("httpx_bot_backend", True)):
+                    floor_runs[name].append(floor_round(urls, backend))
     finally:
         if server.stdin:
             server.stdin.close()
@@ -168,6 +189,8 @@ def main() -> None:
                     "baseline_ratio_repoll": round(best_repoll["repoll_304_s"] / before["repoll_304_s"], 2),
                     "baseline_cpu_ratio_first": round(best_first["first_cpu_s"] / before["first_cpu_s"], 2),
                     "baseline_cpu_ratio_repoll": round(best_repoll["repoll_cpu_s"] / before["repoll_cpu_s"], 2)}
+    floors = {f"floor_{name}": {**best_of(runs), "ratio_repoll": round(best_repoll["repoll_304_s"] / best_of(runs)["repoll_304_s"], 2)}
+              for name, runs in floor_runs.items() if runs}
     print(json.dumps({
         "feeds": args.feeds, "hosts": args.hosts, "latency_s": args.latency, "items_per_feed": args.items,
         "load_before": load_before, "load_after": load(),
@@ -178,7 +201,7 @@ def main() -> None:
         # CPU seconds beside the wall times: on a shared machine the least disturbed measure of the work.
         "cpu_ratio_first": round(best_first["first_cpu_s"] / bot["first_cpu_s"], 2),
         "cpu_ratio_repoll": round(best_repoll["repoll_cpu_s"] / bot["repoll_cpu_s"], 2),
-        **baseline,
+        **baseline, **floors,
     }, indent=2))
 
 
