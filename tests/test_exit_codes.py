@@ -169,3 +169,20 @@ def test_bot_run_exits_130_on_ctrl_c_and_0_on_sigterm(tmp_path: Path, signum: in
             _, stderr = daemon.communicate(timeout=30)
     assert daemon.returncode == code, stderr
     assert f"stopping on {signal.Signals(signum).name}" in stderr and "stopped" in stderr
+
+
+def test_a_quiet_poll_prints_no_table_but_still_names_what_failed(tmp_path: Path) -> None:
+    project(tmp_path, feed="feed.xml")
+    with (tmp_path / "bot.toml").open("a", encoding="utf-8") as config:
+        config.write('[[feeds]]\nname = "gone"\nurl = "missing.xml"\n')
+    quiet = _bot(tmp_path, "-q", "poll")
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stdout == ""  # a scheduled `bot -q poll` mails nothing when all is well
+    said = [line for line in quiet.stderr.splitlines() if not line.startswith("bot: test hook")]
+    assert len(said) == 1 and said[0].startswith("gone: ") and "missing.xml" in said[0], quiet.stderr
+    loud = _bot(tmp_path, "poll")
+    assert "Poll" in loud.stdout and "gone: " in loud.stdout, loud.stdout
+    (tmp_path / "feed.xml").unlink()
+    failed = _bot(tmp_path, "-q", "poll")
+    assert failed.returncode == 1 and failed.stdout == ""
+    assert "Every feed failed; see the errors above" in failed.stderr, failed.stderr

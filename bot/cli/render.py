@@ -39,6 +39,12 @@ def poll_table(console: Console, report: PollReport) -> None:
                   str(totals.get("not_modified", 0) or ""),
                   f"{totals.get('errors', 0)} failed" if totals.get("errors") else "", style="bold")
     console.print(table)
+    poll_notes(console, report)
+
+
+def poll_notes(console: Console, report: PollReport) -> None:
+    """What the poll table says under it: each failed feed's error, the entries skipped, the results left
+    for the next poll. `bot -q poll` prints only these (on stderr)."""
     print_errors(console, [(s.name, s.error) for s in report.sources if s.error])
     for s in report.sources:
         for reason in s.skipped_items:

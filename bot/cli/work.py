@@ -42,9 +42,13 @@ def poll_command(state: State, sources: tuple[str, ...], as_json: bool) -> None:
     else:
         import bot.cli.render as render
 
-        render.poll_table(out, report)
+        if state.quiet:  # (a scheduled `bot -q poll`): no table, but what went wrong still says so, on stderr
+            render.poll_notes(err, report)
+        else:
+            render.poll_table(out, report)
     if report.sources and all(s.result == "error" for s in report.sources):
-        raise BotError("Every feed failed; see the table above or `bot status`.")
+        raise BotError("Every feed failed; see " + ("the errors above" if state.quiet else "the table above")
+                       + " or `bot status`.")
 
 
 @cli.command("status")
