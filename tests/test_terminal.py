@@ -132,6 +132,7 @@ def test_library_import_and_check_at_the_terminal(tmp_path: Path) -> None:
     tidy(imported)
     assert imported.code == 0, imported.text
     assert "Imported 4 documents" in imported.text and "title-only" in imported.text
+    assert "reading the documents" in imported.raw, "no stage line at a terminal"  # (transient: in raw only)
     check = at_terminal(tmp_path, "library", "check", "https://arxiv.org/pdf/2305.14314v2.pdf",
                         "https://example.com/never-seen")
     tidy(check)

@@ -159,6 +159,18 @@ def progress_bar(state: State, total: int, label: str) -> Iterator[Callable[[str
         yield lambda name: bar.update(task, advance=1, last=name, refresh=True)
 
 
+@contextlib.contextmanager
+def stage_status(state: State, first: str) -> Iterator[Callable[[str], None]]:
+    """What a long command is doing now, one line with a spinner on stderr, on a TTY only (elsewhere a
+    no-op); the callable names the next stage. For commands that fork nothing: the spinner turns in a
+    thread of its own (a poll's bar must not, see progress_bar)."""
+    if state.quiet or not _maybe_terminal() or not err.is_terminal:
+        yield lambda _stage: None
+        return
+    with real_console(err).status(first) as status:
+        yield status.update
+
+
 def _maybe_terminal() -> bool:
     """Whether stderr could be a terminal for rich (a TTY, or one forced by the environment): asked
     before rich, whose import costs a poll's start-up 45 ms, decides."""
@@ -242,7 +254,8 @@ def library_import(state: State, paths: tuple[str, ...], as_json: bool) -> None:
     app = state.app
     if not paths:  # the configured documents must be there before a lock file or a database is made
         stop_before_a_database_without_a_library(app)
-    with app.lock("this import"):  # it writes the library, as a poll's sync does
+    # (A library of 100,000 entries takes half a minute: at a terminal a line says which stage runs.)
+    with app.lock("this import"), stage_status(state, "reading the documents") as stage:
         # Named documents are read in; without names the library becomes what [library] paths hold (a
         # document no longer configured leaves).
         if not paths:
@@ -250,6 +263,7 @@ def library_import(state: State, paths: tuple[str, ...], as_json: bool) -> None:
         report = lib.import_documents(app.store, list(paths) or app.library_paths())
         # The identity index and relevance model of the library as imported, built while it changes, so
         # that no poll pays for them (seconds for a large library).
+        stage("building the library's identity index and model")
         library_cache.refresh(app.store)
     if as_json:
         emit_json(report.as_dict())
