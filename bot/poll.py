@@ -11,8 +11,8 @@ import asyncio
 import multiprocessing
 import multiprocessing.connection
 import os
-import queue
 import signal
+import struct
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
@@ -228,31 +228,43 @@ def fetch_partition(feeds: Sequence[FeedConfig], states: dict[str, dict[str, Any
                     now: datetime, positions: Sequence[int], send: Connection) -> None:
     """One process's share of a poll: its own client for its own hosts. Runs in a worker process, and
     sends each feed's outcome (with its position among the poll's feeds) through `send` as soon as it is
-    complete, then None when all are sent. It holds no outcome after it is sent: a worker that held its
-    whole share (50,000 items of a 100,000-item poll) until the end was 105 MB at the poll's peak.
+    complete, then None once all are sent. It holds no outcome after it is sent: a worker that held its
+    whole share (50,000 items of a 100,000-item poll) until the end was 105 MB at the poll's peak."""
+    asyncio.run(_stream_partition(feeds, states, settings, now, positions, send))
 
-    The outcome is pickled at once, on the event loop, and its bytes go out from a thread of their own:
-    while the poll's process is busy (reading the library before it reads the outcomes), the pipe fills
-    and a write waits, and a write on the loop would stall every request in flight."""
-    outbox: queue.SimpleQueue[bytes | bool] = queue.SimpleQueue()
 
-    def post() -> None:
-        while isinstance(message := outbox.get(), bytes):
-            send.send_bytes(message)
-        if message:  # the end marker goes only after a complete share: the poll fetches what a failed one lacks
-            send.send_bytes(ForkingPickler.dumps(None))
+def _framed(message: bytes | memoryview) -> bytes:
+    """A message as multiprocessing's Connection.send_bytes frames it (a 4-byte big-endian length first),
+    so that the poll's process reads it with Connection.recv."""
+    return b"".join((struct.pack("!i", len(message)), message))
 
-    poster = threading.Thread(target=post, name="send-outcomes")
-    poster.start()
-    complete = False
+
+async def _stream_partition(feeds: Sequence[FeedConfig], states: dict[str, dict[str, Any]], settings: FetchSettings,
+                            now: datetime, positions: Sequence[int], send: Connection) -> None:
+    """fetch_partition's work. The pipe is written through the event loop's own transport: a write never
+    blocks, and what the pipe cannot take yet (the poll's process is reading the library, say) waits in
+    the transport's buffer while the requests go on. (A thread that sent them, blocking, cost the loop
+    the GIL back and forth at every outcome: the 100,000-item fetch took 16 s instead of 11.)"""
+    loop = asyncio.get_running_loop()
+    closed = loop.create_future()
+
+    class Sent(asyncio.Protocol):
+        def connection_lost(self, exc: Exception | None) -> None:
+            if not closed.done():
+                closed.set_result(None)
+
+    transport, _ = await loop.connect_write_pipe(Sent, send)
+
+    def deliver(n: int, outcome: SourceOutcome) -> None:
+        transport.write(_framed(ForkingPickler.dumps((positions[n], outcome))))
+
     try:
-        asyncio.run(each_feed(feeds, states, Fetcher(settings, now=lambda: now), now,
-                              lambda n, outcome: outbox.put(bytes(ForkingPickler.dumps((positions[n], outcome))))))
-        complete = True
+        await each_feed(feeds, states, Fetcher(settings, now=lambda: now), now, deliver)
+        # The end marker only after a complete share: the poll fetches what a failed one did not send.
+        transport.write(_framed(ForkingPickler.dumps(None)))
     finally:
-        outbox.put(complete)
-        poster.join()
-        send.close()
+        transport.close()  # once what is buffered is written
+        await closed
 
 
 def _fetch_worker(command_pid: int, partition: Callable[..., None], *args: Any) -> None:

@@ -406,26 +406,39 @@ def _die_on_first_host(feeds: Any, *args: Any) -> Any:
     return _REAL_FETCH_PARTITION(feeds, *args)
 
 
-class _DyingPipe:
-    """A worker's end of its pipe that kills the worker (SIGKILL) once it has sent `after` messages."""
-
-    def __init__(self, pipe: Any, after: int) -> None:
-        self.pipe, self.after = pipe, after
-
-    def send_bytes(self, data: bytes) -> None:
-        self.pipe.send_bytes(data)
-        self.after -= 1
-        if self.after == 0:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    def close(self) -> None:
-        self.pipe.close()
-
-
-def _die_after_sending_two(feeds: Any, states: Any, settings: Any, now: Any, positions: Any, send: Any) -> Any:
+def _die_after_sending_two(feeds: Any, *args: Any) -> Any:
+    """Run in a worker process: the worker given the first host's feeds is killed like kill -9 would be as it
+    frames its third outcome, the first two written to its pipe (at once: the poll reads it empty)."""
     if HOSTS[0] in feeds[0].url:
-        send = _DyingPipe(send, after=2)
-    return _REAL_FETCH_PARTITION(feeds, states, settings, now, positions, send)
+        real, framed = poll_module._framed, [0]
+
+        def dying(message: Any) -> bytes:
+            framed[0] += 1
+            if framed[0] == 3:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real(message)
+
+        poll_module._framed = dying  # (in the worker's own copy of the module)
+    return _REAL_FETCH_PARTITION(feeds, *args)
+
+
+def test_a_worker_frames_its_outcomes_as_the_poll_reads_them() -> None:
+    """A fetch worker writes its pipe through the event loop, framed by hand as multiprocessing's
+    Connection frames a message; the poll reads them with Connection.recv, big ones too."""
+    import threading
+    from multiprocessing.reduction import ForkingPickler
+
+    receive, send = multiprocessing.Pipe(duplex=False)
+    messages = [(3, "x" * 10), (7, "y" * 300_000), None]  # one bigger than a pipe holds
+    writer = threading.Thread(target=lambda: [os.write(send.fileno(), poll_module._framed(ForkingPickler.dumps(m)))
+                                              for m in messages])
+    writer.start()
+    try:
+        assert [receive.recv() for _ in messages] == messages
+    finally:
+        writer.join()
+        receive.close()
+        send.close()
 
 
 @pytest.mark.parametrize("workers", [None, "forkserver"], ids=["one-client", "processes"])
