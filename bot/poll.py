@@ -233,6 +233,23 @@ def fetch_partition(feeds: Sequence[FeedConfig], states: dict[str, dict[str, Any
     asyncio.run(_stream_partition(feeds, states, settings, now, positions, send))
 
 
+PIPE_BYTES = 1 << 20  # a fetch worker's pipe: twenty feeds of 200 items
+
+
+def _widen(pipe: Connection) -> None:
+    """A fetch worker's pipe made to hold PIPE_BYTES (Linux; elsewhere, or past the user's pipe quota, it
+    keeps the system's size). The worker writes it between two steps of its event loop, and a step may
+    parse a feed for tens of milliseconds: through a pipe of 64 kB (or 4 kB, once the user's processes
+    hold many pipes) a worker made outcomes faster than it could write them, and sent most of them only
+    at its end, as if it did not stream at all."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except (ImportError, AttributeError, OSError):
+        pass
+
+
 def _framed(message: bytes | memoryview) -> bytes:
     """A message as multiprocessing's Connection.send_bytes frames it (a 4-byte big-endian length first),
     so that the poll's process reads it with Connection.recv."""
@@ -316,6 +333,7 @@ def fetch_all(feeds: Sequence[FeedConfig], states: dict[str, dict[str, Any]], se
             context.set_forkserver_preload(["bot.poll"])  # imported once, not once per worker
         for part in parts:
             receive, send = context.Pipe(duplex=False)
+            _widen(send)
             try:
                 worker = context.Process(target=_fetch_worker, name="fetch", daemon=True, args=(
                     os.getpid(), fetch_partition, [feeds[n] for n in part],
