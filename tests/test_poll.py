@@ -422,6 +422,22 @@ def _die_after_sending_two(feeds: Any, *args: Any) -> Any:
     return _REAL_FETCH_PARTITION(feeds, *args)
 
 
+@pytest.mark.skipif(not hasattr(__import__("fcntl"), "F_GETPIPE_SZ"), reason="pipe sizes are Linux's")
+def test_a_fetch_workers_pipe_holds_many_outcomes() -> None:
+    """The pipe a fetch worker writes is widened from the system's 64 kB, so that a worker whose event loop
+    is busy parsing writes many outcomes at each step rather than piling them up until its end."""
+    import fcntl
+
+    receive, send = multiprocessing.Pipe(duplex=False)
+    try:
+        assert fcntl.fcntl(send.fileno(), fcntl.F_GETPIPE_SZ) < poll_module.PIPE_BYTES
+        poll_module._widen(send)
+        assert fcntl.fcntl(send.fileno(), fcntl.F_GETPIPE_SZ) == poll_module.PIPE_BYTES
+    finally:
+        receive.close()
+        send.close()
+
+
 def test_a_worker_frames_its_outcomes_as_the_poll_reads_them() -> None:
     """A fetch worker writes its pipe through the event loop, framed by hand as multiprocessing's
     Connection frames a message; the poll reads them with Connection.recv, big ones too."""
