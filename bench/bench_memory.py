@@ -3,7 +3,7 @@
 re-poll gets every body again (no 304s) and must find all 100,000 items already stored.
 
     .venv/bin/python -m bench.bench_memory [--feeds 500] [--items 200] [--hosts 50] [--latency 0.05]
-        [--bot OTHER/bin/bot ...] [--rounds 1]
+        [--bot OTHER/bin/bot ...] [--rounds 1] [--timeline]
 
 With --bot, each named `bot` (another checkout's, say the code before a change) is measured beside this
 one's, their polls interleaved (every contender's first poll, then every contender's re-poll), so that
@@ -65,8 +65,9 @@ def _kib(path: str, field: str) -> int:
     return 0
 
 
-def watch(pid: int, peak: dict[str, int], done: threading.Event) -> None:
+def watch(pid: int, peak: dict[str, int], done: threading.Event, timeline: list[Any] | None = None) -> None:
     started = time.perf_counter()
+    next_mark = 0.0
     while not done.is_set():
         pids = tree(pid)
         each = [_kib(f"/proc/{p}/status", "VmRSS:") for p in pids]
@@ -78,16 +79,20 @@ def watch(pid: int, peak: dict[str, int], done: threading.Event) -> None:
             peak["rss_each_mb"] = [round(k / 1024) for k in each]  # type: ignore[assignment]
         peak["pss_kib"] = max(peak.get("pss_kib", 0), pss)
         peak["processes"] = max(peak.get("processes", 0), len(pids))
+        if timeline is not None and (at := time.perf_counter() - started) >= next_mark:
+            timeline.append([round(at, 1), round(rss / 1024), [round(k / 1024) for k in each]])
+            next_mark += 0.5
         done.wait(0.02)
 
 
-def measured(cmd: list[str], cwd: Path) -> dict[str, Any]:
+def measured(cmd: list[str], cwd: Path, timeline: bool = False) -> dict[str, Any]:
     peak: dict[str, int] = {}
+    marks: list[Any] | None = [] if timeline else None
     done = threading.Event()
     cpu = _children_cpu()
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    watcher = threading.Thread(target=watch, args=(proc.pid, peak, done))
+    watcher = threading.Thread(target=watch, args=(proc.pid, peak, done, marks))
     watcher.start()
     out, err = proc.communicate(timeout=1200)
     took = time.perf_counter() - started
@@ -100,7 +105,8 @@ def measured(cmd: list[str], cwd: Path) -> dict[str, Any]:
     return {"wall_s": round(took, 2), "cpu_s": round(cpu, 2), "peak_rss_mb": round(peak.get("rss_kib", 0) / 1024),
             "peak_pss_mb": round(peak.get("pss_kib", 0) / 1024), "processes": peak.get("processes", 0),
             "peak_at_s": round(peak.get("rss_at_ms", 0) / 1000, 1), "peak_each_mb": peak.get("rss_each_mb", []),
-            "fetched": totals.get("fetched"), "new": totals.get("new"), "errors": totals.get("errors", 0)}
+            "fetched": totals.get("fetched"), "new": totals.get("new"), "errors": totals.get("errors", 0),
+            **({"timeline": marks} if marks is not None else {})}
 
 
 def _children_cpu() -> float:
@@ -127,6 +133,8 @@ def main() -> None:
     parser.set_defaults(feeds=500, items=200, hosts=50, latency=0.05)
     parser.add_argument("--bot", action="append", default=[], help="another `bot` to measure beside this one")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--timeline", action="store_true",
+                        help="also the tree's resident MB (total, each process) every half second, to see which stage peaks")
     args = parser.parse_args()
     contenders = {"this": bot_command(), **{path: [path] for path in args.bot}}
     server = subprocess.Popen([sys.executable, "-m", "bench.serve_feeds", "--feeds", str(args.feeds), "--latency",
@@ -144,7 +152,8 @@ def main() -> None:
                 rounds: dict[str, dict[str, Any]] = {name: {"round": r} for name in contenders}
                 for poll in ("first_poll", "repoll_same_bodies"):  # interleaved: each contender's, then the next
                     for name, bot in contenders.items():
-                        rounds[name][poll] = {"load": load(), **measured([*bot, "poll", "--json"], folders[name])}
+                        rounds[name][poll] = {"load": load(), **measured([*bot, "poll", "--json"], folders[name],
+                                                                                 args.timeline)}
                         print(f"{name} {poll}: {json.dumps(rounds[name][poll])}", file=sys.stderr, flush=True)
                 for name in contenders:
                     results[name].append(rounds[name])

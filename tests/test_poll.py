@@ -6,7 +6,6 @@ import json
 import multiprocessing
 import os
 import signal
-from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -180,19 +179,50 @@ def _many_hosts(servers: list[FeedServer], tmp_path: Path, feeds_per_host: int =
 
 
 class CountingPool(poll_module.ProcessPoolExecutor):
-    """The real pool, counting the shares of a poll handed to worker processes."""
-    shares: list[Any] = []  # feeds in each share of a fetch; (start, stop) of each share of scoring
+    """The real pool, counting the shares of judging handed to worker processes."""
+    shares: list[Any] = []  # what each chunk of judging was sent with
 
     def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
-        CountingPool.shares.append(len(args[0]) if isinstance(args[0], list) else args[:2])
+        CountingPool.shares.append(args[:2])
         return super().submit(fn, *args, **kwargs)
+
+
+class SpyContext:
+    """A real multiprocessing context that counts the fetch workers a poll starts (the feeds of each
+    share), and makes the start of the shares named in `refuse` fail as where processes cannot be made."""
+
+    def __init__(self, real: Any, shares: list[int], refuse: set[int]) -> None:
+        self.real, self.shares, self.refuse = real, shares, refuse
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def Process(self, *args: Any, **kwargs: Any) -> Any:  # noqa: N802
+        process = self.real.Process(*args, **kwargs)
+        if kwargs.get("target") is not poll_module._fetch_worker:  # a parser pool's, say
+            return process
+        share = len(kwargs["args"][2])  # _fetch_worker(command_pid, partition, feeds, ...)
+        if len(self.shares) in self.refuse:
+            def cannot() -> None:
+                raise OSError("no processes here")
+            process.start = cannot
+        self.shares.append(share)
+        return process
+
+
+def _spy(monkeypatch: pytest.MonkeyPatch, refuse: set[int] | None = None) -> list[int]:
+    """The feeds of each share a poll hands to a fetch worker, once it has polled."""
+    shares: list[int] = []
+    real = multiprocessing.get_context
+    monkeypatch.setattr(poll_module.multiprocessing, "get_context",
+                        lambda method=None: SpyContext(real(method), shares, refuse or set()))
+    return shares
 
 
 def test_many_feeds_on_many_hosts_are_fetched_by_processes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The test's servers are threads, so `bot poll` would fetch in-process here; the fork server is safe.
     monkeypatch.setattr(poll_module, "_start_method", lambda: "forkserver")
-    monkeypatch.setattr(poll_module, "ProcessPoolExecutor", CountingPool)
-    CountingPool.shares = []
+    shares = _spy(monkeypatch)
     with FeedServer(HOSTS[0]) as a, FeedServer(HOSTS[1]) as b, FeedServer(HOSTS[2]) as c:
         config = _many_hosts([a, b, c], tmp_path)
         report = poll(config, open_store(config), now=NOW)
@@ -200,61 +230,168 @@ def test_many_feeds_on_many_hosts_are_fetched_by_processes(tmp_path: Path, monke
     assert [s.name for s in report.sources] == [f"h{h}m{n}" for h in range(3) for n in range(6)]
     assert sum(s.new + s.off_topic for s in report.sources) == 3 * 18
     workers = min(os.cpu_count() or 1, 3)
-    assert (sorted(CountingPool.shares) == sorted(len(p) for p in partition_by_host(
-        select_feeds(config), workers))) if workers > 1 else CountingPool.shares == []
+    assert (sorted(shares) == sorted(len(p) for p in partition_by_host(
+        select_feeds(config), workers))) if workers > 1 else shares == []
 
 
-def test_hosts_are_never_split_between_processes() -> None:
-    from bot.core.config import FeedConfig
-
-    feeds = [FeedConfig(name=f"f{n}", kind="rss", url=f"https://host{n % 5}.example/{n}") for n in range(23)]
-    feeds.append(FeedConfig(name="local", kind="rss", url="/tmp/feed.xml"))
-    parts = partition_by_host(feeds, 2)
-    assert sorted(n for p in parts for n in p) == list(range(24))
-    owner = {poll_module.feed_host(feeds[n]): i for i, p in enumerate(parts) for n in p}
-    assert all(owner[poll_module.feed_host(feeds[n])] == i for i, p in enumerate(parts) for n in p)
-    assert len(parts) == 2 and abs(len(parts[0]) - len(parts[1])) <= 5  # about even: no host is bigger than 5
-    assert partition_by_host(feeds[:3], 8) == [[0], [1], [2]]  # no more groups than hosts
+def _long_timeouts(tmp_path: Path) -> Config:
+    """The project in tmp_path with timeouts long enough that only the test decides when a held feed answers."""
+    toml = tmp_path / "bot.toml"
+    text = toml.read_text(encoding="utf-8").replace("read_timeout = 1\n", "read_timeout = 20\n")
+    toml.write_text(text.replace("feed_deadline = 3\n", "feed_deadline = 30\n"), encoding="utf-8")
+    return load_config(str(toml), env={})
 
 
-def test_the_global_bound_is_sized_from_the_hosts_within_the_open_file_limit(tmp_path: Path) -> None:
-    import resource
-
-    from bot.sources.fetch import FD_RESERVE, MIN_GLOBAL, global_limit
-
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    assert global_limit(200, 4) == min(800, soft - FD_RESERVE)  # 200 hosts: 800 in flight, not 7 rounds of 32
-    assert global_limit(2, 4) == MIN_GLOBAL
-    assert global_limit(200, 4, configured=50) == min(50, soft - FD_RESERVE)
-    assert global_limit(10 ** 6, 4) == soft - FD_RESERVE  # never more sockets than the process may open
-    config = make_config(tmp_path, [{"name": f"f{n}", "url": f"https://h{n}.example/feed"} for n in range(150)])
-    assert poll_module.fetch_settings(config, select_feeds(config)).concurrency == min(600, soft - FD_RESERVE)
-
-
-@pytest.mark.parametrize("failure", [OSError("no processes here"), BrokenProcessPool("a worker died")])
-def test_without_processes_one_client_fetches_everything(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                         failure: Exception) -> None:
-    def cannot(*args: Any, **kwargs: Any) -> None:
-        raise failure
+def test_a_workers_outcomes_arrive_while_its_share_is_still_being_fetched(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Streaming: each fetch worker sends a feed's outcome as soon as it is complete, not when its whole
+    share is. One feed of each worker's share answers only once the poll has reported every other feed;
+    a worker that held its outcomes until its share was done would hold them until the timeout."""
+    import threading
+    import time
 
     monkeypatch.setattr(poll_module, "_start_method", lambda: "forkserver")
-    monkeypatch.setattr(poll_module, "ProcessPoolExecutor", cannot)
+    monkeypatch.setattr(poll_module, "partition_by_host", lambda feeds, parts: _halves(feeds))
+    shares = _spy(monkeypatch)
+    released = threading.Event()
+    answered: list[bool] = []
+
+    def held(handler: Any) -> None:
+        answered.append(released.wait(15))
+        body = rss([{"title": "Held LLM note", "link": f"https://held.example{handler.path}"}])
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/rss+xml")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    reported: list[str] = []
+
+    def progress(name: str) -> None:
+        reported.append(name)
+        if len(reported) == 16:  # all but the two held feeds
+            released.set()
+
+    with FeedServer(HOSTS[0]) as a, FeedServer(HOSTS[1]) as b:
+        _many_hosts([a, b], tmp_path, feeds_per_host=9)
+        config = _long_timeouts(tmp_path)
+        for server in (a, b):
+            server.route("/m0.xml", Route(handler=held))
+        started = time.monotonic()
+        report = poll(config, open_store(config), now=NOW, progress=progress)
+        took = time.monotonic() - started
+    assert shares == [9, 9]
+    assert answered == [True, True], "the held feeds answered on the timeout: nothing came before the share ended"
+    assert took < 15
+    assert [s.result for s in report.sources] == ["ok"] * 18
+    assert sorted(reported) == sorted(s.name for s in report.sources)  # each feed reported once
+    assert set(reported[16:]) == {"h0m0", "h1m0"}
+
+
+@pytest.mark.parametrize("refuse", [{0, 1}, {1}], ids=["none-starts", "one-of-two-starts"])
+def test_without_processes_one_client_fetches_everything(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         refuse: set[int]) -> None:
+    """Where no process can be made, one client here fetches every feed; where only some can, the shares
+    of those that could not are fetched here beside them. Every feed is asked once."""
+    monkeypatch.setattr(poll_module, "_start_method", lambda: "forkserver")
+    monkeypatch.setattr(poll_module, "partition_by_host", lambda feeds, parts: _halves(feeds))
+    shares = _spy(monkeypatch, refuse)
     with FeedServer(HOSTS[0]) as a, FeedServer(HOSTS[1]) as b:
         config = _many_hosts([a, b], tmp_path, feeds_per_host=9)
         report = poll(config, open_store(config), now=NOW)
+        hits = [server.hits(f"/m{n}.xml") for server in (a, b) for n in range(9)]
+    assert shares == [9, 9]
     assert [s.result for s in report.sources] == ["ok"] * 18
     assert sum(s.new + s.off_topic for s in report.sources) == 3 * 18
+    assert hits == [1] * 18
+
+
+def _halves(feeds: Any) -> list[list[int]]:
+    """Two shares, one per host, whatever the cores."""
+    return [[n for n in range(len(feeds)) if HOSTS[0] in feeds[n].url],
+            [n for n in range(len(feeds)) if HOSTS[0] not in feeds[n].url]]
 
 
 def test_a_worker_that_dies_loses_no_feed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A worker process killed mid-poll: its share is fetched by the poll itself."""
     monkeypatch.setattr(poll_module, "_start_method", lambda: "forkserver")
+    monkeypatch.setattr(poll_module, "partition_by_host", lambda feeds, parts: _halves(feeds))
     monkeypatch.setattr(poll_module, "fetch_partition", _die_on_first_host)
     with FeedServer(HOSTS[0]) as a, FeedServer(HOSTS[1]) as b:
         config = _many_hosts([a, b], tmp_path, feeds_per_host=9)
         report = poll(config, open_store(config), now=NOW)
     assert [s.result for s in report.sources] == ["ok"] * 18
     assert sum(s.new + s.off_topic for s in report.sources) == 3 * 18
+
+
+def test_a_worker_killed_after_sending_some_outcomes_loses_none_and_doubles_none(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker killed (like kill -9) after it sent two of its feeds: the poll keeps those two, fetches
+    the rest of that share itself (not the two again), and the other worker's share is left alone."""
+    monkeypatch.setattr(poll_module, "_start_method", lambda: "forkserver")
+    monkeypatch.setattr(poll_module, "partition_by_host", lambda feeds, parts: _halves(feeds))
+    monkeypatch.setattr(poll_module, "fetch_partition", _die_after_sending_two)
+    reported: list[str] = []
+    with FeedServer(HOSTS[0]) as a, FeedServer(HOSTS[1]) as b:
+        config = _many_hosts([a, b], tmp_path, feeds_per_host=9)
+        report = poll(config, open_store(config), now=NOW, progress=reported.append)
+        first = [a.hits(f"/m{n}.xml") for n in range(9)]
+        second = [b.hits(f"/m{n}.xml") for n in range(9)]
+    assert [s.result for s in report.sources] == ["ok"] * 18
+    assert sum(s.new + s.off_topic for s in report.sources) == 3 * 18
+    assert sorted(reported) == sorted(s.name for s in report.sources)  # each outcome kept once
+    assert second == [1] * 9
+    assert first.count(1) >= 2 and set(first) <= {1, 2}, first  # the two it sent were not asked again
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_workers_fetch_keeps_what_they_sent_and_leaves_no_process(tmp_path: Path) -> None:
+    """^C (SIGINT to every process of the command, as a terminal sends it) while the fetch workers wait on
+    a feed of each share: the poll stores what the workers had sent, exits 130, and ends its workers."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import cli_env
+
+    with FeedServer(HOSTS[0]) as a, FeedServer(HOSTS[1]) as b:
+        _many_hosts([a, b], tmp_path, feeds_per_host=9)
+        _long_timeouts(tmp_path)
+        for server in (a, b):
+            server.route("/m0.xml", Route(delay=30, body=rss([])))
+        # The command is its process's only thread: its workers are forked, as a user's `bot poll` forks them.
+        proc = subprocess.Popen([sys.executable, "-m", "bot", "poll"], cwd=tmp_path, env=cli_env(NOW),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while sum(server.hits(f"/m{n}.xml") for server in (a, b) for n in range(9)) < 18:
+            assert time.monotonic() < deadline and proc.poll() is None, "the poll never asked every feed"
+            time.sleep(0.05)
+        time.sleep(2.0)  # the fast feeds' outcomes reach the poll while the held ones hang
+        os.killpg(proc.pid, signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    left = [pid for pid in _session(proc.pid) if pid != proc.pid]
+    assert not left, f"processes of the poll left behind: {left}"
+    store = Store.open(tmp_path / "bot.db")
+    results = {name: store.source_state(name).result for name in (f"h{h}m{n}" for h in range(2) for n in range(9))}
+    assert results == {name: None if name.endswith("m0") else "ok" for name in results}
+    assert store.count_items() == 2 * 8 * 3
+
+
+def _session(sid: int) -> list[int]:
+    """The processes still alive (not zombies) in session `sid`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if fields[0] != "Z" and int(fields[3]) == sid:
+                found.append(int(entry))
+    return found
 
 
 _REAL_FETCH_PARTITION = poll_module.fetch_partition
@@ -267,6 +404,57 @@ def _die_on_first_host(feeds: Any, *args: Any) -> Any:
     if HOSTS[0] in feeds[0].url:
         os.kill(os.getpid(), signal.SIGKILL)
     return _REAL_FETCH_PARTITION(feeds, *args)
+
+
+def _die_after_sending_two(feeds: Any, *args: Any) -> Any:
+    """Run in a worker process: the worker given the first host's feeds is killed like kill -9 would be as it
+    frames its third outcome, the first two written to its pipe (at once: the poll reads it empty)."""
+    if HOSTS[0] in feeds[0].url:
+        real, framed = poll_module._framed, [0]
+
+        def dying(message: Any) -> bytes:
+            framed[0] += 1
+            if framed[0] == 3:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real(message)
+
+        poll_module._framed = dying  # (in the worker's own copy of the module)
+    return _REAL_FETCH_PARTITION(feeds, *args)
+
+
+@pytest.mark.skipif(not hasattr(__import__("fcntl"), "F_GETPIPE_SZ"), reason="pipe sizes are Linux's")
+def test_a_fetch_workers_pipe_holds_many_outcomes() -> None:
+    """The pipe a fetch worker writes is widened from the system's 64 kB, so that a worker whose event loop
+    is busy parsing writes many outcomes at each step rather than piling them up until its end."""
+    import fcntl
+
+    receive, send = multiprocessing.Pipe(duplex=False)
+    try:
+        assert fcntl.fcntl(send.fileno(), fcntl.F_GETPIPE_SZ) < poll_module.PIPE_BYTES
+        poll_module._widen(send)
+        assert fcntl.fcntl(send.fileno(), fcntl.F_GETPIPE_SZ) == poll_module.PIPE_BYTES
+    finally:
+        receive.close()
+        send.close()
+
+
+def test_a_worker_frames_its_outcomes_as_the_poll_reads_them() -> None:
+    """A fetch worker writes its pipe through the event loop, framed by hand as multiprocessing's
+    Connection frames a message; the poll reads them with Connection.recv, big ones too."""
+    import threading
+    from multiprocessing.reduction import ForkingPickler
+
+    receive, send = multiprocessing.Pipe(duplex=False)
+    messages = [(3, "x" * 10), (7, "y" * 300_000), None]  # one bigger than a pipe holds
+    writer = threading.Thread(target=lambda: [os.write(send.fileno(), poll_module._framed(ForkingPickler.dumps(m)))
+                                              for m in messages])
+    writer.start()
+    try:
+        assert [receive.recv() for _ in messages] == messages
+    finally:
+        writer.join()
+        receive.close()
+        send.close()
 
 
 @pytest.mark.parametrize("workers", [None, "forkserver"], ids=["one-client", "processes"])
