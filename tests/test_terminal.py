@@ -111,6 +111,40 @@ def test_ctrl_c_during_a_poll_exits_130_and_gives_the_cursor_back(tmp_path: Path
     assert status["pending"]["relevant"] == 2
 
 
+def test_a_poll_with_fetch_workers_at_the_terminal_and_ctrl_c_in_it(tmp_path: Path) -> None:
+    """Twenty feeds on two hosts (127.0.0.1 and localhost, one server): enough for the poll to fork a
+    fetching worker per host group, which the three-feed tests never do. At a terminal the bar counts
+    every feed the workers report; ^C reaches the whole process group (workers too): the poll exits 130
+    with the cursor back, keeps what the finished feeds brought, and leaves no worker behind holding
+    anything (the next poll runs at once and asks only the feed that had not answered)."""
+    with FeedServer() as feeds:
+        (tmp_path / "library").mkdir()
+        (tmp_path / "library" / "log.md").write_text(LOG, encoding="utf-8")
+        lines = [f'[bot]\nlog = "library/log.md"\ntopics = {json.dumps(str(ROOT / "feeds" / "topics.toml"))}\n'
+                 '[library]\npaths = ["library"]\n[hn]\nlookup = false\n']
+        for n in range(20):
+            item = {"title": f"LLM inference note {n}: quantized kernels", "link": f"https://notes.example/{n}",
+                    "pubDate": posted(n + 1)}
+            url = feeds.route(f"/f{n}.xml", Route(body=rss([item]), delay=30.0 if n == 7 else 0.0))
+            if n % 2:
+                url = url.replace("127.0.0.1", "localhost")
+            lines.append(f'[[feeds]]\nname = "f{n}"\nurl = "{url}"\n')
+        (tmp_path / "bot.toml").write_text("".join(lines), encoding="utf-8")
+        screen = at_terminal(tmp_path, "poll", timeout=60,
+                             interrupt=lambda text: feeds.hits("/f7.xml") >= 1 and "19/20" in text)
+        tidy(screen)
+        assert screen.code == 130, screen.text
+        assert "polling" in screen.raw and "19/20" in screen.text, screen.text
+        assert screen.seconds < 20, "Ctrl-C waited for the slow feed"
+        status = json.loads(piped(tmp_path, "status", "--json").stdout)
+        results = {s["name"]: s["result"] for s in status["sources"]}
+        assert results == {**{f"f{n}": "ok" for n in range(20) if n != 7}, "f7": None}, results
+        assert status["pending"]["relevant"] == 19
+        again = subprocess.run([sys.executable, "-m", "bot", "poll", "--source", "f0", "--json"], cwd=tmp_path,
+                               env=cli_env(NOW), capture_output=True, text=True, timeout=30)
+        assert again.returncode == 0, again.stderr  # no worker of the interrupted poll holds the lock
+
+
 def test_add_at_the_terminal(tmp_path: Path) -> None:
     with FeedServer() as feeds:
         folder = project(tmp_path, feeds)
