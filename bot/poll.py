@@ -526,7 +526,7 @@ JUDGE_CHUNK = 2000  # candidates judged at a time; their decisions are stored be
 AHEAD = 4  # chunks queued for each judging worker, so that it never waits on this process
 
 
-def _judged_in_order(count: int) -> Iterator[list[Judged]]:
+def _judged_in_order(count: int, held: int = 0) -> Iterator[list[Judged]]:
     """_judge_range over all `count` candidates, chunk by chunk in order: for many, worker processes take
     the chunks in order, a few ahead, and this process judges the next one only while it would otherwise
     wait (it also decides and stores every one). Each lookup and score
@@ -548,7 +548,7 @@ def _judged_in_order(count: int) -> Iterator[list[Judged]]:
     if spread:
         assert _judging is not None
         try:
-            pool = ProcessPoolExecutor(max_workers=workers - 1, mp_context=_judging_context(count),
+            pool = ProcessPoolExecutor(max_workers=workers - 1, mp_context=_judging_context(max(count, held)),
                                        initializer=_start_judging, initargs=(os.getpid(), *_judging[:2]))
         except OSError:
             pool = None
@@ -585,15 +585,17 @@ def _judged_in_order(count: int) -> Iterator[list[Judged]]:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-SPAWN_JUDGES_FROM = 20_000  # candidates to judge; below this, judging workers are forked
+SPAWN_JUDGES_FROM = 20_000  # items the poll holds; below this, judging workers are forked
 
 
-def _judging_context(count: int) -> multiprocessing.context.BaseContext:
+def _judging_context(held: int) -> multiprocessing.context.BaseContext:
     """fork for an ordinary poll, spawn for a huge one. A forked worker starts at once with everything
     imported (a spawned one costs a fresh interpreter, its imports and the index sent over: 0.3 s of a
     4,000-item first poll), but it is counted for every page of this process it was forked from, which
-    matters only when this process holds tens of thousands of items (100,000: 200 MB more at the peak)."""
-    return multiprocessing.get_context("spawn" if count >= SPAWN_JUDGES_FROM else "fork")
+    matters only when this process holds tens of thousands of items (100,000: 200 MB more at the peak).
+    `held` counts the poll's candidates, not only those left to judge: a re-poll of 100,000 items that
+    finds 1,620 new forked its worker from 240 MB and peaked at 467 MB."""
+    return multiprocessing.get_context("spawn" if held >= SPAWN_JUDGES_FROM else "fork")
 
 
 def _slim_rows(start: int, stop: int) -> list[Slim]:
@@ -624,7 +626,7 @@ def judge_each(candidates: Sequence[Candidate], index: IdentityIndex,
     _judging = (known, scorer, candidates, todo)
     try:
         done = 0
-        for judged in _judged_in_order(len(todo)):
+        for judged in _judged_in_order(len(todo), held=len(candidates)):
             if pending is None:  # made after the workers forked: only this process needs it
                 pending = Pending(candidates, todo)
             for n, (match, score) in zip(todo[done:done + len(judged)], judged, strict=True):

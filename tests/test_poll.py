@@ -862,6 +862,43 @@ def test_this_process_judges_a_share_while_the_worker_judges_the_rest(tmp_path: 
     assert here and sum(b - a for a, b in here) < 2_000  # a share here, the rest in the worker
 
 
+def test_judging_workers_are_spawned_when_the_poll_holds_many_items_though_few_are_new(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A re-poll of 100,000 items that found 1,620 new forked its judging worker from a 240 MB process
+    # (467 MB at the peak): what the poll holds is every candidate, not only those left to judge.
+    from bot.core.identity import url_identities
+    from bot.core.normalize import make_item
+    from bot.library.matcher import IdentityIndex
+    from bot.relevance.dedupe import merge
+    from bot.relevance.topics import TopicMatcher
+    from bot.sources.feedlist import load_topics
+
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one core: judging never starts a worker")
+    config = make_config(tmp_path, [])
+    store = open_store(config)
+    items = [make_item(source="s", title=f"LLM inference note {n}", url=f"https://x{n}.example/{n}",
+                     summary=f"post {n}", published="2026-11-18T10:00:00+00:00") for n in range(2_000)]
+    candidates = merge([i for i in items if i is not None])
+    index = IdentityIndex()
+    for n in range(1_400):  # known: 1,400 of the 2,000; 600 left to judge
+        index.add("entry", n, url_identities(f"https://x{n}.example/{n}"))
+    scorer = poll_module.build_scorer(TopicMatcher(load_topics(config.topics)), store, NOW)
+    monkeypatch.setattr(poll_module, "_start_method", lambda: "fork")
+    monkeypatch.setattr(poll_module, "SPAWN_JUDGES_FROM", 1_000)  # more than the 600 judged, less than held
+    asked: list[int] = []
+    real = poll_module._judging_context
+
+    def context(held: int) -> Any:
+        asked.append(held)
+        return real(held)
+
+    monkeypatch.setattr(poll_module, "_judging_context", context)
+    decisions, _ = poll_module.judge_all(candidates, index, scorer)
+    assert asked == [2_000] and real(asked[0]).get_start_method() == "spawn"
+    assert sum(d.match is None for d in decisions) == 600
+
+
 def test_spawned_judging_workers_decide_as_one_process_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A huge poll's judging workers are started afresh and sent the index and scorer (pickled, without
     # the store's connection); an ordinary poll's are forked, so this path is forced here.
