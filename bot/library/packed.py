@@ -1,0 +1,94 @@
+"""Strings packed in flat buffers, for what the library cache keeps of 100,000 entries. Pure.
+
+A dictionary of 100,000 titles unpickles as 100,000 strings, tuples and dictionary slots (a few tenths of
+a second per poll); the same strings in one UTF-8 blob with an array of offsets, and found by an array of
+their hashes, unpickle as three buffers, and a poll pays only for the few it looks up.
+"""
+
+from __future__ import annotations
+
+import zlib
+from array import array
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import accumulate
+
+# Lone surrogates (a document decoded leniently) survive the round trip through the blob.
+_ERRORS = "surrogatepass"
+# Past this many lookups (a poll of thousands of items) a plain dictionary of the keys is built once:
+# a dictionary hit is ten times cheaper than a search of the hashes, and its cost is then paid back.
+DICT_AFTER = 20_000
+
+
+def key_hash(key: str) -> int:
+    # crc32, not hash(): str hashes differ from process to process, and the tables are cached on disk.
+    return zlib.crc32(key.encode("utf-8", _ERRORS))
+
+
+class Strings(Sequence[str]):
+    """A read-only sequence of strings: one UTF-8 blob and the offsets of each string in it."""
+
+    def __init__(self, items: Iterable[str] = ()) -> None:
+        parts = [s.encode("utf-8", _ERRORS) for s in items]
+        self.offsets = array("q", accumulate(map(len, parts), initial=0))
+        self.blob = b"".join(parts)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, n: int) -> str:  # type: ignore[override]  (no slices: not needed)
+        if not 0 <= n < len(self.offsets) - 1:
+            raise IndexError(n)
+        return self.blob[self.offsets[n]:self.offsets[n + 1]].decode("utf-8", _ERRORS)
+
+    def __iter__(self) -> Iterator[str]:
+        blob, offsets = self.blob, self.offsets
+        for n in range(len(offsets) - 1):
+            yield blob[offsets[n]:offsets[n + 1]].decode("utf-8", _ERRORS)
+
+
+class KeyTable:
+    """Where each of a sequence of keys is: the keys' hashes sorted, each with the key's number. A
+    lookup hashes the key, searches the hashes and confirms each candidate with `same` (hashes of
+    different keys may be equal), so the keys themselves need not be held here."""
+
+    def __init__(self, keys: Iterable[str] = ()) -> None:
+        hashes = [key_hash(k) for k in keys]
+        order = sorted(range(len(hashes)), key=hashes.__getitem__)
+        self.hashes = array("q", (hashes[n] for n in order))
+        self.numbers = array("q", order)
+        self._lookups = 0
+        self._dict: dict[str, int] | None = None
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    def __getstate__(self) -> dict[str, object]:
+        return {"hashes": self.hashes, "numbers": self.numbers}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._lookups = 0
+        self._dict = None
+
+    def find(self, key: str, same: Callable[[int, str], bool], every: Callable[[], Iterable[tuple[str, int]]]) -> int:
+        """The number of the key (-1 when absent). same(n, key): whether key number n is this key;
+        every(): (key, number) of every key, for the dictionary built after DICT_AFTER lookups."""
+        found = self._dict
+        if found is not None:
+            return found.get(key, -1)
+        self._lookups += 1
+        if self._lookups > DICT_AFTER:
+            self._dict = dict(every())
+            return self._dict.get(key, -1)
+        hashes = self.hashes
+        if not hashes:
+            return -1
+        h = key_hash(key)
+        i = bisect_left(hashes, h)
+        while i < len(hashes) and hashes[i] == h:
+            n = self.numbers[i]
+            if same(n, key):
+                return n
+            i += 1
+        return -1
