@@ -29,15 +29,14 @@ import pickle
 import tempfile
 from array import array
 from bisect import bisect_left
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bot.core.identity import Identity, fuzzy_block_keys, title_key
 from bot.library.matcher import IdentityIndex, Owner
-from bot.relevance.taste import LibraryModel, TasteModel
+from bot.relevance.taste import LibraryModel, TasteModel, WordCounts
 from bot.relevance.words import tokens, url_words
 from bot.store.database import Store
 
@@ -97,7 +96,7 @@ class LibraryCache:
     model: LibraryModel  # TF-IDF of the entries, for similarity
     # The library's side of the taste model: in how many entries each word of what they name appears,
     # and how many entries there are.
-    taste_counts: Counter[str] = field(default_factory=Counter)
+    taste_counts: MutableMapping[str, int] = field(default_factory=WordCounts)
     taste_entries: int = 0
     state: str = ""  # the state of the library it is for (state_key)
     under_review: frozenset[int] = frozenset()  # entries left out of the model and taste
@@ -157,7 +156,7 @@ def build(store: Store) -> LibraryCache:
     picks = [e for e in entries if e.id not in under_review]
     model = LibraryModel.build((e.id, e.title or "", e.text or "", e.urls) for e in picks)
     counts, n = TasteModel.library_counts(_taste_words(records[e.id]) for e in picks)
-    return LibraryCache(index, model, counts, n, state, under_review, files, Records.pack(records))
+    return LibraryCache(index, model, WordCounts(counts), n, state, under_review, files, Records.pack(records))
 
 
 def load(store: Store, index_only: bool = False) -> LibraryCache:
@@ -295,7 +294,7 @@ def _read(path: Path, chain: Sequence[_Head], index_only: bool = False, records:
                 f.seek(base.start)
                 under_review, files = pickle.load(f)
                 index = pickle.load(f)
-                model, counts, n = LibraryModel(), Counter[str](), 0
+                model, counts, n = LibraryModel(), WordCounts(), 0
                 if not index_only:
                     model = pickle.load(f)
                     counts, n = pickle.load(f)
@@ -312,7 +311,7 @@ def _read(path: Path, chain: Sequence[_Head], index_only: bool = False, records:
                     gc.enable()
     except (OSError, EOFError, IndexError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
         return None  # missing, truncated or from other code: rebuilt
-    if not (isinstance(index, IdentityIndex) and isinstance(model, LibraryModel) and isinstance(counts, Counter)
+    if not (isinstance(index, IdentityIndex) and isinstance(model, LibraryModel) and isinstance(counts, WordCounts)
             and all(isinstance(d, dict) for d in deltas)):
         return None
     cache = LibraryCache(index, model, counts, int(n), base.after, frozenset(under_review), tuple(files),
@@ -488,10 +487,12 @@ def _apply(cache: LibraryCache, delta: dict[str, Any], index_only: bool) -> None
     cache.under_review, cache.files, cache.state = now, delta["files"], delta["state"]
 
 
-def _count(counts: Counter[str], words: Iterable[str], step: int) -> None:
+def _count(counts: MutableMapping[str, int], words: Iterable[str], step: int) -> None:
     for word in set(words):
-        counts[word] += step
-        if counts[word] <= 0:
+        now = counts.get(word, 0) + step
+        if now > 0:
+            counts[word] = now
+        elif word in counts:
             del counts[word]
 
 

@@ -36,7 +36,8 @@ class Strings(Sequence[str]):
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
-    def __getitem__(self, n: int) -> str:  # type: ignore[override]  (no slices: not needed)
+    # One string at a time: nothing here needs slices.
+    def __getitem__(self, n: int) -> str:  # type: ignore[override]
         if not 0 <= n < len(self.offsets) - 1:
             raise IndexError(n)
         return self.blob[self.offsets[n]:self.offsets[n + 1]].decode("utf-8", _ERRORS)

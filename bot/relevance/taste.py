@@ -10,10 +10,12 @@ from __future__ import annotations
 import heapq
 import math
 from array import array
+from bisect import bisect_left
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 
+from bot.library.packed import KeyTable, Strings
 from bot.relevance.words import site_token, strip_urls, tokens
 
 MIN_SHARED_WORDS = 2
@@ -22,6 +24,7 @@ TASTE_MIN_ENTRIES = 2  # a word must recur in the library to say anything about 
 TASTE_MAX_WEIGHT = 4.0
 TASTE_TOP_WORDS = 4
 TASTE_SCALE = 6.0
+_ABSENT = object()
 
 
 @dataclass
@@ -44,6 +47,52 @@ def _doc(entry_id: int, title: str, text: str, urls: Sequence[str]) -> _Doc | No
     return _Doc(entry_id, title or text[:80], [(w, 1 + math.log(c)) for w, c in Counter(words).items()])
 
 
+class EntryTitles(MutableMapping[int, str]):
+    """Entry id -> title: those of a model as built packed (ids sorted, the titles in one blob: three
+    buffers to unpickle, not 100,000 dictionary slots), with the changes since over them."""
+
+    def __init__(self, titles: dict[int, str] | None = None) -> None:
+        ids = sorted(titles or {})
+        self._ids = array("q", ids)
+        self._titles = Strings((titles or {})[i] for i in ids)
+        self._changed: dict[int, str | None] = {}
+        self._len = len(ids)
+
+    def _packed(self, entry_id: int) -> str | None:
+        at = bisect_left(self._ids, entry_id)
+        return self._titles[at] if at < len(self._ids) and self._ids[at] == entry_id else None
+
+    def __getitem__(self, entry_id: int) -> str:
+        found = self._changed.get(entry_id, _ABSENT)
+        title = self._packed(entry_id) if found is _ABSENT else found
+        if title is None:
+            raise KeyError(entry_id)
+        return title  # type: ignore[return-value]
+
+    def __setitem__(self, entry_id: int, title: str) -> None:
+        if entry_id not in self:
+            self._len += 1
+        self._changed[entry_id] = title
+
+    def __delitem__(self, entry_id: int) -> None:
+        if entry_id not in self:
+            raise KeyError(entry_id)
+        self._changed[entry_id] = None
+        self._len -= 1
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __iter__(self) -> Iterator[int]:
+        changed = self._changed
+        for entry_id in self._ids:
+            if changed.get(entry_id, "") is not None:
+                yield entry_id
+        for entry_id, title in changed.items():
+            if title is not None and self._packed(entry_id) is None:
+                yield entry_id
+
+
 class LibraryModel:
     """TF-IDF vectors of the library entries, with an inverted index so that scoring an item touches
     only entries sharing a word with it.
@@ -56,9 +105,13 @@ class LibraryModel:
     came in (postings are in that order); a removed entry's number is dead, never reused."""
 
     def __init__(self) -> None:
-        self.titles: dict[int, str] = {}
+        self.titles: MutableMapping[int, str] = {}
         self.size = 0  # entries with at least one word
-        self._vocab: dict[str, int] = {}  # word -> its number
+        # word -> its number: the words of the model as built packed (word number k is _words[k]), and
+        # those that came since in _vocab.
+        self._vocab: dict[str, int] = {}
+        self._words = Strings()
+        self._word_table = KeyTable()
         self._df = array("l")  # by word number: how many live entries hold it
         # The postings packed when built (word number k: _pnum/_pt[_pstart[k]:_pstart[k + 1]]), and
         # those added since, per word number.
@@ -111,19 +164,47 @@ class LibraryModel:
                  for s0, s1, s2 in zip(*model._sums, strict=True)]
         pw = model._pw = array("d")
         pnum, pt, pstart = model._pnum, model._pt, model._pstart
-        for k in range(len(model._vocab)):
+        for k in range(len(model._df)):
             idf = model._idf(model._df[k])
             lo, hi = pstart[k], pstart[k + 1]
             pw.extend([t * idf / norms[num] for num, t in zip(pnum[lo:hi], pt[lo:hi], strict=True)])
+        model._pack()
         return model
+
+    def _pack(self) -> None:
+        """The words and titles as built, packed (bot.library.packed): what a poll unpickles of them
+        is a few buffers, and it looks up only its items' words."""
+        assert not self._words, "packed once, as built"
+        self._words = Strings(self._vocab)  # in the order numbered
+        self._word_table = KeyTable(self._vocab)
+        self._vocab = {}
+        self.titles = EntryTitles(dict(self.titles))
+
+    def _word(self, word: str) -> int | None:
+        k = self._vocab.get(word)
+        if k is None and self._words:
+            n = self._word_table.find(word, self._same_word, self._every_word)
+            return None if n < 0 else n
+        return k
+
+    def _same_word(self, k: int, word: str) -> bool:
+        return self._words[k] == word
+
+    def _every_word(self) -> Iterator[tuple[str, int]]:
+        return ((word, k) for k, word in enumerate(self._words))
+
+    def _vocabulary(self) -> Iterator[tuple[str, int]]:
+        """(word, number) of every word."""
+        yield from self._every_word()
+        yield from self._vocab.items()
 
     def compacted(self) -> LibraryModel:
         """The same model packed again as a build from scratch packs it (no removed entries, no
         postings apart, the weights ready): for a cache written again after many changes."""
         if self._pw is not None and not self._dead:
             return self
-        words = [""] * len(self._vocab)
-        for w, k in self._vocab.items():
+        words = [""] * len(self._df)
+        for w, k in self._vocabulary():
             words[k] = w
         live = sorted((entry_id, num) for num, entry_id in enumerate(self._eid) if num not in self._dead)
         est, ewno, et = self._estart, self._ewno, self._et
@@ -135,7 +216,7 @@ class LibraryModel:
         num = len(self._eid)
         self._eid.append(doc.id)
         for w, t in doc.words:
-            k = self._vocab.get(w)
+            k = self._word(w)
             if k is None:
                 k = self._vocab[w] = len(self._df)
                 self._df.append(0)
@@ -297,13 +378,13 @@ class LibraryModel:
     def idf(self) -> dict[str, float]:
         """Every word under the cut with its IDF (for inspection; scoring does not build it)."""
         cut = self._cut()
-        return {w: self._idf(self._df[k]) for w, k in self._vocab.items() if 0 < self._df[k] <= cut}
+        return {w: self._idf(self._df[k]) for w, k in self._vocabulary() if 0 < self._df[k] <= cut}
 
     def similar(self, words: Sequence[str], top: int = 3) -> list[tuple[float, int]]:
-        vocab, df, cut = self._vocab, self._df, self._cut()
+        word, df, cut = self._word, self._df, self._cut()
         kept = {}
         for w in words:
-            k = vocab.get(w)
+            k = word(w)
             if k is not None and 0 < df[k] <= cut:
                 kept[w] = k
         counts = Counter(w for w in words if w in kept)
@@ -331,13 +412,118 @@ class LibraryModel:
         return [(score, entry_id) for entry_id, score in best]
 
 
+class WordCounts(MutableMapping[str, int]):
+    """Word -> in how many library entries it appears (the library's side of taste, kept by the library
+    cache): the counts as built packed (the words in one blob found by hash, the counts in an array:
+    a poll unpickles three buffers and looks up its items' words only), with the changes since over
+    them. Counts are positive: a word whose count falls to zero leaves."""
+
+    def __init__(self, counts: Mapping[str, int] | None = None) -> None:
+        counts = counts or {}
+        self._words = Strings(counts)
+        self._table = KeyTable(counts)
+        self._counts = array("q", counts.values())
+        self._changed: dict[str, int] = {}  # 0: gone
+        self._len = len(self._counts)
+
+    def _packed(self, word: str) -> int:
+        n = self._table.find(word, self._same, self._every)
+        return self._counts[n] if n >= 0 else 0
+
+    def _same(self, n: int, word: str) -> bool:
+        return self._words[n] == word
+
+    def _every(self) -> Iterator[tuple[str, int]]:
+        return ((word, n) for n, word in enumerate(self._words))
+
+    def get(self, word: str, default: int = 0) -> int:  # type: ignore[override]
+        count = self._changed.get(word)
+        if count is None:
+            count = self._packed(word)
+        return count if count > 0 else default
+
+    def __getitem__(self, word: str) -> int:
+        count = self.get(word)
+        if count <= 0:
+            raise KeyError(word)
+        return count
+
+    def __setitem__(self, word: str, count: int) -> None:
+        if count <= 0:
+            raise ValueError(f"a count is positive: {word!r} {count}")
+        if self.get(word) <= 0:
+            self._len += 1
+        self._changed[word] = count
+
+    def __delitem__(self, word: str) -> None:
+        if self.get(word) <= 0:
+            raise KeyError(word)
+        self._changed[word] = 0
+        self._len -= 1
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __iter__(self) -> Iterator[str]:
+        return (word for word, _ in self.pairs())
+
+    def pairs(self) -> Iterator[tuple[str, int]]:
+        """(word, count) of every word: those counted when built in that order, then those that came."""
+        changed = self._changed
+        for word, count in zip(self._words, self._counts, strict=True):
+            now = changed.get(word, count)
+            if now > 0:
+                yield word, now
+        for word, count in changed.items():
+            if count > 0 and self._packed(word) <= 0:
+                yield word, count
+
+
+class TasteWeights(Mapping[str, float]):
+    """A TasteModel's weights, each computed when first asked (the same formula, so the same value, as
+    computing every word's at once): a poll scoring 20 items asks for a few hundred words, not the
+    library's 100,000. The counts it reads must not change while it is used."""
+
+    def __init__(self, lib_df: Mapping[str, int], n_lib: int, bg_df: Mapping[str, int], n_bg: int) -> None:
+        self._lib_df, self._n_lib, self._bg_df, self._n_bg = lib_df, n_lib, bg_df, n_bg
+        self._known: dict[str, float | None] = {}
+
+    def _weight(self, word: str) -> float | None:
+        found = self._known.get(word, _ABSENT)
+        if found is _ABSENT:
+            found = None
+            count = self._lib_df.get(word, 0)
+            if count >= TASTE_MIN_ENTRIES and not word.startswith("site:"):
+                odds = math.log((count / self._n_lib) / ((self._bg_df.get(word, 0) + 1) / (self._n_bg + 2)))
+                if odds > 0:
+                    found = min(odds, TASTE_MAX_WEIGHT)
+            self._known[word] = found
+        return found  # type: ignore[return-value]
+
+    def __getitem__(self, word: str) -> float:
+        found = self._weight(word)
+        if found is None:
+            raise KeyError(word)
+        return found
+
+    def __contains__(self, word: object) -> bool:
+        return isinstance(word, str) and self._weight(word) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        words = self._lib_df.pairs() if isinstance(self._lib_df, WordCounts) else self._lib_df.items()
+        return (word for word, _ in words if self._weight(word) is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 @dataclass
 class TasteModel:
     """Which words the person's library uses far more than the stream of stories does: log-odds of a
     word's document frequency in the library against the background (recent items). Product and
     model names the person follows ("llama", "gpt") earn weight here without being topics."""
 
-    weights: dict[str, float] = field(default_factory=dict)
+    weights: Mapping[str, float] = field(default_factory=dict)
 
     @classmethod
     def build(cls, library_docs: Iterable[Sequence[str]], background_docs: Iterable[Sequence[str]]) -> TasteModel:
@@ -354,21 +540,14 @@ class TasteModel:
         return lib_df, n_lib
 
     @classmethod
-    def from_library_counts(cls, lib_df: Counter[str], n_lib: int,
+    def from_library_counts(cls, lib_df: Mapping[str, int], n_lib: int,
                             background_docs: Iterable[Sequence[str]]) -> TasteModel:
         bg_df: Counter[str] = Counter()
         n_bg = 0
         for words in background_docs:
             bg_df.update(set(words))
             n_bg += 1
-        weights = {}
-        for word, count in lib_df.items():
-            if count < TASTE_MIN_ENTRIES or word.startswith("site:"):
-                continue
-            odds = math.log((count / n_lib) / ((bg_df.get(word, 0) + 1) / (n_bg + 2)))
-            if odds > 0:
-                weights[word] = min(odds, TASTE_MAX_WEIGHT)
-        return cls(weights)
+        return cls(TasteWeights(lib_df, n_lib, bg_df, n_bg))
 
     def taste(self, words: Iterable[str]) -> tuple[float, list[str]]:
         """(0..1, the words that carried it): the strongest few distinct words, summed and squashed."""
