@@ -136,12 +136,13 @@ class LibraryModel:
 
     # -- building ---------------------------------------------------------------------------------
     @classmethod
-    def build(cls, entries: Iterable[tuple[int, str, str, Sequence[str]]]) -> LibraryModel:
-        """entries: (id, title, text, urls), in the order of their ids."""
-        return cls._from_docs(doc for doc in (_doc(*entry) for entry in entries) if doc is not None)
+    def build(cls, entries: Iterable[tuple[int, str, str, Sequence[str]]], packed: bool = True) -> LibraryModel:
+        """entries: (id, title, text, urls), in the order of their ids. packed=False: the words and
+        titles left in dictionaries (the simple path the packed one is tested against)."""
+        return cls._from_docs((doc for doc in (_doc(*entry) for entry in entries) if doc is not None), packed)
 
     @classmethod
-    def _from_docs(cls, docs: Iterable[_Doc]) -> LibraryModel:
+    def _from_docs(cls, docs: Iterable[_Doc], packed: bool = True) -> LibraryModel:
         model = cls()
         grouped: list[list[tuple[int, float]]] = []
         for doc in docs:
@@ -168,7 +169,8 @@ class LibraryModel:
             idf = model._idf(model._df[k])
             lo, hi = pstart[k], pstart[k + 1]
             pw.extend([t * idf / norms[num] for num, t in zip(pnum[lo:hi], pt[lo:hi], strict=True)])
-        model._pack()
+        if packed:
+            model._pack()
         return model
 
     def _pack(self) -> None:
