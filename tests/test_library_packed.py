@@ -209,3 +209,24 @@ def test_a_packed_model_scores_as_an_unpacked_one_to_the_bit(seed: int, hashes: 
     assert model.idf == simple.idf and dict(model.titles) == simple.titles
     again = model.compacted()
     assert [again.similar(q) for q in queries] == [simple.similar(q) for q in queries]
+
+
+def test_changes_to_common_words_leave_scores_as_from_scratch() -> None:
+    """A word in more than a fifth of the library counts in no entry's norm: its entries are not
+    computed again when only its frequency changes (settle), and the scores stay those of a model built
+    from scratch on the entries as they are, to the bit; so do they when the cut itself moves."""
+    rng = random.Random(3)
+    entries = {n: (n, f"common words {a_title(rng)}", "", []) for n in range(60)}
+    model = LibraryModel.build(entries.values())
+    queries = [tokens(f"common {a_title(rng)}") for _ in range(40)]
+    for step in range(6):
+        gone = rng.sample(sorted(entries), 3 if step % 2 else 12)  # the cut moves when the size does
+        for n in gone:
+            model.remove(n)
+            del entries[n]
+        for n in range(100 + 10 * step, 100 + 10 * step + rng.randint(1, 9)):
+            entries[n] = (n, f"common {a_title(rng)}", "", [])
+            model.add(*entries[n])
+        model.settle()
+        want = LibraryModel.build(sorted(entries.values()), packed=False)
+        assert [model.similar(q) for q in queries] == [want.similar(q) for q in queries], step

@@ -127,11 +127,15 @@ class LibraryModel:
         self._sums = (array("d"), array("d"), array("d"))
         self._dead: set[int] = set()
         self._dirty: set[int] = set()  # entries whose sums wait to be computed again
+        # Entry id -> number: the first _sorted entries came in id order (as built) and are found by a
+        # search of _eid; those after them in _id_num, made when first needed.
+        self._sorted = 0
         self._id_num: dict[int, int] | None = None
         # The weights as built (by posting), while nothing changed since: the common case reads them.
         self._pw: array[float] | None = None
         self._open: dict[int, list[tuple[int, float]]] = {}  # word number -> (entry id, weight), this state
-        self._touched: set[int] | None = None  # words whose frequency changed in the batch being applied
+        # Words whose frequency changed in the batch being applied, each with its frequency before it.
+        self._touched: dict[int, int] | None = None
         self._size_before = 0
 
     # -- building ---------------------------------------------------------------------------------
@@ -158,6 +162,8 @@ class LibraryModel:
             model._pt.extend(t for _, t in found)
             model._pstart.append(len(model._pnum))
         model._dirty = set()
+        eid = model._eid
+        model._sorted = next((n for n in range(1, len(eid)) if eid[n - 1] >= eid[n]), len(eid))
         model._compute_sums(range(len(model._eid)))
         # Every weight at once: each entry's norm computed once (as _norm computes it), not per posting.
         a = 1 + math.log(1 + model.size)
@@ -305,15 +311,17 @@ class LibraryModel:
     # -- changes ----------------------------------------------------------------------------------
     def remove(self, entry_id: int) -> None:
         """Takes an entry out (no-op for one the model does not hold: no words, or under review)."""
-        ids = self._ids()
-        num = ids.pop(entry_id, None)
+        num = self._num(entry_id)
         if num is None:
             return
+        self._ids().pop(entry_id, None)
         self._changing()
+        touched, df = self._touched, self._df
+        assert touched is not None
         for i in range(self._estart[num], self._estart[num + 1]):
-            self._df[self._ewno[i]] -= 1
-            assert self._touched is not None
-            self._touched.add(self._ewno[i])
+            k = self._ewno[i]
+            touched.setdefault(k, df[k])
+            df[k] -= 1
         self._dead.add(num)
         self._dirty.discard(num)
         del self.titles[entry_id]
@@ -338,17 +346,27 @@ class LibraryModel:
                 at -= 1
             added.insert(at, (num, self._et[i]))
             assert self._touched is not None
-            self._touched.add(k)
+            self._touched.setdefault(k, self._df[k] - 1)  # _new_entry counted it (once: words are distinct)
 
     def _ids(self) -> dict[int, int]:
+        """Id -> number of the live entries after the first _sorted."""
         if self._id_num is None:
-            dead = self._dead
-            self._id_num = {entry_id: num for num, entry_id in enumerate(self._eid) if num not in dead}
+            dead, eid = self._dead, self._eid
+            self._id_num = {eid[num]: num for num in range(self._sorted, len(eid)) if num not in dead}
         return self._id_num
+
+    def _num(self, entry_id: int) -> int | None:
+        """The number of the live entry with this id (None: the model does not hold it)."""
+        num = self._ids().get(entry_id)
+        if num is None:
+            at = bisect_left(self._eid, entry_id, 0, self._sorted)
+            if at < self._sorted and self._eid[at] == entry_id and at not in self._dead:
+                num = at
+        return num
 
     def _changing(self) -> None:
         if self._touched is None:
-            self._touched = set()
+            self._touched = {}
             self._size_before = self.size
         self._pw = None
         self._open = {}
@@ -361,7 +379,10 @@ class LibraryModel:
             return
         cut_before = max(3, self._size_before // 5)
         cut = self._cut()
-        words = set(touched)
+        # A word above the cut before and after counts in no entry's sums, then or now (the common words,
+        # whose entries are a fifth of the library): only the others' entries are computed again.
+        df = self._df
+        words = {k for k, before in touched.items() if before <= cut_before or df[k] <= cut}
         if cut != cut_before:
             lo, hi = min(cut, cut_before), max(cut, cut_before)
             words.update(k for k, d in enumerate(self._df) if lo < d <= hi)
