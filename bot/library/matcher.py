@@ -55,6 +55,8 @@ class IdentityIndex:
 
     # -- the packed tables --------------------------------------------------------------------------
     def _packed_exact(self, key: tuple[str, str]) -> Owner | None:
+        if not self._pe_id:  # not frozen (being built)
+            return None
         n = self._pe_table.find(f"{key[0]}\0{key[1]}", self._same_exact, self._every_exact)
         return None if n < 0 else (self._owner_kinds[self._pe_kind[n]], self._pe_id[n])
 
@@ -65,6 +67,8 @@ class IdentityIndex:
         return ((key, n) for n, key in enumerate(self._pe_keys))
 
     def _packed_title(self, key: str) -> tuple[str, Owner] | None:
+        if not self._pt_id:
+            return None
         n = self._pt_table.find(key, self._same_title, self._every_title)
         return None if n < 0 else self._title_at(n)
 
