@@ -334,19 +334,22 @@ class LibraryRecords(IdentityRecords):
 
     def library_stats(self) -> LibraryStats:
         q = self.db.execute
+        # The entries' counts in one pass over them; the distinct ids of each kind through the (kind,
+        # value) index (in value order: no temporary tree), not through the owner index, which holds
+        # every identity of every entry (`+owner`: not an index term).
+        entries, links, internal, title_only = q(
+            "select count(*), coalesce(sum(json_array_length(urls)), 0), "
+            "coalesce(sum(json_array_length(internal_links)), 0), coalesce(sum(kind = 'title-only'), 0) "
+            "from library_entries").fetchone()
 
-        def one(sql: str) -> int:
-            return int(q(sql).fetchone()[0] or 0)
+        def ids(kind: str) -> int:
+            return int(q("select count(distinct value) from identities where kind = ? and +owner = 'entry'",
+                         [kind]).fetchone()[0] or 0)
 
         return LibraryStats(
-            entries=one("select count(*) from library_entries"),
-            links=one("select coalesce(sum(json_array_length(urls)), 0) from library_entries"),
-            internal_links=one("select coalesce(sum(json_array_length(internal_links)), 0) from library_entries"),
-            arxiv_ids=one("select count(distinct value) from identities where owner='entry' and kind='arxiv'"),
-            hn_ids=one("select count(distinct value) from identities where owner='entry' and kind='hn'"),
-            dois=one("select count(distinct value) from identities where owner='entry' and kind='doi'"),
-            title_only=one("select count(*) from library_entries where kind = 'title-only'"),
-            documents=one("select count(distinct file) from library_entries"),
+            entries=int(entries), links=int(links), internal_links=int(internal),
+            arxiv_ids=ids("arxiv"), hn_ids=ids("hn"), dois=ids("doi"), title_only=int(title_only),
+            documents=int(q("select count(distinct file) from library_entries").fetchone()[0] or 0),
         )
 
     def search_library(self, text: str, limit: int = 20) -> list[LibraryHit]:
