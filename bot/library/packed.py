@@ -7,17 +7,54 @@ their hashes, unpickle as three buffers, and a poll pays only for the few it loo
 
 from __future__ import annotations
 
+import copyreg
+import pickle
 import zlib
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import accumulate
+from typing import Any
 
 # Lone surrogates (a document decoded leniently) survive the round trip through the blob.
 _ERRORS = "surrogatepass"
 # Past this many lookups (a poll of thousands of items) a plain dictionary of the keys is built once:
 # a dictionary hit is ten times cheaper than a search of the hashes, and its cost is then paid back.
 DICT_AFTER = 20_000
+
+
+# Buffers at least this big are written beside the pickle in the cache file (bot.library_cache), and read
+# back as views of the mapped file: no copy, and only the pages a poll touches are read.
+OUT_OF_BAND = 1 << 14
+
+
+def frozen(typecode: str, data: Any) -> Any:
+    """An array as the cache file holds it: a read-only view of its bytes with the array's items (the
+    same indexing, slicing, length and order as the array). What changes one first thaws it (thawed)."""
+    return memoryview(data).cast("B").cast(typecode)  # type: ignore[call-overload]
+
+
+def thawed(values: Any) -> Any:
+    """An array of the items of an array or of a view made by frozen (a copy, which can change)."""
+    if isinstance(values, array):
+        return values
+    found = array(values.format)
+    found.frombytes(values.cast("B"))
+    return found
+
+
+def out_of_band(obj: object) -> Any:
+    """For a pickler's reducer_override: arrays and views of them go as buffers (beside the pickle when
+    its buffer_callback takes them), read back by frozen."""
+    if isinstance(obj, array):
+        return frozen, (obj.typecode, pickle.PickleBuffer(obj))
+    if isinstance(obj, memoryview):
+        return frozen, (obj.format, pickle.PickleBuffer(obj))
+    return NotImplemented
+
+
+# A view read from the cache file, pickled for another process (a spawned judging worker): an array again.
+copyreg.pickle(memoryview, lambda view: (thawed, (array(view.format, view.tobytes()),)))
 
 
 def key_hash(key: str) -> int:
@@ -33,6 +70,11 @@ class Strings(Sequence[str]):
         self.offsets = array("q", accumulate(map(len, parts), initial=0))
         self.blob = b"".join(parts)
 
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        # The blob as a buffer: beside the pickle in the cache file (read back as a view of it).
+        blob = pickle.PickleBuffer(self.blob) if protocol >= 5 else bytes(self.blob)
+        return _strings, (self.offsets, blob)
+
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
@@ -40,12 +82,18 @@ class Strings(Sequence[str]):
     def __getitem__(self, n: int) -> str:  # type: ignore[override]
         if not 0 <= n < len(self.offsets) - 1:
             raise IndexError(n)
-        return self.blob[self.offsets[n]:self.offsets[n + 1]].decode("utf-8", _ERRORS)
+        return str(self.blob[self.offsets[n]:self.offsets[n + 1]], "utf-8", _ERRORS)
 
     def __iter__(self) -> Iterator[str]:
         blob, offsets = self.blob, self.offsets
         for n in range(len(offsets) - 1):
-            yield blob[offsets[n]:offsets[n + 1]].decode("utf-8", _ERRORS)
+            yield str(blob[offsets[n]:offsets[n + 1]], "utf-8", _ERRORS)
+
+
+def _strings(offsets: Any, blob: Any) -> Strings:
+    strings = Strings.__new__(Strings)
+    strings.offsets, strings.blob = offsets, blob
+    return strings
 
 
 class KeyTable:

@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 
-from bot.library.packed import KeyTable, Strings
+from bot.library.packed import KeyTable, Strings, thawed
 from bot.relevance.words import site_token, strip_urls, tokens
 
 MIN_SHARED_WORDS = 2
@@ -246,6 +246,7 @@ class LibraryModel:
         """The sums of 1 + log count squared, times b and times b squared (b = log(1 + document
         frequency)) over an entry's words under the cut: its norm for a library of n entries is
         sqrt(A^2 s0 - 2 A s1 + s2), A = 1 + log(1 + n), since each word's IDF is A - b."""
+        self._thaw()
         cut = self._cut()
         df, ewno, et, estart = self._df, self._ewno, self._et, self._estart
         s0a, s1a, s2a = self._sums
@@ -364,7 +365,15 @@ class LibraryModel:
                 num = at
         return num
 
+    def _thaw(self) -> None:
+        """The arrays that changes write to, made arrays again if they are views of the cache file
+        (bot.library.packed.frozen): before anything changes them."""
+        self._pstart, self._df, self._eid = thawed(self._pstart), thawed(self._df), thawed(self._eid)
+        self._estart, self._ewno, self._et = thawed(self._estart), thawed(self._ewno), thawed(self._et)
+        self._sums = (thawed(self._sums[0]), thawed(self._sums[1]), thawed(self._sums[2]))
+
     def _changing(self) -> None:
+        self._thaw()
         if self._touched is None:
             self._touched = {}
             self._size_before = self.size
