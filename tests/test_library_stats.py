@@ -47,3 +47,32 @@ def test_library_stats_count_what_the_separate_queries_count(tmp_path: Path) -> 
     assert store.library_stats() == counted_apart(store)
     store.remove_library_file(str(log.resolve()))
     assert store.library_stats() == counted_apart(store) == stats
+
+
+def test_the_entries_files_found_by_index_searches_are_those_distinct_and_group_by_find(tmp_path: Path) -> None:
+    """library_files, library_file_order and the legacy part of library_content_key search the file
+    index once per file instead of reading all of it: the same answers as `select distinct file` and
+    `group by file order by min(id)`, with entries under names no document row holds (an old database)
+    and without a file at all (written by hand)."""
+    store = Store.open(tmp_path / "bot.db")
+
+    def by_sql() -> tuple[set[str], list[str], int]:
+        return ({r[0] for r in store.db.execute("select distinct file from library_entries")},
+                [r[0] for r in store.db.execute("select file from library_entries group by file order by min(id)")],
+                int(store.db.execute("select count(distinct file) from library_entries").fetchone()[0]))
+
+    def found() -> tuple[set[str], list[str], int]:
+        return store.library_files(), store.library_file_order(), store.library_stats().documents
+
+    assert found() == by_sql() == (set(), [], 0)
+    lib.import_documents(store, [ROOT / "seeds"])
+    assert found() == by_sql() and len(found()[1]) > 3
+    key = store.library_content_key()
+    store.db.execute("insert into library_entries (file, kind, title, urls, internal_links) "
+                     "values ('seeds/old-relative-name.md', 'link', 'Old', '[]', '[]')")
+    assert found() == by_sql()
+    assert store.library_content_key() != key  # entries no document accounts for: keyed by generation
+    store.db.execute("insert into library_entries (file, kind, title, urls, internal_links) "
+                     "values (null, 'link', 'By hand', '[]', '[]')")
+    store.db.execute("update library_entries set file = 'aaa-first.md' where id = (select min(id) from library_entries)")
+    assert found() == by_sql() and None in found()[0]
