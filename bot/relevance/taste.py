@@ -126,7 +126,13 @@ class LibraryModel:
         self._et = array("d")
         self._sums = (array("d"), array("d"), array("d"))
         self._dead: set[int] = set()
-        self._dirty: set[int] = set()  # entries whose sums wait to be computed again
+        self._dirty: set[int] = set()  # entries whose sums wait to be computed (those added)
+        # Words whose frequency changed (or crossed the common-word cut) since the model was built: an
+        # entry holding one has its sums computed again when first asked after each batch of changes
+        # (settle), and is then fresh until the next batch. A word, not its entries: a batch touching
+        # common words would otherwise mark every entry of the library.
+        self._stale: set[int] = set()
+        self._fresh: set[int] = set()
         # Entry id -> number: the first _sorted entries came in id order (as built) and are found by a
         # search of _eid; those after them in _id_num, made when first needed.
         self._sorted = 0
@@ -270,6 +276,12 @@ class LibraryModel:
         if num in self._dirty:
             self._compute_sums((num,))
             self._dirty.discard(num)
+            self._fresh.add(num)
+        elif self._stale and num not in self._fresh:
+            stale, ewno = self._stale, self._ewno
+            if any(ewno[i] in stale for i in range(self._estart[num], self._estart[num + 1])):
+                self._compute_sums((num,))
+            self._fresh.add(num)  # computed, or holding no changed word: right until the next batch
         s0, s1, s2 = (s[num] for s in self._sums)
         return math.sqrt(max(a * a * s0 - 2 * a * s1 + s2, 0.0)) or 1.0
 
@@ -381,7 +393,7 @@ class LibraryModel:
         self._open = {}
 
     def settle(self) -> None:
-        """After a batch of remove/add: the entries whose norm sums changed wait to be computed again
+        """After a batch of remove/add: the entries whose norm sums changed are computed again when asked
         (those holding a word whose document frequency changed, or which crossed the common-word cut)."""
         touched = self._touched
         if touched is None:
@@ -395,10 +407,9 @@ class LibraryModel:
         if cut != cut_before:
             lo, hi = min(cut, cut_before), max(cut, cut_before)
             words.update(k for k, d in enumerate(self._df) if lo < d <= hi)
-        for k in words:
-            lo, hi = self._pstart[k], self._pstart[k + 1]
-            self._dirty.update(self._pnum[lo:hi])
-            self._dirty.update(num for num, _ in self._added.get(k, ()))
+        if words:
+            self._stale |= words
+            self._fresh = set()
         self._dirty -= self._dead
         self._touched = None
 
