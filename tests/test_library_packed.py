@@ -48,13 +48,17 @@ def a_title(rng: random.Random) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 6)))
 
 
-def test_strings_round_trip_any_text() -> None:
-    items = ["", "a", "naïve", "\udcff lone surrogate", "tab\tand\nnewline", "日本語"]
+@pytest.mark.parametrize("items", [["", "a", "naïve", "\udcff lone surrogate", "tab\tand\nnewline", "日本語"],
+                                   ["a NUL \0 inside", "", "b"], [""], []])
+def test_strings_round_trip_any_text(items: list[str]) -> None:
+    """Read one by one or all at once (one split of the blob when no string holds a NUL)."""
     strings = packed.Strings(items)
-    assert list(strings) == items and [strings[n] for n in range(len(items))] == items and len(strings) == 6
+    assert strings.plain == (not any("\0" in s for s in items))
+    assert list(strings) == items and [strings[n] for n in range(len(items))] == items and len(strings) == len(items)
     with pytest.raises(IndexError):
-        strings[6]
-    assert list(pickle.loads(pickle.dumps(strings))) == items
+        strings[len(items)]
+    for protocol in (4, 5):
+        assert list(pickle.loads(pickle.dumps(strings, protocol=protocol))) == items
 
 
 def test_key_table_finds_each_key_and_nothing_else(hashes: str, dict_after: int) -> None:

@@ -8,6 +8,7 @@ vectors of its entries, finds the entries an item resembles (their picks are the
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 from array import array
 from bisect import bisect_left
@@ -62,6 +63,12 @@ class EntryTitles(MutableMapping[int, str]):
         at = bisect_left(self._ids, entry_id)
         return self._titles[at] if at < len(self._ids) and self._ids[at] == entry_id else None
 
+    def get(self, entry_id: int, default: str | None = None) -> str | None:  # type: ignore[override]
+        # Without Mapping.get's KeyError: a scorer asks for three titles per item.
+        found = self._changed.get(entry_id, _ABSENT)
+        title = self._packed(entry_id) if found is _ABSENT else found
+        return default if title is None else title  # type: ignore[return-value]
+
     def __getitem__(self, entry_id: int) -> str:
         found = self._changed.get(entry_id, _ABSENT)
         title = self._packed(entry_id) if found is _ABSENT else found
@@ -112,6 +119,7 @@ class LibraryModel:
         self._vocab: dict[str, int] = {}
         self._words = Strings()
         self._word_table = KeyTable()
+        self._every: dict[str, int] | None = None  # all of them in one dictionary, after many lookups
         self._df = array("l")  # by word number: how many live entries hold it
         # The postings packed when built (word number k: _pnum/_pt[_pstart[k]:_pstart[k + 1]]), and
         # those added since, per word number.
@@ -195,9 +203,15 @@ class LibraryModel:
         self.titles = EntryTitles(dict(self.titles))
 
     def _word(self, word: str) -> int | None:
+        every = self._every
+        if every is not None:
+            return every.get(word)
         k = self._vocab.get(word)
-        if k is None and self._words:
+        if k is None and self._word_table.numbers:  # an array's length, not Strings.__len__ (many calls)
             n = self._word_table.find(word, self._same_word, self._every_word)
+            table = self._word_table.table()
+            if table is not None:  # many lookups: one dictionary of every word from now on
+                self._every = {**table, **self._vocab}
             return None if n < 0 else n
         return k
 
@@ -205,7 +219,7 @@ class LibraryModel:
         return self._words[k] == word
 
     def _every_word(self) -> Iterator[tuple[str, int]]:
-        return ((word, k) for k, word in enumerate(self._words))
+        return zip(self._words, itertools.count())
 
     def _vocabulary(self) -> Iterator[tuple[str, int]]:
         """(word, number) of every word."""
@@ -233,6 +247,8 @@ class LibraryModel:
             k = self._word(w)
             if k is None:
                 k = self._vocab[w] = len(self._df)
+                if self._every is not None:
+                    self._every[w] = k
                 self._df.append(0)
                 self._pstart.append(self._pstart[-1])
             self._df[k] += 1
@@ -414,7 +430,7 @@ class LibraryModel:
         self._touched = None
 
     def __getstate__(self) -> dict[str, object]:
-        return {**self.__dict__, "_open": {}, "_id_num": None}
+        return {**self.__dict__, "_open": {}, "_id_num": None, "_every": None}
 
     # -- scoring ----------------------------------------------------------------------------------
     @property
@@ -425,9 +441,10 @@ class LibraryModel:
 
     def similar(self, words: Sequence[str], top: int = 3) -> list[tuple[float, int]]:
         word, df, cut = self._word, self._df, self._cut()
+        every = self._every  # after many lookups, one dictionary hit per word (not a call of _word)
         kept = {}
         for w in words:
-            k = word(w)
+            k = every.get(w) if every is not None else word(w)
             if k is not None and 0 < df[k] <= cut:
                 kept[w] = k
         counts = Counter(w for w in words if w in kept)
@@ -477,7 +494,7 @@ class WordCounts(MutableMapping[str, int]):
         return self._words[n] == word
 
     def _every(self) -> Iterator[tuple[str, int]]:
-        return ((word, n) for n, word in enumerate(self._words))
+        return zip(self._words, itertools.count())
 
     def get(self, word: str, default: int = 0) -> int:  # type: ignore[override]
         count = self._changed.get(word)
