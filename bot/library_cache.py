@@ -3,8 +3,9 @@
 100,000 entries), and brought forward by the entries that changed when the library changes (a line
 edited by hand costs a few entries' work, not a rebuild).
 
-The file is a chain of records, each a plain text head line and its pickles: a base (the whole cache
-for one state of the library) and deltas (what changed from one state to the next). A state is named by
+The file is a chain of records, each a plain text head line and its parts (a pickle, with the big arrays
+and blobs beside it as buffers, read as views of the mapped file: bot.library.packed): a base (the whole
+cache for one state of the library) and deltas (what changed from one state to the next). A state is named by
 the code that builds the cache, the content of the library (a hash of every document's path and content
 hash, bot.store.library.library_content_key), the database's token and generation, and the last row of
 its change log (migration 14: a random nonce per row). Every head line is read and the chain checked
