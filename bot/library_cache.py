@@ -3,8 +3,9 @@
 100,000 entries), and brought forward by the entries that changed when the library changes (a line
 edited by hand costs a few entries' work, not a rebuild).
 
-The file is a chain of records, each a plain text head line and its pickles: a base (the whole cache
-for one state of the library) and deltas (what changed from one state to the next). A state is named by
+The file is a chain of records, each a plain text head line and its parts (a pickle, with the big arrays
+and blobs beside it as buffers, read as views of the mapped file: bot.library.packed): a base (the whole
+cache for one state of the library) and deltas (what changed from one state to the next). A state is named by
 the code that builds the cache, the content of the library (a hash of every document's path and content
 hash, bot.store.library.library_content_key), the database's token and generation, and the last row of
 its change log (migration 14: a random nonce per row). Every head line is read and the chain checked
@@ -23,25 +24,28 @@ from __future__ import annotations
 import gc
 import hashlib
 import importlib
+import io
 import marshal
+import mmap
 import os
 import pickle
+import struct
 import tempfile
 from array import array
 from bisect import bisect_left
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bot.core.identity import Identity, fuzzy_block_keys, title_key
 from bot.library.matcher import IdentityIndex, Owner
-from bot.relevance.taste import LibraryModel, TasteModel
+from bot.library.packed import OUT_OF_BAND, out_of_band
+from bot.relevance.taste import LibraryModel, TasteModel, WordCounts
 from bot.relevance.words import tokens, url_words
 from bot.store.database import Store
 
-FORMAT = 4
+FORMAT = 5
 MAGIC = b"bot-library-cache"
 # The modules whose code decides what the cache holds: a change to any of them rebuilds it.
 BUILT_BY = ("bot.core.identity", "bot.library.matcher", "bot.relevance.words", "bot.relevance.taste",
@@ -97,7 +101,7 @@ class LibraryCache:
     model: LibraryModel  # TF-IDF of the entries, for similarity
     # The library's side of the taste model: in how many entries each word of what they name appears,
     # and how many entries there are.
-    taste_counts: Counter[str] = field(default_factory=Counter)
+    taste_counts: MutableMapping[str, int] = field(default_factory=WordCounts)
     taste_entries: int = 0
     state: str = ""  # the state of the library it is for (state_key)
     under_review: frozenset[int] = frozenset()  # entries left out of the model and taste
@@ -157,7 +161,7 @@ def build(store: Store) -> LibraryCache:
     picks = [e for e in entries if e.id not in under_review]
     model = LibraryModel.build((e.id, e.title or "", e.text or "", e.urls) for e in picks)
     counts, n = TasteModel.library_counts(_taste_words(records[e.id]) for e in picks)
-    return LibraryCache(index, model, counts, n, state, under_review, files, Records.pack(records))
+    return LibraryCache(index, model, WordCounts(counts), n, state, under_review, files, Records.pack(records))
 
 
 def load(store: Store, index_only: bool = False) -> LibraryCache:
@@ -187,10 +191,11 @@ def refresh(store: Store) -> bool:
 @dataclass(frozen=True)
 class _Head:
     kind: bytes  # B: a base, D: a delta
-    lens: tuple[int, ...]  # the lengths of its pickles
+    lens: tuple[int, ...]  # the lengths of its parts
     before: str
     after: str
-    start: int  # where its pickles start in the file
+    start: int  # where its parts start in the file
+    line: bytes = b""  # the head line itself (checked again in the mapped file before it is read)
 
     @property
     def end(self) -> int:
@@ -216,7 +221,7 @@ def _chain(path: Path) -> list[_Head]:
                 except ValueError:
                     break
                 head = _Head(parts[1], lens, parts[3].decode("ascii", "replace"), parts[4].decode("ascii", "replace"),
-                             at + len(line))
+                             at + len(line), line)
                 if head.end > size or (head.kind != b"B" if not heads else
                                        (head.kind != b"D" or head.before != heads[-1].after)):
                     break
@@ -281,38 +286,39 @@ def _prune(store: Store, state: str) -> None:
 
 
 def _read(path: Path, chain: Sequence[_Head], index_only: bool = False, records: bool = False) -> LibraryCache | None:
-    """The cache as the chain leaves it: the base's pickles (meta, index, model, taste counts, records),
-    then each delta replayed. Only called with a chain whose keys were checked."""
-    base = chain[0]
-    offsets = [base.start]
-    for n in base.lens:
-        offsets.append(offsets[-1] + n)
+    """The cache as the chain leaves it: the base's parts (meta, index, model, taste counts, records),
+    then each delta replayed. Only called with a chain whose keys were checked. The file is mapped, and
+    the big arrays and blobs are read as views of it (bot.library.packed.frozen): no copy, and only the
+    pages a lookup touches are read."""
     try:
         with path.open("rb") as f:
-            collecting = gc.isenabled()
-            gc.disable()  # many small objects: the collector would walk them over and over
-            try:
-                f.seek(base.start)
-                under_review, files = pickle.load(f)
-                index = pickle.load(f)
-                model, counts, n = LibraryModel(), Counter[str](), 0
-                if not index_only:
-                    model = pickle.load(f)
-                    counts, n = pickle.load(f)
-                packed = None
-                if records:
-                    f.seek(offsets[4])
-                    packed = pickle.load(f)
-                deltas = []
-                for head in chain[1:]:
-                    f.seek(head.start)
-                    deltas.append(pickle.load(f))
-            finally:
-                if collecting:
-                    gc.enable()
-    except (OSError, EOFError, IndexError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
+            mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        view = memoryview(mapped)
+        # The file may have been replaced since its head lines were read: the same lines, where they were.
+        if any(view[head.start - len(head.line):head.start] != head.line for head in chain):
+            return None
+        base = chain[0]
+        offsets = [base.start]
+        for n in base.lens:
+            offsets.append(offsets[-1] + n)
+        collecting = gc.isenabled()
+        gc.disable()  # many small objects in the deltas: the collector would walk them over and over
+        try:
+            under_review, files = _load_part(view, offsets[0], offsets[1])
+            index = _load_part(view, offsets[1], offsets[2])
+            model, counts, n = LibraryModel(), WordCounts(), 0
+            if not index_only:
+                model = _load_part(view, offsets[2], offsets[3])
+                counts, n = _load_part(view, offsets[3], offsets[4])
+            packed = _load_part(view, offsets[4], offsets[5]) if records else None
+            deltas = [_load_part(view, head.start, head.end) for head in chain[1:]]
+        finally:
+            if collecting:
+                gc.enable()
+    except (OSError, EOFError, IndexError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError,
+            struct.error):
         return None  # missing, truncated or from other code: rebuilt
-    if not (isinstance(index, IdentityIndex) and isinstance(model, LibraryModel) and isinstance(counts, Counter)
+    if not (isinstance(index, IdentityIndex) and isinstance(model, LibraryModel) and isinstance(counts, WordCounts)
             and all(isinstance(d, dict) for d in deltas)):
         return None
     cache = LibraryCache(index, model, counts, int(n), base.after, frozenset(under_review), tuple(files),
@@ -322,22 +328,73 @@ def _read(path: Path, chain: Sequence[_Head], index_only: bool = False, records:
     return cache
 
 
+# A part of a record: its pickle's length and how many buffers go beside it, each buffer's length, the
+# pickle, then the buffers (bot.library.packed.out_of_band: the big arrays and blobs, read in place).
+_PART = struct.Struct("<qq")
+
+
+class _Pickler(pickle.Pickler):
+    def reducer_override(self, obj: Any) -> Any:
+        return out_of_band(obj)
+
+
+def _dump_part(obj: object) -> list[bytes | memoryview]:
+    out = io.BytesIO()
+    buffers: list[memoryview] = []
+
+    def beside(buffer: pickle.PickleBuffer) -> bool:  # True: in the pickle (small)
+        raw = buffer.raw()
+        if raw.nbytes < OUT_OF_BAND:
+            return True
+        buffers.append(raw)
+        return False
+
+    _Pickler(out, protocol=5, buffer_callback=beside).dump(obj)
+    data = out.getvalue()
+    head = _PART.pack(len(data), len(buffers)) + struct.pack(f"<{len(buffers)}q", *(b.nbytes for b in buffers))
+    return [head, data, *buffers]
+
+
+def _load_part(view: memoryview, start: int, end: int) -> Any:
+    """A part written by _dump_part, from the mapped file; a part whose lengths do not add up to its
+    place in the record (a truncated or damaged buffer) is refused (ValueError)."""
+    part = view[start:end]
+    size, count = _PART.unpack_from(part)
+    if not 0 <= count <= (len(part) - _PART.size) // 8:
+        raise ValueError("a part of the library cache is damaged")
+    lens = struct.unpack_from(f"<{count}q", part, _PART.size)
+    at = _PART.size + 8 * count
+    data = part[at:at + size]
+    at += size
+    buffers = []
+    for n in lens:
+        if n < 0:
+            raise ValueError("a part of the library cache is damaged")
+        buffers.append(part[at:at + n])
+        at += n
+    if size < 0 or at != len(part):
+        raise ValueError("a part of the library cache is damaged")
+    return pickle.loads(data, buffers=buffers)
+
+
 def _write(path: Path, cache: LibraryCache) -> None:
     """Atomically (a reader sees the old file or the new one), and quietly: a cache that cannot be
     saved is rebuilt next time."""
-    records = cache.records or Records()
+    ids, offsets, blob = (cache.records or Records()).packed()
     cache.model = cache.model.compacted()
-    parts = [pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL) for part in (
+    parts = [_dump_part(part) for part in (
         (cache.under_review, cache.files), cache.index, cache.model, (cache.taste_counts, cache.taste_entries),
-        records.packed())]
-    head = b"%s B %s - %s\n" % (MAGIC, b",".join(b"%d" % len(p) for p in parts), cache.state.encode())
+        (ids, offsets, memoryview(blob)))]  # a view: beside the pickle (bytes would go in it)
+    lens = [sum(len(chunk) if isinstance(chunk, bytes) else chunk.nbytes for chunk in part) for part in parts]
+    head = b"%s B %s - %s\n" % (MAGIC, b",".join(b"%d" % n for n in lens), cache.state.encode())
     try:
         fd, tmp = tempfile.mkstemp(prefix=path.name + ".", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(head)
                 for part in parts:
-                    f.write(part)
+                    for chunk in part:
+                        f.write(chunk)
             os.replace(tmp, path)
         except BaseException:
             os.unlink(tmp)
@@ -347,7 +404,7 @@ def _write(path: Path, cache: LibraryCache) -> None:
 
 
 def _append(path: Path, before: str, delta: dict[str, Any]) -> None:
-    payload = pickle.dumps(delta, protocol=pickle.HIGHEST_PROTOCOL)
+    payload = b"".join(_dump_part(delta))
     head = b"%s D %d %s %s\n" % (MAGIC, len(payload), before.encode(), delta["state"].encode())
     try:
         with path.open("ab") as f:
@@ -488,10 +545,12 @@ def _apply(cache: LibraryCache, delta: dict[str, Any], index_only: bool) -> None
     cache.under_review, cache.files, cache.state = now, delta["files"], delta["state"]
 
 
-def _count(counts: Counter[str], words: Iterable[str], step: int) -> None:
+def _count(counts: MutableMapping[str, int], words: Iterable[str], step: int) -> None:
     for word in set(words):
-        counts[word] += step
-        if counts[word] <= 0:
+        now = counts.get(word, 0) + step
+        if now > 0:
+            counts[word] = now
+        elif word in counts:
             del counts[word]
 
 

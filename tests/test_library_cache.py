@@ -171,3 +171,62 @@ def test_the_dated_log_is_the_document_with_the_most_dated_headings(tmp_path: Pa
     assert find_log([tmp_path]) == tmp_path / "log.md"  # three dated headings against two
     (tmp_path / "log.md").write_text("## 27 March 2023\n## 28 March\n", encoding="utf-8")
     assert find_log([tmp_path]) is None  # fewer than three anywhere
+
+
+def test_the_cache_is_read_in_place_and_travels_to_a_worker(tmp_path: Path) -> None:
+    """The big arrays and blobs are read as views of the mapped file (no copy); such a cache pickled for
+    another process (a spawned judging worker: protocol 4 or 5) is read there as the arrays again, and
+    answers alike; a model read so can still be changed (its arrays thawed first)."""
+    import pickle
+    from array import array
+
+    from bot.relevance.words import tokens
+
+    store = library(tmp_path, FIRST + ADDED)
+    built = library_cache.load(store)
+    cached = library_cache.load(store)
+    assert isinstance(cached.index._frozen_keys, memoryview) and isinstance(cached.model._pw, memoryview)
+    queries = ["QLoRA: efficient finetunign of quantized language models", "speculative decoding inference"]
+
+    def answers(cache: library_cache.LibraryCache) -> list[object]:
+        return [cache.index.match(title(q)) for q in queries] + [cache.model.similar(tokens(q)) for q in queries]
+
+    assert answers(cached) == answers(built)
+    for protocol in (4, 5):
+        sent = pickle.loads(pickle.dumps((cached.index, cached.model), protocol=protocol))
+        assert isinstance(sent[0]._frozen_keys, array)
+        assert answers(library_cache.LibraryCache(*sent)) == answers(built)
+    cached.model.remove(cached.model._eid[0])
+    cached.model.settle()
+    assert isinstance(cached.model._df, array) and cached.model.size == built.model.size - 1
+
+
+@pytest.mark.parametrize("damage", ["buffer count", "buffer length", "pickle length", "replaced"])
+def test_a_damaged_part_or_a_file_replaced_under_its_head_lines_is_rebuilt(tmp_path: Path, damage: str,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each part of a record says how long its pickle and its buffers are; lengths that do not add up to
+    the part's place (a truncated or damaged buffer, whatever the head line says) are never read: the
+    cache is built again. So is a file replaced between reading its head lines and mapping it."""
+    import struct
+
+    monkeypatch.setattr(library_cache, "OUT_OF_BAND", 0)  # every buffer beside its pickle, however small
+    store = library(tmp_path, FIRST + ADDED)
+    library_cache.load(store)
+    path = tmp_path / "bot.db.library-cache"
+    chain = library_cache._chain(path)
+    data = bytearray(path.read_bytes())
+    index_part = chain[0].start + chain[0].lens[0]  # the index: the first part with buffers beside it
+    size, count = struct.unpack_from("<qq", data, index_part)
+    if damage == "buffer count":
+        struct.pack_into("<q", data, index_part + 8, count - 1)
+    elif damage == "buffer length":
+        assert count > 0
+        first = struct.unpack_from("<q", data, index_part + 16)[0]
+        struct.pack_into("<q", data, index_part + 16, first - 8)
+    elif damage == "pickle length":
+        struct.pack_into("<q", data, index_part, size + 8)
+    else:
+        data = bytearray(data.replace(library_cache.state_key(store).encode()[:20], b"x" * 20, 1))
+    path.write_bytes(bytes(data))
+    assert library_cache._read(path, chain) is None
+    assert library_cache.load(store).index.match(title("Speculative decoding makes large model inference faster"))

@@ -3,7 +3,8 @@ exactly as one built from scratch on the same database: random edits of the docu
 removed and changed, sections added, removed and moved, documents added and removed) and entries changed
 by hand, each followed by a sync and a load; the index's matches (exact, title, fuzzy: which entry
 keeps a shared key), the model's similarities (scores to the last bit, and which entries) and the taste
-counts are compared with `library_cache.build` on the same database."""
+counts are compared with `library_cache.build` on the same database, and the index and model read from
+the file (packed, views of it) with the simple ones (no packing) built from scratch."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 import bot.library.api as lib
 from bot import library_cache
 from bot.core.identity import Identity, normalize_title
+from bot.relevance.taste import LibraryModel
 from bot.relevance.words import tokens
 from bot.store.database import Store
 
@@ -69,14 +71,12 @@ def edit(rng: random.Random, lines: list[str], titles: list[str]) -> str:
     return kind
 
 
+def identities(q: str) -> set[Identity]:
+    return {Identity("url", q.replace("https://", ""))} if q.startswith("http") else {Identity("title", normalize_title(q))}
+
+
 def answers(cache: library_cache.LibraryCache, queries: list[str]) -> dict[str, Any]:
-    matches = []
-    for q in queries:
-        if q.startswith("http"):
-            idents = {Identity("url", q.replace("https://", ""))}
-        else:
-            idents = {Identity("title", normalize_title(q))}
-        matches.append(cache.index.match(idents))
+    matches = [cache.index.match(identities(q)) for q in queries]
     return {"matches": matches, "similar": [cache.model.similar(tokens(q)) for q in queries],
             "taste": dict(cache.taste_counts), "taste_entries": cache.taste_entries, "size": cache.model.size,
             "titles": cache.model.titles, "idf": cache.model.idf}
@@ -163,7 +163,18 @@ def test_random_edits_answer_as_a_cache_built_from_scratch(tmp_path: Path, monke
         asked = queries(rng, titles)
         assert answers(got, asked) == answers(want, asked), (step, kinds[-3:])
         # and read back from the file (base and deltas replayed), alike
-        assert answers(library_cache.load(store), asked) == answers(want, asked), (step, kinds[-3:])
+        read = library_cache.load(store)
+        assert answers(read, asked) == answers(want, asked), (step, kinds[-3:])
+        # and the index (packed, views of the file, dictionaries over them) as the simple open index of
+        # the same entries, built from scratch (bot.library.api.build_index: no packing)
+        simple = lib.build_index(store)
+        assert [read.index.match(q) for q in map(identities, asked)] == \
+            [simple.match(q) for q in map(identities, asked)], (step, kinds[-3:])
+        # and the model as one with its words and titles in plain dictionaries, built from scratch
+        under = set(store.entries_under_review())
+        plain = LibraryModel.build(((e.id, e.title or "", e.text or "", e.urls) for e in store.library_entries()
+                                    if e.id not in under), packed=False)
+        assert [read.model.similar(tokens(q)) for q in asked] == [plain.similar(tokens(q)) for q in asked], step
     # Brought forward, not rebuilt, except where entries moved among each other (a moved section) or
     # documents changed their order.
     assert len(built) <= kinds.count("move section") + kinds.count("documents") + 2, kinds
