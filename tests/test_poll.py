@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import multiprocessing
 import os
@@ -862,10 +863,9 @@ def test_this_process_judges_a_share_while_the_worker_judges_the_rest(tmp_path: 
     assert here and sum(b - a for a, b in here) < 2_000  # a share here, the rest in the worker
 
 
-def test_judging_workers_are_spawned_when_the_poll_holds_many_items_though_few_are_new(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # A re-poll of 100,000 items that found 1,620 new forked its judging worker from a 240 MB process
-    # (467 MB at the peak): what the poll holds is every candidate, not only those left to judge.
+def _judging_setup(tmp_path: Path, count: int, known: Any) -> tuple[Any, Any, Any]:
+    """`count` made-up candidates, a library index that knows those numbered in `known` by their links,
+    and a scorer: what judge_all takes. Skips where one core never starts a judging worker."""
     from bot.core.identity import url_identities
     from bot.core.normalize import make_item
     from bot.library.matcher import IdentityIndex
@@ -878,12 +878,19 @@ def test_judging_workers_are_spawned_when_the_poll_holds_many_items_though_few_a
     config = make_config(tmp_path, [])
     store = open_store(config)
     items = [make_item(source="s", title=f"LLM inference note {n}", url=f"https://x{n}.example/{n}",
-                     summary=f"post {n}", published="2026-11-18T10:00:00+00:00") for n in range(2_000)]
-    candidates = merge([i for i in items if i is not None])
+                       summary=f"post {n}", published="2026-11-18T10:00:00+00:00") for n in range(count)]
     index = IdentityIndex()
-    for n in range(1_400):  # known: 1,400 of the 2,000; 600 left to judge
+    for n in known:
         index.add("entry", n, url_identities(f"https://x{n}.example/{n}"))
     scorer = poll_module.build_scorer(TopicMatcher(load_topics(config.topics)), store, NOW)
+    return merge([i for i in items if i is not None]), index, scorer
+
+
+def test_judging_workers_are_spawned_when_the_poll_holds_many_items_though_few_are_new(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A re-poll of 100,000 items that found 1,620 new forked its judging worker from a 240 MB process
+    # (467 MB at the peak): what the poll holds is every candidate, not only those left to judge.
+    candidates, index, scorer = _judging_setup(tmp_path, 2_000, range(1_400))  # 600 left to judge
     monkeypatch.setattr(poll_module, "_start_method", lambda: "fork")
     monkeypatch.setattr(poll_module, "SPAWN_JUDGES_FROM", 1_000)  # more than the 600 judged, less than held
     asked: list[int] = []
@@ -902,28 +909,11 @@ def test_judging_workers_are_spawned_when_the_poll_holds_many_items_though_few_a
 def test_spawned_judging_workers_decide_as_one_process_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A huge poll's judging workers are started afresh and sent the index and scorer (pickled, without
     # the store's connection); an ordinary poll's are forked, so this path is forced here.
-    from bot.core.identity import url_identities
-    from bot.core.normalize import make_item
-    from bot.library.matcher import IdentityIndex
-    from bot.relevance.dedupe import merge
-    from bot.relevance.topics import TopicMatcher
-    from bot.sources.feedlist import load_topics
+    candidates, index, scorer = _judging_setup(tmp_path, 1_000, range(0, 1_000, 10))
 
-    if (os.cpu_count() or 1) < 2:
-        pytest.skip("one core: judging never starts a worker")
-    config = make_config(tmp_path, [])
-    store = open_store(config)
-    items = [make_item(source="s", title=f"LLM inference note {n}", url=f"https://x{n}.example/{n}",
-                       summary=f"post {n}", published="2026-11-18T10:00:00+00:00") for n in range(1_000)]
-    candidates = merge([i for i in items if i is not None])
+    def library() -> Any:  # a fresh copy for each run: judging may pack what it looks up
+        return copy.deepcopy(index)
 
-    def library() -> IdentityIndex:
-        index = IdentityIndex()
-        for n in range(0, len(items), 10):
-            index.add("entry", n, url_identities(f"https://x{n}.example/{n}"))
-        return index
-
-    scorer = poll_module.build_scorer(TopicMatcher(load_topics(config.topics)), store, NOW)
     monkeypatch.setattr(poll_module, "_start_method", lambda: None)
     alone, alone_scored = poll_module.judge_all(candidates, library(), scorer)
     monkeypatch.setattr(poll_module, "_start_method", lambda: "fork")
