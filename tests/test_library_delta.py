@@ -208,16 +208,21 @@ def test_a_one_line_edit_is_a_delta_not_a_rebuild(tmp_path: Path, monkeypatch: p
     assert library_cache.refresh(store) is False
 
 
+def _one_entry_library(tmp_path: Path) -> tuple[Path, Store]:
+    """A log of one entry and a fresh database beside it (not synced yet)."""
+    log = tmp_path / "log.md"
+    log.write_text("## 1 May 2023\n* [Sparse attention kernels for long context](https://a.example/1)\n",
+                   encoding="utf-8")
+    return log, Store.open(tmp_path / "bot.db")
+
+
 def test_a_restored_database_is_not_brought_forward_by_another_history(tmp_path: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """A database copied back from before the cache's last state: its change log's later rows are not
     the ones the cache read (the nonce differs), so the cache is built again, never replayed onto it."""
     import shutil
 
-    log = tmp_path / "log.md"
-    log.write_text("## 1 May 2023\n* [Sparse attention kernels for long context](https://a.example/1)\n",
-                   encoding="utf-8")
-    store = Store.open(tmp_path / "bot.db")
+    log, store = _one_entry_library(tmp_path)
     lib.sync_library(store, [log])
     library_cache.load(store)
     store.close()
@@ -263,10 +268,7 @@ def test_a_title_added_above_a_similar_one_is_found_first_as_from_scratch(tmp_pa
 
 
 def test_library_import_prunes_the_change_log_a_poll_does_not(tmp_path: Path) -> None:
-    log = tmp_path / "log.md"
-    log.write_text("## 1 May 2023\n* [Sparse attention kernels for long context](https://a.example/1)\n",
-                   encoding="utf-8")
-    store = Store.open(tmp_path / "bot.db")
+    log, store = _one_entry_library(tmp_path)
     lib.import_documents(store, [log])
     library_cache.refresh(store)
     rows = store.db.execute("select count(*) from library_changes").fetchone()[0]
@@ -284,10 +286,7 @@ def test_library_import_prunes_the_change_log_a_poll_does_not(tmp_path: Path) ->
 
 
 def test_a_change_log_emptied_by_hand_rebuilds(tmp_path: Path) -> None:
-    log = tmp_path / "log.md"
-    log.write_text("## 1 May 2023\n* [Sparse attention kernels for long context](https://a.example/1)\n",
-                   encoding="utf-8")
-    store = Store.open(tmp_path / "bot.db")
+    log, store = _one_entry_library(tmp_path)
     lib.sync_library(store, [log])
     library_cache.load(store)
     store.db.execute("delete from library_changes")

@@ -732,22 +732,35 @@ def _kill_the_workers_then_send(start: int, stop: int) -> Any:
     return _REAL_SLIM_ROWS(start, stop)
 
 
-def test_a_judging_worker_that_dies_leaves_the_work_to_this_process(tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def _judging_setup(tmp_path: Path, count: int, known: Any) -> tuple[Any, Any, Any]:
+    """`count` made-up candidates, a library index that knows those numbered in `known` by their links,
+    and a scorer: what judge_all takes. Skips where one core never starts a judging worker."""
+    from bot.core.identity import url_identities
     from bot.core.normalize import make_item
     from bot.library.matcher import IdentityIndex
-    from bot.relevance.dedupe import decide, merge
+    from bot.relevance.dedupe import merge
     from bot.relevance.topics import TopicMatcher
     from bot.sources.feedlist import load_topics
 
     if (os.cpu_count() or 1) < 2:
-        pytest.skip("one core: judging never forks")
+        pytest.skip("one core: judging never starts a worker")
     config = make_config(tmp_path, [])
+    store = open_store(config)
     items = [make_item(source="s", title=f"LLM inference note {n}", url=f"https://x{n}.example/{n}",
-                       summary=f"post {n}", published="2026-11-18T10:00:00+00:00")
-             for n in range(poll_module.PARALLEL_SCORING_FROM + 100)]
-    candidates = merge([i for i in items if i is not None])
-    scorer = poll_module.build_scorer(TopicMatcher(load_topics(config.topics)), open_store(config), NOW)
+                       summary=f"post {n}", published="2026-11-18T10:00:00+00:00") for n in range(count)]
+    index = IdentityIndex()
+    for n in known:
+        index.add("entry", n, url_identities(f"https://x{n}.example/{n}"))
+    scorer = poll_module.build_scorer(TopicMatcher(load_topics(config.topics)), store, NOW)
+    return merge([i for i in items if i is not None]), index, scorer
+
+
+def test_a_judging_worker_that_dies_leaves_the_work_to_this_process(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.library.matcher import IdentityIndex
+    from bot.relevance.dedupe import decide
+
+    candidates, _, scorer = _judging_setup(tmp_path, poll_module.PARALLEL_SCORING_FROM + 100, ())
     monkeypatch.setattr(poll_module, "_start_method", lambda: "fork")
     monkeypatch.setattr(poll_module, "_slim_rows", _kill_the_workers_then_send)
     _SENT.clear()
@@ -836,19 +849,9 @@ def test_this_process_judges_a_share_while_the_worker_judges_the_rest(tmp_path: 
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     # With a chunk per half-process (4 chunks for 2,000 candidates on 2 cores) every chunk went ahead to
     # the one worker and this process only waited: a 5,000-paper poll was judged on one core.
-    from bot.core.normalize import make_item
     from bot.library.matcher import IdentityIndex
-    from bot.relevance.dedupe import merge
-    from bot.relevance.topics import TopicMatcher
-    from bot.sources.feedlist import load_topics
 
-    if (os.cpu_count() or 1) < 2:
-        pytest.skip("one core: judging never forks")
-    config = make_config(tmp_path, [])
-    items = [make_item(source="s", title=f"LLM inference note {n}", url=f"https://x{n}.example/{n}",
-                       summary=f"post {n}", published="2026-11-18T10:00:00+00:00") for n in range(2_000)]
-    candidates = merge([i for i in items if i is not None])
-    scorer = poll_module.build_scorer(TopicMatcher(load_topics(config.topics)), open_store(config), NOW)
+    candidates, _, scorer = _judging_setup(tmp_path, 2_000, ())
     here: list[tuple[int, int]] = []
     real = poll_module._judge_range
 
@@ -861,29 +864,6 @@ def test_this_process_judges_a_share_while_the_worker_judges_the_rest(tmp_path: 
     judged, _ = poll_module.judge_all(candidates, IdentityIndex(), scorer)
     assert len(judged) == 2_000
     assert here and sum(b - a for a, b in here) < 2_000  # a share here, the rest in the worker
-
-
-def _judging_setup(tmp_path: Path, count: int, known: Any) -> tuple[Any, Any, Any]:
-    """`count` made-up candidates, a library index that knows those numbered in `known` by their links,
-    and a scorer: what judge_all takes. Skips where one core never starts a judging worker."""
-    from bot.core.identity import url_identities
-    from bot.core.normalize import make_item
-    from bot.library.matcher import IdentityIndex
-    from bot.relevance.dedupe import merge
-    from bot.relevance.topics import TopicMatcher
-    from bot.sources.feedlist import load_topics
-
-    if (os.cpu_count() or 1) < 2:
-        pytest.skip("one core: judging never starts a worker")
-    config = make_config(tmp_path, [])
-    store = open_store(config)
-    items = [make_item(source="s", title=f"LLM inference note {n}", url=f"https://x{n}.example/{n}",
-                       summary=f"post {n}", published="2026-11-18T10:00:00+00:00") for n in range(count)]
-    index = IdentityIndex()
-    for n in known:
-        index.add("entry", n, url_identities(f"https://x{n}.example/{n}"))
-    scorer = poll_module.build_scorer(TopicMatcher(load_topics(config.topics)), store, NOW)
-    return merge([i for i in items if i is not None]), index, scorer
 
 
 def test_judging_workers_are_spawned_when_the_poll_holds_many_items_though_few_are_new(
